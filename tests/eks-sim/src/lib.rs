@@ -1,1 +1,239 @@
-//! Local simulator.
+//! A local simulator of the parts of AWS and Kubernetes the EKS role mapper talks to: EKS
+//! (restJson1), STS (query), each cluster's Kubernetes API with EKS token authentication, and the
+//! CloudFormation response URL. Everything is HTTPS on loopback with a CA made at start, handed
+//! out in DescribeCluster as EKS does. Real clients (kubectl, aws-cli, moto) are the judges of its
+//! fidelity; see the tests under `tests/integration`.
+
+pub mod aws_api;
+pub mod error;
+pub mod http;
+pub mod k8s_api;
+pub mod out_dir;
+pub mod receiver;
+pub mod scenario;
+pub mod server;
+pub mod sigv4;
+pub mod state;
+pub mod tls;
+pub mod token;
+
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use error::{Error, Result};
+pub use scenario::Scenario;
+pub use state::{Fault, RecordedResponse, RequestRecord};
+
+use server::{Shared, Target};
+
+/// A running simulator. Dropping it stops every listener.
+pub struct Simulator {
+    shared: Arc<Shared>,
+    aws_port: u16,
+    cluster_ports: Vec<(String, u16)>,
+    ca_pem: String,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Simulator {
+    /// Starts every endpoint of `scenario` on loopback ports chosen by the OS.
+    pub async fn start(scenario: Scenario) -> Result<Simulator> {
+        let ca = tls::Authority::new("eks-sim CA")?;
+        let foreign = tls::Authority::new("some other CA")?;
+        let aws = TcpListener::bind("127.0.0.1:0").await?;
+        let aws_port = aws.local_addr()?.port();
+        let mut listeners = Vec::new();
+        for c in &scenario.clusters {
+            let l = TcpListener::bind("127.0.0.1:0").await?;
+            let port = l.local_addr()?.port();
+            listeners.push((c.name.clone(), port, c.foreign_ca, l));
+        }
+        let cluster_ports: Vec<(String, u16)> = listeners
+            .iter()
+            .map(|(n, p, _, _)| (n.clone(), *p))
+            .collect();
+        let ports = cluster_ports.clone();
+        let world = state::World::new(scenario, &|name| {
+            let port = ports
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, p)| *p)
+                .unwrap_or(0);
+            format!("https://127.0.0.1:{port}")
+        });
+        let shared = Arc::new(Shared {
+            world: Mutex::new(world),
+            ca_b64: base64::engine::general_purpose::STANDARD.encode(&ca.ca_pem),
+        });
+        let mut tasks = vec![tokio::spawn(server::serve(
+            aws,
+            ca.server_config(),
+            shared.clone(),
+            Target::Aws,
+        ))];
+        for (name, _, foreign_ca, l) in listeners {
+            let tls = if foreign_ca {
+                foreign.server_config()
+            } else {
+                ca.server_config()
+            };
+            tasks.push(tokio::spawn(server::serve(
+                l,
+                tls,
+                shared.clone(),
+                Target::Cluster(name),
+            )));
+        }
+        Ok(Simulator {
+            shared,
+            aws_port,
+            cluster_ports,
+            ca_pem: ca.ca_pem.clone(),
+            tasks,
+        })
+    }
+
+    fn world(&self) -> std::sync::MutexGuard<'_, state::World> {
+        self.shared.world.lock().expect("world lock")
+    }
+
+    /// The one HTTPS endpoint of EKS and STS (what `AWS_ENDPOINT_URL` points at).
+    pub fn aws_endpoint_url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.aws_port)
+    }
+
+    /// PEM of the CA every endpoint's certificate chains to.
+    pub fn ca_pem(&self) -> String {
+        self.ca_pem.clone()
+    }
+
+    /// The Kubernetes API URL of a cluster.
+    pub fn cluster_endpoint(&self, cluster: &str) -> Option<String> {
+        self.cluster_ports
+            .iter()
+            .find(|(n, _)| n == cluster)
+            .map(|(_, p)| format!("https://127.0.0.1:{p}"))
+    }
+
+    /// A ResponseURL the receiver accepts, shaped like a presigned S3 URL.
+    pub fn response_url(&self, request_id: &str) -> String {
+        format!(
+            "https://127.0.0.1:{}{}{}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&X-Amz-SignedHeaders=host&X-Amz-Signature=0f0e0d0c0b0a",
+            self.aws_port,
+            receiver::PREFIX,
+            sigv4::uri_encode(request_id, false)
+        )
+    }
+
+    /// Every response the receiver accepted, in order.
+    pub fn responses(&self) -> Vec<RecordedResponse> {
+        self.world().responses.clone()
+    }
+
+    /// How many response PUTs the receiver refused.
+    pub fn rejected_responses(&self) -> usize {
+        self.world().rejected_responses
+    }
+
+    /// The whole state as deterministic JSON.
+    pub fn state_json(&self) -> Value {
+        self.world().to_json()
+    }
+
+    /// A ConfigMap of a cluster as the API server stores it.
+    pub fn config_map(&self, cluster: &str, namespace: &str, name: &str) -> Option<Value> {
+        self.world()
+            .clusters
+            .get(cluster)?
+            .config_maps
+            .get(&format!("{namespace}/{name}"))
+            .cloned()
+    }
+
+    /// Replaces (or with None removes) a ConfigMap's data directly, for test set-up.
+    pub fn set_config_map_data(
+        &self,
+        cluster: &str,
+        namespace: &str,
+        name: &str,
+        data: Option<Value>,
+    ) {
+        let mut w = self.world();
+        w.resource_version += 1;
+        let rv = w.resource_version;
+        let now = w.now();
+        if let Some(c) = w.clusters.get_mut(cluster) {
+            let key = format!("{namespace}/{name}");
+            match data {
+                Some(d) => {
+                    c.config_maps
+                        .insert(key, state::new_config_map(namespace, name, d, rv, now));
+                }
+                None => {
+                    c.config_maps.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// The authentication mode a cluster has now.
+    pub fn authentication_mode(&self, cluster: &str) -> Option<String> {
+        let mut w = self.world();
+        let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u128;
+        let c = w.clusters.get_mut(cluster)?;
+        c.settle_updates(now_ms);
+        Some(c.authentication_mode.clone())
+    }
+
+    /// (access key id, secret) of a scenario principal.
+    pub fn credentials(&self, principal: &str) -> Option<(String, String)> {
+        self.world()
+            .scenario
+            .principals
+            .iter()
+            .find(|p| p.name == principal)
+            .map(|p| (p.access_key_id.clone(), p.secret_access_key.clone()))
+    }
+
+    /// Makes the next `times` requests of `op` meet `fault`.
+    pub fn inject(&self, op: &str, fault: Fault, times: u32) {
+        let mut w = self.world();
+        let q = w.faults.entry(op.to_string()).or_default();
+        for _ in 0..times {
+            q.push_back(fault.clone());
+        }
+    }
+
+    /// Every request answered (or dropped), in order.
+    pub fn request_log(&self) -> Vec<RequestRecord> {
+        self.world().log.clone()
+    }
+
+    /// Forgets the request log.
+    pub fn clear_request_log(&self) {
+        self.world().log.clear();
+    }
+
+    /// Shifts the simulator's clock (token and signature age checks).
+    pub fn set_clock_skew(&self, secs: i64) {
+        self.world().clock_skew = secs;
+    }
+
+    /// Writes `kubeconfig`, `env` and `ca.pem` for real clients into `dir`.
+    pub fn write_out_dir(&self, dir: &std::path::Path) -> Result<()> {
+        let w = self.world();
+        out_dir::write(dir, &self.aws_endpoint_url(), &self.ca_pem, &w)
+    }
+}

@@ -1,1 +1,52 @@
-fn main() {}
+//! `eks-sim --scenario FILE --out DIR [--state-out FILE]`: serves the simulator until killed.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let (mut scenario, mut out, mut state_out) = (None, None, None);
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = |name: &str| args.next().with_context(|| format!("{name} needs a value"));
+        match a.as_str() {
+            "--scenario" => scenario = Some(PathBuf::from(value("--scenario")?)),
+            "--out" => out = Some(PathBuf::from(value("--out")?)),
+            "--state-out" => state_out = Some(PathBuf::from(value("--state-out")?)),
+            "-h" | "--help" => {
+                println!("usage: eks-sim [--scenario FILE] --out DIR [--state-out FILE]");
+                return Ok(());
+            }
+            other => anyhow::bail!("unknown argument {other} (see --help)"),
+        }
+    }
+    let out = out.context("--out DIR is required (see --help)")?;
+    let scenario = match scenario {
+        Some(p) => eks_sim::Scenario::from_file(&p)?,
+        None => eks_sim::Scenario::default_scenario(),
+    };
+    let sim = eks_sim::Simulator::start(scenario).await?;
+    sim.write_out_dir(&out)?;
+    eprintln!(
+        "serving AWS at {}; files in {}",
+        sim.aws_endpoint_url(),
+        out.display()
+    );
+    println!("ready");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    if let Some(p) = state_out {
+        std::fs::write(&p, serde_json::to_string_pretty(&sim.state_json())?)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,436 @@
+//! The AWS side: EKS (restJson1) and STS (query protocol) behind one endpoint, both requiring a
+//! valid SigV4 signature from a known key, with the real services' paths, shapes and errors.
+
+use serde_json::{json, Value};
+
+use crate::http::{json as json_resp, with_type, Req, Resp};
+use crate::sigv4;
+use crate::state::{canonical_principal, mode_rank, AccessEntry, ClusterUpdate, KeyOwner, World};
+
+/// The EKS cluster-admin access policy.
+pub const CLUSTER_ADMIN_POLICY: &str =
+    "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
+
+/// Which AWS service a signed request is for (from its credential scope).
+pub fn service_of(req: &Req) -> Option<String> {
+    if let Some(h) = req.header("authorization") {
+        return sigv4::parse_authorization(h).map(|a| a.credential.service);
+    }
+    None
+}
+
+/// Why a signed request was refused.
+#[derive(Debug)]
+pub enum AuthError {
+    Missing,
+    UnknownKey,
+    BadSignature,
+    Expired,
+}
+
+/// Verifies a header-signed request; returns the caller ARN.
+pub fn verify_signed(world: &World, req: &Req) -> Result<String, AuthError> {
+    let auth = req
+        .header("authorization")
+        .and_then(sigv4::parse_authorization)
+        .ok_or(AuthError::Missing)?;
+    let owner: &KeyOwner = world
+        .keys
+        .get(&auth.credential.access_key_id)
+        .ok_or(AuthError::UnknownKey)?;
+    if let Some((token, expires)) = &owner.session {
+        if req.header("x-amz-security-token") != Some(token.as_str()) {
+            return Err(AuthError::UnknownKey);
+        }
+        if *expires < world.now() {
+            return Err(AuthError::Expired);
+        }
+    }
+    let amz_date = req.header("x-amz-date").ok_or(AuthError::BadSignature)?;
+    let t = sigv4::parse_amz_date(amz_date).ok_or(AuthError::BadSignature)?;
+    if (world.now() - t).abs() > 15 * 60 {
+        return Err(AuthError::Expired);
+    }
+    let mut headers = Vec::new();
+    for name in &auth.signed_headers {
+        let values: Vec<&str> = req
+            .headers
+            .get_all(name.as_str())
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        if values.is_empty() {
+            return Err(AuthError::BadSignature);
+        }
+        headers.push((name.clone(), values.join(",")));
+    }
+    let payload_hash = req
+        .header("x-amz-content-sha256")
+        .map(str::to_string)
+        .unwrap_or_else(|| sigv4::sha256_hex(&req.body));
+    let canonical = sigv4::canonical_request(&sigv4::CanonicalInput {
+        method: &req.method,
+        raw_path: &req.raw_path,
+        canonical_query: sigv4::canonical_query(&sigv4::query_pairs(&req.raw_query), ""),
+        headers,
+        signed_headers: &auth.signed_headers,
+        payload_hash,
+    });
+    let expected = sigv4::signature(&owner.secret, amz_date, &auth.credential, &canonical);
+    if sigv4::signatures_match(&expected, &auth.signature) {
+        Ok(owner.caller_arn.clone())
+    } else {
+        Err(AuthError::BadSignature)
+    }
+}
+
+/// An EKS (restJson1) error.
+pub fn eks_error(status: u16, kind: &str, message: &str) -> Resp {
+    let mut r = json_resp(status, &json!({ "message": message }));
+    r.headers_mut().insert(
+        "x-amzn-errortype",
+        kind.parse().expect("error type is a valid header"),
+    );
+    r
+}
+
+/// An STS (query protocol) XML error.
+pub fn sts_error(status: u16, code: &str, message: &str) -> Resp {
+    let kind = if status >= 500 { "Receiver" } else { "Sender" };
+    with_type(
+        status,
+        "text/xml",
+        format!(
+            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>{kind}</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
+            xml_escape(message),
+            uuid::Uuid::new_v4()
+        ),
+    )
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The operation name of an EKS request, for fault injection and the request log.
+pub fn eks_op(req: &Req) -> &'static str {
+    let seg = req.segments();
+    let n = seg.len();
+    match (req.method.as_str(), n) {
+        ("GET", 1) => "eks:ListClusters",
+        ("GET", 2) => "eks:DescribeCluster",
+        ("POST", 3) if seg[2] == "access-entries" => "eks:CreateAccessEntry",
+        ("GET", 3) if seg[2] == "access-entries" => "eks:ListAccessEntries",
+        ("POST", 3) if seg[2] == "update-config" => "eks:UpdateClusterConfig",
+        ("GET", 4) if seg[2] == "access-entries" => "eks:DescribeAccessEntry",
+        ("DELETE", 4) if seg[2] == "access-entries" => "eks:DeleteAccessEntry",
+        ("GET", 4) if seg[2] == "updates" => "eks:DescribeUpdate",
+        ("POST", 5) if seg[4] == "access-policies" => "eks:AssociateAccessPolicy",
+        ("GET", 5) if seg[4] == "access-policies" => "eks:ListAssociatedAccessPolicies",
+        ("DELETE", 6) if seg[4] == "access-policies" => "eks:DisassociateAccessPolicy",
+        _ => "eks:Unknown",
+    }
+}
+
+/// The operation name of an STS request.
+pub fn sts_op(req: &Req) -> String {
+    let form = sigv4::query_pairs(&String::from_utf8_lossy(&req.body).replace('+', "%20"));
+    let action = form
+        .iter()
+        .find(|(k, _)| k == "Action")
+        .map(|(_, v)| v.clone())
+        .or_else(|| req.query("Action"))
+        .unwrap_or_default();
+    format!("sts:{action}")
+}
+
+fn not_found_cluster(name: &str) -> Resp {
+    eks_error(
+        404,
+        "ResourceNotFoundException",
+        &format!("No cluster found for name: {name}."),
+    )
+}
+
+fn entry_json(cluster: &str, arn_prefix: &str, e: &AccessEntry) -> Value {
+    json!({
+        "clusterName": cluster,
+        "principalArn": e.principal_arn,
+        "kubernetesGroups": e.kubernetes_groups,
+        "accessEntryArn": format!("{arn_prefix}:access-entry/{cluster}/{}", e.principal_arn.replace([':', '/'], "-")),
+        "createdAt": e.created_at,
+        "modifiedAt": e.created_at,
+        "tags": {},
+        "username": e.username,
+        "type": e.kind,
+    })
+}
+
+/// Answers one EKS request (already authenticated).
+pub fn handle_eks(world: &mut World, req: &Req, ca_b64: &str) -> Resp {
+    let seg = req.segments();
+    let now = world.now();
+    let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u128;
+    let op = eks_op(req);
+    if op == "eks:ListClusters" {
+        let names: Vec<&String> = world.clusters.keys().collect();
+        let start: usize = req
+            .query("nextToken")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        let max: usize = req
+            .query("maxResults")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(100)
+            .clamp(1, 100);
+        let page: Vec<&String> = names.iter().skip(start).take(max).copied().collect();
+        let mut body = json!({ "clusters": page });
+        if start + max < names.len() {
+            body["nextToken"] = json!((start + max).to_string());
+        }
+        return json_resp(200, &body);
+    }
+    if op == "eks:Unknown" {
+        return eks_error(404, "UnknownOperationException", "Unknown operation");
+    }
+    let name = &seg[1];
+    let Some(cluster) = world.clusters.get_mut(name) else {
+        return not_found_cluster(name);
+    };
+    cluster.settle_updates(now_ms);
+    let arn = cluster.arn();
+    let arn_prefix = arn
+        .rsplit_once(":cluster/")
+        .map(|(p, _)| p.to_string())
+        .unwrap_or_default();
+    let api_mode = cluster.authentication_mode != "CONFIG_MAP";
+    let body: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
+    match op {
+        "eks:DescribeCluster" => json_resp(
+            200,
+            &json!({ "cluster": {
+                "name": cluster.name,
+                "arn": arn,
+                "createdAt": cluster.created_at,
+                "version": "1.31",
+                "endpoint": cluster.endpoint,
+                "roleArn": format!("arn:aws:iam::{}:role/eks-cluster-role", cluster.account),
+                "resourcesVpcConfig": {
+                    "subnetIds": ["subnet-0a1b2c3d"], "securityGroupIds": [],
+                    "clusterSecurityGroupId": "sg-0a1b2c3d", "vpcId": "vpc-0a1b2c3d",
+                    "endpointPublicAccess": true, "endpointPrivateAccess": false,
+                    "publicAccessCidrs": ["0.0.0.0/0"]
+                },
+                "kubernetesNetworkConfig": { "serviceIpv4Cidr": "10.100.0.0/16", "ipFamily": "ipv4" },
+                "logging": { "clusterLogging": [] },
+                "identity": { "oidc": { "issuer": format!("https://oidc.eks.{}.amazonaws.com/id/SIM{}", cluster.region, cluster.name.to_uppercase()) } },
+                "status": "ACTIVE",
+                "certificateAuthority": { "data": ca_b64 },
+                "platformVersion": "eks.10",
+                "tags": {},
+                "accessConfig": {
+                    "bootstrapClusterCreatorAdminPermissions": true,
+                    "authenticationMode": cluster.authentication_mode
+                }
+            }}),
+        ),
+        "eks:UpdateClusterConfig" => {
+            let Some(target) = body["accessConfig"]["authenticationMode"].as_str() else {
+                return eks_error(400, "InvalidParameterException", "Only accessConfig updates are supported by this simulator.");
+            };
+            if mode_rank(target) == 255 {
+                return eks_error(400, "InvalidParameterException", &format!("Unsupported authentication mode: {target}"));
+            }
+            if mode_rank(target) <= mode_rank(&cluster.authentication_mode) {
+                return eks_error(400, "InvalidParameterException", &format!("Unsupported authentication mode update from {} to {target}", cluster.authentication_mode));
+            }
+            if cluster.updates.values().any(|u| u.done_at_ms > now_ms) {
+                return eks_error(409, "ResourceInUseException", "Cluster already has an update in progress");
+            }
+            let id = uuid::Uuid::new_v4().to_string();
+            let delay = world.scenario.update_delay_ms as u128;
+            let cluster = world.clusters.get_mut(name).expect("looked up above");
+            let u = ClusterUpdate { id: id.clone(), target_mode: target.to_string(), created_at: now, done_at_ms: now_ms + delay };
+            cluster.updates.insert(id, u.clone());
+            json_resp(200, &json!({ "update": update_json(&u, "InProgress") }))
+        }
+        "eks:DescribeUpdate" => match cluster.updates.get(&seg[3]) {
+            Some(u) => {
+                let status = if u.done_at_ms <= now_ms { "Successful" } else { "InProgress" };
+                json_resp(200, &json!({ "update": update_json(u, status) }))
+            }
+            None => eks_error(404, "ResourceNotFoundException", &format!("No update found for ID: {}", seg[3])),
+        },
+        _ if !api_mode => eks_error(
+            400,
+            "InvalidRequestException",
+            "The cluster's authentication mode must be set to one of [API, API_AND_CONFIG_MAP] to perform this operation.",
+        ),
+        "eks:CreateAccessEntry" => {
+            let Some(principal) = body["principalArn"].as_str() else {
+                return eks_error(400, "InvalidParameterException", "principalArn is required");
+            };
+            if !principal.starts_with("arn:") || principal.contains(":assumed-role/") {
+                return eks_error(400, "InvalidParameterException", &format!("The specified principalArn is invalid: {principal}"));
+            }
+            if cluster.access_entries.contains_key(principal) {
+                return eks_error(409, "ResourceInUseException", &format!("The specified access entry resource is already in use on this cluster."));
+            }
+            let groups: Vec<String> = body["kubernetesGroups"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default();
+            if groups.iter().any(|g| g.starts_with("system:")) {
+                return eks_error(400, "InvalidParameterException", "The kubernetes group name system:* is invalid, it cannot start with system:");
+            }
+            let kind = body["type"].as_str().unwrap_or("STANDARD").to_string();
+            let username = body["username"].as_str().map(str::to_string).unwrap_or_else(|| default_username(principal));
+            let e = AccessEntry { principal_arn: principal.to_string(), username, kubernetes_groups: groups, kind, created_at: now, policies: Default::default() };
+            let out = entry_json(name, &arn_prefix, &e);
+            cluster.access_entries.insert(principal.to_string(), e);
+            json_resp(200, &json!({ "accessEntry": out }))
+        }
+        "eks:ListAccessEntries" => {
+            let entries: Vec<&String> = cluster.access_entries.keys().collect();
+            json_resp(200, &json!({ "accessEntries": entries }))
+        }
+        "eks:DescribeAccessEntry" => match cluster.access_entries.get(&seg[3]) {
+            Some(e) => json_resp(200, &json!({ "accessEntry": entry_json(name, &arn_prefix, e) })),
+            None => entry_not_found(&seg[3], name),
+        },
+        "eks:DeleteAccessEntry" => match cluster.access_entries.remove(&seg[3]) {
+            Some(_) => json_resp(200, &json!({})),
+            None => entry_not_found(&seg[3], name),
+        },
+        "eks:AssociateAccessPolicy" => {
+            let Some(e) = cluster.access_entries.get_mut(&seg[3]) else {
+                return entry_not_found(&seg[3], name);
+            };
+            let Some(policy) = body["policyArn"].as_str() else {
+                return eks_error(400, "InvalidParameterException", "policyArn is required");
+            };
+            if !policy.contains(":cluster-access-policy/") {
+                return eks_error(400, "InvalidParameterException", &format!("The policyArn {policy} is invalid"));
+            }
+            let scope = body["accessScope"].clone();
+            if !matches!(scope["type"].as_str(), Some("cluster") | Some("namespace")) {
+                return eks_error(400, "InvalidParameterException", "accessScope.type must be cluster or namespace");
+            }
+            e.policies.insert(policy.to_string(), scope.clone());
+            json_resp(200, &json!({
+                "clusterName": name, "principalArn": e.principal_arn,
+                "associatedAccessPolicy": { "policyArn": policy, "accessScope": scope, "associatedAt": now, "modifiedAt": now }
+            }))
+        }
+        "eks:ListAssociatedAccessPolicies" => match cluster.access_entries.get(&seg[3]) {
+            Some(e) => {
+                let list: Vec<Value> = e.policies.iter().map(|(p, s)| json!({ "policyArn": p, "accessScope": s, "associatedAt": e.created_at, "modifiedAt": e.created_at })).collect();
+                json_resp(200, &json!({ "clusterName": name, "principalArn": e.principal_arn, "associatedAccessPolicies": list }))
+            }
+            None => entry_not_found(&seg[3], name),
+        },
+        "eks:DisassociateAccessPolicy" => match cluster.access_entries.get_mut(&seg[3]) {
+            Some(e) => match e.policies.remove(&seg[5]) {
+                Some(_) => json_resp(200, &json!({})),
+                None => eks_error(404, "ResourceNotFoundException", &format!("The specified policy {} is not associated", seg[5])),
+            },
+            None => entry_not_found(&seg[3], name),
+        },
+        _ => eks_error(404, "UnknownOperationException", "Unknown operation"),
+    }
+}
+
+fn default_username(principal: &str) -> String {
+    if principal.contains(":role/") {
+        format!(
+            "{}/{{{{SessionName}}}}",
+            canonical_principal(principal)
+                .replace(":iam:", ":sts:")
+                .replace(":role/", ":assumed-role/")
+        )
+    } else {
+        principal.to_string()
+    }
+}
+
+fn entry_not_found(principal: &str, cluster: &str) -> Resp {
+    eks_error(
+        404,
+        "ResourceNotFoundException",
+        &format!("The specified access entry resource {principal} could not be found on cluster {cluster}."),
+    )
+}
+
+fn update_json(u: &ClusterUpdate, status: &str) -> Value {
+    json!({
+        "id": u.id, "status": status, "type": "AccessConfigUpdate",
+        "params": [{ "type": "AuthenticationMode", "value": u.target_mode }],
+        "createdAt": u.created_at, "errors": []
+    })
+}
+
+/// Answers one STS request from `caller` (already authenticated).
+pub fn handle_sts(world: &mut World, req: &Req, caller: &str) -> Resp {
+    let form: Vec<(String, String)> =
+        sigv4::query_pairs(&String::from_utf8_lossy(&req.body).replace('+', "%20"));
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let rid = uuid::Uuid::new_v4();
+    match get("Action").as_deref() {
+        Some("GetCallerIdentity") => {
+            let account = caller.split(':').nth(4).unwrap_or_default();
+            with_type(200, "text/xml", format!(
+                "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>{}</Arn><UserId>AIDASIM{}</UserId><Account>{account}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>{rid}</RequestId></ResponseMetadata></GetCallerIdentityResponse>",
+                xml_escape(caller), account))
+        }
+        Some("AssumeRole") => {
+            let Some(role_arn) = get("RoleArn") else {
+                return sts_error(400, "ValidationError", "1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null");
+            };
+            let Some(session) = get("RoleSessionName") else {
+                return sts_error(400, "ValidationError", "1 validation error detected: Value null at 'roleSessionName' failed to satisfy constraint: Member must not be null");
+            };
+            let denied = || {
+                sts_error(403, "AccessDenied", &format!("User: {caller} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"))
+            };
+            let Some(role) = world.role(&role_arn).cloned() else {
+                return denied();
+            };
+            let caller_principal = canonical_principal(caller);
+            let caller_account = caller.split(':').nth(4).unwrap_or_default();
+            let trusted = role.trust.iter().any(|t| {
+                t.principal == caller_principal
+                    || t.principal == format!("arn:aws:iam::{caller_account}:root")
+            });
+            if !trusted || role.external_id.is_some() && role.external_id != get("ExternalId") {
+                return denied();
+            }
+            let n = world.fresh_id();
+            let akid = format!("ASIASIMSESSION{n:06}");
+            let secret = format!("sim-session-secret-{}", uuid::Uuid::new_v4().simple());
+            let token = format!("SimSessionToken{}", uuid::Uuid::new_v4().simple());
+            let duration: i64 = get("DurationSeconds")
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(3600);
+            let expires = world.now() + duration;
+            let role_name = role_arn.rsplit('/').next().unwrap_or_default();
+            let account = role_arn.split(':').nth(4).unwrap_or_default();
+            let assumed = format!("arn:aws:sts::{account}:assumed-role/{role_name}/{session}");
+            world.keys.insert(
+                akid.clone(),
+                KeyOwner {
+                    secret: secret.clone(),
+                    caller_arn: assumed.clone(),
+                    session: Some((token.clone(), expires)),
+                },
+            );
+            with_type(200, "text/xml", format!(
+                "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult><Credentials><AccessKeyId>{akid}</AccessKeyId><SecretAccessKey>{secret}</SecretAccessKey><SessionToken>{token}</SessionToken><Expiration>{}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROASIM{n}:{}</AssumedRoleId><Arn>{}</Arn></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>{rid}</RequestId></ResponseMetadata></AssumeRoleResponse>",
+                crate::state::rfc3339(expires), xml_escape(&session), xml_escape(&assumed)))
+        }
+        other => sts_error(
+            400,
+            "InvalidAction",
+            &format!("Could not find operation {}", other.unwrap_or("")),
+        ),
+    }
+}

@@ -1,0 +1,534 @@
+//! The Kubernetes API of one cluster: bearer-token authentication as EKS does it, identity mapping
+//! through access entries and `aws-auth` read at request time, ConfigMaps with resourceVersion
+//! concurrency, the patch types kubectl sends, and the discovery documents kubectl asks for.
+
+use serde_json::{json, Value};
+
+use crate::aws_api::CLUSTER_ADMIN_POLICY;
+use crate::http::{json as json_resp, Req, Resp};
+use crate::state::{
+    canonical_principal, new_config_map, rfc3339, role_match_key, ClusterState, World,
+};
+use crate::token;
+
+/// A Kubernetes `Status` failure.
+pub fn status(code: u16, reason: &str, message: &str, details: Value) -> Resp {
+    json_resp(
+        code,
+        &json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {},
+            "status": "Failure", "message": message, "reason": reason,
+            "details": details, "code": code
+        }),
+    )
+}
+
+/// The Kubernetes verb of a request, as used in op names (`k8s:get`, ...).
+pub fn verb(req: &Req) -> &'static str {
+    let seg = req.segments();
+    let is_cm =
+        seg.len() >= 5 && seg[0] == "api" && seg[2] == "namespaces" && seg[4] == "configmaps"
+            || seg.len() == 3 && seg[0] == "api" && seg[2] == "configmaps";
+    if !is_cm {
+        return "discovery";
+    }
+    let named = seg.len() == 6;
+    match (req.method.as_str(), named) {
+        ("GET", true) => "get",
+        ("GET", false) => "list",
+        ("POST", false) => "create",
+        ("PUT", true) => "update",
+        ("PATCH", true) => "patch",
+        ("DELETE", true) => "delete",
+        _ => "unknown",
+    }
+}
+
+/// Who the caller is inside the cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identity {
+    pub username: String,
+    pub groups: Vec<String>,
+}
+
+/// Maps a verified caller ARN to a Kubernetes identity, as EKS does, or None (401).
+pub fn identity(cluster: &ClusterState, caller_arn: &str) -> Option<Identity> {
+    let principal = canonical_principal(caller_arn);
+    if principal == cluster.creator || caller_arn == cluster.creator {
+        return Some(Identity {
+            username: "kubernetes-admin".into(),
+            groups: vec!["system:masters".into()],
+        });
+    }
+    if cluster.authentication_mode != "CONFIG_MAP" {
+        let key = role_match_key(&principal);
+        if let Some(e) = cluster
+            .access_entries
+            .values()
+            .find(|e| e.principal_arn == principal || role_match_key(&e.principal_arn) == key)
+        {
+            let mut groups = e.kubernetes_groups.clone();
+            if e.policies.contains_key(CLUSTER_ADMIN_POLICY) {
+                groups.push("system:masters".into());
+            }
+            return Some(Identity {
+                username: e.username.clone(),
+                groups,
+            });
+        }
+    }
+    if cluster.authentication_mode != "API" {
+        return aws_auth_identity(cluster, &principal);
+    }
+    None
+}
+
+fn aws_auth_identity(cluster: &ClusterState, principal: &str) -> Option<Identity> {
+    let data = &cluster.config_maps.get("kube-system/aws-auth")?["data"];
+    let (list_key, arn_key, match_key) = if principal.contains(":role/") {
+        ("mapRoles", "rolearn", role_match_key(principal))
+    } else {
+        ("mapUsers", "userarn", principal.to_lowercase())
+    };
+    // A mapRoles that does not parse drops every mapping in it, as in EKS.
+    let entries: Vec<Value> = serde_yaml_ng::from_str(data[list_key].as_str()?).ok()?;
+    let hit = entries.iter().rev().find(|e| {
+        e[arn_key].as_str().is_some_and(|a| {
+            if list_key == "mapRoles" {
+                role_match_key(a) == match_key
+            } else {
+                a.to_lowercase() == match_key
+            }
+        })
+    })?;
+    Some(Identity {
+        username: hit["username"].as_str().unwrap_or(principal).to_string(),
+        groups: hit["groups"]
+            .as_array()
+            .map(|g| {
+                g.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
+}
+
+/// Answers one request to the cluster's API server.
+pub fn handle(world: &mut World, cluster_name: &str, req: &Req) -> Resp {
+    let unauthorized = || status(401, "Unauthorized", "Unauthorized", json!({}));
+    let Some(tok) = req
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Bearer "))
+    else {
+        return unauthorized();
+    };
+    let caller = match token::verify(world, tok.trim(), cluster_name) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::info!(cluster = cluster_name, reason = %e, "token refused");
+            return unauthorized();
+        }
+    };
+    let Some(cluster) = world.clusters.get(cluster_name) else {
+        return unauthorized();
+    };
+    let Some(id) = identity(cluster, &caller) else {
+        return unauthorized();
+    };
+    let seg = req.segments();
+    if let Some(r) = discovery(req, &seg) {
+        return r;
+    }
+    if !id.groups.iter().any(|g| g == "system:masters") {
+        return status(
+            403,
+            "Forbidden",
+            &format!(
+                "configmaps is forbidden: User \"{}\" cannot {} resource \"configmaps\" in API group \"\"",
+                id.username,
+                verb(req)
+            ),
+            json!({ "kind": "configmaps" }),
+        );
+    }
+    configmaps(world, cluster_name, req, &seg)
+}
+
+fn discovery(req: &Req, seg: &[String]) -> Option<Resp> {
+    if req.method != "GET" {
+        return None;
+    }
+    let s: Vec<&str> = seg.iter().map(String::as_str).collect();
+    Some(match s.as_slice() {
+        ["version"] => json_resp(
+            200,
+            &json!({
+                "major": "1", "minor": "31", "gitVersion": "v1.31.0-eks-sim", "gitCommit": "0000000",
+                "gitTreeState": "clean", "buildDate": "2025-01-01T00:00:00Z", "goVersion": "go1.22",
+                "compiler": "gc", "platform": "linux/amd64"
+            }),
+        ),
+        ["api"] => json_resp(
+            200,
+            &json!({
+                "kind": "APIVersions", "versions": ["v1"],
+                "serverAddressByClientCIDRs": [{ "clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:443" }]
+            }),
+        ),
+        ["apis"] => json_resp(
+            200,
+            &json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": [] }),
+        ),
+        ["api", "v1"] => json_resp(
+            200,
+            &json!({
+                "kind": "APIResourceList", "groupVersion": "v1",
+                "resources": [{
+                    "name": "configmaps", "singularName": "configmap", "namespaced": true, "kind": "ConfigMap",
+                    "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+                    "shortNames": ["cm"], "storageVersionHash": "qFsyl6wFWjQ="
+                }, {
+                    "name": "namespaces", "singularName": "namespace", "namespaced": false, "kind": "Namespace",
+                    "verbs": ["get", "list"], "shortNames": ["ns"]
+                }]
+            }),
+        ),
+        _ => return None,
+    })
+}
+
+fn not_found(name: &str) -> Resp {
+    status(
+        404,
+        "NotFound",
+        &format!("configmaps \"{name}\" not found"),
+        json!({ "name": name, "kind": "configmaps" }),
+    )
+}
+
+fn conflict(name: &str) -> Resp {
+    status(
+        409,
+        "Conflict",
+        &format!("Operation cannot be fulfilled on configmaps \"{name}\": the object has been modified; please apply your changes to the latest version and try again"),
+        json!({ "name": name, "kind": "configmaps" }),
+    )
+}
+
+fn invalid(name: &str, message: &str) -> Resp {
+    status(
+        422,
+        "Invalid",
+        &format!("ConfigMap \"{name}\" is invalid: {message}"),
+        json!({ "name": name, "kind": "ConfigMap" }),
+    )
+}
+
+/// Checks an object a client wants stored: a ConfigMap with string data only.
+fn validate(obj: &Value, ns: &str, name: &str) -> Result<(), String> {
+    if obj["kind"].as_str().is_some_and(|k| k != "ConfigMap") {
+        return Err("kind: must be ConfigMap".into());
+    }
+    if obj["metadata"]["name"].as_str() != Some(name) {
+        return Err(
+            "metadata.name: the name of the object does not match the name on the URL".into(),
+        );
+    }
+    if let Some(n) = obj["metadata"]["namespace"].as_str() {
+        if n != ns {
+            return Err("metadata.namespace: does not match the namespace of the request".into());
+        }
+    }
+    match &obj["data"] {
+        Value::Null => Ok(()),
+        Value::Object(m) => match m.iter().find(|(_, v)| !v.is_string()) {
+            Some((k, _)) => Err(format!("data.{k}: Invalid value: must be a string")),
+            None => Ok(()),
+        },
+        _ => Err("data: Invalid value: must be a map of strings".into()),
+    }
+}
+
+/// Stores `obj` as the new version, keeping server-owned metadata.
+fn store(
+    world: &mut World,
+    cluster: &str,
+    key: &str,
+    mut obj: Value,
+    previous: Option<&Value>,
+) -> Value {
+    world.resource_version += 1;
+    let now = world.now();
+    let meta = obj["metadata"]
+        .as_object_mut()
+        .map(std::mem::take)
+        .unwrap_or_default();
+    let mut meta = Value::Object(meta);
+    meta["resourceVersion"] = json!(world.resource_version.to_string());
+    match previous {
+        Some(p) => {
+            meta["uid"] = p["metadata"]["uid"].clone();
+            meta["creationTimestamp"] = p["metadata"]["creationTimestamp"].clone();
+        }
+        None => {
+            meta["uid"] = json!(uuid::Uuid::new_v4().to_string());
+            meta["creationTimestamp"] = json!(rfc3339(now));
+        }
+    }
+    obj["metadata"] = meta;
+    obj["apiVersion"] = json!("v1");
+    obj["kind"] = json!("ConfigMap");
+    if let Some(c) = world.clusters.get_mut(cluster) {
+        c.config_maps.insert(key.to_string(), obj.clone());
+    }
+    obj
+}
+
+fn configmaps(world: &mut World, cluster: &str, req: &Req, seg: &[String]) -> Resp {
+    let maps = &world.clusters[cluster].config_maps;
+    if seg.len() == 3 {
+        let items: Vec<&Value> = maps.values().collect();
+        return list(items, world.resource_version);
+    }
+    if seg.len() < 5 {
+        return status(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+            json!({}),
+        );
+    }
+    let ns = seg[3].clone();
+    if seg.len() == 5 {
+        return match req.method.as_str() {
+            "GET" => {
+                let prefix = format!("{ns}/");
+                let items: Vec<&Value> = maps
+                    .iter()
+                    .filter(|(k, _)| k.starts_with(&prefix))
+                    .map(|(_, v)| v)
+                    .collect();
+                list(items, world.resource_version)
+            }
+            "POST" => {
+                let Ok(obj) = serde_json::from_slice::<Value>(&req.body) else {
+                    return status(
+                        400,
+                        "BadRequest",
+                        "the body of the request was in an unknown format",
+                        json!({}),
+                    );
+                };
+                let name = obj["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                if let Err(m) = validate(&obj, &ns, &name) {
+                    return invalid(&name, &m);
+                }
+                let key = format!("{ns}/{name}");
+                if maps.contains_key(&key) {
+                    return status(
+                        409,
+                        "AlreadyExists",
+                        &format!("configmaps \"{name}\" already exists"),
+                        json!({ "name": name, "kind": "configmaps" }),
+                    );
+                }
+                let stored = store(world, cluster, &key, obj, None);
+                json_resp(201, &stored)
+            }
+            _ => status(
+                405,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+                json!({}),
+            ),
+        };
+    }
+    let name = seg[5].clone();
+    let key = format!("{ns}/{name}");
+    let current = maps.get(&key).cloned();
+    match req.method.as_str() {
+        "GET" => match current {
+            Some(o) => json_resp(200, &o),
+            None => not_found(&name),
+        },
+        "DELETE" => match current {
+            Some(o) => {
+                let pre = serde_json::from_slice::<Value>(&req.body).ok();
+                if let Some(rv) = pre
+                    .as_ref()
+                    .and_then(|p| p["preconditions"]["resourceVersion"].as_str())
+                {
+                    if Some(rv) != o["metadata"]["resourceVersion"].as_str() {
+                        return conflict(&name);
+                    }
+                }
+                world
+                    .clusters
+                    .get_mut(cluster)
+                    .map(|c| c.config_maps.remove(&key));
+                json_resp(
+                    200,
+                    &json!({ "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": { "name": name, "kind": "configmaps" } }),
+                )
+            }
+            None => not_found(&name),
+        },
+        "PUT" => {
+            let Some(cur) = current else {
+                return not_found(&name);
+            };
+            let Ok(obj) = serde_json::from_slice::<Value>(&req.body) else {
+                return status(
+                    400,
+                    "BadRequest",
+                    "the body of the request was in an unknown format",
+                    json!({}),
+                );
+            };
+            if let Err(m) = validate(&obj, &ns, &name) {
+                return invalid(&name, &m);
+            }
+            if let Some(rv) = obj["metadata"]["resourceVersion"].as_str() {
+                if Some(rv) != cur["metadata"]["resourceVersion"].as_str() {
+                    return conflict(&name);
+                }
+            }
+            let stored = store(world, cluster, &key, obj, Some(&cur));
+            json_resp(200, &stored)
+        }
+        "PATCH" => patch(world, cluster, req, &ns, &name, current),
+        _ => status(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+            json!({}),
+        ),
+    }
+}
+
+fn list(items: Vec<&Value>, rv: u64) -> Resp {
+    json_resp(
+        200,
+        &json!({ "kind": "ConfigMapList", "apiVersion": "v1", "metadata": { "resourceVersion": rv.to_string() }, "items": items }),
+    )
+}
+
+/// RFC 7386 JSON merge patch.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    if let Value::Object(p) = patch {
+        if !target.is_object() {
+            *target = json!({});
+        }
+        let t = target.as_object_mut().expect("made an object above");
+        for (k, v) in p {
+            if v.is_null() {
+                t.remove(k);
+            } else {
+                merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+    } else {
+        *target = patch.clone();
+    }
+}
+
+/// RFC 6902 JSON patch (add, remove, replace, test).
+pub fn json_patch(target: &mut Value, ops: &Value) -> Result<(), String> {
+    for op in ops.as_array().ok_or("a JSON patch must be a list")? {
+        let path = op["path"].as_str().ok_or("op without path")?;
+        let parts: Vec<String> = path
+            .split('/')
+            .skip(1)
+            .map(|p| p.replace("~1", "/").replace("~0", "~"))
+            .collect();
+        let (last, parents) = parts.split_last().ok_or("empty path")?;
+        let mut cur = &mut *target;
+        for p in parents {
+            cur = cur
+                .get_mut(p.as_str())
+                .ok_or_else(|| format!("path {path} not found"))?;
+        }
+        let obj = cur
+            .as_object_mut()
+            .ok_or_else(|| format!("path {path} is not in an object"))?;
+        match op["op"].as_str() {
+            Some("add") | Some("replace") => {
+                if op["op"] == "replace" && !obj.contains_key(last) {
+                    return Err(format!("path {path} not found"));
+                }
+                obj.insert(last.clone(), op["value"].clone());
+            }
+            Some("remove") => {
+                obj.remove(last)
+                    .ok_or_else(|| format!("path {path} not found"))?;
+            }
+            Some("test") => {
+                if obj.get(last) != Some(&op["value"]) {
+                    return Err(format!("test failed at {path}"));
+                }
+            }
+            other => return Err(format!("unsupported op {other:?}")),
+        }
+    }
+    Ok(())
+}
+
+fn patch(
+    world: &mut World,
+    cluster: &str,
+    req: &Req,
+    ns: &str,
+    name: &str,
+    current: Option<Value>,
+) -> Resp {
+    let ctype = req
+        .header("content-type")
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let key = format!("{ns}/{name}");
+    let bad = |m: &str| status(400, "BadRequest", m, json!({}));
+    let (mut obj, existed) = match (&current, ctype.as_str()) {
+        (Some(c), _) => (c.clone(), true),
+        (None, "application/apply-patch+yaml") => {
+            (new_config_map(ns, name, json!({}), 0, 0), false)
+        }
+        (None, _) => return not_found(name),
+    };
+    let before_rv = obj["metadata"]["resourceVersion"].clone();
+    match ctype.as_str() {
+        "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
+            let Ok(p) = serde_json::from_slice::<Value>(&req.body) else { return bad("invalid JSON patch body") };
+            merge_patch(&mut obj, &p);
+        }
+        "application/apply-patch+yaml" => {
+            let Ok(p) = serde_yaml_ng::from_slice::<Value>(&req.body) else { return bad("invalid YAML apply body") };
+            merge_patch(&mut obj, &p);
+        }
+        "application/json-patch+json" => {
+            let Ok(p) = serde_json::from_slice::<Value>(&req.body) else { return bad("invalid JSON patch body") };
+            if let Err(m) = json_patch(&mut obj, &p) {
+                return status(422, "Invalid", &m, json!({ "name": name, "kind": "configmaps" }));
+            }
+        }
+        _ => return status(415, "UnsupportedMediaType", &format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json"), json!({})),
+    }
+    if existed && obj["metadata"]["resourceVersion"] != before_rv {
+        return conflict(name);
+    }
+    if let Err(m) = validate(&obj, ns, name) {
+        return invalid(name, &m);
+    }
+    if existed && current.as_ref() == Some(&obj) {
+        return json_resp(200, &obj);
+    }
+    let stored = store(world, cluster, &key, obj, current.as_ref());
+    json_resp(if existed { 200 } else { 201 }, &stored)
+}
