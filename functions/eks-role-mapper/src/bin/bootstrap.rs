@@ -1,1 +1,22 @@
-fn main() {}
+//! The Lambda entry point: JSON logs, clients built once, then the runtime loop.
+
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_current_span(true)
+        .without_time()
+        .init();
+    let clients = eks_role_mapper::Clients::from_env().await?;
+    let clients = &clients;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        eks_role_mapper::handle(clients, event.payload, event.context).await
+    }))
+    .await
+}

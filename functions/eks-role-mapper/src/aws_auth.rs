@@ -1,0 +1,304 @@
+//! The aws-auth edit, as a pure value: parse `mapRoles`, upsert or remove our role, render with a
+//! serializer and re-parse before anything is written. Format:
+//! <https://docs.aws.amazon.com/eks/latest/userguide/auth-configmap.html>.
+//!
+//! A `mapRoles` that does not parse makes the EKS authenticator drop every role mapping (node
+//! roles too), so text that does not parse is never produced, and existing text that does not parse
+//! is refused, not "fixed". Entries are kept as generic YAML values so unknown fields survive; other
+//! data keys (`mapUsers`, `mapAccounts`, anything else) are never touched.
+
+use std::collections::BTreeMap;
+
+use serde_yaml_ng::{Mapping, Value};
+
+use crate::arn::{match_key_of, RoleArn};
+use crate::error::{Error, Result};
+
+/// The ConfigMap's name.
+pub const CONFIG_MAP_NAME: &str = "aws-auth";
+/// Its namespace.
+pub const NAMESPACE: &str = "kube-system";
+/// The data key holding role mappings.
+pub const MAP_ROLES: &str = "mapRoles";
+const ROLE_ARN: &str = "rolearn";
+
+/// What an upsert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Change {
+    Added,
+    Updated,
+    Unchanged,
+}
+
+/// The role mappings of one aws-auth ConfigMap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapRoles {
+    entries: Vec<Value>,
+}
+
+impl MapRoles {
+    /// Parses `mapRoles` text; absent or blank means no mappings yet.
+    pub fn parse(text: Option<&str>) -> Result<MapRoles> {
+        let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+            return Ok(MapRoles {
+                entries: Vec::new(),
+            });
+        };
+        let value: Value = serde_yaml_ng::from_str(text).map_err(|e| {
+            Error::AwsAuth(format!("existing mapRoles does not parse as YAML ({e})"))
+        })?;
+        let entries = match value {
+            Value::Null => Vec::new(),
+            Value::Sequence(items) => items,
+            _ => {
+                return Err(Error::AwsAuth(
+                    "existing mapRoles is not a YAML list".into(),
+                ))
+            }
+        };
+        if let Some(i) = entries.iter().position(|e| !e.is_mapping()) {
+            return Err(Error::AwsAuth(format!(
+                "existing mapRoles entry {i} is not a map"
+            )));
+        }
+        Ok(MapRoles { entries })
+    }
+
+    /// The entries, in order.
+    pub fn entries(&self) -> &[Value] {
+        &self.entries
+    }
+
+    fn matches(entry: &Value, key: &str) -> bool {
+        entry
+            .get(ROLE_ARN)
+            .and_then(Value::as_str)
+            .is_some_and(|a| match_key_of(a) == key)
+    }
+
+    /// Whether some entry maps `role` (path-stripped, case-insensitive).
+    pub fn contains(&self, role: &RoleArn) -> bool {
+        let key = role.match_key();
+        self.entries.iter().any(|e| Self::matches(e, &key))
+    }
+
+    /// Makes exactly one entry map `role` to `username` and `groups`. The last existing match
+    /// keeps its place and unknown fields (the authenticator uses the last duplicate); other
+    /// duplicates of the same role are removed.
+    pub fn upsert(&mut self, role: &RoleArn, username: &str, groups: &[String]) -> Change {
+        let key = role.match_key();
+        let hits: Vec<usize> = (0..self.entries.len())
+            .filter(|&i| Self::matches(&self.entries[i], &key))
+            .collect();
+        let groups_value =
+            Value::Sequence(groups.iter().map(|g| Value::String(g.clone())).collect());
+        let Some(&last) = hits.last() else {
+            let mut m = Mapping::new();
+            m.insert(ROLE_ARN.into(), role.as_str().into());
+            m.insert("username".into(), username.into());
+            m.insert("groups".into(), groups_value);
+            self.entries.push(Value::Mapping(m));
+            return Change::Added;
+        };
+        let before = self.entries.clone();
+        if let Value::Mapping(m) = &mut self.entries[last] {
+            m.insert("username".into(), username.into());
+            m.insert("groups".into(), groups_value);
+        }
+        for &i in hits.iter().rev().skip(1) {
+            self.entries.remove(i);
+        }
+        if self.entries == before {
+            Change::Unchanged
+        } else {
+            Change::Updated
+        }
+    }
+
+    /// Removes every entry for `role`; returns how many.
+    pub fn remove(&mut self, role: &RoleArn) -> usize {
+        let key = role.match_key();
+        let before = self.entries.len();
+        self.entries.retain(|e| !Self::matches(e, &key));
+        before - self.entries.len()
+    }
+
+    /// Renders with the serializer and proves the text parses back to the same entries.
+    pub fn render(&self) -> Result<String> {
+        let text = serde_yaml_ng::to_string(&self.entries)
+            .map_err(|e| Error::AwsAuth(format!("rendering mapRoles failed ({e})")))?;
+        let back = MapRoles::parse(Some(&text))?;
+        if back != *self {
+            return Err(Error::AwsAuth(
+                "rendered mapRoles does not parse back to the same entries".into(),
+            ));
+        }
+        Ok(text)
+    }
+}
+
+/// The outcome of editing a ConfigMap's data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Edit {
+    pub data: BTreeMap<String, String>,
+    pub change: Change,
+    /// The role was mapped before we touched it.
+    pub adopted: bool,
+}
+
+/// Upserts `role` into ConfigMap `data`, touching only `mapRoles`.
+pub fn upsert(
+    data: &BTreeMap<String, String>,
+    role: &RoleArn,
+    username: &str,
+    groups: &[String],
+) -> Result<Edit> {
+    let mut roles = MapRoles::parse(data.get(MAP_ROLES).map(String::as_str))?;
+    let adopted = roles.contains(role);
+    let change = roles.upsert(role, username, groups);
+    let mut out = data.clone();
+    if change != Change::Unchanged {
+        out.insert(MAP_ROLES.to_string(), roles.render()?);
+    }
+    Ok(Edit {
+        data: out,
+        change,
+        adopted,
+    })
+}
+
+/// Removes `role` from ConfigMap `data`, touching only `mapRoles`; None when it was not there.
+pub fn remove(
+    data: &BTreeMap<String, String>,
+    role: &RoleArn,
+) -> Result<Option<BTreeMap<String, String>>> {
+    let mut roles = MapRoles::parse(data.get(MAP_ROLES).map(String::as_str))?;
+    if roles.remove(role) == 0 {
+        return Ok(None);
+    }
+    let mut out = data.clone();
+    out.insert(MAP_ROLES.to_string(), roles.render()?);
+    Ok(Some(out))
+}
+
+/// A line diff of `mapRoles`, for dry runs and the replay's account.
+pub fn diff(before: Option<&str>, after: Option<&str>) -> String {
+    let (b, a) = (before.unwrap_or(""), after.unwrap_or(""));
+    let mut out = String::new();
+    let bl: Vec<&str> = b.lines().collect();
+    let al: Vec<&str> = a.lines().collect();
+    // Small, dependency-free LCS diff: aws-auth is at most a few thousand lines.
+    let (n, m) = (bl.len(), al.len());
+    if n * m > 25_000_000 {
+        return format!("- ({n} lines)\n+ ({m} lines)\n");
+    }
+    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            lcs[i][j] = if bl[i] == al[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j) = (0, 0);
+    while i < n || j < m {
+        if i < n && j < m && bl[i] == al[j] {
+            out.push_str(&format!("  {}\n", bl[i]));
+            i += 1;
+            j += 1;
+        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            out.push_str(&format!("+ {}\n", al[j]));
+            j += 1;
+        } else {
+            out.push_str(&format!("- {}\n", bl[i]));
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NODES: &str = "- rolearn: arn:aws:iam::111122223333:role/node\n  username: system:node:{{EC2PrivateDNSName}}\n  groups:\n    - system:bootstrappers\n    - system:nodes\n  x-custom: keep-me\n";
+
+    fn role(s: &str) -> RoleArn {
+        RoleArn::parse("RoleArn", s).unwrap()
+    }
+
+    fn data(map_roles: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (MAP_ROLES.to_string(), map_roles.to_string()),
+            (
+                "mapUsers".to_string(),
+                "- userarn: arn:aws:iam::111122223333:user/ops\n  username: ops\n".to_string(),
+            ),
+        ])
+    }
+
+    #[test]
+    fn upsert_adds_once_and_keeps_everything_else() {
+        let r = role("arn:aws:iam::111122223333:role/svc");
+        let g = vec!["system:masters".to_string()];
+        let first = upsert(&data(NODES), &r, r.as_str(), &g).unwrap();
+        assert_eq!(first.change, Change::Added);
+        assert!(!first.adopted);
+        let second = upsert(&first.data, &r, r.as_str(), &g).unwrap();
+        assert_eq!(second.change, Change::Unchanged);
+        assert_eq!(second.data, first.data);
+        let roles = MapRoles::parse(first.data.get(MAP_ROLES).map(String::as_str)).unwrap();
+        assert_eq!(roles.entries().len(), 2);
+        assert_eq!(roles.entries()[0]["x-custom"], Value::from("keep-me"));
+        assert_eq!(first.data["mapUsers"], data(NODES)["mapUsers"]);
+    }
+
+    #[test]
+    fn duplicates_and_path_variants_of_our_role_collapse_into_one() {
+        let text = format!("{NODES}- rolearn: arn:aws:iam::111122223333:role/a/SVC\n  username: old\n- rolearn: arn:aws:iam::111122223333:role/svc\n  username: older\n  extra: 1\n");
+        let r = role("arn:aws:iam::111122223333:role/svc");
+        let e = upsert(&data(&text), &r, "svc", &["system:masters".into()]).unwrap();
+        assert!(e.adopted);
+        let roles = MapRoles::parse(Some(&e.data[MAP_ROLES])).unwrap();
+        assert_eq!(roles.entries().len(), 2);
+        assert_eq!(roles.entries()[1]["extra"], Value::from(1));
+        assert_eq!(roles.entries()[1]["username"], Value::from("svc"));
+    }
+
+    #[test]
+    fn unparseable_or_odd_map_roles_is_refused() {
+        let r = role("arn:aws:iam::111122223333:role/svc");
+        for bad in [
+            "- rolearn: [unclosed",
+            "rolearn: not-a-list",
+            "- just a string",
+        ] {
+            let e = upsert(&data(bad), &r, "u", &["g".into()])
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("aws-auth: existing mapRoles"), "{e}");
+        }
+    }
+
+    #[test]
+    fn missing_map_roles_is_created() {
+        let r = role("arn:aws:iam::111122223333:role/svc");
+        let e = upsert(&BTreeMap::new(), &r, "u", &["system:masters".into()]).unwrap();
+        assert_eq!(e.change, Change::Added);
+        assert!(e.data[MAP_ROLES].contains("rolearn: arn:aws:iam::111122223333:role/svc"));
+    }
+
+    #[test]
+    fn remove_takes_only_our_role() {
+        let r = role("arn:aws:iam::111122223333:role/svc");
+        let added = upsert(&data(NODES), &r, "u", &["g".into()]).unwrap();
+        let removed = remove(&added.data, &r).unwrap().unwrap();
+        assert_eq!(
+            MapRoles::parse(Some(&removed[MAP_ROLES])).unwrap(),
+            MapRoles::parse(Some(NODES)).unwrap()
+        );
+        assert_eq!(remove(&removed, &r).unwrap(), None);
+    }
+}

@@ -1,0 +1,173 @@
+//! EKS API calls: DescribeCluster, access entries, and the opt-in authentication-mode switch.
+//! <https://docs.aws.amazon.com/eks/latest/userguide/access-entries.html>
+
+use std::time::Duration;
+
+use aws_sdk_eks::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_eks::types::{
+    AccessScope, AccessScopeType, AuthenticationMode, UpdateAccessConfigRequest,
+};
+use base64::Engine;
+
+use crate::arn::RoleArn;
+use crate::error::{Error, Result};
+
+/// What the mapper needs to know about a cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterInfo {
+    pub arn: String,
+    pub endpoint: String,
+    /// The cluster CA, PEM.
+    pub ca_pem: Vec<u8>,
+    pub authentication_mode: String,
+}
+
+fn code<E: ProvideErrorMetadata>(e: &SdkError<E>) -> Option<&str> {
+    e.code()
+}
+
+/// Turns an SDK error into a Reason with the operation named.
+pub fn aws_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    operation: &str,
+    e: SdkError<E>,
+) -> Error {
+    let message = match (e.code(), e.message()) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c.to_string(),
+        _ => aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+    };
+    Error::Aws {
+        operation: operation.to_string(),
+        message,
+    }
+}
+
+/// DescribeCluster; None when the cluster does not exist.
+pub async fn describe(eks: &aws_sdk_eks::Client, cluster: &str) -> Result<Option<ClusterInfo>> {
+    let out = match eks.describe_cluster().name(cluster).send().await {
+        Ok(o) => o,
+        Err(e) if code(&e) == Some("ResourceNotFoundException") => return Ok(None),
+        Err(e) => return Err(aws_error("DescribeCluster", e)),
+    };
+    let c = out.cluster.ok_or_else(|| Error::Aws {
+        operation: "DescribeCluster".into(),
+        message: "answer without a cluster".into(),
+    })?;
+    let ca_b64 = c
+        .certificate_authority
+        .and_then(|ca| ca.data)
+        .unwrap_or_default();
+    let ca_pem = base64::engine::general_purpose::STANDARD
+        .decode(ca_b64.trim())
+        .map_err(|_| Error::Aws {
+            operation: "DescribeCluster".into(),
+            message: "certificateAuthority.data is not base64".into(),
+        })?;
+    Ok(Some(ClusterInfo {
+        arn: c.arn.unwrap_or_default(),
+        endpoint: c.endpoint.unwrap_or_default(),
+        ca_pem,
+        authentication_mode: c
+            .access_config
+            .and_then(|a| a.authentication_mode)
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_else(|| "CONFIG_MAP".to_string()),
+    }))
+}
+
+/// Creates the access entry (or adopts an existing one) and associates the policy at cluster
+/// scope. Returns whether the entry was adopted.
+pub async fn ensure_access_entry(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    role: &RoleArn,
+    policy_arn: &str,
+) -> Result<bool> {
+    let adopted = match eks
+        .create_access_entry()
+        .cluster_name(cluster)
+        .principal_arn(role.as_str())
+        .r#type("STANDARD")
+        .send()
+        .await
+    {
+        Ok(_) => false,
+        Err(e) if code(&e) == Some("ResourceInUseException") => true,
+        Err(e) => return Err(aws_error("CreateAccessEntry", e)),
+    };
+    let scope = AccessScope::builder()
+        .r#type(AccessScopeType::Cluster)
+        .build();
+    eks.associate_access_policy()
+        .cluster_name(cluster)
+        .principal_arn(role.as_str())
+        .policy_arn(policy_arn)
+        .access_scope(scope)
+        .send()
+        .await
+        .map_err(|e| aws_error("AssociateAccessPolicy", e))?;
+    Ok(adopted)
+}
+
+/// Deletes the access entry; an entry or cluster already gone is fine.
+pub async fn delete_access_entry(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    role: &RoleArn,
+) -> Result<bool> {
+    match eks
+        .delete_access_entry()
+        .cluster_name(cluster)
+        .principal_arn(role.as_str())
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) if code(&e) == Some("ResourceNotFoundException") => Ok(false),
+        Err(e) => Err(aws_error("DeleteAccessEntry", e)),
+    }
+}
+
+/// Switches CONFIG_MAP to API_AND_CONFIG_MAP (one-way) and waits for the update to finish.
+pub async fn enable_access_entries(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    poll: Duration,
+) -> Result<()> {
+    let update = eks
+        .update_cluster_config()
+        .name(cluster)
+        .access_config(
+            UpdateAccessConfigRequest::builder()
+                .authentication_mode(AuthenticationMode::ApiAndConfigMap)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| aws_error("UpdateClusterConfig", e))?;
+    let id = update.update.and_then(|u| u.id).unwrap_or_default();
+    loop {
+        let out = eks
+            .describe_update()
+            .name(cluster)
+            .update_id(&id)
+            .send()
+            .await
+            .map_err(|e| aws_error("DescribeUpdate", e))?;
+        match out
+            .update
+            .and_then(|u| u.status)
+            .map(|s| s.as_str().to_string())
+            .as_deref()
+        {
+            Some("Successful") => return Ok(()),
+            Some("Failed") | Some("Cancelled") => {
+                return Err(Error::Aws {
+                    operation: "UpdateClusterConfig".into(),
+                    message: format!("update {id} to API_AND_CONFIG_MAP did not succeed"),
+                })
+            }
+            _ => tokio::time::sleep(poll).await,
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! The one error type of the mapper. Its `Display` is the CloudFormation `Reason`: it names the
+//! field or the step, and says what to do.
+
+/// Everything that can make a request fail.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A ResourceProperties value (or an event field) is missing or malformed.
+    #[error("{field}: {expected}")]
+    Invalid { field: String, expected: String },
+    /// The cluster cannot be handled with the requested method.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The existing aws-auth ConfigMap cannot be edited safely; nothing was written.
+    #[error("aws-auth: {0}; nothing was changed")]
+    AwsAuth(String),
+    /// The function's identity is not allowed into the cluster's Kubernetes API.
+    #[error("Kubernetes API of cluster {cluster} refused {identity} ({status}): pass ClusterAdminRoleArn (a role mapped to system:masters in aws-auth, or the cluster creator) or set EnableAccessEntries=true")]
+    NotAuthorized {
+        cluster: String,
+        identity: String,
+        status: u16,
+    },
+    /// An AWS call failed.
+    #[error("{operation}: {message}")]
+    Aws { operation: String, message: String },
+    /// A Kubernetes call failed.
+    #[error("Kubernetes {operation}: {message}")]
+    Kube { operation: String, message: String },
+    /// Conflicting writers kept winning.
+    #[error("aws-auth: still conflicting after {0} attempts; nothing of ours was written")]
+    TooManyConflicts(u32),
+    /// The work did not finish before the Lambda deadline.
+    #[error("timed out before the Lambda deadline while {0}; it may be retried safely")]
+    Deadline(String),
+    /// The response could not be delivered.
+    #[error("could not send the response to CloudFormation: {0}")]
+    Response(String),
+    /// Local set-up failed (TLS, configuration).
+    #[error("set-up: {0}")]
+    Setup(String),
+}
+
+impl Error {
+    /// A field error.
+    pub fn invalid(field: &str, expected: impl Into<String>) -> Error {
+        Error::Invalid {
+            field: field.to_string(),
+            expected: expected.into(),
+        }
+    }
+}
+
+/// Result with the mapper's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

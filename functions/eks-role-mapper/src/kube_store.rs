@@ -1,0 +1,201 @@
+//! Persists the aws-auth edit through the Kubernetes API: read, edit in memory, write with the
+//! `resourceVersion` read (409 Conflict: re-read and retry, bounded, with jitter), create when
+//! missing, read back after writing. The client is built in memory from DescribeCluster's endpoint
+//! and CA with an EKS bearer token: no kubeconfig file, and TLS is always verified.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{ObjectMeta, PostParams};
+use kube::Api;
+use rand::Rng;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+
+use crate::arn::RoleArn;
+use crate::aws_auth::{self, Change, CONFIG_MAP_NAME, NAMESPACE};
+use crate::eks::ClusterInfo;
+use crate::error::{Error, Result};
+
+/// How many times a conflicting write is retried.
+pub const MAX_ATTEMPTS: u32 = 8;
+
+/// A Kubernetes client for one cluster.
+pub struct ClusterApi {
+    api: Api<ConfigMap>,
+    cluster: String,
+    identity: String,
+}
+
+impl ClusterApi {
+    /// Builds the client from DescribeCluster's answer and a bearer token of `identity`.
+    pub fn new(
+        cluster: &str,
+        info: &ClusterInfo,
+        token: String,
+        identity: String,
+    ) -> Result<ClusterApi> {
+        let url: http::Uri = info
+            .endpoint
+            .parse()
+            .map_err(|_| Error::Setup(format!("cluster {cluster} has no usable endpoint")))?;
+        let mut roots = Vec::new();
+        for c in CertificateDer::pem_slice_iter(&info.ca_pem) {
+            roots.push(
+                c.map_err(|e| Error::Setup(format!("cluster {cluster} CA: {e}")))?
+                    .to_vec(),
+            );
+        }
+        if roots.is_empty() {
+            return Err(Error::Setup(format!(
+                "cluster {cluster} has no certificate authority"
+            )));
+        }
+        let mut config = kube::Config::new(url);
+        config.root_cert = Some(roots);
+        config.accept_invalid_certs = false;
+        config.connect_timeout = Some(Duration::from_secs(5));
+        config.read_timeout = Some(Duration::from_secs(15));
+        config.write_timeout = Some(Duration::from_secs(15));
+        config.auth_info.token = Some(secrecy::SecretString::from(token));
+        let client = kube::Client::try_from(config)
+            .map_err(|e| Error::Setup(format!("Kubernetes client for {cluster}: {e}")))?;
+        Ok(ClusterApi {
+            api: Api::namespaced(client, NAMESPACE),
+            cluster: cluster.to_string(),
+            identity,
+        })
+    }
+
+    fn error(&self, operation: &str, e: kube::Error) -> Error {
+        match &e {
+            kube::Error::Api(s) if s.code == 401 || s.code == 403 => Error::NotAuthorized {
+                cluster: self.cluster.clone(),
+                identity: self.identity.clone(),
+                status: s.code,
+            },
+            kube::Error::Api(s) => Error::Kube {
+                operation: operation.into(),
+                message: format!("{} {}: {}", s.code, s.reason, s.message),
+            },
+            other => Error::Kube {
+                operation: operation.into(),
+                message: other.to_string(),
+            },
+        }
+    }
+
+    /// The ConfigMap's data, or None when it does not exist.
+    pub async fn read(&self) -> Result<Option<ConfigMap>> {
+        self.api
+            .get_opt(CONFIG_MAP_NAME)
+            .await
+            .map_err(|e| self.error("get aws-auth", e))
+    }
+
+    /// Upserts the role; returns (change, adopted, conflicts seen).
+    pub async fn upsert(
+        &self,
+        role: &RoleArn,
+        username: &str,
+        groups: &[String],
+    ) -> Result<(Change, bool, u32)> {
+        let mut conflicts = 0;
+        for attempt in 1..=MAX_ATTEMPTS {
+            let current = self.read().await?;
+            let data = current
+                .as_ref()
+                .and_then(|c| c.data.clone())
+                .unwrap_or_default();
+            let edit = aws_auth::upsert(&data, role, username, groups)?;
+            if edit.change == Change::Unchanged {
+                return Ok((Change::Unchanged, edit.adopted, conflicts));
+            }
+            let written = match current {
+                Some(mut cm) => {
+                    cm.data = Some(edit.data);
+                    self.api
+                        .replace(CONFIG_MAP_NAME, &PostParams::default(), &cm)
+                        .await
+                        .map_err(|e| ("replace aws-auth", e))
+                }
+                None => {
+                    let cm = ConfigMap {
+                        metadata: ObjectMeta {
+                            name: Some(CONFIG_MAP_NAME.into()),
+                            namespace: Some(NAMESPACE.into()),
+                            ..Default::default()
+                        },
+                        data: Some(edit.data),
+                        ..Default::default()
+                    };
+                    self.api
+                        .create(&PostParams::default(), &cm)
+                        .await
+                        .map_err(|e| ("create aws-auth", e))
+                }
+            };
+            match written {
+                Ok(_) => {
+                    self.verify(role, true).await?;
+                    return Ok((edit.change, edit.adopted, conflicts));
+                }
+                Err((_, kube::Error::Api(s))) if s.code == 409 => {
+                    conflicts += 1;
+                    tracing::info!(attempt, "aws-auth changed under us, re-reading");
+                    backoff(attempt).await;
+                }
+                Err((op, e)) => return Err(self.error(op, e)),
+            }
+        }
+        Err(Error::TooManyConflicts(MAX_ATTEMPTS))
+    }
+
+    /// Removes the role; returns whether it was there.
+    pub async fn remove(&self, role: &RoleArn) -> Result<bool> {
+        for attempt in 1..=MAX_ATTEMPTS {
+            let Some(mut cm) = self.read().await? else {
+                return Ok(false);
+            };
+            let data: BTreeMap<String, String> = cm.data.clone().unwrap_or_default();
+            let Some(new_data) = aws_auth::remove(&data, role)? else {
+                return Ok(false);
+            };
+            cm.data = Some(new_data);
+            match self
+                .api
+                .replace(CONFIG_MAP_NAME, &PostParams::default(), &cm)
+                .await
+            {
+                Ok(_) => {
+                    self.verify(role, false).await?;
+                    return Ok(true);
+                }
+                Err(kube::Error::Api(s)) if s.code == 409 => backoff(attempt).await,
+                Err(e) => return Err(self.error("replace aws-auth", e)),
+            }
+        }
+        Err(Error::TooManyConflicts(MAX_ATTEMPTS))
+    }
+
+    async fn verify(&self, role: &RoleArn, present: bool) -> Result<()> {
+        let cm = self.read().await?;
+        let text = cm
+            .as_ref()
+            .and_then(|c| c.data.as_ref())
+            .and_then(|d| d.get(aws_auth::MAP_ROLES).cloned());
+        let roles = aws_auth::MapRoles::parse(text.as_deref())?;
+        if roles.contains(role) != present {
+            // Another writer changed it right after us; the next Create/Update will converge.
+            tracing::warn!(present, "aws-auth read back differs from what was written");
+        }
+        Ok(())
+    }
+}
+
+async fn backoff(attempt: u32) {
+    let base = 50u64 * 2u64.pow(attempt.min(6));
+    let jitter = rand::rng().random_range(0..=base);
+    tokio::time::sleep(Duration::from_millis(base / 2 + jitter)).await;
+}
