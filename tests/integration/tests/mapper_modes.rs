@@ -1,0 +1,466 @@
+//! The mapper end to end against the simulator over HTTPS, on every authentication mode.
+
+use std::time::Duration;
+
+use eks_sim::Fault;
+use integration::{entries_for, props, Harness, ADMIN_ROLE, SERVICE_ROLE};
+use serde_json::{json, Value};
+
+fn with_admin(cluster: &str) -> Value {
+    let mut p = props(cluster);
+    p["ClusterAdminRoleArn"] = json!(ADMIN_ROLE);
+    p
+}
+
+fn ok(resp: &Value) -> String {
+    assert_eq!(resp["Status"], "SUCCESS", "{resp}");
+    resp["PhysicalResourceId"].as_str().unwrap().to_string()
+}
+
+fn failed(resp: &Value) -> String {
+    assert_eq!(resp["Status"], "FAILED", "{resp}");
+    resp["Reason"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn config_map_cluster_with_an_admin_role_gets_one_aws_auth_entry_and_keeps_the_rest() {
+    let h = Harness::start().await;
+    let before = h.map_roles("legacy");
+    let users_before = h
+        .sim
+        .config_map("legacy", "kube-system", "aws-auth")
+        .unwrap()["data"]["mapUsers"]
+        .clone();
+    let resp = h
+        .invoke(h.event("Create", with_admin("legacy"), None))
+        .await;
+    ok(&resp);
+    assert_eq!(resp["Data"]["Method"], "AwsAuth");
+    assert_eq!(resp["Data"]["Adopted"], "false");
+    assert_eq!(resp["Data"]["Username"], SERVICE_ROLE);
+    let after = h.map_roles("legacy");
+    assert_eq!(
+        &after[..before.len()],
+        &before[..],
+        "existing entries keep their order and content"
+    );
+    let ours = entries_for(&after, SERVICE_ROLE);
+    assert_eq!(ours.len(), 1);
+    assert_eq!(ours[0]["groups"], json!(["system:masters"]));
+    assert_eq!(ours[0]["username"], json!(SERVICE_ROLE));
+    assert_eq!(
+        h.sim
+            .config_map("legacy", "kube-system", "aws-auth")
+            .unwrap()["data"]["mapUsers"],
+        users_before
+    );
+}
+
+#[tokio::test]
+async fn config_map_cluster_without_an_admin_identity_fails_saying_what_to_do_and_changes_nothing()
+{
+    let h = Harness::start().await;
+    let state = h.sim.state_json()["clusters"].to_string();
+    let reason = failed(&h.invoke(h.event("Create", props("legacy"), None)).await);
+    assert!(
+        reason.contains("ClusterAdminRoleArn") && reason.contains("EnableAccessEntries=true"),
+        "{reason}"
+    );
+    assert_eq!(h.sim.state_json()["clusters"].to_string(), state);
+}
+
+#[tokio::test]
+async fn api_modes_get_an_access_entry_with_the_cluster_admin_policy_and_delete_removes_it() {
+    for cluster in ["hybrid", "modern"] {
+        let h = Harness::start().await;
+        h.sim.clear_request_log();
+        let resp = h.invoke(h.event("Create", props(cluster), None)).await;
+        let id = ok(&resp);
+        assert_eq!(resp["Data"]["Method"], "AccessEntry");
+        let ops: Vec<String> = h.sim.request_log().into_iter().map(|r| r.op).collect();
+        assert_eq!(
+            ops,
+            [
+                "eks:DescribeCluster",
+                "eks:CreateAccessEntry",
+                "eks:AssociateAccessPolicy",
+                "cfn:response"
+            ]
+        );
+        let entry = &h.access_entries(cluster)[SERVICE_ROLE];
+        assert_eq!(
+            entry["policies"]["arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"]
+                ["type"],
+            "cluster"
+        );
+        ok(&h.invoke(h.event("Delete", props(cluster), Some(&id))).await);
+        assert!(h.access_entries(cluster).get(SERVICE_ROLE).is_none());
+    }
+}
+
+#[tokio::test]
+async fn enable_access_entries_switches_a_config_map_cluster_then_uses_an_access_entry() {
+    let h = Harness::start().await;
+    let mut p = props("legacy");
+    p["EnableAccessEntries"] = json!("true");
+    let resp = h.invoke(h.event("Create", p, None)).await;
+    ok(&resp);
+    assert_eq!(resp["Data"]["Method"], "AccessEntry");
+    assert_eq!(
+        h.sim.authentication_mode("legacy").as_deref(),
+        Some("API_AND_CONFIG_MAP")
+    );
+    assert!(h.access_entries("legacy").get(SERVICE_ROLE).is_some());
+}
+
+#[tokio::test]
+async fn an_existing_access_entry_is_adopted_and_survives_delete() {
+    let h = Harness::start().await;
+    let first = ok(&h.invoke(h.event("Create", props("modern"), None)).await);
+    let second = h.invoke(h.event("Create", props("modern"), None)).await;
+    assert_eq!(second["Data"]["Adopted"], "true");
+    let adopted_id = ok(&second);
+    assert_ne!(first, adopted_id);
+    ok(&h
+        .invoke(h.event("Delete", props("modern"), Some(&adopted_id)))
+        .await);
+    assert!(
+        h.access_entries("modern").get(SERVICE_ROLE).is_some(),
+        "adopted entry stays"
+    );
+}
+
+#[tokio::test]
+async fn a_mapping_made_by_hand_before_create_is_adopted_and_survives_delete() {
+    let h = Harness::start().await;
+    // The seed's Step 2 already ran: the role is mapped with a path-less, upper-case variant.
+    let mut data = h
+        .sim
+        .config_map("legacy", "kube-system", "aws-auth")
+        .unwrap()["data"]
+        .clone();
+    let by_hand = SERVICE_ROLE.replace("RoleForAccessingEksAndEcr", "ROLEFORACCESSINGEKSANDECR");
+    data["mapRoles"] = json!(format!(
+        "{}- rolearn: {by_hand}\n  username: by-hand\n  groups:\n  - system:masters\n",
+        data["mapRoles"].as_str().unwrap()
+    ));
+    h.sim
+        .set_config_map_data("legacy", "kube-system", "aws-auth", Some(data));
+    let resp = h
+        .invoke(h.event("Create", with_admin("legacy"), None))
+        .await;
+    let id = ok(&resp);
+    assert_eq!(resp["Data"]["Adopted"], "true");
+    ok(&h
+        .invoke(h.event("Delete", with_admin("legacy"), Some(&id)))
+        .await);
+    assert_eq!(
+        entries_for(&h.map_roles("legacy"), &by_hand).len(),
+        1,
+        "the adopted mapping is left in place"
+    );
+}
+
+#[tokio::test]
+async fn running_create_twice_gives_the_same_id_and_one_entry() {
+    let h = Harness::start().await;
+    let a = ok(&h
+        .invoke(h.event("Create", with_admin("legacy"), None))
+        .await);
+    let text = h
+        .sim
+        .config_map("legacy", "kube-system", "aws-auth")
+        .unwrap()["data"]
+        .clone();
+    let b = h
+        .invoke(h.event("Update", with_admin("legacy"), Some(&a)))
+        .await;
+    assert_eq!(ok(&b), a);
+    assert_eq!(
+        h.sim
+            .config_map("legacy", "kube-system", "aws-auth")
+            .unwrap()["data"],
+        text
+    );
+    assert_eq!(entries_for(&h.map_roles("legacy"), SERVICE_ROLE).len(), 1);
+}
+
+#[tokio::test]
+async fn update_of_groups_is_in_place_and_rollback_restores_them() {
+    let h = Harness::start().await;
+    let id = ok(&h
+        .invoke(h.event("Create", with_admin("legacy"), None))
+        .await);
+    let mut p = with_admin("legacy");
+    p["Groups"] = json!(["system:masters", "concurrent-admins"]);
+    assert_eq!(ok(&h.invoke(h.event("Update", p, Some(&id))).await), id);
+    assert_eq!(
+        entries_for(&h.map_roles("legacy"), SERVICE_ROLE)[0]["groups"],
+        json!(["system:masters", "concurrent-admins"])
+    );
+    assert_eq!(
+        ok(&h
+            .invoke(h.event("Update", with_admin("legacy"), Some(&id)))
+            .await),
+        id
+    );
+    assert_eq!(
+        entries_for(&h.map_roles("legacy"), SERVICE_ROLE)[0]["groups"],
+        json!(["system:masters"])
+    );
+}
+
+#[tokio::test]
+async fn changing_the_role_replaces_the_resource_and_the_later_delete_removes_only_the_old_role() {
+    let h = Harness::start().await;
+    let old = ok(&h
+        .invoke(h.event("Create", with_admin("legacy"), None))
+        .await);
+    let new_role = "arn:aws:iam::111122223333:role/other-service";
+    let mut p = with_admin("legacy");
+    p["RoleArn"] = json!(new_role);
+    let new = ok(&h.invoke(h.event("Update", p.clone(), Some(&old))).await);
+    assert_ne!(new, old);
+    ok(&h
+        .invoke(h.event("Delete", with_admin("legacy"), Some(&old)))
+        .await);
+    let roles = h.map_roles("legacy");
+    assert!(entries_for(&roles, SERVICE_ROLE).is_empty());
+    assert_eq!(entries_for(&roles, new_role).len(), 1);
+}
+
+#[tokio::test]
+async fn deletes_of_things_that_are_gone_succeed() {
+    let h = Harness::start().await;
+    // An id this function never made (Delete after a failed Create).
+    let foreign = h
+        .invoke(h.event("Delete", props("legacy"), Some("failed-req-0")))
+        .await;
+    assert_eq!(ok(&foreign), "failed-req-0");
+    // A cluster that no longer exists.
+    let gone =
+        format!("eks-role-mapper/v1|AwsAuth|created|us-east-1|deleted-cluster|{SERVICE_ROLE}");
+    ok(&h
+        .invoke(h.event("Delete", props("legacy"), Some(&gone)))
+        .await);
+    let gone_entry =
+        format!("eks-role-mapper/v1|AccessEntry|created|us-east-1|modern|{SERVICE_ROLE}");
+    ok(&h
+        .invoke(h.event("Delete", props("modern"), Some(&gone_entry)))
+        .await);
+    // A ConfigMap that was removed.
+    let id = ok(&h
+        .invoke(h.event("Create", with_admin("legacy"), None))
+        .await);
+    h.sim
+        .set_config_map_data("legacy", "kube-system", "aws-auth", None);
+    let resp = h
+        .invoke(h.event("Delete", with_admin("legacy"), Some(&id)))
+        .await;
+    // Without aws-auth the admin role is no longer mapped either: that is a clear failure, not a hang.
+    assert!(
+        resp["Status"] == "SUCCESS" || failed(&resp).contains("refused"),
+        "{resp}"
+    );
+}
+
+#[tokio::test]
+async fn conflicting_writers_are_retried_and_nothing_is_lost() {
+    let h = Harness::start().await;
+    let before = h.map_roles("legacy");
+    h.sim.inject("k8s:update", Fault::Conflict, 3);
+    ok(&h
+        .invoke(h.event("Create", with_admin("legacy"), None))
+        .await);
+    let after = h.map_roles("legacy");
+    assert_eq!(&after[..before.len()], &before[..]);
+    let updates = h
+        .sim
+        .request_log()
+        .iter()
+        .filter(|r| r.op == "k8s:update")
+        .count();
+    assert_eq!(updates, 4, "three conflicts then one write");
+}
+
+#[tokio::test]
+async fn broken_map_roles_is_left_byte_identical() {
+    let h = Harness::start().await;
+    let mut data = h
+        .sim
+        .config_map("legacy", "kube-system", "aws-auth")
+        .unwrap()["data"]
+        .clone();
+    data["mapRoles"] = json!(
+        "- rolearn: arn:aws:iam::111122223333:role/cluster-admin-role\n  groups: [system:masters\n"
+    );
+    h.sim
+        .set_config_map_data("legacy", "kube-system", "aws-auth", Some(data));
+    let before = h.sim.config_map("legacy", "kube-system", "aws-auth");
+    // The admin role is unusable too: EKS drops every role mapping when mapRoles does not parse.
+    let reason = failed(
+        &h.invoke(h.event("Create", with_admin("legacy"), None))
+            .await,
+    );
+    assert!(
+        reason.contains("refused") || reason.contains("mapRoles"),
+        "{reason}"
+    );
+    assert_eq!(
+        h.sim.config_map("legacy", "kube-system", "aws-auth"),
+        before
+    );
+}
+
+#[tokio::test]
+async fn the_cluster_creator_refuses_to_edit_broken_map_roles() {
+    let h = Harness::with(eks_sim::Scenario::default_scenario(), "admin").await;
+    let mut data = h
+        .sim
+        .config_map("legacy", "kube-system", "aws-auth")
+        .unwrap()["data"]
+        .clone();
+    data["mapRoles"] = json!("- rolearn: [unclosed\n");
+    h.sim
+        .set_config_map_data("legacy", "kube-system", "aws-auth", Some(data));
+    let before = h.sim.config_map("legacy", "kube-system", "aws-auth");
+    let reason = failed(&h.invoke(h.event("Create", props("legacy"), None)).await);
+    assert!(
+        reason.starts_with("aws-auth: existing mapRoles does not parse"),
+        "{reason}"
+    );
+    assert_eq!(
+        h.sim.config_map("legacy", "kube-system", "aws-auth"),
+        before
+    );
+}
+
+#[tokio::test]
+async fn a_missing_config_map_is_created_with_only_our_entry() {
+    let h = Harness::with(eks_sim::Scenario::default_scenario(), "admin").await;
+    h.sim
+        .set_config_map_data("legacy", "kube-system", "aws-auth", None);
+    ok(&h.invoke(h.event("Create", props("legacy"), None)).await);
+    let roles = h.map_roles("legacy");
+    assert_eq!(roles.len(), 1);
+    assert_eq!(roles[0]["rolearn"], SERVICE_ROLE);
+}
+
+#[tokio::test]
+async fn injection_attempts_fail_naming_the_field_and_change_nothing() {
+    let h = Harness::start().await;
+    let state = h.sim.state_json()["clusters"].to_string();
+    for (field, value) in [
+        (
+            "Username",
+            json!("x\n- rolearn: arn:aws:iam::111122223333:role/evil\n  groups: [system:masters]"),
+        ),
+        ("Groups", json!(["system:masters\n- rolearn: evil"])),
+        (
+            "RoleArn",
+            json!(format!("{SERVICE_ROLE}\n  groups: [system:masters]")),
+        ),
+        ("RoleArn", json!("arn:aws:iam::111122223333:role/a: b")),
+    ] {
+        let mut p = with_admin("legacy");
+        p[field] = value;
+        let reason = failed(&h.invoke(h.event("Create", p, None)).await);
+        assert!(reason.starts_with(&format!("{field}: ")), "{reason}");
+    }
+    assert_eq!(h.sim.state_json()["clusters"].to_string(), state);
+}
+
+#[tokio::test]
+async fn path_and_sso_role_arns_match_their_path_stripped_entries() {
+    let h = Harness::start().await;
+    let sso = "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0a1b2c";
+    let mut p = with_admin("legacy");
+    p["RoleArn"] = json!(sso);
+    let id = ok(&h.invoke(h.event("Create", p.clone(), None)).await);
+    assert_eq!(entries_for(&h.map_roles("legacy"), sso).len(), 1);
+    // The same role written without its path is the same mapping: no duplicate.
+    let mut q = p.clone();
+    q["RoleArn"] = json!("arn:aws:iam::111122223333:role/AWSReservedSSO_Admin_0a1b2c");
+    let other = h.invoke(h.event("Create", q, None)).await;
+    assert_eq!(other["Data"]["Adopted"], "true");
+    assert_eq!(
+        h.map_roles("legacy")
+            .iter()
+            .filter(|e| e["rolearn"]
+                .as_str()
+                .unwrap()
+                .ends_with("AWSReservedSSO_Admin_0a1b2c"))
+            .count(),
+        1
+    );
+    ok(&h.invoke(h.event("Delete", p, Some(&id))).await);
+    assert!(h
+        .map_roles("legacy")
+        .iter()
+        .all(|e| !e["rolearn"].as_str().unwrap().contains("AWSReservedSSO")));
+}
+
+#[tokio::test]
+async fn the_deadline_sends_failed_before_the_lambda_dies() {
+    let h = Harness::start().await;
+    h.sim.inject(
+        "eks:DescribeCluster",
+        Fault::Delay(Duration::from_secs(8)),
+        1,
+    );
+    let started = std::time::Instant::now();
+    let resp = h
+        .invoke_within(
+            h.event("Create", props("modern"), None),
+            Duration::from_secs(3),
+        )
+        .await;
+    let reason = failed(&resp);
+    assert!(
+        reason.starts_with("timed out before the Lambda deadline"),
+        "{reason}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "answered at {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_panic_in_the_work_still_answers_failed_once() {
+    let h = Harness::start().await;
+    let event = h.event("Create", props("modern"), None);
+    let request = eks_role_mapper::event::Request::parse(&event, true).unwrap();
+    let deadline = std::time::SystemTime::now() + Duration::from_secs(10);
+    let body = eks_role_mapper::respond_with(&h.clients, &request.envelope, deadline, async {
+        panic!("boom");
+    })
+    .await
+    .unwrap();
+    assert_eq!(body.status, "FAILED");
+    assert_eq!(h.sim.responses().len(), 1);
+    assert!(h.sim.responses()[0].body["Reason"]
+        .as_str()
+        .unwrap()
+        .contains("panic"));
+}
+
+#[tokio::test]
+async fn throttling_and_server_errors_from_eks_are_retried() {
+    let h = Harness::start().await;
+    h.sim.inject("eks:DescribeCluster", Fault::Throttle, 2);
+    h.sim.inject("eks:CreateAccessEntry", Fault::Status(503), 1);
+    ok(&h.invoke(h.event("Create", props("modern"), None)).await);
+    assert!(h.access_entries("modern").get(SERVICE_ROLE).is_some());
+}
+
+#[tokio::test]
+async fn the_response_put_is_retried_after_a_dropped_connection_and_a_5xx() {
+    let h = Harness::start().await;
+    h.sim.inject("cfn:response", Fault::Drop, 1);
+    h.sim.inject("cfn:response", Fault::Status(500), 1);
+    ok(&h.invoke(h.event("Create", props("modern"), None)).await);
+    assert_eq!(h.sim.rejected_responses(), 0);
+    assert_eq!(h.sim.responses()[0].content_type.as_deref(), Some(""));
+}
