@@ -219,6 +219,8 @@ impl World {
     /// A deterministic dump of all state.
     pub fn to_json(&self) -> Value {
         json!({
+            "account": self.scenario.account,
+            "region": self.scenario.region,
             "clusters": self.clusters,
             "responses": self.responses,
             "rejected_responses": self.rejected_responses,
