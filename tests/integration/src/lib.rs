@@ -145,3 +145,96 @@ pub fn entries_for<'a>(entries: &'a [Value], arn: &str) -> Vec<&'a Value> {
         .filter(|e| e["rolearn"] == json!(arn))
         .collect()
 }
+
+/// A real client's path from `var`, else the first existing `fallbacks`; fails the test (never
+/// skips) with what to install when there is none.
+pub fn tool(var: &str, fallbacks: &[&str]) -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
+        return p.into();
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for f in fallbacks {
+        let p = if f.contains('/') { root.join(f) } else { std::path::PathBuf::from(f) };
+        if p.is_file() {
+            return p;
+        }
+        if !f.contains('/') {
+            if let Some(found) = std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(f)).find(|c| c.is_file())) {
+                return found;
+            }
+        }
+    }
+    panic!("{var}: none of {fallbacks:?} found; run scripts/test, which installs aws-cli, moto and cfn-lint into .venv (kubectl comes from the machine or Debian's kubernetes-client)");
+}
+
+/// aws-cli v1 (botocore).
+pub fn aws_cli() -> std::path::PathBuf {
+    tool("AWS_CLI", &[".venv/bin/aws", "aws"])
+}
+
+/// kubectl.
+pub fn kubectl() -> std::path::PathBuf {
+    tool("KUBECTL", &["kubectl"])
+}
+
+/// The environment real clients get: the simulator's `DIR/env`, a private HOME and no settings
+/// of the developer's, and aws-cli first on PATH (kubectl's exec plugin runs `aws`).
+pub struct ClientEnv {
+    pub dir: tempfile::TempDir,
+    pub vars: Vec<(String, String)>,
+}
+
+impl ClientEnv {
+    /// Writes the simulator's out dir and reads its `env` file back.
+    pub fn new(sim: &Simulator) -> ClientEnv {
+        let dir = tempfile::tempdir().expect("temp dir");
+        sim.write_out_dir(dir.path()).expect("out dir");
+        let text = std::fs::read_to_string(dir.path().join("env")).expect("env file");
+        let mut vars: Vec<(String, String)> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("export "))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let aws_dir = aws_cli().parent().expect("aws-cli dir").to_path_buf();
+        let path = format!("{}:{}", aws_dir.display(), std::env::var("PATH").unwrap_or_default());
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&home).expect("home");
+        vars.push(("PATH".into(), path));
+        vars.push(("HOME".into(), home.display().to_string()));
+        vars.push(("AWS_CONFIG_FILE".into(), home.join("aws-config").display().to_string()));
+        vars.push(("AWS_SHARED_CREDENTIALS_FILE".into(), home.join("aws-credentials").display().to_string()));
+        ClientEnv { dir, vars }
+    }
+
+    /// Sets (or replaces) a variable.
+    pub fn set(&mut self, key: &str, value: &str) {
+        self.vars.retain(|(k, _)| k != key);
+        self.vars.push((key.into(), value.into()));
+    }
+
+    /// A command with exactly this environment's AWS and Kubernetes settings.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+        let mut c = std::process::Command::new(program);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("AWS_") || k == "KUBECONFIG" {
+                c.env_remove(k);
+            }
+        }
+        c.envs(self.vars.iter().map(|(k, v)| (k, v)));
+        c
+    }
+
+    /// kubectl with its own discovery cache.
+    pub fn kubectl(&self, bin: &std::path::Path, args: &[&str]) -> std::process::Output {
+        let cache = self.dir.path().join(format!("kube-cache-{}", bin.file_name().unwrap().to_string_lossy()));
+        let mut c = self.command(bin);
+        c.arg("--cache-dir").arg(cache).args(args);
+        c.output().expect("kubectl runs")
+    }
+}
+
+/// stdout and stderr of a finished command, for assertions.
+pub fn text(o: &std::process::Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
