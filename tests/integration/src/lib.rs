@@ -154,12 +154,20 @@ pub fn tool(var: &str, fallbacks: &[&str]) -> std::path::PathBuf {
     }
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     for f in fallbacks {
-        let p = if f.contains('/') { root.join(f) } else { std::path::PathBuf::from(f) };
+        let p = if f.contains('/') {
+            root.join(f)
+        } else {
+            std::path::PathBuf::from(f)
+        };
         if p.is_file() {
             return p;
         }
         if !f.contains('/') {
-            if let Some(found) = std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(f)).find(|c| c.is_file())) {
+            if let Some(found) = std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|d| d.join(f))
+                    .find(|c| c.is_file())
+            }) {
                 return found;
             }
         }
@@ -197,13 +205,23 @@ impl ClientEnv {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let aws_dir = aws_cli().parent().expect("aws-cli dir").to_path_buf();
-        let path = format!("{}:{}", aws_dir.display(), std::env::var("PATH").unwrap_or_default());
+        let path = format!(
+            "{}:{}",
+            aws_dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home).expect("home");
         vars.push(("PATH".into(), path));
         vars.push(("HOME".into(), home.display().to_string()));
-        vars.push(("AWS_CONFIG_FILE".into(), home.join("aws-config").display().to_string()));
-        vars.push(("AWS_SHARED_CREDENTIALS_FILE".into(), home.join("aws-credentials").display().to_string()));
+        vars.push((
+            "AWS_CONFIG_FILE".into(),
+            home.join("aws-config").display().to_string(),
+        ));
+        vars.push((
+            "AWS_SHARED_CREDENTIALS_FILE".into(),
+            home.join("aws-credentials").display().to_string(),
+        ));
         ClientEnv { dir, vars }
     }
 
@@ -227,7 +245,10 @@ impl ClientEnv {
 
     /// kubectl with its own discovery cache.
     pub fn kubectl(&self, bin: &std::path::Path, args: &[&str]) -> std::process::Output {
-        let cache = self.dir.path().join(format!("kube-cache-{}", bin.file_name().unwrap().to_string_lossy()));
+        let cache = self.dir.path().join(format!(
+            "kube-cache-{}",
+            bin.file_name().unwrap().to_string_lossy()
+        ));
         let mut c = self.command(bin);
         c.arg("--cache-dir").arg(cache).args(args);
         c.output().expect("kubectl runs")
@@ -236,7 +257,10 @@ impl ClientEnv {
 
 /// stdout and stderr of a finished command, for assertions.
 pub fn text(o: &std::process::Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 /// A GET over HTTPS trusting only `ca_pem`, with an optional bearer token: (status, body).
@@ -247,19 +271,29 @@ pub async fn https_get(url: &str, ca_pem: &str, bearer: Option<&str>) -> (u16, V
     for c in rustls::pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         roots.add(c.expect("CA PEM")).expect("CA added");
     }
-    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let https = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_only().enable_http1().build();
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_only()
+        .enable_http1()
+        .build();
     let client: hyper_util::client::legacy::Client<_, http_body_util::Empty<bytes::Bytes>> =
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(https);
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build(https);
     let mut req = http::Request::get(url);
     if let Some(t) = bearer {
         req = req.header("authorization", format!("Bearer {t}"));
     }
-    let resp = client.request(req.body(http_body_util::Empty::new()).unwrap()).await.expect("HTTPS request");
+    let resp = client
+        .request(req.body(http_body_util::Empty::new()).unwrap())
+        .await
+        .expect("HTTPS request");
     let status = resp.status().as_u16();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))

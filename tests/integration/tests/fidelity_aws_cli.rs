@@ -5,50 +5,156 @@ use integration::{aws_cli, text, ClientEnv, SERVICE_ROLE};
 use serde_json::Value;
 
 fn aws(env: &ClientEnv, args: &[&str]) -> Result<Value, String> {
-    let o = env.command(aws_cli()).args(args).args(["--output", "json"]).output().unwrap();
+    let o = env
+        .command(aws_cli())
+        .args(args)
+        .args(["--output", "json"])
+        .output()
+        .unwrap();
     let (out, err) = text(&o);
     if !o.status.success() {
         return Err(err);
     }
-    Ok(if out.trim().is_empty() { Value::Null } else { serde_json::from_str(&out).unwrap() })
+    Ok(if out.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&out).unwrap()
+    })
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn aws_cli_drives_the_eks_and_sts_operations_the_mapper_uses() {
-    let sim = eks_sim::Simulator::start(eks_sim::Scenario::default_scenario()).await.unwrap();
+    let sim = eks_sim::Simulator::start(eks_sim::Scenario::default_scenario())
+        .await
+        .unwrap();
     let env = ClientEnv::new(&sim);
 
     let c = aws(&env, &["eks", "describe-cluster", "--name", "legacy"]).unwrap();
-    assert_eq!(c["cluster"]["accessConfig"]["authenticationMode"], "CONFIG_MAP");
-    assert_eq!(c["cluster"]["endpoint"].as_str(), sim.cluster_endpoint("legacy").as_deref());
-    assert!(c["cluster"]["certificateAuthority"]["data"].as_str().unwrap().len() > 100);
-    assert!(c["cluster"]["createdAt"].is_number(), "restJson1 timestamps are epoch seconds");
+    assert_eq!(
+        c["cluster"]["accessConfig"]["authenticationMode"],
+        "CONFIG_MAP"
+    );
+    assert_eq!(
+        c["cluster"]["endpoint"].as_str(),
+        sim.cluster_endpoint("legacy").as_deref()
+    );
+    assert!(
+        c["cluster"]["certificateAuthority"]["data"]
+            .as_str()
+            .unwrap()
+            .len()
+            > 100
+    );
+    assert!(
+        c["cluster"]["createdAt"].is_number(),
+        "restJson1 timestamps are epoch seconds"
+    );
 
     let l = aws(&env, &["eks", "list-clusters"]).unwrap();
-    assert_eq!(l["clusters"], serde_json::json!(["hybrid", "legacy", "modern"]));
+    assert_eq!(
+        l["clusters"],
+        serde_json::json!(["hybrid", "legacy", "modern"])
+    );
 
-    let e = aws(&env, &["eks", "create-access-entry", "--cluster-name", "modern", "--principal-arn", SERVICE_ROLE]).unwrap();
+    let e = aws(
+        &env,
+        &[
+            "eks",
+            "create-access-entry",
+            "--cluster-name",
+            "modern",
+            "--principal-arn",
+            SERVICE_ROLE,
+        ],
+    )
+    .unwrap();
     assert_eq!(e["accessEntry"]["principalArn"], SERVICE_ROLE);
     assert_eq!(e["accessEntry"]["type"], "STANDARD");
-    let dup = aws(&env, &["eks", "create-access-entry", "--cluster-name", "modern", "--principal-arn", SERVICE_ROLE]).unwrap_err();
+    let dup = aws(
+        &env,
+        &[
+            "eks",
+            "create-access-entry",
+            "--cluster-name",
+            "modern",
+            "--principal-arn",
+            SERVICE_ROLE,
+        ],
+    )
+    .unwrap_err();
     assert!(dup.contains("ResourceInUseException"), "{dup}");
-    let a = aws(&env, &[
-        "eks", "associate-access-policy", "--cluster-name", "modern", "--principal-arn", SERVICE_ROLE,
-        "--policy-arn", "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", "--access-scope", "type=cluster",
-    ])
+    let a = aws(
+        &env,
+        &[
+            "eks",
+            "associate-access-policy",
+            "--cluster-name",
+            "modern",
+            "--principal-arn",
+            SERVICE_ROLE,
+            "--policy-arn",
+            "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+            "--access-scope",
+            "type=cluster",
+        ],
+    )
     .unwrap();
-    assert_eq!(a["associatedAccessPolicy"]["accessScope"]["type"], "cluster");
-    let list = aws(&env, &["eks", "list-access-entries", "--cluster-name", "modern"]).unwrap();
+    assert_eq!(
+        a["associatedAccessPolicy"]["accessScope"]["type"],
+        "cluster"
+    );
+    let list = aws(
+        &env,
+        &["eks", "list-access-entries", "--cluster-name", "modern"],
+    )
+    .unwrap();
     assert_eq!(list["accessEntries"], serde_json::json!([SERVICE_ROLE]));
-    let refused = aws(&env, &["eks", "create-access-entry", "--cluster-name", "legacy", "--principal-arn", SERVICE_ROLE]).unwrap_err();
+    let refused = aws(
+        &env,
+        &[
+            "eks",
+            "create-access-entry",
+            "--cluster-name",
+            "legacy",
+            "--principal-arn",
+            SERVICE_ROLE,
+        ],
+    )
+    .unwrap_err();
     assert!(refused.contains("InvalidRequestException"), "{refused}");
     let missing = aws(&env, &["eks", "describe-cluster", "--name", "nope"]).unwrap_err();
     assert!(missing.contains("ResourceNotFoundException"), "{missing}");
 
-    let ok = aws(&env, &["sts", "assume-role", "--role-arn", SERVICE_ROLE, "--role-session-name", "concurrent", "--external-id", "concurrent-ext-id"]).unwrap();
+    let ok = aws(
+        &env,
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            SERVICE_ROLE,
+            "--role-session-name",
+            "concurrent",
+            "--external-id",
+            "concurrent-ext-id",
+        ],
+    )
+    .unwrap();
     assert!(ok["Credentials"]["SessionToken"].is_string());
-    assert!(ok["AssumedRoleUser"]["Arn"].as_str().unwrap().ends_with(":assumed-role/3f1c2a9e-0b7d-4c55-9e2f-6d1a8b7c5e40-RoleForAccessingEksAndEcr/concurrent"));
-    let denied = aws(&env, &["sts", "assume-role", "--role-arn", SERVICE_ROLE, "--role-session-name", "concurrent"]).unwrap_err();
+    assert!(ok["AssumedRoleUser"]["Arn"].as_str().unwrap().ends_with(
+        ":assumed-role/3f1c2a9e-0b7d-4c55-9e2f-6d1a8b7c5e40-RoleForAccessingEksAndEcr/concurrent"
+    ));
+    let denied = aws(
+        &env,
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            SERVICE_ROLE,
+            "--role-session-name",
+            "concurrent",
+        ],
+    )
+    .unwrap_err();
     assert!(denied.contains("AccessDenied"), "{denied}");
 
     let mut stranger = ClientEnv::new(&sim);

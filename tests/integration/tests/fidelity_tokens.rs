@@ -10,8 +10,18 @@ const PATH: &str = "/api/v1/namespaces/kube-system/configmaps/aws-auth";
 fn get_token(env: &ClientEnv, cluster: &str) -> String {
     let o = env
         .command(aws_cli())
-        .env("AWS_ENDPOINT_URL_STS", "https://sts.us-east-1.amazonaws.com")
-        .args(["eks", "get-token", "--cluster-name", cluster, "--output", "json"])
+        .env(
+            "AWS_ENDPOINT_URL_STS",
+            "https://sts.us-east-1.amazonaws.com",
+        )
+        .args([
+            "eks",
+            "get-token",
+            "--cluster-name",
+            cluster,
+            "--output",
+            "json",
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{:?}", text(&o));
@@ -37,7 +47,9 @@ fn assert_unauthorized((status, body): (u16, serde_json::Value), case: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn aws_eks_get_token_is_accepted_and_every_tampered_token_is_refused() {
-    let sim = eks_sim::Simulator::start(eks_sim::Scenario::default_scenario()).await.unwrap();
+    let sim = eks_sim::Simulator::start(eks_sim::Scenario::default_scenario())
+        .await
+        .unwrap();
     let mut env = ClientEnv::new(&sim);
     let ca = sim.ca_pem();
     let legacy = format!("{}{PATH}", sim.cluster_endpoint("legacy").unwrap());
@@ -48,10 +60,19 @@ async fn aws_eks_get_token_is_accepted_and_every_tampered_token_is_refused() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["metadata"]["name"], "aws-auth");
 
-    assert_unauthorized(https_get(&hybrid, &ca, Some(&token)).await, "token for another cluster");
-    assert_unauthorized(https_get(&legacy, &ca, Some(&tamper_signature(&token))).await, "altered signature");
+    assert_unauthorized(
+        https_get(&hybrid, &ca, Some(&token)).await,
+        "token for another cluster",
+    );
+    assert_unauthorized(
+        https_get(&legacy, &ca, Some(&tamper_signature(&token))).await,
+        "altered signature",
+    );
     assert_unauthorized(https_get(&legacy, &ca, None).await, "no token");
-    assert_unauthorized(https_get(&legacy, &ca, Some("k8s-aws-v1.not*base64")).await, "not base64url");
+    assert_unauthorized(
+        https_get(&legacy, &ca, Some("k8s-aws-v1.not*base64")).await,
+        "not base64url",
+    );
 
     sim.set_clock_skew(16 * 60);
     assert_unauthorized(https_get(&legacy, &ca, Some(&token)).await, "expired");

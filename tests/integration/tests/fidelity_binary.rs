@@ -1,0 +1,59 @@
+//! The simulator binary: `eks-sim --out DIR` prints `ready`, and kubectl reads aws-auth using only
+//! DIR/kubeconfig and DIR/env.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use integration::{aws_cli, kubectl, text};
+
+fn binary() -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let status = Command::new(env!("CARGO"))
+        .current_dir(&root)
+        .args(["build", "--quiet", "-p", "eks-sim"])
+        .status()
+        .unwrap();
+    assert!(status.success(), "cargo build -p eks-sim");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    target.join("debug/eks-sim")
+}
+
+#[test]
+fn the_binary_serves_the_default_scenario_to_kubectl_through_its_out_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut child = Command::new(binary())
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    // Only DIR/env and DIR/kubeconfig: source the env file in a clean shell.
+    let aws_dir = aws_cli().parent().unwrap().to_path_buf();
+    let script = format!(
+        "set -e; . {}/env; export PATH={}:{}:$PATH HOME={}; {} --cache-dir {}/cache get configmap aws-auth -n kube-system -o jsonpath='{{.data.mapRoles}}'",
+        out.display(), aws_dir.display(), kubectl().parent().unwrap().display(), dir.path().display(), kubectl().display(), dir.path().display()
+    );
+    let o = Command::new("env")
+        .args(["-i", "bash", "-c", &script])
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert!(
+        text(&o)
+            .0
+            .contains("arn:aws:iam::111122223333:role/eks-node-group-a"),
+        "{:?}",
+        text(&o)
+    );
+}
