@@ -49,11 +49,13 @@ impl Request {
             Error::invalid("ResponseURL", "required: nowhere to send the response")
         })?;
         let response_url = ResponseUrl::parse(&url, allow_loopback)?;
+        // A missing id is echoed as a visible placeholder so the FAILED answer is still well-formed.
+        let echo = |field: &str| text(event, field).unwrap_or_else(|| format!("(missing {field})"));
         let envelope = Envelope {
             response_url,
-            stack_id: text(event, "StackId").unwrap_or_default(),
-            request_id: text(event, "RequestId").unwrap_or_default(),
-            logical_resource_id: text(event, "LogicalResourceId").unwrap_or_default(),
+            stack_id: echo("StackId"),
+            request_id: echo("RequestId"),
+            logical_resource_id: echo("LogicalResourceId"),
             physical_resource_id: text(event, "PhysicalResourceId"),
         };
         let mut kind = match event.get("RequestType").and_then(Value::as_str) {
@@ -64,12 +66,8 @@ impl Request {
                 "RequestType: expected Create, Update or Delete, got {other:?}"
             )),
         };
-        for (field, value) in [
-            ("StackId", &envelope.stack_id),
-            ("RequestId", &envelope.request_id),
-            ("LogicalResourceId", &envelope.logical_resource_id),
-        ] {
-            if value.is_empty() && kind.is_ok() {
+        for field in ["StackId", "RequestId", "LogicalResourceId"] {
+            if text(event, field).is_none() && kind.is_ok() {
                 kind = Err(format!("{field}: required in a CloudFormation request"));
             }
         }
