@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 /// Every property the function accepts (the template test checks against this).
 pub const KNOWN_PROPERTIES: &[&str] = &[
     "ServiceToken",
+    "ServiceTimeout",
     "ClusterName",
     "RoleArn",
     "Username",
@@ -194,7 +195,7 @@ impl Properties {
                 unknown,
                 format!(
                     "unknown property; expected one of {}",
-                    KNOWN_PROPERTIES[1..].join(", ")
+                    KNOWN_PROPERTIES[2..].join(", ")
                 ),
             ));
         }

@@ -1,44 +1,8 @@
 //! moto's server as a second EKS implementation: DescribeCluster and ListClusters answers from it
 //! and from the simulator must agree on the name and JSON type of every field both return.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-use integration::{aws_cli, text, tool, ClientEnv};
+use integration::{aws_cli, start_moto, text, ClientEnv};
 use serde_json::Value;
-
-struct Moto(Child);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_moto() -> (Moto, String) {
-    let bin = tool("MOTO_SERVER", &[".venv/bin/moto_server", "moto_server"]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server starts");
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "moto_server did not listen within 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (Moto(child), format!("http://127.0.0.1:{port}"))
-}
 
 /// Every path present in both documents must have the same JSON type; returns the one-sided ones.
 fn compare(path: &str, a: &Value, b: &Value, only: &mut Vec<String>) {
