@@ -277,7 +277,7 @@ pub fn handle_eks(world: &mut World, req: &Req, ca_b64: &str) -> Resp {
                 return eks_error(400, "InvalidParameterException", &format!("The specified principalArn is invalid: {principal}"));
             }
             if cluster.access_entries.contains_key(principal) {
-                return eks_error(409, "ResourceInUseException", &format!("The specified access entry resource is already in use on this cluster."));
+                return eks_error(409, "ResourceInUseException", "The specified access entry resource is already in use on this cluster.");
             }
             let groups: Vec<String> = body["kubernetesGroups"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default();
             if groups.iter().any(|g| g.starts_with("system:")) {

@@ -518,7 +518,7 @@ fn patch(
                 return status(422, "Invalid", &m, json!({ "name": name, "kind": "configmaps" }));
             }
         }
-        _ => return status(415, "UnsupportedMediaType", &format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json"), json!({})),
+        _ => return status(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json", json!({})),
     }
     if existed && obj["metadata"]["resourceVersion"] != before_rv {
         return conflict(name);

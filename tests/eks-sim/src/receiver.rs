@@ -34,55 +34,59 @@ pub fn handle(world: &mut World, req: &Req) -> Resp {
         }
         Err(resp) => {
             world.rejected_responses += 1;
-            resp
+            *resp
         }
     }
 }
 
-fn check(req: &Req) -> Result<Value, Resp> {
+fn rej(status: u16, code: &str, message: &str) -> Box<Resp> {
+    Box::new(s3_error(status, code, message))
+}
+
+fn check(req: &Req) -> Result<Value, Box<Resp>> {
     if req.method != "PUT" {
-        return Err(s3_error(
+        return Err(rej(
             405,
             "MethodNotAllowed",
             "The specified method is not allowed against this resource.",
         ));
     }
     if req.query("X-Amz-Signature").is_none() {
-        return Err(s3_error(403, "AccessDenied", "Request is not presigned."));
+        return Err(rej(403, "AccessDenied", "Request is not presigned."));
     }
     if req.header("content-type").is_some_and(|t| !t.is_empty()) {
-        return Err(s3_error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided (Content-Type was not signed)."));
+        return Err(rej(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided (Content-Type was not signed)."));
     }
     let Some(len) = req
         .header("content-length")
         .and_then(|l| l.parse::<usize>().ok())
     else {
-        return Err(s3_error(
+        return Err(rej(
             411,
             "MissingContentLength",
             "You must provide the Content-Length HTTP header.",
         ));
     };
     if len != req.body.len() {
-        return Err(s3_error(
+        return Err(rej(
             400,
             "IncompleteBody",
             "You did not provide the number of bytes specified by the Content-Length HTTP header.",
         ));
     }
     if len > MAX_BODY {
-        return Err(s3_error(
+        return Err(rej(
             400,
             "EntityTooLarge",
             "A CloudFormation response may be at most 4096 bytes.",
         ));
     }
     let body: Value = serde_json::from_slice(&req.body)
-        .map_err(|_| s3_error(400, "MalformedResponse", "The response body is not JSON."))?;
+        .map_err(|_| rej(400, "MalformedResponse", "The response body is not JSON."))?;
     let field = |k: &str| body[k].as_str().filter(|s| !s.is_empty());
     let status = field("Status");
     if !matches!(status, Some("SUCCESS") | Some("FAILED")) {
-        return Err(s3_error(
+        return Err(rej(
             400,
             "MalformedResponse",
             "Status must be SUCCESS or FAILED.",
@@ -95,15 +99,11 @@ fn check(req: &Req) -> Result<Value, Resp> {
         "LogicalResourceId",
     ] {
         if field(k).is_none() {
-            return Err(s3_error(
-                400,
-                "MalformedResponse",
-                &format!("{k} is required."),
-            ));
+            return Err(rej(400, "MalformedResponse", &format!("{k} is required.")));
         }
     }
     if status == Some("FAILED") && field("Reason").is_none() {
-        return Err(s3_error(
+        return Err(rej(
             400,
             "MalformedResponse",
             "Reason is required on FAILED.",
