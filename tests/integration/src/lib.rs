@@ -3,7 +3,6 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_config::BehaviorVersion;
 use eks_role_mapper::Clients;
 use eks_sim::{Scenario, Simulator};
 use serde_json::{json, Value};
@@ -25,14 +24,7 @@ pub struct Harness {
 
 /// The mapper's clients for a simulator, acting as the scenario principal `principal`.
 pub async fn clients_for(sim: &Simulator, principal: &str) -> Clients {
-    let (ak, sk) = sim.credentials(principal).expect("principal in scenario");
-    let loader = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(sim.aws_endpoint_url())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            ak, sk, None, None, "scenario",
-        ));
-    Clients::new(loader, Some(sim.ca_pem().into_bytes()), true)
+    cfn_replay::clients_for(sim, principal)
         .await
         .expect("clients")
 }
@@ -333,4 +325,15 @@ pub fn start_moto() -> (Moto, String) {
         std::thread::sleep(Duration::from_millis(100));
     }
     (moto, format!("http://127.0.0.1:{port}"))
+}
+
+/// The default scenario's aws-auth data, to reset a cluster between runs.
+pub fn default_aws_auth() -> Value {
+    let s = Scenario::default_scenario();
+    let c = s
+        .clusters
+        .iter()
+        .find(|c| c.name == "legacy")
+        .expect("legacy cluster");
+    serde_json::to_value(c.aws_auth.clone().expect("legacy has aws-auth")).expect("data as JSON")
 }
