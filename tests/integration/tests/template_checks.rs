@@ -212,3 +212,66 @@ fn moto_deploys_the_step_1_stack_and_validates_the_full_one() {
         "{doc}"
     );
 }
+
+#[test]
+fn publish_uploads_to_one_bucket_per_region_and_prints_quick_create_links() {
+    let (_moto, url) = start_moto();
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("bootstrap.zip");
+    std::fs::write(&zip, b"PK\x03\x04 not really a zip").unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/publish");
+    let o = std::process::Command::new("bash")
+        .arg(&script)
+        .args([
+            "--regions",
+            "us-east-1,eu-west-1",
+            "--bucket-prefix",
+            "test-artifacts",
+            "--create-buckets",
+            "--org-id",
+            "o-abcdefghij",
+        ])
+        .args(["--skip-build", "--endpoint-url", &url])
+        .arg("--artifact")
+        .arg(&zip)
+        .env("AWS_CLI", aws_cli())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_CA_BUNDLE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    for region in ["us-east-1", "eu-west-1"] {
+        let bucket = format!("test-artifacts-{region}");
+        let list = aws(&url, &["s3api", "list-objects-v2", "--bucket", &bucket]).unwrap();
+        let keys: Vec<&str> = list["Contents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["Key"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "eks-role-mapper/bootstrap.zip",
+                "eks-role-mapper/eks-role-mapper.yaml"
+            ],
+            "{bucket}"
+        );
+        let policy = aws(&url, &["s3api", "get-bucket-policy", "--bucket", &bucket]).unwrap();
+        assert!(policy["Policy"]
+            .as_str()
+            .unwrap()
+            .contains("\"aws:PrincipalOrgID\":\"o-abcdefghij\""));
+        assert!(out.contains(&format!("region={region}#/stacks/quickcreate?templateURL=https%3A%2F%2F{bucket}.s3.{region}.amazonaws.com%2Feks-role-mapper%2Feks-role-mapper.yaml")), "{out}");
+    }
+    let refused = std::process::Command::new("bash")
+        .arg(&script)
+        .args(["--regions", "us-east-1", "--bucket-prefix", "Bad_Prefix"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+}
