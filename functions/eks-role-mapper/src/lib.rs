@@ -14,6 +14,7 @@ pub mod error;
 pub mod event;
 pub mod handler;
 pub mod kube_store;
+pub mod logging;
 pub mod physical_id;
 pub mod properties;
 pub mod response;

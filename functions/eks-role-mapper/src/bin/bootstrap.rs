@@ -7,9 +7,7 @@ use serde_json::Value;
 async fn main() -> Result<(), lambda_runtime::Error> {
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(eks_role_mapper::logging::filter("info"))
         .with_current_span(true)
         .without_time()
         .init();

@@ -1,0 +1,200 @@
+//! Hardening: concurrent writers on one aws-auth, secrets kept out of logs, and TLS that only
+//! trusts the cluster's own CA.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use integration::{Harness, ADMIN_ROLE, SERVICE_ROLE};
+use serde_json::json;
+
+fn props_for(role: &str) -> serde_json::Value {
+    json!({ "ClusterName": "legacy", "RoleArn": role, "ClusterAdminRoleArn": ADMIN_ROLE })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_creates_and_ten_deletes_at_once_leave_exactly_the_expected_entries() {
+    let h = Arc::new(Harness::start().await);
+    let before = h.map_roles("legacy");
+    let role = |i: usize| format!("arn:aws:iam::111122223333:role/concurrent-{i}");
+    // Ten roles that will be deleted, mapped first.
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let r = h
+            .invoke(h.event("Create", props_for(&role(100 + i)), None))
+            .await;
+        assert_eq!(r["Status"], "SUCCESS", "{r}");
+        ids.push(r["PhysicalResourceId"].as_str().unwrap().to_string());
+    }
+    h.sim.clear_request_log();
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let h = h.clone();
+        let e = h.event("Create", props_for(&role(i)), None);
+        tasks.push(tokio::spawn(async move {
+            let t = Instant::now();
+            let r = h.invoke(e).await;
+            (r, t.elapsed())
+        }));
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let h = h.clone();
+        let e = h.event("Delete", props_for(&role(100 + i)), Some(id));
+        tasks.push(tokio::spawn(async move {
+            let t = Instant::now();
+            let r = h.invoke(e).await;
+            (r, t.elapsed())
+        }));
+    }
+    let mut latencies = Vec::new();
+    for t in tasks {
+        let (r, took) = t.await.unwrap();
+        assert_eq!(r["Status"], "SUCCESS", "{r}");
+        latencies.push(took);
+    }
+    latencies.sort();
+    let conflicts = h
+        .sim
+        .request_log()
+        .iter()
+        .filter(|r| r.op == "k8s:update" && r.status == 409)
+        .count();
+    eprintln!(
+        "60 concurrent requests: {conflicts} conflicts retried, p50 {:?}, p99 {:?}",
+        latencies[latencies.len() / 2],
+        latencies[latencies.len() * 99 / 100]
+    );
+    let after = h.map_roles("legacy");
+    assert_eq!(
+        &after[..before.len()],
+        &before[..],
+        "node roles and the admin role untouched, in order"
+    );
+    let mut ours: Vec<String> = after[before.len()..]
+        .iter()
+        .map(|e| e["rolearn"].as_str().unwrap().to_string())
+        .collect();
+    ours.sort();
+    let mut expected: Vec<String> = (0..50).map(role).collect();
+    expected.sort();
+    assert_eq!(ours, expected);
+    let cm = h
+        .sim
+        .config_map("legacy", "kube-system", "aws-auth")
+        .unwrap();
+    assert!(cm["data"]["mapUsers"]
+        .as_str()
+        .unwrap()
+        .contains("user/ops"));
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_response_url_token_or_credential_reaches_the_logs_even_at_trace_level() {
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(eks_role_mapper::logging::filter("trace"))
+        .with_writer(move || sink.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let h = Harness::start().await;
+    let create = h
+        .invoke(h.event("Create", props_for(SERVICE_ROLE), None))
+        .await;
+    let id = create["PhysicalResourceId"].as_str().unwrap().to_string();
+    let mut update = props_for(SERVICE_ROLE);
+    update["Groups"] = json!(["system:masters", "x"]);
+    h.invoke(h.event("Update", update, Some(&id))).await;
+    h.invoke(h.event("Delete", props_for(SERVICE_ROLE), Some(&id)))
+        .await;
+    h.invoke(h.event(
+        "Create",
+        json!({ "ClusterName": "modern", "RoleArn": SERVICE_ROLE }),
+        None,
+    ))
+    .await;
+    h.invoke(h.event(
+        "Create",
+        json!({ "ClusterName": "legacy", "RoleArn": SERVICE_ROLE }),
+        None,
+    ))
+    .await;
+    h.sim.inject("cfn:response", eks_sim::Fault::Status(500), 1);
+    h.invoke(h.event(
+        "Create",
+        json!({ "ClusterName": "modern", "RoleArn": "arn:aws:iam::111122223333:role/other" }),
+        None,
+    ))
+    .await;
+    let _ = eks_role_mapper::handle(&h.clients, json!({"RequestType": "Create", "ResponseURL": "https://evil.example.com/?X-Amz-Signature=leak"}), integration::context(Duration::from_secs(5))).await;
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("response sent"),
+        "the logs were captured: {}",
+        &logs[..logs.len().min(2000)]
+    );
+    let (_, admin_secret) = h.sim.credentials("admin").unwrap();
+    let (_, mapper_secret) = h.sim.credentials("mapper-lambda-role").unwrap();
+    for secret in [
+        "X-Amz-Signature",
+        "cfn-response/",
+        "k8s-aws-v1.",
+        "SimSessionToken",
+        "sim-session-secret",
+        &admin_secret,
+        &mapper_secret,
+        "X-Amz-Credential",
+    ] {
+        if let Some(line) = logs.lines().find(|l| l.contains(secret)) {
+            panic!(
+                "{secret} leaked into the logs: {}",
+                &line[..line.len().min(600)]
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_cluster_certificate_from_another_ca_is_refused() {
+    let mut scenario = eks_sim::Scenario::default_scenario();
+    scenario
+        .clusters
+        .iter_mut()
+        .find(|c| c.name == "legacy")
+        .unwrap()
+        .foreign_ca = true;
+    let h = Harness::with(scenario, "mapper-lambda-role").await;
+    let before = h.sim.config_map("legacy", "kube-system", "aws-auth");
+    let r = h
+        .invoke(h.event("Create", props_for(SERVICE_ROLE), None))
+        .await;
+    assert_eq!(r["Status"], "FAILED");
+    let reason = r["Reason"].as_str().unwrap();
+    assert!(reason.starts_with("Kubernetes get aws-auth:"), "{reason}");
+    assert_eq!(
+        h.sim.config_map("legacy", "kube-system", "aws-auth"),
+        before
+    );
+    assert!(
+        h.sim
+            .request_log()
+            .iter()
+            .all(|r| !r.op.starts_with("k8s:")),
+        "no request got through TLS"
+    );
+}
