@@ -20,6 +20,21 @@ use crate::error::{Error, Result};
 
 /// How many times a conflicting write is retried.
 pub const MAX_ATTEMPTS: u32 = 8;
+/// How many transient failures (5xx, 429, dropped connections) one request tolerates.
+pub const MAX_TRANSIENT: u32 = 3;
+
+/// Errors worth another try: the API server was busy or the connection broke.
+fn transient(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(s) => s.code == 429 || s.code >= 500,
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        _ => false,
+    }
+}
+
+fn conflict(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 409)
+}
 
 /// A Kubernetes client for one cluster.
 pub struct ClusterApi {
@@ -102,8 +117,18 @@ impl ClusterApi {
         groups: &[String],
     ) -> Result<(Change, bool, u32)> {
         let mut conflicts = 0;
+        let mut transient_left = MAX_TRANSIENT;
         for attempt in 1..=MAX_ATTEMPTS {
-            let current = self.read().await?;
+            let current = match self.api.get_opt(CONFIG_MAP_NAME).await {
+                Ok(c) => c,
+                Err(e) if transient(&e) && transient_left > 0 => {
+                    transient_left -= 1;
+                    tracing::info!(attempt, "Kubernetes API busy or unreachable, retrying");
+                    backoff(attempt).await;
+                    continue;
+                }
+                Err(e) => return Err(self.error("get aws-auth", e)),
+            };
             let data = current
                 .as_ref()
                 .and_then(|c| c.data.clone())
@@ -141,9 +166,14 @@ impl ClusterApi {
                     self.verify(role, true).await?;
                     return Ok((edit.change, edit.adopted, conflicts));
                 }
-                Err((_, kube::Error::Api(s))) if s.code == 409 => {
+                Err((_, e)) if conflict(&e) => {
                     conflicts += 1;
                     tracing::info!(attempt, "aws-auth changed under us, re-reading");
+                    backoff(attempt).await;
+                }
+                Err((_, e)) if transient(&e) && transient_left > 0 => {
+                    transient_left -= 1;
+                    tracing::info!(attempt, "Kubernetes API busy or unreachable, retrying");
                     backoff(attempt).await;
                 }
                 Err((op, e)) => return Err(self.error(op, e)),
@@ -154,9 +184,17 @@ impl ClusterApi {
 
     /// Removes the role; returns whether it was there.
     pub async fn remove(&self, role: &RoleArn) -> Result<bool> {
+        let mut transient_left = MAX_TRANSIENT;
         for attempt in 1..=MAX_ATTEMPTS {
-            let Some(mut cm) = self.read().await? else {
-                return Ok(false);
+            let mut cm = match self.api.get_opt(CONFIG_MAP_NAME).await {
+                Ok(Some(cm)) => cm,
+                Ok(None) => return Ok(false),
+                Err(e) if transient(&e) && transient_left > 0 => {
+                    transient_left -= 1;
+                    backoff(attempt).await;
+                    continue;
+                }
+                Err(e) => return Err(self.error("get aws-auth", e)),
             };
             let data: BTreeMap<String, String> = cm.data.clone().unwrap_or_default();
             let Some(new_data) = aws_auth::remove(&data, role)? else {
@@ -172,7 +210,11 @@ impl ClusterApi {
                     self.verify(role, false).await?;
                     return Ok(true);
                 }
-                Err(kube::Error::Api(s)) if s.code == 409 => backoff(attempt).await,
+                Err(e) if conflict(&e) => backoff(attempt).await,
+                Err(e) if transient(&e) && transient_left > 0 => {
+                    transient_left -= 1;
+                    backoff(attempt).await;
+                }
                 Err(e) => return Err(self.error("replace aws-auth", e)),
             }
         }

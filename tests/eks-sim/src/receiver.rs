@@ -10,7 +10,8 @@ use crate::state::{RecordedResponse, World};
 pub const PREFIX: &str = "/cfn-response/";
 const MAX_BODY: usize = 4096;
 
-fn s3_error(status: u16, code: &str, message: &str) -> Resp {
+/// An S3 error answer.
+pub fn s3_error(status: u16, code: &str, message: &str) -> Resp {
     with_type(
         status,
         "application/xml",

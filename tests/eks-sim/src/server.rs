@@ -105,6 +105,8 @@ fn fault_response(op: &str, fault: &Fault) -> Option<Resp> {
     Some(match (fault, service) {
         (Fault::Status(code), "eks") => aws_api::eks_error(*code, "ServerException", "Injected server error"),
         (Fault::Status(code), "sts") => aws_api::sts_error(*code, "InternalFailure", "Injected server error"),
+        (Fault::Status(code), "cfn") => receiver::s3_error(*code, "InternalError", "We encountered an internal error. Please try again."),
+        (Fault::Throttle, "cfn") => receiver::s3_error(503, "SlowDown", "Please reduce your request rate."),
         (Fault::Status(code), _) => k8s_api::status(*code, "InternalError", "Injected server error", json!({})),
         (Fault::Throttle, "eks") => aws_api::eks_error(429, "ThrottlingException", "Rate exceeded"),
         (Fault::Throttle, "sts") => aws_api::sts_error(400, "Throttling", "Rate exceeded"),
