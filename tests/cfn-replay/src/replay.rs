@@ -1,0 +1,216 @@
+//! The replay loop: for each event, what Lambda and CloudFormation would do around the handler.
+//! The simulator's state is read before and after every event, which gives the account on stderr
+//! and lets a dry run prove that it wrote nothing.
+
+use std::io::Write;
+use std::time::Duration;
+
+use eks_sim::{Scenario, Simulator};
+use serde_json::Value;
+
+use crate::cli::Options;
+use crate::error::{Error, Result};
+use crate::{account, event_file, lambda};
+
+/// A stand-in scenario for `--aws`: the simulator then only serves as the response receiver.
+const RECEIVER_ONLY: &str = "account: \"000000000000\"\nregion: us-east-1\n";
+/// Extra time after the Lambda deadline before the replay gives up waiting for the handler.
+const HANDLER_GRACE: Duration = Duration::from_secs(15);
+
+/// How a replay ended (errors that stop it are [`Error`]s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every event was answered SUCCESS exactly once (or, dry run, planned without a change).
+    AllSucceeded,
+    /// Some event was answered FAILED, not answered, answered twice, or changed a dry run.
+    SomeFailed,
+}
+
+fn emit(w: &mut impl Write, what: &str, text: &str) -> Result<()> {
+    w.write_all(text.as_bytes())
+        .and_then(|_| w.flush())
+        .map_err(|source| Error::Write {
+            what: what.into(),
+            source,
+        })
+}
+
+/// The state as compared by a dry run: everything the simulator holds.
+fn state_text(sim: &Simulator) -> String {
+    serde_json::to_string(&sim.state_json()).unwrap_or_default()
+}
+
+/// Replays `opts.events`, writing response lines to `out` and the account to `err`.
+pub async fn run(opts: &Options, out: &mut impl Write, err: &mut impl Write) -> Result<Outcome> {
+    // Every file is checked before anything starts: a bad file replays nothing.
+    let events = opts
+        .events
+        .iter()
+        .map(|p| event_file::read(p).map(|e| (p, e)))
+        .collect::<Result<Vec<_>>>()?;
+    let scenario = match (&opts.scenario, opts.aws) {
+        (Some(path), _) => Scenario::from_file(path).map_err(|source| Error::Scenario {
+            path: path.clone(),
+            source,
+        })?,
+        (None, true) => Scenario::parse(RECEIVER_ONLY).map_err(Error::Simulator)?,
+        (None, false) => Scenario::default_scenario(),
+    };
+    let sim = Simulator::start(scenario).await.map_err(Error::Simulator)?;
+    let clients = if opts.aws {
+        emit(
+            err,
+            "stderr",
+            "real AWS (standard credential chain); responses are caught by a local receiver\n",
+        )?;
+        lambda::aws_clients(&sim.ca_pem()).await?
+    } else {
+        emit(
+            err,
+            "stderr",
+            &format!(
+                "simulator: EKS and STS at {} ({}), the function acting as {}\n",
+                sim.aws_endpoint_url(),
+                opts.scenario
+                    .as_ref()
+                    .map(|p| format!("scenario {}", p.display()))
+                    .unwrap_or_else(|| "default scenario".into()),
+                lambda::FUNCTION_PRINCIPAL
+            ),
+        )?;
+        lambda::sim_clients(&sim, lambda::FUNCTION_PRINCIPAL).await?
+    };
+    let region = clients
+        .default_region()
+        .unwrap_or_else(|| "us-east-1".into());
+    let account_id = sim.state_json()["account"]
+        .as_str()
+        .unwrap_or("000000000000")
+        .to_string();
+
+    let mut outcome = Outcome::AllSucceeded;
+    let mut previous: Option<String> = None;
+    for (index, (path, mut event)) in events.into_iter().enumerate() {
+        let key = event_file::receiver_key(&event, index);
+        let prepared = event_file::prepare(
+            &mut event,
+            sim.response_url(&key),
+            previous.as_deref().filter(|_| opts.chain),
+        );
+        let mut head = format!(
+            "== {}: {} {}\nResponseURL replaced by the local receiver (the event's own URL is not used)\n",
+            path.display(),
+            event["RequestType"].as_str().unwrap_or("(no RequestType)"),
+            event["ResourceProperties"]["ClusterName"]
+                .as_str()
+                .map(|c| format!("on cluster {c}"))
+                .unwrap_or_default(),
+        );
+        if let Some(id) = &prepared.chained_id {
+            head.push_str(&format!(
+                "PhysicalResourceId taken from the previous response: {id}\n"
+            ));
+        }
+        emit(err, "stderr", &head)?;
+
+        if opts.dry_run {
+            let before = state_text(&sim);
+            let planned = eks_role_mapper::plan(&clients, event).await;
+            let changed = state_text(&sim) != before;
+            match planned {
+                Ok(plan) => {
+                    emit(err, "stderr", &plan.to_string())?;
+                    let line = serde_json::to_string(&plan).unwrap_or_default();
+                    emit(out, "stdout", &format!("{line}\n"))?;
+                }
+                Err(e) => {
+                    outcome = Outcome::SomeFailed;
+                    emit(err, "stderr", &format!("would fail: {e}\n"))?;
+                    let line = serde_json::json!({"Status": "FAILED", "Reason": e.to_string()});
+                    emit(out, "stdout", &format!("{line}\n"))?;
+                }
+            }
+            if changed {
+                outcome = Outcome::SomeFailed;
+                emit(err, "stderr", "the dry run changed the simulator's state\n")?;
+            }
+            continue;
+        }
+
+        let before = sim.state_json();
+        let seen = sim.responses().len();
+        let ctx = lambda::context(&region, &account_id, lambda::INVOCATION_BUDGET);
+        let run = eks_role_mapper::handle(&clients, event, ctx);
+        match tokio::time::timeout(lambda::INVOCATION_BUDGET + HANDLER_GRACE, run).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => emit(
+                err,
+                "stderr",
+                &format!("the handler returned an error (Lambda would retry the event): {e}\n"),
+            )?,
+            Err(_) => emit(
+                err,
+                "stderr",
+                "the handler did not return before the deadline\n",
+            )?,
+        }
+        let responses = sim.responses();
+        let fresh = &responses[seen.min(responses.len())..];
+        if sim.rejected_responses() > before["rejected_responses"].as_u64().unwrap_or(0) as usize {
+            emit(
+                err,
+                "stderr",
+                "the receiver refused a response PUT (see the mapper's logs)\n",
+            )?;
+        }
+        let Some(first) = fresh.first() else {
+            outcome = Outcome::SomeFailed;
+            emit(
+                err,
+                "stderr",
+                &format!("no response was sent for {}\n", path.display()),
+            )?;
+            continue;
+        };
+        if fresh.len() > 1 {
+            outcome = Outcome::SomeFailed;
+            emit(
+                err,
+                "stderr",
+                &format!(
+                    "{} responses were sent; CloudFormation takes exactly one\n",
+                    fresh.len()
+                ),
+            )?;
+        }
+        let body = &first.body;
+        emit(out, "stdout", &format!("{body}\n"))?;
+        if body["Status"] != "SUCCESS" {
+            outcome = Outcome::SomeFailed;
+            emit(
+                err,
+                "stderr",
+                &format!(
+                    "FAILED: {}\n",
+                    body["Reason"].as_str().unwrap_or("(no Reason)")
+                ),
+            )?;
+        }
+        if !opts.aws {
+            emit(err, "stderr", &account::account(&before, &sim.state_json()))?;
+        } else if let Some(Value::Object(data)) = body.get("Data") {
+            for (k, v) in data {
+                emit(err, "stderr", &format!("Data.{k}: {v}\n"))?;
+            }
+        }
+        previous = body["PhysicalResourceId"].as_str().map(str::to_string);
+    }
+    if let Some(path) = &opts.state_out {
+        let text = serde_json::to_string_pretty(&sim.state_json()).unwrap_or_default();
+        std::fs::write(path, text + "\n").map_err(|source| Error::Write {
+            what: path.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(outcome)
+}
