@@ -30,7 +30,8 @@ Options:
                     which CloudFormation sends with the old id)
   -h, --help        this text
 
-Environment: RUST_LOG filters the mapper's logs (default: warn).
+Environment: RUST_LOG filters the mapper's logs (default: warn; the AWS SDK, signer and HTTP
+crates stay at info or less whatever it asks, so no secret reaches the log).
 Exit status: 0 every response SUCCESS, 1 any FAILED (or no response), 2 usage or setup error.";
 
 /// Parsed options.

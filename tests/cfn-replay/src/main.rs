@@ -9,9 +9,7 @@ use cfn_replay::Outcome;
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(eks_role_mapper::logging::filter("warn"))
         .init();
     let opts = match cli::parse(std::env::args_os().skip(1)) {
         Ok(Command::Help) => {

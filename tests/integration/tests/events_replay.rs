@@ -275,9 +275,15 @@ fn assert_no_secrets(stdout: &[Value], stderr: &str) {
         .map(|p| p.secret_access_key.as_str())
         .collect();
     let text = format!("{stdout:?}\n{stderr}");
-    for needle in ["X-Amz-Signature", "0123456789abcdef", "0f0e0d0c0b0a"]
-        .into_iter()
-        .chain(secrets)
+    for needle in [
+        "X-Amz-Signature",
+        "0123456789abcdef",
+        "0f0e0d0c0b0a",
+        "k8s-aws-v1.",
+        "Bearer ",
+    ]
+    .into_iter()
+    .chain(secrets)
     {
         assert!(!text.contains(needle), "{needle} leaked:\n{text}");
     }
@@ -353,6 +359,23 @@ fn replaying_create_update_delete_prints_one_success_line_each_and_the_final_sta
         data["mapUsers"],
         integration::default_aws_auth()["mapUsers"]
     );
+}
+
+#[test]
+fn even_at_trace_level_the_replay_logs_no_secret() {
+    let o = Command::new(replay_binary())
+        .current_dir(root())
+        .args(["events/create.json", "events/delete.json"])
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap();
+    let (code, lines, stderr) = parse_output(&o);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("TRACE") || stderr.contains("DEBUG"),
+        "logs were on: {stderr}"
+    );
+    assert_no_secrets(&lines, &stderr);
 }
 
 #[test]
