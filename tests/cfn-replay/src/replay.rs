@@ -140,19 +140,26 @@ pub async fn run(opts: &Options, out: &mut impl Write, err: &mut impl Write) -> 
         let before = sim.state_json();
         let seen = sim.responses().len();
         let ctx = lambda::context(&region, &account_id, lambda::INVOCATION_BUDGET);
-        let run = eks_role_mapper::handle(&clients, event, ctx);
-        match tokio::time::timeout(lambda::INVOCATION_BUDGET + HANDLER_GRACE, run).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => emit(
-                err,
-                "stderr",
-                &format!("the handler returned an error (Lambda would retry the event): {e}\n"),
-            )?,
-            Err(_) => emit(
-                err,
-                "stderr",
-                "the handler did not return before the deadline\n",
-            )?,
+        // Its own task, as in Lambda: a panic that escapes the handler is reported, not fatal.
+        let task_clients = clients.clone();
+        let run = tokio::spawn(async move {
+            eks_role_mapper::handle(&task_clients, event, ctx)
+                .await
+                .map_err(|e| e.to_string())
+        });
+        let problem =
+            match tokio::time::timeout(lambda::INVOCATION_BUDGET + HANDLER_GRACE, run).await {
+                Ok(Ok(Ok(()))) => None,
+                Ok(Ok(Err(e))) => Some(format!(
+                    "the handler returned an error (Lambda would retry the event): {e}"
+                )),
+                Ok(Err(join)) if join.is_panic() => Some("the handler panicked".to_string()),
+                Ok(Err(join)) => Some(format!("the handler's task failed: {join}")),
+                Err(_) => Some("the handler did not return before the deadline".to_string()),
+            };
+        if let Some(p) = problem {
+            outcome = Outcome::SomeFailed;
+            emit(err, "stderr", &format!("{p}\n"))?;
         }
         let responses = sim.responses();
         let fresh = &responses[seen.min(responses.len())..];
