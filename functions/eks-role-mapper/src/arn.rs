@@ -68,6 +68,13 @@ impl RoleArn {
         if path.first() == Some(&"aws-service-role") {
             return Err(expected("service-linked roles cannot be mapped"));
         }
+        let path_len = 1 + path.iter().map(|p| p.len() + 1).sum::<usize>();
+        if path_len > 512 {
+            return Err(expected("a role path of at most 512 characters"));
+        }
+        if !(1..=64).contains(&name.len()) {
+            return Err(expected("a role name of 1 to 64 characters"));
+        }
         if !role_name_ok(name) || !path.iter().all(|p| path_segment_ok(p)) {
             return Err(expected(
                 "role path and name may only use letters, digits and +=,.@_-",

@@ -62,9 +62,11 @@ impl Request {
             Some("Create") => Ok(RequestType::Create),
             Some("Update") => Ok(RequestType::Update),
             Some("Delete") => Ok(RequestType::Delete),
-            other => Err(format!(
-                "RequestType: expected Create, Update or Delete, got {other:?}"
+            Some(other) => Err(format!(
+                "RequestType: expected Create, Update or Delete, got {}",
+                crate::arn::shown(other)
             )),
+            None => Err("RequestType: expected Create, Update or Delete, got none".to_string()),
         };
         for field in ["StackId", "RequestId", "LogicalResourceId"] {
             if text(event, field).is_none() && kind.is_ok() {

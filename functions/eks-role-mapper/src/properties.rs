@@ -191,8 +191,15 @@ impl Properties {
             .keys()
             .find(|k| !KNOWN_PROPERTIES.contains(&k.as_str()))
         {
+            let plain = unknown.len() <= 64 && unknown.bytes().all(|b| b.is_ascii_alphanumeric());
+            let name = if plain {
+                unknown.clone()
+            } else {
+                let quoted = shown(unknown);
+                quoted.trim_start_matches('"').replacen("\"", "", 1)
+            };
             return Err(Error::invalid(
-                unknown,
+                &name,
                 format!(
                     "unknown property; expected one of {}",
                     KNOWN_PROPERTIES[2..].join(", ")
