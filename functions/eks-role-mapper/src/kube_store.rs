@@ -162,8 +162,8 @@ impl ClusterApi {
                 }
             };
             match written {
-                Ok(_) => {
-                    self.verify(role, true).await?;
+                Ok(stored) => {
+                    verify(&stored, role, true)?;
                     return Ok((edit.change, edit.adopted, conflicts));
                 }
                 Err((_, e)) if conflict(&e) => {
@@ -206,8 +206,8 @@ impl ClusterApi {
                 .replace(CONFIG_MAP_NAME, &PostParams::default(), &cm)
                 .await
             {
-                Ok(_) => {
-                    self.verify(role, false).await?;
+                Ok(stored) => {
+                    verify(&stored, role, false)?;
                     return Ok(true);
                 }
                 Err(e) if conflict(&e) => backoff(attempt).await,
@@ -220,20 +220,22 @@ impl ClusterApi {
         }
         Err(Error::TooManyConflicts(MAX_ATTEMPTS))
     }
+}
 
-    async fn verify(&self, role: &RoleArn, present: bool) -> Result<()> {
-        let cm = self.read().await?;
-        let text = cm
-            .as_ref()
-            .and_then(|c| c.data.as_ref())
-            .and_then(|d| d.get(aws_auth::MAP_ROLES).cloned());
-        let roles = aws_auth::MapRoles::parse(text.as_deref())?;
-        if roles.contains(role) != present {
-            // Another writer changed it right after us; the next Create/Update will converge.
-            tracing::warn!(present, "aws-auth read back differs from what was written");
-        }
-        Ok(())
+/// Reads back the object the API server answered the write with (the stored version): it must
+/// parse and hold our role (or not, after a removal). No extra round trip is needed for that.
+fn verify(stored: &ConfigMap, role: &RoleArn, present: bool) -> Result<()> {
+    let text = stored
+        .data
+        .as_ref()
+        .and_then(|d| d.get(aws_auth::MAP_ROLES));
+    let roles = aws_auth::MapRoles::parse(text.map(String::as_str))?;
+    if roles.contains(role) != present {
+        return Err(Error::AwsAuth(
+            "the API server stored a mapRoles other than the one written".into(),
+        ));
     }
+    Ok(())
 }
 
 async fn backoff(attempt: u32) {

@@ -26,6 +26,7 @@ fn failed(resp: &Value) -> String {
 async fn config_map_cluster_with_an_admin_role_gets_one_aws_auth_entry_and_keeps_the_rest() {
     let h = Harness::start().await;
     let before = h.map_roles("legacy");
+    h.sim.clear_request_log();
     let users_before = h
         .sim
         .config_map("legacy", "kube-system", "aws-auth")
@@ -37,6 +38,18 @@ async fn config_map_cluster_with_an_admin_role_gets_one_aws_auth_entry_and_keeps
     ok(&resp);
     assert_eq!(resp["Data"]["Method"], "AwsAuth");
     assert_eq!(resp["Data"]["Adopted"], "false");
+    let ops: Vec<String> = h.sim.request_log().into_iter().map(|r| r.op).collect();
+    assert_eq!(
+        ops,
+        [
+            "eks:DescribeCluster",
+            "sts:AssumeRole",
+            "k8s:get",
+            "k8s:update",
+            "cfn:response"
+        ],
+        "read back from the PUT's answer, no extra GET"
+    );
     assert_eq!(resp["Data"]["Username"], SERVICE_ROLE);
     let after = h.map_roles("legacy");
     assert_eq!(
