@@ -181,42 +181,13 @@ pub fn remove(
     Ok(Some(out))
 }
 
-/// A line diff of `mapRoles`, for dry runs and the replay's account.
+/// A unified diff of two `mapRoles` texts (absent = empty), for dry runs and the replay's account.
 pub fn diff(before: Option<&str>, after: Option<&str>) -> String {
-    let (b, a) = (before.unwrap_or(""), after.unwrap_or(""));
-    let mut out = String::new();
-    let bl: Vec<&str> = b.lines().collect();
-    let al: Vec<&str> = a.lines().collect();
-    // Small, dependency-free LCS diff: aws-auth is at most a few thousand lines.
-    let (n, m) = (bl.len(), al.len());
-    if n * m > 25_000_000 {
-        return format!("- ({n} lines)\n+ ({m} lines)\n");
-    }
-    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            lcs[i][j] = if bl[i] == al[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j) = (0, 0);
-    while i < n || j < m {
-        if i < n && j < m && bl[i] == al[j] {
-            out.push_str(&format!("  {}\n", bl[i]));
-            i += 1;
-            j += 1;
-        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
-            out.push_str(&format!("- {}\n", bl[i]));
-            i += 1;
-        } else {
-            out.push_str(&format!("+ {}\n", al[j]));
-            j += 1;
-        }
-    }
-    out
+    similar::TextDiff::from_lines(before.unwrap_or(""), after.unwrap_or(""))
+        .unified_diff()
+        .context_radius(3)
+        .header("mapRoles (before)", "mapRoles (after)")
+        .to_string()
 }
 
 #[cfg(test)]

@@ -9,12 +9,7 @@ const MAP_ROLES: &str = "mapRoles";
 
 /// A unified diff of two `mapRoles` texts (absent = no ConfigMap key).
 pub fn map_roles_diff(before: Option<&str>, after: Option<&str>) -> String {
-    let (b, a) = (before.unwrap_or(""), after.unwrap_or(""));
-    similar::TextDiff::from_lines(b, a)
-        .unified_diff()
-        .context_radius(3)
-        .header("mapRoles (before)", "mapRoles (after)")
-        .to_string()
+    eks_role_mapper::aws_auth::diff(before, after)
 }
 
 fn object(v: &Value) -> Map<String, Value> {

@@ -337,3 +337,31 @@ pub fn default_aws_auth() -> Value {
         .expect("legacy cluster");
     serde_json::to_value(c.aws_auth.clone().expect("legacy has aws-auth")).expect("data as JSON")
 }
+
+/// A binary of the workspace, fresh, from the profile these tests were built with. Every caller
+/// runs the same `cargo build --workspace --bins`, so one build serves all (a per-package build
+/// would resolve other features and rebuild much of the dependency tree).
+pub fn workspace_bin(name: &str) -> std::path::PathBuf {
+    // target/<profile>/deps/<test exe> -> target/<profile>
+    let profile_dir = std::env::current_exe()
+        .expect("test exe")
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("profile dir")
+        .to_path_buf();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut build = std::process::Command::new(env!("CARGO"));
+    build
+        .current_dir(root)
+        .args(["build", "--quiet", "--workspace", "--bins"]);
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        build.arg("--release");
+    }
+    assert!(
+        build.status().expect("cargo runs").success(),
+        "cargo build --workspace --bins"
+    );
+    let bin = profile_dir.join(name);
+    assert!(bin.is_file(), "{} missing after the build", bin.display());
+    bin
+}

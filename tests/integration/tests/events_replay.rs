@@ -197,7 +197,7 @@ async fn a_dry_run_plans_the_aws_auth_edit_without_writing_or_answering() {
         plan["aws_auth_diff"]
             .as_str()
             .unwrap()
-            .contains(&format!("+ - rolearn: {SERVICE_ROLE}")),
+            .contains(&format!("+- rolearn: {SERVICE_ROLE}")),
         "{plan}"
     );
     assert_eq!(
@@ -217,30 +217,10 @@ async fn a_dry_run_plans_the_aws_auth_edit_without_writing_or_answering() {
 
 // ---- the binary -------------------------------------------------------------------------------
 
-/// The `cfn-replay` binary of the profile these tests were built with, built once (fresh).
+/// The `cfn-replay` binary, built once (fresh).
 fn replay_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        // target/<profile>/deps/<this test> -> target/<profile>
-        let profile_dir = std::env::current_exe()
-            .unwrap()
-            .parent()
-            .and_then(Path::parent)
-            .unwrap()
-            .to_path_buf();
-        let mut build = Command::new(env!("CARGO"));
-        build
-            .current_dir(root())
-            .args(["build", "--quiet", "-p", "cfn-replay"]);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            build.arg("--release");
-        }
-        let status = build.status().expect("cargo runs");
-        assert!(status.success(), "cargo build -p cfn-replay");
-        let bin = profile_dir.join("cfn-replay");
-        assert!(bin.is_file(), "{} missing after the build", bin.display());
-        bin
-    })
+    BIN.get_or_init(|| integration::workspace_bin("cfn-replay"))
 }
 
 fn replay(args: &[&str]) -> (Option<i32>, Vec<Value>, String) {

@@ -7,17 +7,7 @@ use std::process::{Command, Stdio};
 use integration::{aws_cli, kubectl, text};
 
 fn binary() -> std::path::PathBuf {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let status = Command::new(env!("CARGO"))
-        .current_dir(&root)
-        .args(["build", "--quiet", "-p", "eks-sim"])
-        .status()
-        .unwrap();
-    assert!(status.success(), "cargo build -p eks-sim");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    target.join("debug/eks-sim")
+    integration::workspace_bin("eks-sim")
 }
 
 #[test]
