@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use integration::{context, kubectl, ClientEnv, Harness, ADMIN_ROLE, SERVICE_ROLE};
+use integration::{context, ClientEnv, Harness, ADMIN_ROLE, SERVICE_ROLE};
 use serde_json::{json, Value};
 
 const RUNS: usize = 5;
@@ -43,26 +43,8 @@ async fn ours(h: &Harness, cluster: &str, admin: bool) -> Duration {
 }
 
 fn seed_step_2(env: &ClientEnv) -> Duration {
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/patch-aws-auth.sh");
-    let path = env
-        .vars
-        .iter()
-        .find(|(k, _)| k == "PATH")
-        .unwrap()
-        .1
-        .clone();
     let start = Instant::now();
-    let o = env
-        .command("bash")
-        .env(
-            "PATH",
-            format!("{}:{path}", kubectl().parent().unwrap().display()),
-        )
-        .arg(&script)
-        .arg(SERVICE_ROLE)
-        .output()
-        .unwrap();
+    let o = env.run_seed_step_2(SERVICE_ROLE);
     let took = start.elapsed();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     took

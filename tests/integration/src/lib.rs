@@ -365,3 +365,34 @@ pub fn workspace_bin(name: &str) -> std::path::PathBuf {
     assert!(bin.is_file(), "{} missing after the build", bin.display());
     bin
 }
+
+impl ClientEnv {
+    /// Runs the seed's manual Step 2 (`fixtures/patch-aws-auth.sh ROLE`) with real kubectl.
+    pub fn run_seed_step_2(&self, role: &str) -> std::process::Output {
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/patch-aws-auth.sh");
+        let path = self
+            .vars
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        let kubectl_dir = kubectl().parent().expect("kubectl dir").to_path_buf();
+        self.command("bash")
+            .env("PATH", format!("{}:{path}", kubectl_dir.display()))
+            .arg(script)
+            .arg(role)
+            .output()
+            .expect("bash runs")
+    }
+}
+
+impl Harness {
+    /// The `data` of a cluster's aws-auth ConfigMap.
+    pub fn aws_auth_data(&self, cluster: &str) -> Value {
+        self.sim
+            .config_map(cluster, "kube-system", "aws-auth")
+            .expect("aws-auth exists")["data"]
+            .clone()
+    }
+}

@@ -143,21 +143,7 @@ async fn the_seeds_step_2_script_maps_the_role_and_duplicates_it_when_run_twice(
         .await
         .unwrap();
     let env = ClientEnv::new(&sim);
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/patch-aws-auth.sh");
-    let kubectl_dir = kubectl().parent().unwrap().to_path_buf();
-    let run = || {
-        let mut c = env.command("bash");
-        let path = env
-            .vars
-            .iter()
-            .find(|(k, _)| k == "PATH")
-            .unwrap()
-            .1
-            .clone();
-        c.env("PATH", format!("{}:{path}", kubectl_dir.display()));
-        c.arg(&script).arg(SERVICE_ROLE).output().unwrap()
-    };
+    let run = || env.run_seed_step_2(SERVICE_ROLE);
     let o = run();
     assert!(
         text(&o).0.contains("configmap/aws-auth patched"),

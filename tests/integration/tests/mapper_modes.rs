@@ -147,11 +147,7 @@ async fn an_existing_access_entry_is_adopted_and_survives_delete() {
 async fn a_mapping_made_by_hand_before_create_is_adopted_and_survives_delete() {
     let h = Harness::start().await;
     // The seed's Step 2 already ran: the role is mapped with a path-less, upper-case variant.
-    let mut data = h
-        .sim
-        .config_map("legacy", "kube-system", "aws-auth")
-        .unwrap()["data"]
-        .clone();
+    let mut data = h.aws_auth_data("legacy");
     let by_hand = SERVICE_ROLE.replace("RoleForAccessingEksAndEcr", "ROLEFORACCESSINGEKSANDECR");
     data["mapRoles"] = json!(format!(
         "{}- rolearn: {by_hand}\n  username: by-hand\n  groups:\n  - system:masters\n",
@@ -180,11 +176,7 @@ async fn running_create_twice_gives_the_same_id_and_one_entry() {
     let a = ok(&h
         .invoke(h.event("Create", with_admin("legacy"), None))
         .await);
-    let text = h
-        .sim
-        .config_map("legacy", "kube-system", "aws-auth")
-        .unwrap()["data"]
-        .clone();
+    let text = h.aws_auth_data("legacy");
     let b = h
         .invoke(h.event("Update", with_admin("legacy"), Some(&a)))
         .await;
@@ -299,11 +291,7 @@ async fn conflicting_writers_are_retried_and_nothing_is_lost() {
 #[tokio::test]
 async fn broken_map_roles_is_left_byte_identical() {
     let h = Harness::start().await;
-    let mut data = h
-        .sim
-        .config_map("legacy", "kube-system", "aws-auth")
-        .unwrap()["data"]
-        .clone();
+    let mut data = h.aws_auth_data("legacy");
     data["mapRoles"] = json!(
         "- rolearn: arn:aws:iam::111122223333:role/cluster-admin-role\n  groups: [system:masters\n"
     );
@@ -328,11 +316,7 @@ async fn broken_map_roles_is_left_byte_identical() {
 #[tokio::test]
 async fn the_cluster_creator_refuses_to_edit_broken_map_roles() {
     let h = Harness::with(eks_sim::Scenario::default_scenario(), "admin").await;
-    let mut data = h
-        .sim
-        .config_map("legacy", "kube-system", "aws-auth")
-        .unwrap()["data"]
-        .clone();
+    let mut data = h.aws_auth_data("legacy");
     data["mapRoles"] = json!("- rolearn: [unclosed\n");
     h.sim
         .set_config_map_data("legacy", "kube-system", "aws-auth", Some(data));
