@@ -123,10 +123,12 @@ impl MapRoles {
         before - self.entries.len()
     }
 
-    /// Renders with the serializer and proves the text parses back to the same entries.
+    /// Renders block YAML that YAML 1.1 and 1.2 read alike (see `yaml_text`) and proves the text
+    /// parses back to the same entries.
     pub fn render(&self) -> Result<String> {
-        let text = serde_yaml_ng::to_string(&self.entries)
-            .map_err(|e| Error::AwsAuth(format!("rendering mapRoles failed ({e})")))?;
+        let text = crate::yaml_text::block_list(&self.entries).map_err(|e| {
+            Error::AwsAuth(format!("mapRoles holds {e}, which is not written back"))
+        })?;
         let back = MapRoles::parse(Some(&text))?;
         if back != *self {
             return Err(Error::AwsAuth(

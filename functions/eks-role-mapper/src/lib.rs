@@ -19,6 +19,7 @@ pub mod physical_id;
 pub mod properties;
 pub mod response;
 pub mod token;
+pub mod yaml_text;
 
 pub use clients::Clients;
 pub use error::{Error, Result};

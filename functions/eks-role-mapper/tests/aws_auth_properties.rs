@@ -1,11 +1,13 @@
 //! Property tests of the aws-auth edit: for any parseable mapRoles, the output parses, every other
 //! entry and data key is preserved, and our role appears exactly once; for any text that does not
-//! parse as a list of maps, an error and no output.
+//! parse as a list of maps, an error and no output; what is written decodes under YAML 1.1 as the
+//! EKS authenticator reads it (checked by the simulator's independent decoder).
 
 use std::collections::BTreeMap;
 
 use eks_role_mapper::arn::{match_key_of, RoleArn};
 use eks_role_mapper::aws_auth::{remove, upsert, MapRoles, MAP_ROLES};
+use eks_sim::authenticator_yaml::typed_fields_decode;
 use proptest::prelude::*;
 use serde_yaml_ng::{Mapping, Value};
 
@@ -21,11 +23,19 @@ fn arn_strategy() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Usual names and the words YAML 1.1 reads as bools or numbers.
+fn identity_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z:]{1,12}",
+        "(y|N|yes|No|on|OFF|true|null|~|1_000|0x1F|0b101|-12|1.5e3|\\.inf|2001-12-14)",
+    ]
+}
+
 fn entry_strategy() -> impl Strategy<Value = Value> {
     (
         arn_strategy(),
-        ".{0,20}",
-        proptest::collection::vec("[a-z:]{1,12}", 0..3),
+        prop_oneof![".{0,20}", identity_text()],
+        proptest::collection::vec(identity_text(), 0..3),
         proptest::option::of(".{0,10}"),
     )
         .prop_map(|(arn, user, groups, extra)| {
@@ -53,11 +63,13 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
-    fn upsert_keeps_every_other_entry_and_adds_ours_once(entries in proptest::collection::vec(entry_strategy(), 0..12), users in ".{0,40}", username in "[a-zA-Z0-9:/_-]{1,30}") {
+    fn upsert_keeps_every_other_entry_and_adds_ours_once(entries in proptest::collection::vec(entry_strategy(), 0..12), users in ".{0,40}", username in prop_oneof!["[a-zA-Z0-9:/_-]{1,30}", identity_text()], group in identity_text()) {
         let text = serde_yaml_ng::to_string(&entries).unwrap();
         let data = BTreeMap::from([(MAP_ROLES.to_string(), text), ("mapUsers".to_string(), users.clone()), ("other".to_string(), "x: [1".to_string())]);
         let role = RoleArn::parse("RoleArn", OURS).unwrap();
-        let edit = upsert(&data, &role, &username, &["system:masters".to_string()]).unwrap();
+        let edit = upsert(&data, &role, &username, &[group, "system:masters".to_string()]).unwrap();
+        // The EKS authenticator (YAML 1.1) decodes what was written: nodes keep their access.
+        prop_assert!(typed_fields_decode(&edit.data[MAP_ROLES]), "{}", edit.data[MAP_ROLES]);
         let after = MapRoles::parse(Some(&edit.data[MAP_ROLES])).unwrap();
         let others_before: Vec<&Value> = entries.iter().filter(|e| !is_ours(e)).collect();
         let others_after: Vec<&Value> = after.entries().iter().filter(|e| !is_ours(e)).collect();

@@ -90,8 +90,17 @@ fn aws_auth_identity(cluster: &ClusterState, principal: &str) -> Option<Identity
     } else {
         ("mapUsers", "userarn", principal.to_lowercase())
     };
-    // A mapRoles that does not parse drops every mapping in it, as in EKS.
-    let entries: Vec<Value> = serde_yaml_ng::from_str(data[list_key].as_str()?).ok()?;
+    // A list that does not parse, or does not decode into the authenticator's string fields under
+    // YAML 1.1, drops every mapping in it, as in EKS.
+    let text = data[list_key].as_str()?;
+    if !crate::authenticator_yaml::typed_fields_decode(text) {
+        tracing::info!(
+            list = list_key,
+            "aws-auth list does not decode under YAML 1.1; no mappings"
+        );
+        return None;
+    }
+    let entries: Vec<Value> = serde_yaml_ng::from_str(text).ok()?;
     let hit = entries.iter().rev().find(|e| {
         e[arn_key].as_str().is_some_and(|a| {
             if list_key == "mapRoles" {

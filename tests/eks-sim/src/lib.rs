@@ -4,6 +4,7 @@
 //! out in DescribeCluster as EKS does. Real clients (kubectl, aws-cli, moto) are the judges of its
 //! fidelity; see the tests under `tests/integration`.
 
+pub mod authenticator_yaml;
 pub mod aws_api;
 pub mod error;
 pub mod http;
@@ -186,6 +187,12 @@ impl Simulator {
                 }
             }
         }
+    }
+
+    /// Who `principal_arn` is inside a cluster right now, as the authenticator would map it; None
+    /// is a 401. Lets tests see that node roles keep their access after an edit.
+    pub fn identity_of(&self, cluster: &str, principal_arn: &str) -> Option<k8s_api::Identity> {
+        k8s_api::identity(self.world().clusters.get(cluster)?, principal_arn)
     }
 
     /// The authentication mode a cluster has now.

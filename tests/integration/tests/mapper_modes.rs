@@ -344,6 +344,54 @@ async fn a_missing_config_map_is_created_with_only_our_entry() {
 }
 
 #[tokio::test]
+async fn yaml_1_1_bool_and_number_words_stay_strings_so_node_roles_keep_their_access() {
+    // The authenticator decodes aws-auth as YAML 1.1: `on`, `yes` or `1_000` written plain would be
+    // a bool or a number there, and the whole mapRoles (node roles too) would stop decoding.
+    const NODE: &str = "arn:aws:iam::111122223333:role/eks-node-group-a";
+    const HAND: &str = "arn:aws:iam::111122223333:role/by-hand";
+    let h = Harness::start().await;
+    let data = h
+        .sim
+        .config_map("legacy", "kube-system", "aws-auth")
+        .unwrap()["data"]
+        .clone();
+    let mut data = data.as_object().unwrap().clone();
+    let map_roles = format!(
+        "{}- rolearn: {HAND}\n  username: \"no\"\n  groups: ['1_000', \"0x1F\"]\n",
+        data["mapRoles"].as_str().unwrap()
+    );
+    data.insert("mapRoles".into(), json!(map_roles));
+    h.sim
+        .set_config_map_data("legacy", "kube-system", "aws-auth", Some(json!(data)));
+    assert!(h.sim.identity_of("legacy", NODE).is_some());
+
+    let mut p = with_admin("legacy");
+    p["Username"] = json!("on");
+    p["Groups"] = json!(["yes", "system:masters"]);
+    ok(&h.invoke(h.event("Create", p, None)).await);
+
+    let ours = h
+        .sim
+        .identity_of("legacy", SERVICE_ROLE)
+        .expect("our role is mapped");
+    assert_eq!(ours.username, "on");
+    assert_eq!(ours.groups, ["yes", "system:masters"]);
+    let hand = h
+        .sim
+        .identity_of("legacy", HAND)
+        .expect("the hand-made entry still decodes");
+    assert_eq!(
+        (hand.username.as_str(), hand.groups),
+        ("no", vec!["1_000".to_string(), "0x1F".to_string()])
+    );
+    let node = h
+        .sim
+        .identity_of("legacy", NODE)
+        .expect("node roles keep their access");
+    assert_eq!(node.username, "system:node:{{EC2PrivateDNSName}}");
+}
+
+#[tokio::test]
 async fn injection_attempts_fail_naming_the_field_and_change_nothing() {
     let h = Harness::start().await;
     let state = h.sim.state_json()["clusters"].to_string();
