@@ -34,7 +34,18 @@ pub fn aws_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     let message = match (e.code(), e.message()) {
         (Some(c), Some(m)) => format!("{c}: {m}"),
         (Some(c), None) => c.to_string(),
-        _ => aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+        // An error body the SDK could not read: its status says enough; its Debug dump does not
+        // belong in a stack's events.
+        _ => match &e {
+            SdkError::ServiceError(se) => format!(
+                "HTTP {} with an error body that could not be read",
+                se.raw().status().as_u16()
+            ),
+            _ => {
+                let full = aws_smithy_types::error::display::DisplayErrorContext(&e).to_string();
+                full.chars().take(300).collect()
+            }
+        },
     };
     Error::Aws {
         operation: operation.to_string(),
@@ -75,15 +86,13 @@ pub async fn describe(eks: &aws_sdk_eks::Client, cluster: &str) -> Result<Option
     }))
 }
 
-/// Creates the access entry (or adopts an existing one) and associates the policy at cluster
-/// scope. Returns whether the entry was adopted.
-pub async fn ensure_access_entry(
+/// Creates the role's access entry; `true` when one was already there (adopted, not ours).
+pub async fn create_access_entry(
     eks: &aws_sdk_eks::Client,
     cluster: &str,
     role: &RoleArn,
-    policy_arn: &str,
 ) -> Result<bool> {
-    let adopted = match eks
+    match eks
         .create_access_entry()
         .cluster_name(cluster)
         .principal_arn(role.as_str())
@@ -91,10 +100,19 @@ pub async fn ensure_access_entry(
         .send()
         .await
     {
-        Ok(_) => false,
-        Err(e) if code(&e) == Some("ResourceInUseException") => true,
-        Err(e) => return Err(aws_error("CreateAccessEntry", e)),
-    };
+        Ok(_) => Ok(false),
+        Err(e) if code(&e) == Some("ResourceInUseException") => Ok(true),
+        Err(e) => Err(aws_error("CreateAccessEntry", e)),
+    }
+}
+
+/// Associates the access policy with the entry at cluster scope (idempotent in EKS).
+pub async fn associate_cluster_policy(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    role: &RoleArn,
+    policy_arn: &str,
+) -> Result<()> {
     let scope = AccessScope::builder()
         .r#type(AccessScopeType::Cluster)
         .build();
@@ -106,7 +124,7 @@ pub async fn ensure_access_entry(
         .send()
         .await
         .map_err(|e| aws_error("AssociateAccessPolicy", e))?;
-    Ok(adopted)
+    Ok(())
 }
 
 /// Deletes the access entry; an entry or cluster already gone is fine.

@@ -2,6 +2,7 @@
 //! panics, or runs into the Lambda deadline (a FAILED answer is sent shortly before it).
 
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
@@ -26,6 +27,21 @@ pub struct Success {
     pub data: Option<Value>,
 }
 
+/// The id of what a Create has made so far. A FAILED answer carries it, so the Delete that
+/// CloudFormation sends after a failed Create removes it, also when the deadline cut the work off.
+#[derive(Debug, Clone, Default)]
+pub struct Progress(Arc<Mutex<Option<String>>>);
+
+impl Progress {
+    fn record(&self, rec: &Recorded) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(rec.encode());
+    }
+
+    fn recorded(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
 /// How much of the remaining time is kept for sending the answer.
 fn reserve(remaining: Duration) -> Duration {
     (remaining / 5).clamp(Duration::from_millis(500), Duration::from_secs(10))
@@ -37,6 +53,7 @@ pub async fn respond_with<F>(
     clients: &Clients,
     envelope: &Envelope,
     deadline: SystemTime,
+    progress: &Progress,
     work: F,
 ) -> Result<Body>
 where
@@ -62,6 +79,7 @@ where
     let fallback_id = envelope
         .physical_resource_id
         .clone()
+        .or_else(|| progress.recorded())
         .unwrap_or_else(|| format!("failed-{}", envelope.request_id));
     let body = match outcome {
         Ok(s) => Body {
@@ -119,8 +137,9 @@ pub async fn handle(
     let _guard = span.enter();
     tracing::info!(kind = ?request.kind, "received");
     let envelope = request.envelope.clone();
-    let work = act(clients.clone(), request);
-    match respond_with(clients, &envelope, deadline, work).await {
+    let progress = Progress::default();
+    let work = act(clients.clone(), request, progress.clone());
+    match respond_with(clients, &envelope, deadline, &progress, work).await {
         Ok(_) => Ok(()),
         Err(e) => {
             tracing::error!(reason = %e, "the response could not be delivered");
@@ -202,6 +221,7 @@ async fn grant(
     clients: &Clients,
     props: &Properties,
     keep_adopted: Option<bool>,
+    progress: &Progress,
 ) -> Result<(Recorded, Value)> {
     let region = region_of(clients, Some(props))?;
     let eks_client = clients.eks(&region);
@@ -228,8 +248,24 @@ async fn grant(
     }
     let adopted = match mechanism {
         Mechanism::AccessEntry => {
-            eks::ensure_access_entry(&eks_client, cluster, &props.role, &props.access_policy_arn)
-                .await?
+            let adopted = eks::create_access_entry(&eks_client, cluster, &props.role).await?;
+            if !adopted {
+                progress.record(&Recorded {
+                    mechanism,
+                    adopted,
+                    region: region.clone(),
+                    cluster: cluster.clone(),
+                    role: props.role.clone(),
+                });
+            }
+            eks::associate_cluster_policy(
+                &eks_client,
+                cluster,
+                &props.role,
+                &props.access_policy_arn,
+            )
+            .await?;
+            adopted
         }
         Mechanism::AwsAuth => {
             let api = cluster_api(clients, Some(props), &region, cluster, &info).await?;
@@ -279,7 +315,7 @@ async fn revoke(clients: &Clients, rec: &Recorded, props: Option<&Properties>) -
 }
 
 /// The work of one request.
-async fn act(clients: Clients, request: Request) -> Result<Success> {
+async fn act(clients: Clients, request: Request, progress: Progress) -> Result<Success> {
     let kind = request.kind.map_err(|m| {
         let (field, expected) = m.split_once(": ").unwrap_or(("RequestType", &m));
         Error::invalid(field, expected)
@@ -288,7 +324,7 @@ async fn act(clients: Clients, request: Request) -> Result<Success> {
     match kind {
         RequestType::Create => {
             let props = Properties::parse(&request.properties)?;
-            let (rec, d) = grant(&clients, &props, None).await?;
+            let (rec, d) = grant(&clients, &props, None, &progress).await?;
             Ok(Success {
                 physical_resource_id: rec.encode(),
                 data: Some(d),
@@ -302,7 +338,7 @@ async fn act(clients: Clients, request: Request) -> Result<Success> {
                     && o.role.as_str() == props.role.as_str()
                     && Some(&o.region) == region_of(&clients, Some(&props)).ok().as_ref()
             });
-            let (rec, d) = grant(&clients, &props, in_place.map(|o| o.adopted)).await?;
+            let (rec, d) = grant(&clients, &props, in_place.map(|o| o.adopted), &progress).await?;
             // Same target and mechanism: same id (in place). Otherwise a new id: CloudFormation
             // then deletes the old one.
             let id = match in_place {

@@ -23,4 +23,4 @@ pub mod yaml_text;
 
 pub use clients::Clients;
 pub use error::{Error, Result};
-pub use handler::{handle, plan, respond_with, Plan, Success};
+pub use handler::{handle, plan, respond_with, Plan, Progress, Success};

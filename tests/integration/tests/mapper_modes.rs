@@ -478,9 +478,15 @@ async fn a_panic_in_the_work_still_answers_failed_once() {
     let event = h.event("Create", props("modern"), None);
     let request = eks_role_mapper::event::Request::parse(&event, true).unwrap();
     let deadline = std::time::SystemTime::now() + Duration::from_secs(10);
-    let body = eks_role_mapper::respond_with(&h.clients, &request.envelope, deadline, async {
-        panic!("boom");
-    })
+    let body = eks_role_mapper::respond_with(
+        &h.clients,
+        &request.envelope,
+        deadline,
+        &eks_role_mapper::Progress::default(),
+        async {
+            panic!("boom");
+        },
+    )
     .await
     .unwrap();
     assert_eq!(body.status, "FAILED");
