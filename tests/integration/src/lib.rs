@@ -29,6 +29,85 @@ pub async fn clients_for(sim: &Simulator, principal: &str) -> Clients {
         .expect("clients")
 }
 
+/// Where every test process of the suite leaves its log lines (in-process tracing, and the output
+/// of the product's binaries it runs), for the secrets scan that runs after the suite.
+pub fn suite_log_dir() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    // target/<profile>/deps/<test>-<hash> -> target/<profile>/suite-logs
+    exe.parent()
+        .and_then(std::path::Path::parent)
+        .expect("target dir")
+        .join("suite-logs")
+}
+
+fn suite_log_file(kind: &str) -> std::fs::File {
+    let dir = suite_log_dir();
+    std::fs::create_dir_all(&dir).expect("suite log dir");
+    let exe = std::env::current_exe().expect("test executable");
+    let stem = exe.file_stem().unwrap_or_default().to_string_lossy();
+    let n = LOG_FILES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let name = format!("{stem}-{}-{kind}-{n}.log", std::process::id());
+    std::fs::File::create(dir.join(name)).expect("suite log file")
+}
+
+static LOG_FILES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Sends this process's tracing output (the mapper's and the simulator's, at the most verbose
+/// level the mapper's filter allows) to a file of the suite's logs. Once per process; a test that
+/// installs its own global capture first keeps it.
+pub fn capture_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let file = std::sync::Mutex::new(suite_log_file("tracing"));
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(eks_role_mapper::logging::filter("trace"))
+            .with_writer(file)
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
+}
+
+/// Keeps what one of the product's binaries printed among the suite's logs.
+pub fn keep_output(program: &str, o: &std::process::Output) {
+    use std::io::Write;
+    let mut f = suite_log_file(program);
+    f.write_all(&o.stdout).expect("log write");
+    f.write_all(&o.stderr).expect("log write");
+}
+
+/// What must never appear in a log line: ResponseURL signatures, presigned-URL credentials, EKS
+/// tokens, the simulator's session tokens and secret keys, and the scenario's secret keys.
+pub fn secret_markers() -> Vec<String> {
+    let mut markers: Vec<String> = [
+        "X-Amz-Signature",
+        "X-Amz-Credential",
+        "X-Amz-Security-Token",
+        "k8s-aws-v1.",
+        "Bearer ",
+        "SimSessionToken",
+        "sim-session-secret",
+    ]
+    .map(String::from)
+    .to_vec();
+    markers.extend(
+        Scenario::default_scenario()
+            .principals
+            .into_iter()
+            .map(|p| p.secret_access_key),
+    );
+    markers
+}
+
+/// The first marker of [`secret_markers`] (or `extra`) found in `text`, case-insensitively.
+pub fn find_secret(text: &str, extra: &[&str]) -> Option<String> {
+    let lower = text.to_lowercase();
+    secret_markers()
+        .into_iter()
+        .chain(extra.iter().map(|s| s.to_string()))
+        .find(|m| lower.contains(&m.to_lowercase()))
+}
+
 impl Harness {
     /// The default scenario, acting as the Lambda's own role (mapped nowhere).
     pub async fn start() -> Harness {
@@ -37,6 +116,7 @@ impl Harness {
 
     /// A scenario and a principal of it.
     pub async fn with(scenario: Scenario, principal: &str) -> Harness {
+        capture_logs();
         let sim = Simulator::start(scenario).await.expect("simulator starts");
         let clients = clients_for(&sim, principal).await;
         Harness {
@@ -187,6 +267,7 @@ pub struct ClientEnv {
 impl ClientEnv {
     /// Writes the simulator's out dir and reads its `env` file back.
     pub fn new(sim: &Simulator) -> ClientEnv {
+        capture_logs();
         let dir = tempfile::tempdir().expect("temp dir");
         sim.write_out_dir(dir.path()).expect("out dir");
         let text = std::fs::read_to_string(dir.path().join("env")).expect("env file");

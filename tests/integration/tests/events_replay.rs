@@ -234,6 +234,7 @@ fn replay(args: &[&str]) -> (Option<i32>, Vec<Value>, String) {
 }
 
 fn parse_output(o: &Output) -> (Option<i32>, Vec<Value>, String) {
+    integration::keep_output("cfn-replay", o);
     let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
     let lines = stdout
@@ -248,24 +249,10 @@ fn parse_output(o: &Output) -> (Option<i32>, Vec<Value>, String) {
 
 /// Nothing a secret: no ResponseURL signature (the events' or the receiver's), no secret key.
 fn assert_no_secrets(stdout: &[Value], stderr: &str) {
-    let scenario = Scenario::default_scenario();
-    let secrets: Vec<&str> = scenario
-        .principals
-        .iter()
-        .map(|p| p.secret_access_key.as_str())
-        .collect();
     let text = format!("{stdout:?}\n{stderr}");
-    for needle in [
-        "X-Amz-Signature",
-        "0123456789abcdef",
-        "0f0e0d0c0b0a",
-        "k8s-aws-v1.",
-        "Bearer ",
-    ]
-    .into_iter()
-    .chain(secrets)
-    {
-        assert!(!text.contains(needle), "{needle} leaked:\n{text}");
+    // The fake credentials the --aws run is given, besides the suite's markers.
+    if let Some(leak) = integration::find_secret(&text, &["0123456789abcdef", "0f0e0d0c0b0a"]) {
+        panic!("{leak} leaked:\n{text}");
     }
 }
 
