@@ -94,6 +94,12 @@ impl ClusterApi {
                 operation: operation.into(),
                 message: format!("{} {}: {}", s.code, s.reason, s.message),
             },
+            // A body that is neither the object nor a Kubernetes Status (an empty redirect, a
+            // proxy's page): say what it is, not the deserializer's complaint.
+            kube::Error::SerdeError(_) => Error::Kube {
+                operation: operation.into(),
+                message: "the API server's answer was not a Kubernetes object or Status (a redirect or a proxy in the way?)".into(),
+            },
             other => Error::Kube {
                 operation: operation.into(),
                 message: other.to_string(),

@@ -117,6 +117,12 @@ fn fault_response(op: &str, fault: &Fault) -> Option<Resp> {
         }
         (Fault::Conflict, "k8s") => k8s_api::status(409, "Conflict", "Operation cannot be fulfilled on configmaps: the object has been modified; please apply your changes to the latest version and try again", json!({ "kind": "configmaps" })),
         (Fault::Conflict, _) => aws_api::eks_error(409, "ResourceInUseException", "Injected conflict"),
+        (Fault::Redirect(to), _) => {
+            let mut r = Resp::new(http_body_util::Full::new(Bytes::new()));
+            *r.status_mut() = hyper::StatusCode::TEMPORARY_REDIRECT;
+            r.headers_mut().insert("location", to.parse().expect("a valid redirect URL"));
+            r
+        }
         (Fault::Delay(_), _) | (Fault::Drop, _) => return None,
     })
 }

@@ -20,6 +20,8 @@ pub enum Fault {
     Drop,
     /// Kubernetes writes: answer 409 Conflict.
     Conflict,
+    /// Answer 307 Temporary Redirect to this URL (a client must not follow it to another host).
+    Redirect(String),
 }
 
 /// One request the simulator answered.

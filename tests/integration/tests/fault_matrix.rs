@@ -160,3 +160,36 @@ async fn every_call_meets_every_fault_and_the_stack_always_gets_one_clean_answer
     eprintln!("fault matrix: {runs} runs over {} paths, {successes} SUCCESS after retries, {failures} clean FAILED ({cleaned} cleaned up by the Delete that follows), 0 lost entries", PATHS.len());
     assert!(successes > failures, "most single faults are retried away");
 }
+
+/// A call that hangs is cut by its own timeout (SDK attempt 10 s, Kubernetes read 15 s) and
+/// retried, well before a distant deadline: no single call can eat the whole budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_call_is_cut_by_its_own_timeout_and_retried() {
+    let budget = Duration::from_secs(60);
+    let run = |op: &'static str, hang: Duration| async move {
+        let h = Harness::start().await;
+        h.sim.inject(op, Fault::Delay(hang), 1);
+        let props = json!({ "ClusterName": "legacy", "RoleArn": SERVICE_ROLE, "ClusterAdminRoleArn": ADMIN_ROLE });
+        let started = Instant::now();
+        let resp = h
+            .invoke_within(h.event("Create", props, None), budget)
+            .await;
+        let took = started.elapsed();
+        assert_eq!(resp["Status"], "SUCCESS", "{op}: {resp}");
+        // The hung attempt is never answered, so the log holds only the retry that succeeded.
+        let answered = h.sim.request_log().iter().filter(|r| r.op == op).count();
+        assert_eq!(answered, 1, "{op}");
+        (took, hang)
+    };
+    let (eks, k8s) = tokio::join!(
+        run("eks:DescribeCluster", Duration::from_secs(40)),
+        run("k8s:get", Duration::from_secs(40)),
+    );
+    for (op, (took, hang)) in [("eks:DescribeCluster", eks), ("k8s:get", k8s)] {
+        eprintln!("{op}: hung {hang:?}, answered SUCCESS after {took:?}");
+        assert!(
+            took >= Duration::from_secs(9) && took < Duration::from_secs(25),
+            "{op}: cut by its timeout, not the deadline: took {took:?}"
+        );
+    }
+}

@@ -1,4 +1,5 @@
-//! Hardening: concurrent writers on one aws-auth, and TLS that only trusts the cluster's own CA.
+//! Hardening: concurrent writers on one aws-auth, TLS that only trusts the cluster's own CA, and
+//! redirects that are never followed to another host.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -113,5 +114,61 @@ async fn a_cluster_certificate_from_another_ca_is_refused() {
             .iter()
             .all(|r| !r.op.starts_with("k8s:")),
         "no request got through TLS"
+    );
+}
+
+/// Counts the TCP connections made to a loopback port that no client should ever reach.
+async fn bystander() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}/elsewhere", listener.local_addr().unwrap());
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((_socket, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    (url, hits)
+}
+
+#[tokio::test]
+async fn redirects_to_another_host_are_never_followed() {
+    // The response PUT: a 307 elsewhere is an undeliverable answer, not a reason to go there.
+    let h = Harness::start().await;
+    let (url, hits) = bystander().await;
+    h.sim
+        .inject("cfn:response", eks_sim::Fault::Redirect(url.clone()), 1);
+    let event = h.event("Create", props_for(SERVICE_ROLE), None);
+    let out = eks_role_mapper::handle(
+        &h.clients,
+        event,
+        integration::context(std::time::Duration::from_secs(10)),
+    )
+    .await;
+    let err = out
+        .expect_err("an answer that could not be delivered")
+        .to_string();
+    assert!(err.contains("HTTP 307"), "{err}");
+    assert!(h.sim.responses().is_empty());
+
+    // EKS, STS and the Kubernetes API: the call fails cleanly, FAILED reaches CloudFormation.
+    for op in ["eks:DescribeCluster", "sts:AssumeRole", "k8s:get"] {
+        let h = Harness::start().await;
+        h.sim.inject(op, eks_sim::Fault::Redirect(url.clone()), 1);
+        let resp = h
+            .invoke(h.event("Create", props_for(SERVICE_ROLE), None))
+            .await;
+        assert_eq!(resp["Status"], "FAILED", "{op}: {resp}");
+        let reason = resp["Reason"].as_str().unwrap();
+        assert!(
+            reason.contains("307") || reason.contains("redirect"),
+            "{op}: {reason}"
+        );
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a client followed a redirect"
     );
 }
