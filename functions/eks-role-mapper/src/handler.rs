@@ -73,7 +73,7 @@ where
         },
         _ = tokio::time::sleep(remaining.saturating_sub(keep)) => {
             abort.abort();
-            Err(Error::Deadline("granting access".into()))
+            Err(Error::Deadline("waiting on AWS or the Kubernetes API".into()))
         }
     };
     let fallback_id = envelope

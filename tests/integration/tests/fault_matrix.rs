@@ -1,8 +1,10 @@
-//! Every call the mapper makes (EKS, STS, Kubernetes, the response PUT), on the aws-auth path, the
-//! aws-auth path with the ConfigMap missing and the access-entry path, meets every fault: each run
-//! ends in SUCCESS after bounded retries or a clean FAILED before the deadline, with exactly one
-//! response; aws-auth still parses and keeps every entry it had; and after a FAILED Create, the
-//! Delete CloudFormation sends next leaves nothing of ours behind.
+//! Every call the mapper makes (EKS, STS, Kubernetes, the response PUT) meets every fault, on each
+//! path: Create through aws-auth (ConfigMap there or missing), through an access entry, through
+//! the opt-in mode switch, and Delete through aws-auth and through an access entry. Each run ends
+//! in SUCCESS after bounded retries or a clean FAILED before the deadline, with exactly one
+//! response; aws-auth still parses and keeps every entry it had; after a FAILED Create, the
+//! Delete CloudFormation sends next leaves nothing of ours behind; after a FAILED Delete, the
+//! retried Delete removes ours.
 
 use std::time::{Duration, Instant};
 
@@ -15,17 +17,21 @@ const DEADLINE: Duration = Duration::from_secs(4);
 /// One way through the mapper, and the calls on it.
 struct Path {
     name: &'static str,
+    request: &'static str,
     cluster: &'static str,
     /// Without aws-auth only the cluster creator gets in: run as it, with no admin role.
     missing_config_map: bool,
+    enable_access_entries: bool,
     ops: &'static [&'static str],
 }
 
-const PATHS: [Path; 3] = [
+static PATHS: [Path; 6] = [
     Path {
         name: "aws-auth",
+        request: "Create",
         cluster: "legacy",
         missing_config_map: false,
+        enable_access_entries: false,
         ops: &[
             "eks:DescribeCluster",
             "sts:AssumeRole",
@@ -36,18 +42,56 @@ const PATHS: [Path; 3] = [
     },
     Path {
         name: "aws-auth created",
+        request: "Create",
         cluster: "legacy",
         missing_config_map: true,
+        enable_access_entries: false,
         ops: &["k8s:get", "k8s:create"],
     },
     Path {
         name: "access entry",
+        request: "Create",
         cluster: "modern",
         missing_config_map: false,
+        enable_access_entries: false,
         ops: &[
             "eks:DescribeCluster",
             "eks:CreateAccessEntry",
             "eks:AssociateAccessPolicy",
+            "cfn:response",
+        ],
+    },
+    Path {
+        name: "mode switch",
+        request: "Create",
+        cluster: "legacy",
+        missing_config_map: false,
+        enable_access_entries: true,
+        ops: &["eks:UpdateClusterConfig", "eks:DescribeUpdate"],
+    },
+    Path {
+        name: "aws-auth delete",
+        request: "Delete",
+        cluster: "legacy",
+        missing_config_map: false,
+        enable_access_entries: false,
+        ops: &[
+            "eks:DescribeCluster",
+            "sts:AssumeRole",
+            "k8s:get",
+            "k8s:update",
+            "cfn:response",
+        ],
+    },
+    Path {
+        name: "access entry delete",
+        request: "Delete",
+        cluster: "modern",
+        missing_config_map: false,
+        enable_access_entries: false,
+        ops: &[
+            "eks:DescribeCluster",
+            "eks:DeleteAccessEntry",
             "cfn:response",
         ],
     },
@@ -66,8 +110,22 @@ fn ours_in_access_entries(h: &Harness, cluster: &str) -> bool {
         .is_some_and(|m| m.values().any(|e| e["principal_arn"] == SERVICE_ROLE))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_call_meets_every_fault_and_the_stack_always_gets_one_clean_answer() {
+/// How many mappings of our role the cluster has, in aws-auth and access entries together.
+fn ours(h: &Harness, cluster: &str) -> usize {
+    entries_for(&map_roles_or_none(h, cluster), SERVICE_ROLE).len()
+        + usize::from(ours_in_access_entries(h, cluster))
+}
+
+#[derive(Default)]
+struct Tally {
+    runs: usize,
+    successes: usize,
+    failures: usize,
+    cleaned: usize,
+}
+
+/// Every fault on every call of one path, one run each.
+async fn run_path(path: &'static Path) -> Tally {
     let faults = [
         Fault::Status(500),
         Fault::Status(503),
@@ -76,89 +134,116 @@ async fn every_call_meets_every_fault_and_the_stack_always_gets_one_clean_answer
         Fault::Delay(DEADLINE + Duration::from_secs(2)),
         Fault::Conflict,
     ];
-    let (mut runs, mut successes, mut failures, mut cleaned) = (0, 0, 0, 0);
-    for path in &PATHS {
-        for &op in path.ops {
-            for fault in &faults {
-                if matches!(fault, Fault::Conflict)
-                    && !op.starts_with("k8s:")
-                    && !op.starts_with("eks:")
-                {
-                    continue;
+    let mut t = Tally::default();
+    for &op in path.ops {
+        for fault in &faults {
+            if matches!(fault, Fault::Conflict)
+                && !op.starts_with("k8s:")
+                && !op.starts_with("eks:")
+            {
+                continue;
+            }
+            if op == "cfn:response" && matches!(fault, Fault::Delay(_)) {
+                continue; // a response that arrives after the deadline is CloudFormation's timeout, not ours
+            }
+            let label = format!("{} / {op} / {fault:?}", path.name);
+            let (h, mut props) = if path.missing_config_map {
+                let h = Harness::with(eks_sim::Scenario::default_scenario(), "admin").await;
+                h.sim
+                    .set_config_map_data(path.cluster, "kube-system", "aws-auth", None);
+                (
+                    h,
+                    json!({ "ClusterName": path.cluster, "RoleArn": SERVICE_ROLE }),
+                )
+            } else {
+                let props = json!({ "ClusterName": path.cluster, "RoleArn": SERVICE_ROLE, "ClusterAdminRoleArn": ADMIN_ROLE });
+                (Harness::start().await, props)
+            };
+            if path.enable_access_entries {
+                props["EnableAccessEntries"] = json!("true");
+            }
+            // A Delete needs something to delete: a Create without faults first.
+            let existing_id = if path.request == "Delete" {
+                let made = h.invoke(h.event("Create", props.clone(), None)).await;
+                assert_eq!(made["Status"], "SUCCESS", "{label}: set-up {made}");
+                Some(made["PhysicalResourceId"].as_str().unwrap().to_string())
+            } else {
+                None
+            };
+            let others: Vec<Value> = map_roles_or_none(&h, path.cluster)
+                .into_iter()
+                .filter(|e| entries_for(std::slice::from_ref(e), SERVICE_ROLE).is_empty())
+                .collect();
+            h.sim.inject(op, fault.clone(), 1);
+            let started = Instant::now();
+            let resp = h
+                .invoke_within(
+                    h.event(path.request, props.clone(), existing_id.as_deref()),
+                    DEADLINE,
+                )
+                .await;
+            let took = started.elapsed();
+            t.runs += 1;
+            assert!(took < DEADLINE, "{label}: answered after {took:?}");
+            let after: Vec<Value> = map_roles_or_none(&h, path.cluster)
+                .into_iter()
+                .filter(|e| entries_for(std::slice::from_ref(e), SERVICE_ROLE).is_empty())
+                .collect();
+            assert_eq!(after, others, "{label}: other entries lost or reordered");
+            match (resp["Status"].as_str(), path.request) {
+                (Some("SUCCESS"), "Create") => {
+                    t.successes += 1;
+                    assert_eq!(ours(&h, path.cluster), 1, "{label}: mapped exactly once");
                 }
-                if op == "cfn:response" && matches!(fault, Fault::Delay(_)) {
-                    continue; // a response that arrives after the deadline is CloudFormation's timeout, not ours
+                (Some("SUCCESS"), _) => {
+                    t.successes += 1;
+                    assert_eq!(ours(&h, path.cluster), 0, "{label}: removed");
                 }
-                let label = format!("{} / {op} / {fault:?}", path.name);
-                let (h, props) = if path.missing_config_map {
-                    let h = Harness::with(eks_sim::Scenario::default_scenario(), "admin").await;
-                    h.sim
-                        .set_config_map_data(path.cluster, "kube-system", "aws-auth", None);
-                    (
-                        h,
-                        json!({ "ClusterName": path.cluster, "RoleArn": SERVICE_ROLE }),
-                    )
-                } else {
-                    let props = json!({ "ClusterName": path.cluster, "RoleArn": SERVICE_ROLE, "ClusterAdminRoleArn": ADMIN_ROLE });
-                    (Harness::start().await, props)
-                };
-                let before = map_roles_or_none(&h, path.cluster);
-                h.sim.inject(op, fault.clone(), 1);
-                let started = Instant::now();
-                let resp = h
-                    .invoke_within(h.event("Create", props.clone(), None), DEADLINE)
-                    .await;
-                let took = started.elapsed();
-                runs += 1;
-                assert!(took < DEADLINE, "{label}: answered after {took:?}");
-                let after = map_roles_or_none(&h, path.cluster);
-                assert_eq!(
-                    &after[..before.len()],
-                    &before[..],
-                    "{label}: entries lost or reordered"
-                );
-                let mapped = entries_for(&after, SERVICE_ROLE).len()
-                    + usize::from(ours_in_access_entries(&h, path.cluster));
-                match resp["Status"].as_str() {
-                    Some("SUCCESS") => {
-                        successes += 1;
-                        assert_eq!(mapped, 1, "{label}: mapped exactly once");
-                    }
-                    Some("FAILED") => {
-                        failures += 1;
-                        let reason = resp["Reason"].as_str().unwrap();
-                        assert!(
-                            !reason.is_empty() && reason.len() < 1024,
-                            "{label}: {reason}"
-                        );
-                        eprintln!("{label}: FAILED: {reason}");
-                        // CloudFormation follows a FAILED Create with a Delete of the id it got.
-                        let id = resp["PhysicalResourceId"].as_str().unwrap();
-                        let del = h.invoke(h.event("Delete", props, Some(id))).await;
-                        assert_eq!(del["Status"], "SUCCESS", "{label}: {del}");
-                        let left = map_roles_or_none(&h, path.cluster);
-                        assert!(
-                            entries_for(&left, SERVICE_ROLE).is_empty(),
-                            "{label}: left in aws-auth"
-                        );
-                        assert!(
-                            !ours_in_access_entries(&h, path.cluster),
-                            "{label}: access entry left"
-                        );
-                        assert_eq!(
-                            &left[..before.len()],
-                            &before[..],
-                            "{label}: delete lost entries"
-                        );
-                        cleaned += 1;
-                    }
-                    other => panic!("{label}: status {other:?}"),
+                (Some("FAILED"), _) => {
+                    t.failures += 1;
+                    let reason = resp["Reason"].as_str().unwrap();
+                    assert!(
+                        !reason.is_empty() && reason.len() < 1024,
+                        "{label}: {reason}"
+                    );
+                    eprintln!("{label}: FAILED: {reason}");
+                    // After a FAILED Create, CloudFormation deletes the id it got; after a
+                    // FAILED Delete, the user retries the Delete.
+                    let id = resp["PhysicalResourceId"].as_str().unwrap();
+                    let del = h.invoke(h.event("Delete", props, Some(id))).await;
+                    assert_eq!(del["Status"], "SUCCESS", "{label}: {del}");
+                    assert_eq!(ours(&h, path.cluster), 0, "{label}: left behind");
+                    let left: Vec<Value> = map_roles_or_none(&h, path.cluster);
+                    assert_eq!(left, others, "{label}: the Delete lost entries");
+                    t.cleaned += 1;
                 }
+                (other, _) => panic!("{label}: status {other:?}"),
             }
         }
     }
-    eprintln!("fault matrix: {runs} runs over {} paths, {successes} SUCCESS after retries, {failures} clean FAILED ({cleaned} cleaned up by the Delete that follows), 0 lost entries", PATHS.len());
-    assert!(successes > failures, "most single faults are retried away");
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_call_meets_every_fault_and_the_stack_always_gets_one_clean_answer() {
+    // The paths run side by side; each has its own simulator.
+    let tallies = futures::future::join_all(PATHS.iter().map(|p| tokio::spawn(run_path(p)))).await;
+    let mut all = Tally::default();
+    for t in tallies {
+        let t = t.expect("a path's runs all passed");
+        all.runs += t.runs;
+        all.successes += t.successes;
+        all.failures += t.failures;
+        all.cleaned += t.cleaned;
+    }
+    eprintln!(
+        "fault matrix: {} runs over {} paths, {} SUCCESS after retries, {} clean FAILED ({} cleaned up by the Delete that follows), 0 lost entries",
+        all.runs, PATHS.len(), all.successes, all.failures, all.cleaned
+    );
+    assert!(
+        all.successes > all.failures,
+        "most single faults are retried away"
+    );
 }
 
 /// A call that hangs is cut by its own timeout (SDK attempt 10 s, Kubernetes read 15 s) and
