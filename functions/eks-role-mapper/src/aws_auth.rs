@@ -22,6 +22,13 @@ pub const NAMESPACE: &str = "kube-system";
 pub const MAP_ROLES: &str = "mapRoles";
 const ROLE_ARN: &str = "rolearn";
 
+/// The aws-auth annotation recording that the resource with this owner key (see
+/// `physical_id::owner_key`) added its role's entry. Delete removes only recorded entries, so a
+/// mapping that was there before (adopted) or made by hand is never taken away.
+pub fn owner_annotation(owner: &str) -> String {
+    format!("eks-role-mapper/owner-{owner}")
+}
+
 /// What an upsert did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Change {

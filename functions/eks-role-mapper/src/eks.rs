@@ -20,7 +20,12 @@ pub struct ClusterInfo {
     /// The cluster CA, PEM.
     pub ca_pem: Vec<u8>,
     pub authentication_mode: String,
+    /// ACTIVE, CREATING, UPDATING, DELETING, FAILED or PENDING.
+    pub status: String,
 }
+
+/// The access-entry tag recording that the resource with this owner key created the entry.
+pub const OWNER_TAG: &str = "eks-role-mapper/owner";
 
 fn code<E: ProvideErrorMetadata>(e: &SdkError<E>) -> Option<&str> {
     e.code()
@@ -83,26 +88,73 @@ pub async fn describe(eks: &aws_sdk_eks::Client, cluster: &str) -> Result<Option
             .and_then(|a| a.authentication_mode)
             .map(|m| m.as_str().to_string())
             .unwrap_or_else(|| "CONFIG_MAP".to_string()),
+        status: c.status.map(|s| s.as_str().to_string()).unwrap_or_default(),
     }))
 }
 
-/// Creates the role's access entry; `true` when one was already there (adopted, not ours).
+/// Creates the role's access entry, tagged with `owner`; `true` when one was already there
+/// (adopted: left untagged, never deleted by us).
 pub async fn create_access_entry(
     eks: &aws_sdk_eks::Client,
     cluster: &str,
     role: &RoleArn,
+    owner: &str,
 ) -> Result<bool> {
     match eks
         .create_access_entry()
         .cluster_name(cluster)
         .principal_arn(role.as_str())
         .r#type("STANDARD")
+        .tags(OWNER_TAG, owner)
         .send()
         .await
     {
         Ok(_) => Ok(false),
         Err(e) if code(&e) == Some("ResourceInUseException") => Ok(true),
         Err(e) => Err(aws_error("CreateAccessEntry", e)),
+    }
+}
+
+/// Whether the role's access entry exists and carries `owner`'s tag (we created it).
+pub async fn access_entry_is_ours(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    role: &RoleArn,
+    owner: &str,
+) -> Result<bool> {
+    match eks
+        .describe_access_entry()
+        .cluster_name(cluster)
+        .principal_arn(role.as_str())
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out
+            .access_entry
+            .and_then(|e| e.tags)
+            .is_some_and(|t| t.get(OWNER_TAG).map(String::as_str) == Some(owner))),
+        Err(e) if code(&e) == Some("ResourceNotFoundException") => Ok(false),
+        Err(e) => Err(aws_error("DescribeAccessEntry", e)),
+    }
+}
+
+/// Every cluster name of the region (ListClusters, all pages).
+pub async fn list_clusters(eks: &aws_sdk_eks::Client) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let out = eks
+            .list_clusters()
+            .max_results(100)
+            .set_next_token(next.take())
+            .send()
+            .await
+            .map_err(|e| aws_error("ListClusters", e))?;
+        names.extend(out.clusters.unwrap_or_default());
+        match out.next_token {
+            Some(t) if !t.is_empty() => next = Some(t),
+            _ => return Ok(names),
+        }
     }
 }
 

@@ -26,6 +26,9 @@ pub enum Error {
     /// A Kubernetes call failed.
     #[error("Kubernetes {operation}: {message}")]
     Kube { operation: String, message: String },
+    /// Some clusters of a multi-cluster request failed; each is named with its reason.
+    #[error("ClusterName: {0}")]
+    Clusters(String),
     /// Conflicting writers kept winning.
     #[error("aws-auth: still conflicting after {0} attempts; nothing of ours was written")]
     TooManyConflicts(u32),

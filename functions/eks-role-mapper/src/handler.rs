@@ -7,18 +7,16 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
 
-use crate::arn::RoleArn;
 use crate::aws_auth::{self, Change};
 use crate::clients::Clients;
-use crate::decision::{decide, Decision, Mechanism};
-use crate::eks::{self, ClusterInfo};
+use crate::decision::{decide, Mechanism};
+use crate::eks;
 use crate::error::{Error, Result};
 use crate::event::{Envelope, Request, RequestType};
-use crate::kube_store::ClusterApi;
-use crate::physical_id::Recorded;
-use crate::properties::Properties;
+use crate::per_cluster::{self, Granted, Scope};
+use crate::physical_id::{owner_key, Recorded};
+use crate::properties::{Clusters, Properties};
 use crate::response::Body;
-use crate::token;
 
 /// What a successful request answers.
 #[derive(Debug, Clone, PartialEq)]
@@ -155,168 +153,105 @@ fn region_of(clients: &Clients, props: Option<&Properties>) -> Result<String> {
         .ok_or_else(|| Error::invalid("Region", "required when the function has no AWS_REGION"))
 }
 
-/// The identity used for the Kubernetes API, and its credentials.
-async fn kube_credentials(
-    clients: &Clients,
-    props: Option<&Properties>,
-    region: &str,
-) -> Result<(aws_credential_types::Credentials, String)> {
-    match props.and_then(|p| p.cluster_admin_role.as_ref()) {
-        Some(admin) => {
-            let mut req = clients
-                .sts(region)
-                .assume_role()
-                .role_arn(admin.as_str())
-                .role_session_name("eks-role-mapper");
-            if let Some(x) = props.and_then(|p| p.cluster_admin_external_id.as_ref()) {
-                req = req.external_id(x);
-            }
-            let out = req
-                .send()
-                .await
-                .map_err(|e| eks::aws_error("AssumeRole ClusterAdminRoleArn", e))?;
-            let c = out.credentials.ok_or_else(|| Error::Aws {
-                operation: "AssumeRole".into(),
-                message: "no credentials returned".into(),
-            })?;
-            let creds = aws_credential_types::Credentials::new(
-                c.access_key_id,
-                c.secret_access_key,
-                Some(c.session_token),
-                None,
-                "assume-role",
-            );
-            Ok((creds, admin.as_str().to_string()))
-        }
-        None => Ok((
-            clients.own_credentials().await?,
-            "the function's role".to_string(),
-        )),
-    }
-}
-
-async fn cluster_api(
-    clients: &Clients,
-    props: Option<&Properties>,
-    region: &str,
-    cluster: &str,
-    info: &ClusterInfo,
-) -> Result<ClusterApi> {
-    let (creds, identity) = kube_credentials(clients, props, region).await?;
-    let token = token::bearer_token(&creds, region, cluster, SystemTime::now())?;
-    ClusterApi::new(cluster, info, token, identity)
-}
-
-fn data(mechanism: Mechanism, info: &ClusterInfo, username: &str, adopted: bool) -> Value {
+/// Data for the template's outputs; small whatever the number of clusters (the whole response
+/// must fit in 4096 bytes).
+fn data(granted: &[Granted], username: &str) -> Value {
+    let methods: std::collections::BTreeSet<&str> =
+        granted.iter().map(|g| g.mechanism.as_str()).collect();
+    let single_arn = match granted {
+        [one] => one.arn.as_str(),
+        _ => "",
+    };
     json!({
-        "Method": mechanism.as_str(),
-        "ClusterArn": info.arn,
+        "Method": methods.into_iter().collect::<Vec<_>>().join(","),
+        "ClusterArn": single_arn,
         "Username": username,
-        "Adopted": adopted.to_string(),
+        "Adopted": (!granted.is_empty() && granted.iter().all(|g| g.adopted)).to_string(),
+        "Clusters": granted.len().to_string(),
     })
 }
 
-/// Grants access per the properties; returns the id and Data.
-async fn grant(
-    clients: &Clients,
+/// Grants the role on every cluster of the properties. On a Create, clusters already done are
+/// undone when another fails (`undo_on_failure`); an Update's failure is undone by
+/// CloudFormation's rollback, which sends the old properties back.
+async fn grant_all(
+    scope: &Scope<'_>,
     props: &Properties,
-    keep_adopted: Option<bool>,
-    progress: &Progress,
-) -> Result<(Recorded, Value)> {
-    let region = region_of(clients, Some(props))?;
-    let eks_client = clients.eks(&region);
-    let cluster = &props.cluster_name;
-    let info = eks::describe(&eks_client, cluster).await?.ok_or_else(|| {
-        Error::invalid(
-            "ClusterName",
-            format!("no EKS cluster named {cluster} in {region}"),
-        )
-    })?;
-    let Decision {
-        mechanism,
-        switch_mode,
-    } = decide(
-        cluster,
-        &info.authentication_mode,
-        props.method,
-        props.enable_access_entries,
-    )?;
-    tracing::info!(mode = %info.authentication_mode, mechanism = mechanism.as_str(), switch_mode, "decided");
-    if switch_mode {
-        eks::enable_access_entries(&eks_client, cluster, Duration::from_millis(500)).await?;
-        tracing::info!("cluster switched to API_AND_CONFIG_MAP");
+    undo_on_failure: bool,
+) -> Result<Vec<Granted>> {
+    let names = scope.resolve(&props.clusters).await?;
+    let results = per_cluster::each(&names, |c| scope.grant(props, c)).await;
+    let total = results.len();
+    let mut granted = Vec::new();
+    let mut failed: Vec<(&str, Error)> = Vec::new();
+    for (cluster, r) in results {
+        match r {
+            Ok(Some(g)) => granted.push(g),
+            Ok(None) => {}
+            Err(e) => failed.push((cluster, e)),
+        }
     }
-    let adopted = match mechanism {
-        Mechanism::AccessEntry => {
-            let adopted = eks::create_access_entry(&eks_client, cluster, &props.role).await?;
-            if !adopted {
-                progress.record(&Recorded {
-                    mechanism,
-                    adopted,
-                    region: region.clone(),
-                    cluster: cluster.clone(),
-                    role: props.role.clone(),
-                });
-            }
-            eks::associate_cluster_policy(
-                &eks_client,
-                cluster,
-                &props.role,
-                &props.access_policy_arn,
+    if failed.is_empty() {
+        return Ok(granted);
+    }
+    if total == 1 {
+        return Err(failed.pop().expect("one failure").1);
+    }
+    let undo = if undo_on_failure && !granted.is_empty() {
+        let done: Vec<String> = granted.iter().map(|g| g.cluster.clone()).collect();
+        let undone = per_cluster::each(&done, |c| scope.revoke(c)).await;
+        let stuck: Vec<String> = undone
+            .iter()
+            .filter_map(|(c, r)| r.as_ref().err().map(|e| format!("{c}: {e}")))
+            .collect();
+        if stuck.is_empty() {
+            format!("; the {} done were undone", done.len())
+        } else {
+            format!(
+                "; undoing failed on {} (the Delete that follows retries it)",
+                stuck.join("; ")
             )
-            .await?;
-            adopted
         }
-        Mechanism::AwsAuth => {
-            let api = cluster_api(clients, Some(props), &region, cluster, &info).await?;
-            let (change, adopted, conflicts) = api
-                .upsert(&props.role, &props.username, &props.groups)
-                .await?;
-            tracing::info!(change = ?change, conflicts, "aws-auth written");
-            adopted
-        }
+    } else {
+        String::new()
     };
-    let adopted = keep_adopted.unwrap_or(adopted);
-    tracing::info!(adopted, "access granted");
-    let rec = Recorded {
-        mechanism,
-        adopted,
-        region,
-        cluster: cluster.clone(),
-        role: props.role.clone(),
-    };
-    let d = data(mechanism, &info, &props.username, adopted);
-    Ok((rec, d))
+    Err(Error::Clusters(per_cluster::failure_reason(
+        total, &failed, &undo,
+    )))
 }
 
-/// Removes what a recorded id says this resource created.
-async fn revoke(clients: &Clients, rec: &Recorded, props: Option<&Properties>) -> Result<()> {
-    if rec.adopted {
-        tracing::info!("mapping was adopted, leaving it in place");
-        return Ok(());
+/// Revokes on every cluster; the clusters that failed are named.
+async fn revoke_all(scope: &Scope<'_>, names: &[String]) -> Result<()> {
+    let results = per_cluster::each(names, |c| scope.revoke(c)).await;
+    let total = results.len();
+    let mut failed: Vec<(&str, Error)> = results
+        .into_iter()
+        .filter_map(|(c, r)| r.err().map(|e| (c, e)))
+        .collect();
+    match failed.len() {
+        0 => Ok(()),
+        _ if total == 1 => Err(failed.pop().expect("one failure").1),
+        _ => Err(Error::Clusters(per_cluster::failure_reason(
+            total, &failed, "",
+        ))),
     }
-    let eks_client = clients.eks(&rec.region);
-    match rec.mechanism {
-        Mechanism::AccessEntry => {
-            let removed = eks::delete_access_entry(&eks_client, &rec.cluster, &rec.role).await?;
-            tracing::info!(removed, "access entry deleted");
-        }
-        Mechanism::AwsAuth => {
-            let Some(info) = eks::describe(&eks_client, &rec.cluster).await? else {
-                tracing::info!("cluster is gone, nothing to remove");
-                return Ok(());
-            };
-            let api = cluster_api(clients, props, &rec.region, &rec.cluster, &info).await?;
-            let removed = api.remove(&rec.role).await?;
-            tracing::info!(removed, "aws-auth entry removed");
-        }
+}
+
+fn record_for(request: &Request, props: &Properties, region: String) -> Recorded {
+    Recorded {
+        owner: owner_key(
+            &request.envelope.stack_id,
+            &request.envelope.logical_resource_id,
+            &props.role,
+        ),
+        region,
+        role: props.role.clone(),
     }
-    Ok(())
 }
 
 /// The work of one request.
 async fn act(clients: Clients, request: Request, progress: Progress) -> Result<Success> {
-    let kind = request.kind.map_err(|m| {
+    let kind = request.kind.clone().map_err(|m| {
         let (field, expected) = m.split_once(": ").unwrap_or(("RequestType", &m));
         Error::invalid(field, expected)
     })?;
@@ -324,30 +259,63 @@ async fn act(clients: Clients, request: Request, progress: Progress) -> Result<S
     match kind {
         RequestType::Create => {
             let props = Properties::parse(&request.properties)?;
-            let (rec, d) = grant(&clients, &props, None, &progress).await?;
+            let rec = record_for(&request, &props, region_of(&clients, Some(&props))?);
+            // From here on a FAILED answer carries the real id: the Delete CloudFormation sends
+            // next removes whatever was made, by the owner's markers.
+            progress.record(&rec);
+            let scope = Scope::new(
+                &clients,
+                Some(&props),
+                rec.region.clone(),
+                rec.role.clone(),
+                rec.owner.clone(),
+            );
+            let granted = grant_all(&scope, &props, true).await?;
             Ok(Success {
                 physical_resource_id: rec.encode(),
-                data: Some(d),
+                data: Some(data(&granted, &props.username)),
             })
         }
         RequestType::Update => {
             let props = Properties::parse(&request.properties)?;
-            let old = old_id.as_deref().and_then(Recorded::decode);
-            let in_place = old.as_ref().filter(|o| {
-                o.cluster == props.cluster_name
-                    && o.role.as_str() == props.role.as_str()
-                    && Some(&o.region) == region_of(&clients, Some(&props)).ok().as_ref()
-            });
-            let (rec, d) = grant(&clients, &props, in_place.map(|o| o.adopted), &progress).await?;
-            // Same target and mechanism: same id (in place). Otherwise a new id: CloudFormation
-            // then deletes the old one.
-            let id = match in_place {
-                Some(o) if o.same_target(&rec) => o.encode(),
-                _ => rec.encode(),
-            };
+            let new = record_for(&request, &props, region_of(&clients, Some(&props))?);
+            // Same region and role: in place, clusters added and removed. Otherwise a new id:
+            // CloudFormation then deletes the old one.
+            let old = old_id
+                .as_deref()
+                .and_then(Recorded::decode)
+                .filter(|o| o.same_target(&new));
+            let rec = old.clone().unwrap_or(new);
+            let scope = Scope::new(
+                &clients,
+                Some(&props),
+                rec.region.clone(),
+                rec.role.clone(),
+                rec.owner.clone(),
+            );
+            let granted = grant_all(&scope, &props, false).await?;
+            if old.is_some() {
+                let before = request
+                    .old_properties
+                    .as_ref()
+                    .and_then(|o| Clusters::parse(o.get("ClusterName")).ok());
+                if let Some(before) = before {
+                    let now: Vec<String> = scope.resolve(&props.clusters).await?;
+                    let dropped: Vec<String> = scope
+                        .resolve(&before)
+                        .await?
+                        .into_iter()
+                        .filter(|c| !now.contains(c))
+                        .collect();
+                    if !dropped.is_empty() {
+                        tracing::info!(clusters = dropped.len(), "clusters left the list");
+                        revoke_all(&scope, &dropped).await?;
+                    }
+                }
+            }
             Ok(Success {
-                physical_resource_id: id,
-                data: Some(d),
+                physical_resource_id: rec.encode(),
+                data: Some(data(&granted, &props.username)),
             })
         }
         RequestType::Delete => {
@@ -355,8 +323,14 @@ async fn act(clients: Clients, request: Request, progress: Progress) -> Result<S
             match Recorded::decode(&id) {
                 None => tracing::info!("physical id not made by this function; nothing to delete"),
                 Some(rec) => {
+                    // Properties that no longer parse: every cluster of the region is checked
+                    // (only this owner's markers are acted on).
                     let props = Properties::parse(&request.properties).ok();
-                    revoke(&clients, &rec, props.as_ref()).await?
+                    let clusters = props.as_ref().map_or(Clusters::All, |p| p.clusters.clone());
+                    let scope =
+                        Scope::new(&clients, props.as_ref(), rec.region, rec.role, rec.owner);
+                    let names = scope.resolve(&clusters).await?;
+                    revoke_all(&scope, &names).await?;
                 }
             }
             Ok(Success {
@@ -399,106 +373,154 @@ impl std::fmt::Display for Plan {
     }
 }
 
-/// Plans a request without writing anything.
-pub async fn plan(clients: &Clients, event: Value) -> Result<Plan> {
+/// Plans a request without writing anything: one plan per cluster it would touch.
+pub async fn plan(clients: &Clients, event: Value) -> Result<Vec<Plan>> {
     let request = Request::parse(&event, true)?;
-    let kind = request.kind.map_err(|m| Error::invalid("RequestType", m))?;
-    let (props, rec) = match kind {
-        RequestType::Delete => {
-            let rec = request
-                .envelope
-                .physical_resource_id
-                .as_deref()
-                .and_then(Recorded::decode);
-            (Properties::parse(&request.properties).ok(), rec)
-        }
-        _ => (Some(Properties::parse(&request.properties)?), None),
+    let kind = request
+        .kind
+        .clone()
+        .map_err(|m| Error::invalid("RequestType", m))?;
+    let props = match kind {
+        RequestType::Delete => Properties::parse(&request.properties).ok(),
+        _ => Some(Properties::parse(&request.properties)?),
     };
-    let cluster = rec
-        .as_ref()
-        .map(|r| r.cluster.clone())
-        .or_else(|| props.as_ref().map(|p| p.cluster_name.clone()))
-        .unwrap_or_default();
-    let region = rec
-        .as_ref()
-        .map(|r| r.region.clone())
-        .map(Ok)
-        .unwrap_or_else(|| region_of(clients, props.as_ref()))?;
+    let rec = match (kind, &props) {
+        (RequestType::Delete, _) => request
+            .envelope
+            .physical_resource_id
+            .as_deref()
+            .and_then(Recorded::decode),
+        (_, Some(p)) => Some(record_for(&request, p, region_of(clients, Some(p))?)),
+        (_, None) => None,
+    };
+    let Some(rec) = rec else {
+        return Ok(vec![Plan {
+            request_type: format!("{kind:?}"),
+            cluster: "(none: the PhysicalResourceId was not made by this function)".into(),
+            authentication_mode: String::new(),
+            mechanism: None,
+            switch_mode: false,
+            calls: Vec::new(),
+            aws_auth_diff: None,
+        }]);
+    };
+    let clusters = props.as_ref().map_or(Clusters::All, |p| p.clusters.clone());
+    let scope = Scope::new(clients, props.as_ref(), rec.region, rec.role, rec.owner);
+    let names = scope.resolve(&clusters).await?;
+    let mut plans = Vec::with_capacity(names.len());
+    for cluster in names {
+        let mut plan = plan_one(&scope, kind, props.as_ref(), &cluster).await?;
+        if clusters == Clusters::All {
+            plan.calls.insert(0, "eks:ListClusters".into());
+        }
+        plans.push(plan);
+    }
+    Ok(plans)
+}
+
+async fn plan_one(
+    scope: &Scope<'_>,
+    kind: RequestType,
+    props: Option<&Properties>,
+    cluster: &str,
+) -> Result<Plan> {
     let mut plan = Plan {
         request_type: format!("{kind:?}"),
-        cluster: cluster.clone(),
+        cluster: cluster.to_string(),
         authentication_mode: String::new(),
         mechanism: None,
         switch_mode: false,
         calls: vec!["eks:DescribeCluster".into()],
         aws_auth_diff: None,
     };
-    let Some(info) = eks::describe(&clients.eks(&region), &cluster).await? else {
+    let Some(info) = eks::describe(scope.eks(), cluster).await? else {
         plan.authentication_mode = "(cluster not found)".into();
         return Ok(plan);
     };
     plan.authentication_mode = info.authentication_mode.clone();
-    let (mechanism, role): (Mechanism, RoleArn) = match (&rec, &props) {
-        (Some(r), _) if kind == RequestType::Delete => {
-            if r.adopted {
-                plan.mechanism = Some(r.mechanism);
-                return Ok(plan);
-            }
-            (r.mechanism, r.role.clone())
+    let role = scope.role.clone();
+    let assume = |plan: &mut Plan| {
+        if props.is_some_and(|p| p.cluster_admin_role.is_some()) {
+            plan.calls.push("sts:AssumeRole ClusterAdminRoleArn".into());
         }
-        (None, _) if kind == RequestType::Delete => return Ok(plan),
-        (_, Some(p)) => {
-            let d = decide(
-                &cluster,
-                &info.authentication_mode,
-                p.method,
-                p.enable_access_entries,
-            )?;
-            plan.switch_mode = d.switch_mode;
-            if d.switch_mode {
-                plan.calls
-                    .push("eks:UpdateClusterConfig (CONFIG_MAP -> API_AND_CONFIG_MAP)".into());
-                plan.calls
-                    .push("eks:DescribeUpdate (until Successful)".into());
-            }
-            (d.mechanism, p.role.clone())
-        }
-        _ => return Ok(plan),
     };
-    plan.mechanism = Some(mechanism);
-    match (mechanism, kind) {
-        (Mechanism::AccessEntry, RequestType::Delete) => {
-            plan.calls.push(format!("eks:DeleteAccessEntry {role}"))
+    if kind == RequestType::Delete {
+        let (access_entry, in_aws_auth) = scope.places(&info.authentication_mode);
+        if access_entry {
+            plan.calls
+                .push("eks:DescribeAccessEntry (owner tag)".into());
+            if eks::access_entry_is_ours(scope.eks(), cluster, &role, &scope.owner).await? {
+                plan.mechanism = Some(Mechanism::AccessEntry);
+                plan.calls.push(format!("eks:DeleteAccessEntry {role}"));
+            }
         }
-        (Mechanism::AccessEntry, _) => {
+        if in_aws_auth {
+            assume(&mut plan);
+            let api = scope.cluster_api(cluster, &info).await?;
+            let cm = api.read().await?;
+            plan.calls.push("k8s:get kube-system/aws-auth".into());
+            let ours = cm.as_ref().is_some_and(|c| {
+                c.metadata
+                    .annotations
+                    .as_ref()
+                    .is_some_and(|a| a.contains_key(&aws_auth::owner_annotation(&scope.owner)))
+            });
+            if ours {
+                plan.mechanism = Some(Mechanism::AwsAuth);
+                let data = cm.and_then(|c| c.data).unwrap_or_default();
+                let before = data.get(aws_auth::MAP_ROLES).cloned();
+                let after = aws_auth::remove(&data, &role)?
+                    .map(|d| d.get(aws_auth::MAP_ROLES).cloned().unwrap_or_default());
+                plan.calls
+                    .push("k8s:update kube-system/aws-auth (with resourceVersion)".into());
+                if let Some(after) = after {
+                    plan.aws_auth_diff = Some(aws_auth::diff(before.as_deref(), Some(&after)));
+                }
+            }
+        }
+        return Ok(plan);
+    }
+    let p = props.expect("Create and Update have parsed properties");
+    if p.clusters == Clusters::All && info.status != "ACTIVE" {
+        plan.calls
+            .push(format!("(skipped: status {})", info.status));
+        return Ok(plan);
+    }
+    let d = decide(
+        cluster,
+        &info.authentication_mode,
+        p.method,
+        p.enable_access_entries,
+    )?;
+    plan.switch_mode = d.switch_mode;
+    if d.switch_mode {
+        plan.calls
+            .push("eks:UpdateClusterConfig (CONFIG_MAP -> API_AND_CONFIG_MAP)".into());
+        plan.calls
+            .push("eks:DescribeUpdate (until Successful)".into());
+    }
+    plan.mechanism = Some(d.mechanism);
+    match d.mechanism {
+        Mechanism::AccessEntry => {
             plan.calls.push(format!("eks:CreateAccessEntry {role}"));
             plan.calls
                 .push("eks:AssociateAccessPolicy (cluster scope)".into());
         }
-        (Mechanism::AwsAuth, _) => {
-            if props
-                .as_ref()
-                .is_some_and(|p| p.cluster_admin_role.is_some())
-            {
-                plan.calls.push("sts:AssumeRole ClusterAdminRoleArn".into());
-            }
-            let api = cluster_api(clients, props.as_ref(), &region, &cluster, &info).await?;
+        Mechanism::AwsAuth => {
+            assume(&mut plan);
+            let api = scope.cluster_api(cluster, &info).await?;
             let cm = api.read().await?;
             plan.calls.push("k8s:get kube-system/aws-auth".into());
             let data = cm.and_then(|c| c.data).unwrap_or_default();
             let before = data.get(aws_auth::MAP_ROLES).cloned();
-            let after = if kind == RequestType::Delete {
-                aws_auth::remove(&data, &role)?
-                    .map(|d| d.get(aws_auth::MAP_ROLES).cloned().unwrap_or_default())
-            } else {
-                let p = props.as_ref().expect("Create/Update have properties");
-                let e = aws_auth::upsert(&data, &role, &p.username, &p.groups)?;
-                (e.change != Change::Unchanged).then(|| e.data[aws_auth::MAP_ROLES].clone())
-            };
-            if let Some(after) = after {
+            let e = aws_auth::upsert(&data, &role, &p.username, &p.groups)?;
+            if e.change != Change::Unchanged {
                 plan.calls
                     .push("k8s:update kube-system/aws-auth (with resourceVersion)".into());
-                plan.aws_auth_diff = Some(aws_auth::diff(before.as_deref(), Some(&after)));
+                plan.aws_auth_diff = Some(aws_auth::diff(
+                    before.as_deref(),
+                    Some(&e.data[aws_auth::MAP_ROLES]),
+                ));
             }
         }
     }

@@ -115,13 +115,16 @@ impl ClusterApi {
             .map_err(|e| self.error("get aws-auth", e))
     }
 
-    /// Upserts the role; returns (change, adopted, conflicts seen).
+    /// Upserts the role and records `owner` beside it unless the mapping was already there
+    /// (adopted); returns (change, adopted, conflicts seen).
     pub async fn upsert(
         &self,
         role: &RoleArn,
         username: &str,
         groups: &[String],
+        owner: &str,
     ) -> Result<(Change, bool, u32)> {
+        let marker = aws_auth::owner_annotation(owner);
         let mut conflicts = 0;
         let mut transient_left = MAX_TRANSIENT;
         for attempt in 1..=MAX_ATTEMPTS {
@@ -139,13 +142,24 @@ impl ClusterApi {
                 .as_ref()
                 .and_then(|c| c.data.clone())
                 .unwrap_or_default();
+            let mut annotations = current
+                .as_ref()
+                .and_then(|c| c.metadata.annotations.clone())
+                .unwrap_or_default();
             let edit = aws_auth::upsert(&data, role, username, groups)?;
+            // Our own earlier write (a retried Create) is not adoption.
+            let adopted = edit.adopted && !annotations.contains_key(&marker);
             if edit.change == Change::Unchanged {
-                return Ok((Change::Unchanged, edit.adopted, conflicts));
+                return Ok((Change::Unchanged, adopted, conflicts));
             }
+            if !adopted {
+                annotations.insert(marker.clone(), role.as_str().to_string());
+            }
+            let annotations = (!annotations.is_empty()).then_some(annotations);
             let written = match current {
                 Some(mut cm) => {
                     cm.data = Some(edit.data);
+                    cm.metadata.annotations = annotations;
                     self.api
                         .replace(CONFIG_MAP_NAME, &PostParams::default(), &cm)
                         .await
@@ -156,6 +170,7 @@ impl ClusterApi {
                         metadata: ObjectMeta {
                             name: Some(CONFIG_MAP_NAME.into()),
                             namespace: Some(NAMESPACE.into()),
+                            annotations,
                             ..Default::default()
                         },
                         data: Some(edit.data),
@@ -170,7 +185,7 @@ impl ClusterApi {
             match written {
                 Ok(stored) => {
                     verify(&stored, role, true)?;
-                    return Ok((edit.change, edit.adopted, conflicts));
+                    return Ok((edit.change, adopted, conflicts));
                 }
                 Err((_, e)) if conflict(&e) => {
                     conflicts += 1;
@@ -188,8 +203,10 @@ impl ClusterApi {
         Err(Error::TooManyConflicts(MAX_ATTEMPTS))
     }
 
-    /// Removes the role; returns whether it was there.
-    pub async fn remove(&self, role: &RoleArn) -> Result<bool> {
+    /// Removes the role's entries if `owner` recorded adding them (and the record with them);
+    /// returns whether anything was removed.
+    pub async fn remove(&self, role: &RoleArn, owner: &str) -> Result<bool> {
+        let marker = aws_auth::owner_annotation(owner);
         let mut transient_left = MAX_TRANSIENT;
         for attempt in 1..=MAX_ATTEMPTS {
             let mut cm = match self.api.get_opt(CONFIG_MAP_NAME).await {
@@ -202,11 +219,20 @@ impl ClusterApi {
                 }
                 Err(e) => return Err(self.error("get aws-auth", e)),
             };
-            let data: BTreeMap<String, String> = cm.data.clone().unwrap_or_default();
-            let Some(new_data) = aws_auth::remove(&data, role)? else {
+            let Some(annotations) = cm
+                .metadata
+                .annotations
+                .as_mut()
+                .filter(|a| a.contains_key(&marker))
+            else {
+                tracing::info!("aws-auth holds no record of ours for this role; leaving it");
                 return Ok(false);
             };
-            cm.data = Some(new_data);
+            annotations.remove(&marker);
+            let data: BTreeMap<String, String> = cm.data.clone().unwrap_or_default();
+            if let Some(new_data) = aws_auth::remove(&data, role)? {
+                cm.data = Some(new_data);
+            }
             match self
                 .api
                 .replace(CONFIG_MAP_NAME, &PostParams::default(), &cm)

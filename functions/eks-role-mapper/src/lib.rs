@@ -15,6 +15,7 @@ pub mod event;
 pub mod handler;
 pub mod kube_store;
 pub mod logging;
+pub mod per_cluster;
 pub mod physical_id;
 pub mod properties;
 pub mod response;

@@ -1,70 +1,67 @@
-//! The PhysicalResourceId: deterministic for the same cluster, role, region and method, and it
-//! carries what Delete needs (including whether the mapping was adopted), so Delete never depends
-//! on properties that may have changed or never validated.
+//! The PhysicalResourceId: the region, the role and an owner key. It does not grow with the number
+//! of clusters and stays the same when the cluster list changes (those changes are made in place).
+//! What the resource created is recorded beside each mapping instead (a tag on the access entry,
+//! an annotation on aws-auth, both carrying the owner key), so Delete removes exactly that, on
+//! whatever clusters it finds, and never an adopted or hand-made mapping.
+
+use sha2::{Digest, Sha256};
 
 use crate::arn::RoleArn;
-use crate::decision::Mechanism;
 
-const PREFIX: &str = "eks-role-mapper/v1";
+const PREFIX: &str = "eks-role-mapper/v2";
 /// CloudFormation's limit on a PhysicalResourceId.
 pub const MAX_LEN: usize = 1024;
 
 /// What a PhysicalResourceId records.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recorded {
-    pub mechanism: Mechanism,
-    pub adopted: bool,
     pub region: String,
-    pub cluster: String,
     pub role: RoleArn,
+    /// Names this resource's markers: 16 hex digits of SHA-256 over the stack, the logical id and
+    /// the role (path-stripped, lowercase), so two resources never claim each other's mappings.
+    pub owner: String,
+}
+
+/// The owner key of a resource mapping `role`.
+pub fn owner_key(stack_id: &str, logical_resource_id: &str, role: &RoleArn) -> String {
+    let digest = Sha256::digest(format!(
+        "{stack_id}|{logical_resource_id}|{}",
+        role.match_key()
+    ));
+    hex::encode(&digest[..8])
 }
 
 impl Recorded {
-    /// Encodes as `eks-role-mapper/v1|<mechanism>|<adopted|created>|<region>|<cluster>|<role arn>`.
+    /// Encodes as `eks-role-mapper/v2|<region>|<owner>|<role arn>` (at most ~700 characters: a
+    /// role ARN is bounded by IAM's 512-character path and 64-character name).
     pub fn encode(&self) -> String {
-        let id = format!(
-            "{PREFIX}|{}|{}|{}|{}|{}",
-            self.mechanism.as_str(),
-            if self.adopted { "adopted" } else { "created" },
-            self.region,
-            self.cluster,
-            self.role
-        );
+        let id = format!("{PREFIX}|{}|{}|{}", self.region, self.owner, self.role);
         debug_assert!(id.len() <= MAX_LEN);
         id
     }
 
     /// Decodes an id this function made; None for anything else (Delete then does nothing).
     pub fn decode(id: &str) -> Option<Recorded> {
-        let mut it = id.splitn(6, '|');
+        let mut it = id.splitn(4, '|');
         if it.next()? != PREFIX {
             return None;
         }
-        let mechanism = Mechanism::parse(it.next()?)?;
-        let adopted = match it.next()? {
-            "adopted" => true,
-            "created" => false,
-            _ => return None,
-        };
         let region = it.next()?.to_string();
-        let cluster = it.next()?.to_string();
-        crate::properties::validate_cluster_name("PhysicalResourceId", &cluster).ok()?;
+        let owner = it.next()?.to_string();
+        if owner.len() != 16 || !owner.bytes().all(|b| b.is_ascii_hexdigit()) || region.is_empty() {
+            return None;
+        }
         let role = RoleArn::parse("PhysicalResourceId", it.next()?).ok()?;
         Some(Recorded {
-            mechanism,
-            adopted,
             region,
-            cluster,
             role,
+            owner,
         })
     }
 
-    /// Same cluster, region and role: an Update keeps the resource in place.
+    /// Same region and role: an Update is made in place (clusters added and removed).
     pub fn same_target(&self, other: &Recorded) -> bool {
-        self.region == other.region
-            && self.cluster == other.cluster
-            && self.role.as_str() == other.role.as_str()
-            && self.mechanism == other.mechanism
+        self.region == other.region && self.role.as_str() == other.role.as_str()
     }
 }
 
@@ -74,20 +71,50 @@ mod tests {
 
     #[test]
     fn ids_round_trip_and_foreign_ids_are_not_recognised() {
+        let role = RoleArn::parse("RoleArn", "arn:aws:iam::111122223333:role/p/R").unwrap();
         let r = Recorded {
-            mechanism: Mechanism::AwsAuth,
-            adopted: true,
             region: "us-east-1".into(),
-            cluster: "prod".into(),
-            role: RoleArn::parse("RoleArn", "arn:aws:iam::111122223333:role/p/R").unwrap(),
+            owner: owner_key(
+                "arn:aws:cloudformation:us-east-1:1:stack/s/x",
+                "Mapping",
+                &role,
+            ),
+            role,
         };
         assert_eq!(Recorded::decode(&r.encode()), Some(r));
         for foreign in [
             "",
             "prod-mapping-1A2B3C",
-            "eks-role-mapper/v1|AwsAuth|maybe|r|c|arn",
+            "eks-role-mapper/v2|us-east-1|nothex|arn:aws:iam::111122223333:role/R",
+            "eks-role-mapper/v1|AwsAuth|created|us-east-1|prod|arn:aws:iam::111122223333:role/R",
         ] {
-            assert_eq!(Recorded::decode(foreign), None);
+            assert_eq!(Recorded::decode(foreign), None, "{foreign}");
         }
+    }
+
+    #[test]
+    fn owners_differ_by_stack_logical_id_and_role_but_not_by_role_path_or_case() {
+        let r = |s: &str| RoleArn::parse("RoleArn", s).unwrap();
+        let a = owner_key("stack-1", "Mapping", &r("arn:aws:iam::111122223333:role/R"));
+        assert_eq!(
+            a,
+            owner_key(
+                "stack-1",
+                "Mapping",
+                &r("arn:aws:iam::111122223333:role/x/r")
+            )
+        );
+        assert_ne!(
+            a,
+            owner_key("stack-2", "Mapping", &r("arn:aws:iam::111122223333:role/R"))
+        );
+        assert_ne!(
+            a,
+            owner_key("stack-1", "Other", &r("arn:aws:iam::111122223333:role/R"))
+        );
+        assert_ne!(
+            a,
+            owner_key("stack-1", "Mapping", &r("arn:aws:iam::111122223333:role/S"))
+        );
     }
 }

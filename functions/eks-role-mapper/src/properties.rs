@@ -38,10 +38,102 @@ pub enum Method {
     AwsAuth,
 }
 
+/// The most clusters one resource handles by name (EKS's default quota per region is 100).
+pub const MAX_CLUSTERS: usize = 100;
+
+/// Which clusters the role is mapped into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Clusters {
+    /// These, in the order given, without duplicates.
+    Named(Vec<String>),
+    /// Every ACTIVE cluster of the region (`*`): StackSets give every account the same
+    /// parameters, while cluster names differ from account to account.
+    All,
+}
+
+impl Clusters {
+    /// Parses `ClusterName`: one name, names separated by commas (or a list), or `*`.
+    pub fn parse(value: Option<&Value>) -> Result<Clusters> {
+        const FIELD: &str = "ClusterName";
+        let items: Vec<String> = match value {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::String(s)) => s.split(',').map(|c| c.trim().to_string()).collect(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s.trim().to_string()),
+                    other => Err(Error::invalid(
+                        FIELD,
+                        format!("expected a list of cluster names, found {}", kind(other)),
+                    )),
+                })
+                .collect::<Result<_>>()?,
+            Some(other) => {
+                return Err(Error::invalid(
+                    FIELD,
+                    format!("expected a string, got {}", kind(other)),
+                ))
+            }
+        };
+        if items.is_empty() || items == [""] {
+            return Err(Error::invalid(
+                FIELD,
+                "required: the name of the EKS cluster, names separated by commas, or * for every ACTIVE cluster of the region",
+            ));
+        }
+        if items.iter().any(|c| c == "*") {
+            if items.len() > 1 {
+                return Err(Error::invalid(
+                    FIELD,
+                    "expected * alone, not * among cluster names",
+                ));
+            }
+            return Ok(Clusters::All);
+        }
+        let mut names: Vec<String> = Vec::with_capacity(items.len());
+        for (i, name) in items.into_iter().enumerate() {
+            if name.is_empty() {
+                return Err(Error::invalid(
+                    FIELD,
+                    format!("cluster name {} of the list is empty: expected names separated by single commas", i + 1),
+                ));
+            }
+            validate_cluster_name(FIELD, &name)?;
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        if names.len() > MAX_CLUSTERS {
+            return Err(Error::invalid(
+                FIELD,
+                format!("expected at most {MAX_CLUSTERS} cluster names, got {} (use * for every cluster of the region)", names.len()),
+            ));
+        }
+        Ok(Clusters::Named(names))
+    }
+
+    /// The single named cluster, if that is what was asked.
+    pub fn single(&self) -> Option<&str> {
+        match self {
+            Clusters::Named(n) if n.len() == 1 => Some(&n[0]),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Clusters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Clusters::All => f.write_str("every ACTIVE cluster"),
+            Clusters::Named(n) => f.write_str(&n.join(",")),
+        }
+    }
+}
+
 /// Validated properties.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Properties {
-    pub cluster_name: String,
+    pub clusters: Clusters,
     pub role: RoleArn,
     pub username: String,
     pub groups: Vec<String>,
@@ -206,10 +298,7 @@ impl Properties {
                 ),
             ));
         }
-        let cluster_name = string(props, "ClusterName")?.ok_or_else(|| {
-            Error::invalid("ClusterName", "required: the name of the EKS cluster")
-        })?;
-        validate_cluster_name("ClusterName", &cluster_name)?;
+        let clusters = Clusters::parse(props.get("ClusterName"))?;
         let role_text = string(props, "RoleArn")?
             .ok_or_else(|| Error::invalid("RoleArn", "required: the ARN of the IAM role to map"))?;
         let role = RoleArn::parse("RoleArn", &role_text)?;
@@ -273,7 +362,7 @@ impl Properties {
             }
         }
         Ok(Properties {
-            cluster_name,
+            clusters,
             role,
             username,
             groups: groups(props)?,
@@ -348,6 +437,38 @@ mod tests {
             e[k] = v;
             let err = Properties::parse(&e).unwrap_err().to_string();
             assert!(err.starts_with(want), "{k}: {err}");
+        }
+    }
+
+    #[test]
+    fn cluster_lists_and_the_wildcard() {
+        let parse = |v: Value| Clusters::parse(Some(&v));
+        assert_eq!(
+            parse(json!("a, b,a")).unwrap(),
+            Clusters::Named(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(
+            parse(json!(["x", "y"])).unwrap(),
+            Clusters::Named(vec!["x".into(), "y".into()])
+        );
+        assert_eq!(parse(json!("*")).unwrap(), Clusters::All);
+        assert_eq!(parse(json!("prod")).unwrap().single(), Some("prod"));
+        let many = (0..=MAX_CLUSTERS)
+            .map(|i| format!("c{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        for (bad, want) in [
+            (json!("a,,b"), "cluster name 2 of the list is empty"),
+            (json!("a,*"), "expected * alone"),
+            (json!("a,-b"), "expected an EKS cluster name"),
+            (json!(many), "expected at most 100 cluster names"),
+            (json!([1]), "expected a list of cluster names"),
+        ] {
+            let err = parse(bad).unwrap_err().to_string();
+            assert!(
+                err.starts_with("ClusterName: ") && err.contains(want),
+                "{err}"
+            );
         }
     }
 }

@@ -62,19 +62,29 @@ fn write_map(
         out.push_str(&scalar(key).ok_or("a mapping key that is not a scalar")?);
         out.push(':');
         match value {
-            // A block sequence under a key sits at the key's own indentation, as kubectl writes it.
-            Value::Sequence(items) if !items.is_empty() => {
+            // Nested blocks go two spaces in, as the EKS documentation writes aws-auth: the
+            // usual ConfigMap keeps its look and a diff shows only what changed.
+            _ if is_block(value) => {
                 out.push('\n');
-                write_seq(items, indent, out)?;
-            }
-            Value::Mapping(inner) if !inner.is_empty() => {
-                out.push('\n');
-                write_map(inner, indent + 2, false, out)?;
+                match value {
+                    Value::Sequence(items) => write_seq(items, indent + 2, out)?,
+                    Value::Mapping(inner) => write_map(inner, indent + 2, false, out)?,
+                    _ => unreachable!("is_block holds only for collections"),
+                }
             }
             _ => write_after_indicator(value, indent + 2, out)?,
         }
     }
     Ok(())
+}
+
+/// A non-empty collection, written as a block on the following lines.
+fn is_block(value: &Value) -> bool {
+    match value {
+        Value::Sequence(items) => !items.is_empty(),
+        Value::Mapping(map) => !map.is_empty(),
+        _ => false,
+    }
 }
 
 /// Writes what follows a `-` or a `key:`; nested blocks go at `indent`.
@@ -196,8 +206,7 @@ mod tests {
         let back: Vec<Value> = serde_yaml_ng::from_str(&out).unwrap();
         assert_eq!(back, value, "{out}");
         assert!(out.starts_with(
-            // placeholder
-            "- rolearn: arn:aws:iam::1:role/a\n  groups:\n  - g1\n  - \"on\"\n  x:\n    \"y\":\n    - 1\n"
+            "- rolearn: arn:aws:iam::1:role/a\n  groups:\n    - g1\n    - \"on\"\n  x:\n    \"y\":\n      - 1\n"
         ));
     }
 }

@@ -118,10 +118,13 @@ pub async fn run(opts: &Options, out: &mut impl Write, err: &mut impl Write) -> 
             let planned = eks_role_mapper::plan(&clients, event).await;
             let changed = state_text(&sim) != before;
             match planned {
-                Ok(plan) => {
-                    emit(err, "stderr", &plan.to_string())?;
-                    let line = serde_json::to_string(&plan).unwrap_or_default();
-                    emit(out, "stdout", &format!("{line}\n"))?;
+                // One plan (and one stdout line) per cluster the event would touch.
+                Ok(plans) => {
+                    for plan in plans {
+                        emit(err, "stderr", &plan.to_string())?;
+                        let line = serde_json::to_string(&plan).unwrap_or_default();
+                        emit(out, "stdout", &format!("{line}\n"))?;
+                    }
                 }
                 Err(e) => {
                     outcome = Outcome::SomeFailed;

@@ -163,7 +163,7 @@ fn entry_json(cluster: &str, arn_prefix: &str, e: &AccessEntry) -> Value {
         "accessEntryArn": format!("{arn_prefix}:access-entry/{cluster}/{}", e.principal_arn.replace([':', '/'], "-")),
         "createdAt": e.created_at,
         "modifiedAt": e.created_at,
-        "tags": {},
+        "tags": e.tags,
         "username": e.username,
         "type": e.kind,
     })
@@ -227,7 +227,7 @@ pub fn handle_eks(world: &mut World, req: &Req, ca_b64: &str) -> Resp {
                 "kubernetesNetworkConfig": { "serviceIpv4Cidr": "10.100.0.0/16", "ipFamily": "ipv4" },
                 "logging": { "clusterLogging": [] },
                 "identity": { "oidc": { "issuer": format!("https://oidc.eks.{}.amazonaws.com/id/SIM{}", cluster.region, cluster.name.to_uppercase()) } },
-                "status": "ACTIVE",
+                "status": cluster.status,
                 "certificateAuthority": { "data": ca_b64 },
                 "platformVersion": "eks.10",
                 "tags": {},
@@ -284,8 +284,9 @@ pub fn handle_eks(world: &mut World, req: &Req, ca_b64: &str) -> Resp {
                 return eks_error(400, "InvalidParameterException", "The kubernetes group name system:* is invalid, it cannot start with system:");
             }
             let kind = body["type"].as_str().unwrap_or("STANDARD").to_string();
+            let tags = body["tags"].as_object().map(|t| t.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect()).unwrap_or_default();
             let username = body["username"].as_str().map(str::to_string).unwrap_or_else(|| default_username(principal));
-            let e = AccessEntry { principal_arn: principal.to_string(), username, kubernetes_groups: groups, kind, created_at: now, policies: Default::default() };
+            let e = AccessEntry { principal_arn: principal.to_string(), username, kubernetes_groups: groups, kind, created_at: now, policies: Default::default(), tags };
             let out = entry_json(name, &arn_prefix, &e);
             cluster.access_entries.insert(principal.to_string(), e);
             json_resp(200, &json!({ "accessEntry": out }))

@@ -69,6 +69,13 @@ pub struct Cluster {
     /// Serve the Kubernetes API with a certificate from a CA that DescribeCluster does not hand out.
     #[serde(default)]
     pub foreign_ca: bool,
+    /// DescribeCluster's `status` (ACTIVE, CREATING, DELETING, FAILED, UPDATING, PENDING).
+    #[serde(default = "default_status")]
+    pub status: String,
+}
+
+fn default_status() -> String {
+    "ACTIVE".to_string()
 }
 
 impl Scenario {

@@ -63,6 +63,7 @@ pub struct AccessEntry {
     pub created_at: i64,
     /// policy ARN -> access scope
     pub policies: BTreeMap<String, Value>,
+    pub tags: BTreeMap<String, String>,
 }
 
 /// A cluster update started by UpdateClusterConfig.
@@ -84,6 +85,7 @@ pub struct ClusterState {
     pub creator: String,
     pub created_at: i64,
     pub endpoint: String,
+    pub status: String,
     #[serde(skip)]
     pub foreign_ca: bool,
     /// "namespace/name" -> ConfigMap object
@@ -176,6 +178,7 @@ impl World {
                 creator: c.creator.clone(),
                 created_at: now,
                 endpoint: endpoint_of(&c.name),
+                status: c.status.clone(),
                 foreign_ca: c.foreign_ca,
                 config_maps: BTreeMap::new(),
                 access_entries: BTreeMap::new(),

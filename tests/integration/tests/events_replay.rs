@@ -182,8 +182,9 @@ async fn a_dry_run_plans_the_aws_auth_edit_without_writing_or_answering() {
     h.sim.clear_request_log();
     let mut e = load("create.json");
     e["ResponseURL"] = Value::String(h.sim.response_url("dry-run"));
-    let plan = eks_role_mapper::plan(&h.clients, e).await.expect("plan");
-    let plan = serde_json::to_value(&plan).unwrap();
+    let plans = eks_role_mapper::plan(&h.clients, e).await.expect("plan");
+    assert_eq!(plans.len(), 1, "one cluster, one plan");
+    let plan = serde_json::to_value(&plans[0]).unwrap();
     assert_eq!(plan["mechanism"], "AwsAuth", "{plan}");
     assert!(
         plan["calls"]
@@ -297,7 +298,7 @@ fn replaying_create_update_delete_prints_one_success_line_each_and_the_final_sta
         "{stderr}"
     );
     assert!(
-        stderr.contains("+  - concurrent-admins\n"),
+        stderr.contains("+    - concurrent-admins\n"),
         "the update's diff: {stderr}"
     );
     assert!(

@@ -130,7 +130,10 @@ async fn enable_access_entries_switches_a_config_map_cluster_then_uses_an_access
 async fn an_existing_access_entry_is_adopted_and_survives_delete() {
     let h = Harness::start().await;
     let first = ok(&h.invoke(h.event("Create", props("modern"), None)).await);
-    let second = h.invoke(h.event("Create", props("modern"), None)).await;
+    // Another resource (its own logical id) mapping the same role finds the entry there.
+    let mut other = h.event("Create", props("modern"), None);
+    other["LogicalResourceId"] = json!("OtherMapping");
+    let second = h.invoke(other).await;
     assert_eq!(second["Data"]["Adopted"], "true");
     let adopted_id = ok(&second);
     assert_ne!(first, adopted_id);
@@ -242,16 +245,21 @@ async fn deletes_of_things_that_are_gone_succeed() {
         .invoke(h.event("Delete", props("legacy"), Some("failed-req-0")))
         .await;
     assert_eq!(ok(&foreign), "failed-req-0");
+    // The id this resource has, for clusters and entries that are gone.
+    let role = eks_role_mapper::arn::RoleArn::parse("RoleArn", SERVICE_ROLE).unwrap();
+    let id = eks_role_mapper::physical_id::Recorded {
+        region: "us-east-1".into(),
+        owner: eks_role_mapper::physical_id::owner_key(integration::STACK_ID, "Mapping", &role),
+        role,
+    }
+    .encode();
     // A cluster that no longer exists.
-    let gone =
-        format!("eks-role-mapper/v1|AwsAuth|created|us-east-1|deleted-cluster|{SERVICE_ROLE}");
     ok(&h
-        .invoke(h.event("Delete", props("legacy"), Some(&gone)))
+        .invoke(h.event("Delete", props("deleted-cluster"), Some(&id)))
         .await);
-    let gone_entry =
-        format!("eks-role-mapper/v1|AccessEntry|created|us-east-1|modern|{SERVICE_ROLE}");
+    // An access entry that is not there.
     ok(&h
-        .invoke(h.event("Delete", props("modern"), Some(&gone_entry)))
+        .invoke(h.event("Delete", props("modern"), Some(&id)))
         .await);
     // A ConfigMap that was removed.
     let id = ok(&h
@@ -426,7 +434,9 @@ async fn path_and_sso_role_arns_match_their_path_stripped_entries() {
     // The same role written without its path is the same mapping: no duplicate.
     let mut q = p.clone();
     q["RoleArn"] = json!("arn:aws:iam::111122223333:role/AWSReservedSSO_Admin_0a1b2c");
-    let other = h.invoke(h.event("Create", q, None)).await;
+    let mut second = h.event("Create", q, None);
+    second["LogicalResourceId"] = json!("OtherMapping");
+    let other = h.invoke(second).await;
     assert_eq!(other["Data"]["Adopted"], "true");
     assert_eq!(
         h.map_roles("legacy")
