@@ -323,9 +323,9 @@ async fn act(clients: Clients, request: Request, progress: Progress) -> Result<S
             match Recorded::decode(&id) {
                 None => tracing::info!("physical id not made by this function; nothing to delete"),
                 Some(rec) => {
-                    // Properties that no longer parse: every cluster of the region is checked
-                    // (only this owner's markers are acted on).
-                    let props = Properties::parse(&request.properties).ok();
+                    // Properties that no longer parse at all: every cluster of the region is
+                    // checked (only this owner's markers are acted on).
+                    let props = Properties::parse_lenient(&request.properties);
                     let clusters = props.as_ref().map_or(Clusters::All, |p| p.clusters.clone());
                     let scope =
                         Scope::new(&clients, props.as_ref(), rec.region, rec.role, rec.owner);
@@ -381,7 +381,7 @@ pub async fn plan(clients: &Clients, event: Value) -> Result<Vec<Plan>> {
         .clone()
         .map_err(|m| Error::invalid("RequestType", m))?;
     let props = match kind {
-        RequestType::Delete => Properties::parse(&request.properties).ok(),
+        RequestType::Delete => Properties::parse_lenient(&request.properties),
         _ => Some(Properties::parse(&request.properties)?),
     };
     let rec = match (kind, &props) {

@@ -271,6 +271,20 @@ fn region(s: &str) -> Result<String> {
 }
 
 impl Properties {
+    /// For Delete: the properties as far as they can be read, unknown keys left out, so the
+    /// clusters and the admin role are still known when something else no longer validates.
+    pub fn parse_lenient(value: &Value) -> Option<Properties> {
+        Properties::parse(value).ok().or_else(|| {
+            let known: serde_json::Map<String, Value> = value
+                .as_object()?
+                .iter()
+                .filter(|(k, _)| KNOWN_PROPERTIES.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            Properties::parse(&Value::Object(known)).ok()
+        })
+    }
+
     /// Parses and validates ResourceProperties.
     pub fn parse(value: &Value) -> Result<Properties> {
         let Value::Object(props) = value else {

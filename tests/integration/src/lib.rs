@@ -15,6 +15,28 @@ pub const ADMIN_ROLE: &str = "arn:aws:iam::111122223333:role/cluster-admin-role"
 /// A stack id like CloudFormation's.
 pub const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:111122223333:stack/concurrent/3f1c2a9e-0b7d-4c55-9e2f-6d1a8b7c5e40";
 
+/// The default scenario plus `n` clusters `c-000`, `c-001`, ... in `mode` (CONFIG_MAP ones get
+/// the default aws-auth of the `legacy` cluster), for many-cluster runs.
+pub fn scenario_with_clusters(n: usize, mode: &str) -> Scenario {
+    let mut s = Scenario::default_scenario();
+    let template = s
+        .clusters
+        .iter()
+        .find(|c| c.name == "legacy")
+        .expect("the default scenario has legacy")
+        .clone();
+    for i in 0..n {
+        let mut c = template.clone();
+        c.name = format!("c-{i:03}");
+        c.authentication_mode = mode.to_string();
+        if mode == "API" {
+            c.aws_auth = None;
+        }
+        s.clusters.push(c);
+    }
+    s
+}
+
 /// A running simulator and mapper clients that talk to it over HTTPS.
 pub struct Harness {
     pub sim: Simulator,
@@ -148,6 +170,13 @@ impl Harness {
         if let Some(id) = physical_id {
             e["PhysicalResourceId"] = json!(id);
         }
+        e
+    }
+
+    /// An Update event as CloudFormation sends it: the new properties and the old ones.
+    pub fn update_event(&self, props: Value, old_props: Value, physical_id: &str) -> Value {
+        let mut e = self.event("Update", props, Some(physical_id));
+        e["OldResourceProperties"] = old_props;
         e
     }
 
