@@ -79,7 +79,12 @@ fn the_seed_role_is_reproduced_exactly() {
         plain(&role["RoleName"]),
         json!({"!Join": ["-", [{"!Select": [2, {"!Split": ["/", {"!Ref": "AWS::StackId"}]}]}, "RoleForAccessingEksAndEcr"]]})
     );
-    let statements = plain(&role["Policies"][0]["PolicyDocument"]["Statement"]);
+    let mut statements = plain(&role["Policies"][0]["PolicyDocument"]["Statement"]);
+    // One cluster (or *): the seed's eks statement exactly. Several: the widened one, checked
+    // resolved on moto's CloudFormation below.
+    let eks = statements[1]["!If"].clone();
+    assert_eq!(eks[0], "ClusterList", "{eks}");
+    statements[1] = eks[2].clone();
     let seed = json!([
         {"Action": ["ecr:*"], "Resource": "*", "Effect": "Allow"},
         {"Action": ["eks:*"], "Resource": {"!Sub": "arn:${AWS::Partition}:eks:${AWS::Region}:${AWS::AccountId}:cluster/${ClusterName}"}, "Effect": "Allow"},
@@ -87,6 +92,11 @@ fn the_seed_role_is_reproduced_exactly() {
         {"Effect": "Allow", "Action": ["ses:SendEmail", "ses:SendRawEmail"], "Resource": "*"}
     ]);
     assert_eq!(statements, seed);
+    assert_eq!(eks[1]["Action"], json!(["eks:*"]));
+    assert_eq!(
+        eks[1]["Condition"]["StringEquals"]["aws:RequestedRegion"],
+        json!({"!Ref": "AWS::Region"})
+    );
     let trust = plain(&role["AssumeRolePolicyDocument"]["Statement"][0]);
     assert_eq!(
         trust["Principal"]["AWS"],
@@ -128,6 +138,66 @@ fn aws(moto: &str, args: &[&str]) -> Result<Json, String> {
     Ok(serde_json::from_slice(&o.stdout).unwrap_or(Json::Null))
 }
 
+/// Deploys the template with MapRole=false on moto; returns its outputs' lookup and the seed
+/// role's resolved policy (moto keeps it as a Python repr rather than JSON: searched as text).
+fn deploy_step_1(url: &str, stack: &str, clusters: &str) -> (Json, String) {
+    let body = format!("file://{}", template_path().display());
+    aws(
+        url,
+        &[
+            "cloudformation",
+            "create-stack",
+            "--stack-name",
+            stack,
+            "--template-body",
+            &body,
+            "--capabilities",
+            "CAPABILITY_NAMED_IAM",
+            "--parameters",
+            "ParameterKey=ConcurrentAccountId,ParameterValue=123456789012",
+            &format!(
+                "ParameterKey=ClusterName,ParameterValue={}",
+                clusters.replace(',', "\\,")
+            ),
+            "ParameterKey=MapRole,ParameterValue=false",
+        ],
+    )
+    .unwrap();
+    let mut outputs = Json::Null;
+    for _ in 0..50 {
+        let d = aws(
+            url,
+            &["cloudformation", "describe-stacks", "--stack-name", stack],
+        )
+        .unwrap();
+        if d["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE" {
+            outputs = d["Stacks"][0]["Outputs"].clone();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let role = outputs
+        .as_array()
+        .unwrap_or_else(|| panic!("{stack} did not complete"))
+        .iter()
+        .find(|o| o["OutputKey"] == "RoleForConcurrentService")
+        .map(|o| o["OutputValue"].as_str().unwrap().to_string())
+        .expect("role output");
+    let policy = aws(
+        url,
+        &[
+            "iam",
+            "get-role-policy",
+            "--role-name",
+            role.rsplit('/').next().unwrap(),
+            "--policy-name",
+            "AccessEksAndEcr",
+        ],
+    )
+    .unwrap();
+    (outputs, policy["PolicyDocument"].to_string())
+}
+
 #[test]
 fn moto_deploys_the_step_1_stack_and_validates_the_full_one() {
     let (_moto, url) = start_moto();
@@ -142,42 +212,7 @@ fn moto_deploys_the_step_1_stack_and_validates_the_full_one() {
         ],
     )
     .unwrap();
-    aws(
-        &url,
-        &[
-            "cloudformation",
-            "create-stack",
-            "--stack-name",
-            "concurrent-eks",
-            "--template-body",
-            &body,
-            "--capabilities",
-            "CAPABILITY_NAMED_IAM",
-            "--parameters",
-            "ParameterKey=ConcurrentAccountId,ParameterValue=123456789012",
-            "ParameterKey=ClusterName,ParameterValue=prod",
-            "ParameterKey=MapRole,ParameterValue=false",
-        ],
-    )
-    .unwrap();
-    let mut outputs = Json::Null;
-    for _ in 0..50 {
-        let d = aws(
-            &url,
-            &[
-                "cloudformation",
-                "describe-stacks",
-                "--stack-name",
-                "concurrent-eks",
-            ],
-        )
-        .unwrap();
-        if d["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE" {
-            outputs = d["Stacks"][0]["Outputs"].clone();
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    let (outputs, doc) = deploy_step_1(&url, "concurrent-eks", "prod");
     let get = |k: &str| {
         outputs
             .as_array()
@@ -192,23 +227,25 @@ fn moto_deploys_the_step_1_stack_and_validates_the_full_one() {
         role.ends_with(&format!("{ext}-RoleForAccessingEksAndEcr")),
         "{role} / {ext}"
     );
-    let policy = aws(
-        &url,
-        &[
-            "iam",
-            "get-role-policy",
-            "--role-name",
-            role.rsplit('/').next().unwrap(),
-            "--policy-name",
-            "AccessEksAndEcr",
-        ],
-    )
-    .unwrap();
-    // moto keeps the inline policy as a Python repr rather than JSON: check the resolved ARN in it.
-    let doc = policy["PolicyDocument"].to_string();
     assert!(
         doc.contains("arn:aws:eks:eu-west-1:123456789012:cluster/prod")
             && doc.contains("ses:SendRawEmail"),
+        "{doc}"
+    );
+
+    // Several clusters: each by name, the region pinned; every cluster: cluster/*.
+    let (_, doc) = deploy_step_1(&url, "concurrent-eks-list", "prod,dev");
+    assert!(
+        doc.contains("arn:*:eks:*:*:cluster/prod")
+            && doc.contains("arn:*:eks:*:*:cluster/dev")
+            && doc.contains("aws:RequestedRegion")
+            && doc.contains("eu-west-1")
+            && !doc.contains("cluster/*"),
+        "{doc}"
+    );
+    let (_, doc) = deploy_step_1(&url, "concurrent-eks-all", "*");
+    assert!(
+        doc.contains("arn:aws:eks:eu-west-1:123456789012:cluster/*"),
         "{doc}"
     );
 }
