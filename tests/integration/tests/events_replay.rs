@@ -154,6 +154,55 @@ async fn every_create_event_succeeds_with_the_mechanism_its_cluster_allows() {
     }
 }
 
+#[test]
+fn the_many_cluster_events_replay_as_one_stack_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let state_arg = state.to_str().unwrap();
+    let (code, lines, stderr) = replay(&[
+        "--state-out",
+        state_arg,
+        "events/create-many.json",
+        "events/update-many.json",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(lines[0]["Data"]["Clusters"], "3", "{}", lines[0]);
+    assert_eq!(
+        lines[0]["PhysicalResourceId"],
+        load("update-many.json")["PhysicalResourceId"]
+    );
+    assert_eq!(
+        lines[1]["PhysicalResourceId"], lines[0]["PhysicalResourceId"],
+        "in place"
+    );
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let legacy = s["clusters"]["legacy"]["config_maps"]["kube-system/aws-auth"]["data"]["mapRoles"]
+        .as_str()
+        .unwrap();
+    assert!(
+        !legacy.contains(SERVICE_ROLE),
+        "legacy left the list: {legacy}"
+    );
+    for c in ["hybrid", "modern"] {
+        assert!(
+            s["clusters"][c]["access_entries"][SERVICE_ROLE].is_object(),
+            "{c}"
+        );
+    }
+    let (code, lines, stderr) = replay(&[
+        "events/create-many.json",
+        "events/update-many.json",
+        "events/delete-many.json",
+        "events/create-every-cluster.json",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(lines.iter().all(|l| l["Status"] == "SUCCESS"), "{lines:?}");
+    assert_eq!(
+        lines[3]["Data"]["Clusters"], "3",
+        "* in the default scenario"
+    );
+}
+
 #[tokio::test]
 async fn delete_after_a_failed_create_is_a_no_op_that_succeeds() {
     let h = Harness::start().await;
