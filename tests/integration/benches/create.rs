@@ -5,14 +5,15 @@
 //! - HTTP requests per Create on each path, from the simulator's request log;
 //! - peak RSS of the release `bootstrap` binary serving one Create through a local Lambda
 //!   runtime API;
-//! - time of the pure aws-auth upsert into 1,000 and 10,000 entries.
+//! - time of the pure aws-auth upsert into 1,000 and 10,000 entries;
+//! - one resource over 1, 10 and 100 clusters (API and CONFIG_MAP), Create and Delete.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use integration::{context, ClientEnv, Harness, ADMIN_ROLE, SERVICE_ROLE};
+use integration::{context, scenario_with_clusters, ClientEnv, Harness, ADMIN_ROLE, SERVICE_ROLE};
 use serde_json::{json, Value};
 
 const RUNS: usize = 5;
@@ -263,4 +264,32 @@ async fn main() {
     let t1 = upsert_time(1_000);
     let t10 = upsert_time(10_000);
     println!("aws-auth upsert (median of {RUNS}): 1,000 entries {t1:?}, 10,000 entries {t10:?}, growth {:.1}x for 10x entries", t10.as_secs_f64() / t1.as_secs_f64());
+
+    for mode in ["API", "CONFIG_MAP"] {
+        for n in [1, 10, 100] {
+            let (create, delete) = many_clusters(n, mode).await;
+            println!("one resource over {n} {mode} clusters (median of {RUNS}): Create {create:?}, Delete {delete:?}");
+        }
+    }
+}
+
+/// Create and Delete of one resource naming `n` clusters, each run on a fresh simulator.
+async fn many_clusters(n: usize, mode: &str) -> (Duration, Duration) {
+    let names: Vec<String> = (0..n).map(|i| format!("c-{i:03}")).collect();
+    let p = json!({ "ClusterName": names.join(","), "RoleArn": SERVICE_ROLE, "ClusterAdminRoleArn": ADMIN_ROLE });
+    let (mut creates, mut deletes) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        let h = Harness::with(scenario_with_clusters(n, mode), "mapper-lambda-role").await;
+        let start = Instant::now();
+        let resp = h.invoke(h.event("Create", p.clone(), None)).await;
+        creates.push(start.elapsed());
+        assert_eq!(resp["Status"], "SUCCESS", "{resp}");
+        assert_eq!(resp["Data"]["Clusters"], n.to_string());
+        let id = resp["PhysicalResourceId"].as_str().unwrap().to_string();
+        let start = Instant::now();
+        let resp = h.invoke(h.event("Delete", p.clone(), Some(&id))).await;
+        deletes.push(start.elapsed());
+        assert_eq!(resp["Status"], "SUCCESS", "{resp}");
+    }
+    (median(creates), median(deletes))
 }
