@@ -263,13 +263,7 @@ async fn act(clients: Clients, request: Request, progress: Progress) -> Result<S
             // From here on a FAILED answer carries the real id: the Delete CloudFormation sends
             // next removes whatever was made, by the owner's markers.
             progress.record(&rec);
-            let scope = Scope::new(
-                &clients,
-                Some(&props),
-                rec.region.clone(),
-                rec.role.clone(),
-                rec.owner.clone(),
-            );
+            let scope = Scope::new(&clients, Some(&props), &rec);
             let granted = grant_all(&scope, &props, true).await?;
             Ok(Success {
                 physical_resource_id: rec.encode(),
@@ -286,13 +280,7 @@ async fn act(clients: Clients, request: Request, progress: Progress) -> Result<S
                 .and_then(Recorded::decode)
                 .filter(|o| o.same_target(&new));
             let rec = old.clone().unwrap_or(new);
-            let scope = Scope::new(
-                &clients,
-                Some(&props),
-                rec.region.clone(),
-                rec.role.clone(),
-                rec.owner.clone(),
-            );
+            let scope = Scope::new(&clients, Some(&props), &rec);
             let granted = grant_all(&scope, &props, false).await?;
             if old.is_some() {
                 let before = request
@@ -327,8 +315,7 @@ async fn act(clients: Clients, request: Request, progress: Progress) -> Result<S
                     // checked (only this owner's markers are acted on).
                     let props = Properties::parse_lenient(&request.properties);
                     let clusters = props.as_ref().map_or(Clusters::All, |p| p.clusters.clone());
-                    let scope =
-                        Scope::new(&clients, props.as_ref(), rec.region, rec.role, rec.owner);
+                    let scope = Scope::new(&clients, props.as_ref(), &rec);
                     let names = scope.resolve(&clusters).await?;
                     revoke_all(&scope, &names).await?;
                 }
@@ -405,7 +392,7 @@ pub async fn plan(clients: &Clients, event: Value) -> Result<Vec<Plan>> {
         }]);
     };
     let clusters = props.as_ref().map_or(Clusters::All, |p| p.clusters.clone());
-    let scope = Scope::new(clients, props.as_ref(), rec.region, rec.role, rec.owner);
+    let scope = Scope::new(clients, props.as_ref(), &rec);
     let names = scope.resolve(&clusters).await?;
     let mut plans = Vec::with_capacity(names.len());
     for cluster in names {

@@ -14,6 +14,7 @@ use crate::decision::{decide, Decision, Mechanism};
 use crate::eks::{self, ClusterInfo};
 use crate::error::{Error, Result};
 use crate::kube_store::ClusterApi;
+use crate::physical_id::Recorded;
 use crate::properties::{Clusters, Method, Properties};
 use crate::token;
 
@@ -44,21 +45,15 @@ pub struct Scope<'a> {
 }
 
 impl<'a> Scope<'a> {
-    /// A scope for `role` owned by `owner` in `region`.
-    pub fn new(
-        clients: &'a Clients,
-        props: Option<&'a Properties>,
-        region: String,
-        role: RoleArn,
-        owner: String,
-    ) -> Scope<'a> {
+    /// The scope of the resource a PhysicalResourceId records.
+    pub fn new(clients: &'a Clients, props: Option<&'a Properties>, rec: &Recorded) -> Scope<'a> {
         Scope {
-            eks: clients.eks(&region),
+            eks: clients.eks(&rec.region),
             clients,
             props,
-            region,
-            role,
-            owner,
+            region: rec.region.clone(),
+            role: rec.role.clone(),
+            owner: rec.owner.clone(),
             kube: OnceCell::new(),
         }
     }
