@@ -46,6 +46,14 @@ pub struct MapRoles {
 impl MapRoles {
     /// Parses `mapRoles` text; absent or blank means no mappings yet.
     pub fn parse(text: Option<&str>) -> Result<MapRoles> {
+        if let Some(entries) = text.and_then(crate::block_reader::read) {
+            return Ok(MapRoles { entries });
+        }
+        Self::parse_with_parser(text)
+    }
+
+    /// Parses with the general YAML parser only: the independent check of what we write.
+    fn parse_with_parser(text: Option<&str>) -> Result<MapRoles> {
         let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
             return Ok(MapRoles {
                 entries: Vec::new(),
@@ -136,7 +144,7 @@ impl MapRoles {
         let text = crate::yaml_text::block_list(&self.entries).map_err(|e| {
             Error::AwsAuth(format!("mapRoles holds {e}, which is not written back"))
         })?;
-        let back = MapRoles::parse(Some(&text))?;
+        let back = MapRoles::parse_with_parser(Some(&text))?;
         if back != *self {
             return Err(Error::AwsAuth(
                 "rendered mapRoles does not parse back to the same entries".into(),

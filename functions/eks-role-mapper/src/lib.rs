@@ -7,6 +7,7 @@
 
 pub mod arn;
 pub mod aws_auth;
+pub mod block_reader;
 pub mod clients;
 pub mod decision;
 pub mod eks;
