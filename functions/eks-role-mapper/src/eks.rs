@@ -115,13 +115,23 @@ pub async fn create_access_entry(
     }
 }
 
-/// Whether the role's access entry exists and carries `owner`'s tag (we created it).
-pub async fn access_entry_is_ours(
+/// Who made the role's access entry, by its owner tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryOwner {
+    Missing,
+    /// Tagged with this resource's owner key: we created it.
+    Ours,
+    /// Made before us (adopted) or by someone else.
+    Other,
+}
+
+/// Whether the role has an access entry on `cluster` and whether `owner`'s tag is on it.
+pub async fn access_entry_owner(
     eks: &aws_sdk_eks::Client,
     cluster: &str,
     role: &RoleArn,
     owner: &str,
-) -> Result<bool> {
+) -> Result<EntryOwner> {
     match eks
         .describe_access_entry()
         .cluster_name(cluster)
@@ -129,11 +139,18 @@ pub async fn access_entry_is_ours(
         .send()
         .await
     {
-        Ok(out) => Ok(out
-            .access_entry
-            .and_then(|e| e.tags)
-            .is_some_and(|t| t.get(OWNER_TAG).map(String::as_str) == Some(owner))),
-        Err(e) if code(&e) == Some("ResourceNotFoundException") => Ok(false),
+        Ok(out) => Ok(
+            if out
+                .access_entry
+                .and_then(|e| e.tags)
+                .is_some_and(|t| t.get(OWNER_TAG).map(String::as_str) == Some(owner))
+            {
+                EntryOwner::Ours
+            } else {
+                EntryOwner::Other
+            },
+        ),
+        Err(e) if code(&e) == Some("ResourceNotFoundException") => Ok(EntryOwner::Missing),
         Err(e) => Err(aws_error("DescribeAccessEntry", e)),
     }
 }

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::aws_auth::{self, Change};
 use crate::clients::Clients;
 use crate::decision::{decide, Mechanism};
-use crate::eks;
+use crate::eks::{self, EntryOwner};
 use crate::error::{Error, Result};
 use crate::event::{Envelope, Request, RequestType};
 use crate::per_cluster::{self, Granted, Scope};
@@ -405,6 +405,38 @@ pub async fn plan(clients: &Clients, event: Value) -> Result<Vec<Plan>> {
     Ok(plans)
 }
 
+/// The dry run's aws-auth part of a Delete: the read, and the write and diff if the owner
+/// annotation says the entry is ours.
+async fn plan_aws_auth_removal(
+    scope: &Scope<'_>,
+    cluster: &str,
+    info: &eks::ClusterInfo,
+    plan: &mut Plan,
+) -> Result<()> {
+    let api = scope.cluster_api(cluster, info).await?;
+    let cm = api.read().await?;
+    plan.calls.push("k8s:get kube-system/aws-auth".into());
+    let ours = cm.as_ref().is_some_and(|c| {
+        c.metadata
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key(&aws_auth::owner_annotation(&scope.owner)))
+    });
+    if ours {
+        plan.mechanism = Some(Mechanism::AwsAuth);
+        let data = cm.and_then(|c| c.data).unwrap_or_default();
+        let before = data.get(aws_auth::MAP_ROLES).cloned();
+        let after = aws_auth::remove(&data, &scope.role)?
+            .map(|d| d.get(aws_auth::MAP_ROLES).cloned().unwrap_or_default());
+        plan.calls
+            .push("k8s:update kube-system/aws-auth (with resourceVersion)".into());
+        if let Some(after) = after {
+            plan.aws_auth_diff = Some(aws_auth::diff(before.as_deref(), Some(&after)));
+        }
+    }
+    Ok(())
+}
+
 async fn plan_one(
     scope: &Scope<'_>,
     kind: RequestType,
@@ -432,37 +464,31 @@ async fn plan_one(
         }
     };
     if kind == RequestType::Delete {
-        let (access_entry, in_aws_auth) = scope.places(&info.authentication_mode);
-        if access_entry {
+        let places = scope.places(&info.authentication_mode);
+        let mut entry = EntryOwner::Missing;
+        if places.access_entry {
             plan.calls
                 .push("eks:DescribeAccessEntry (owner tag)".into());
-            if eks::access_entry_is_ours(scope.eks(), cluster, &role, &scope.owner).await? {
+            entry = eks::access_entry_owner(scope.eks(), cluster, &role, &scope.owner).await?;
+            if entry == EntryOwner::Ours {
                 plan.mechanism = Some(Mechanism::AccessEntry);
                 plan.calls.push(format!("eks:DeleteAccessEntry {role}"));
             }
         }
-        if in_aws_auth {
+        if places.aws_auth {
             assume(&mut plan);
-            let api = scope.cluster_api(cluster, &info).await?;
-            let cm = api.read().await?;
-            plan.calls.push("k8s:get kube-system/aws-auth".into());
-            let ours = cm.as_ref().is_some_and(|c| {
-                c.metadata
-                    .annotations
-                    .as_ref()
-                    .is_some_and(|a| a.contains_key(&aws_auth::owner_annotation(&scope.owner)))
-            });
-            if ours {
-                plan.mechanism = Some(Mechanism::AwsAuth);
-                let data = cm.and_then(|c| c.data).unwrap_or_default();
-                let before = data.get(aws_auth::MAP_ROLES).cloned();
-                let after = aws_auth::remove(&data, &role)?
-                    .map(|d| d.get(aws_auth::MAP_ROLES).cloned().unwrap_or_default());
-                plan.calls
-                    .push("k8s:update kube-system/aws-auth (with resourceVersion)".into());
-                if let Some(after) = after {
-                    plan.aws_auth_diff = Some(aws_auth::diff(before.as_deref(), Some(&after)));
-                }
+            plan_aws_auth_removal(scope, cluster, &info, &mut plan).await?;
+        } else if places.aws_auth_if_switched && entry != EntryOwner::Ours {
+            assume(&mut plan);
+            plan.calls
+                .push("(no access entry of ours: aws-auth looked at, if reachable, for an entry made before a switch from CONFIG_MAP)".into());
+            let look = plan_aws_auth_removal(scope, cluster, &info, &mut plan);
+            match tokio::time::timeout(per_cluster::SWITCHED_LOOK, look).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => plan.calls.push(format!("(aws-auth not checked: {e})")),
+                Err(_) => plan
+                    .calls
+                    .push("(aws-auth not checked: no answer in time)".into()),
             }
         }
         return Ok(plan);

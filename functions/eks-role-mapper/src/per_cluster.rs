@@ -11,7 +11,7 @@ use tokio::sync::OnceCell;
 use crate::arn::RoleArn;
 use crate::clients::Clients;
 use crate::decision::{decide, Decision, Mechanism};
-use crate::eks::{self, ClusterInfo};
+use crate::eks::{self, ClusterInfo, EntryOwner};
 use crate::error::{Error, Result};
 use crate::kube_store::ClusterApi;
 use crate::physical_id::Recorded;
@@ -179,13 +179,14 @@ impl<'a> Scope<'a> {
         }))
     }
 
-    /// Where a cluster keeps the mapping this resource may have made: an access entry wherever
-    /// the mode has them, aws-auth where the mode is CONFIG_MAP or the method asked for it.
-    pub fn places(&self, mode: &str) -> (bool, bool) {
+    /// Where a cluster may keep the mapping this resource made.
+    pub fn places(&self, mode: &str) -> Places {
         let method = self.props.map(|p| p.method).unwrap_or(Method::Auto);
-        let access_entry = mode != "CONFIG_MAP";
-        let aws_auth = mode == "CONFIG_MAP" || (method == Method::AwsAuth && mode != "API");
-        (access_entry, aws_auth)
+        Places {
+            access_entry: mode != "CONFIG_MAP",
+            aws_auth: mode == "CONFIG_MAP" || (method == Method::AwsAuth && mode != "API"),
+            aws_auth_if_switched: mode == "API_AND_CONFIG_MAP" && method == Method::Auto,
+        }
     }
 
     /// Removes what this resource created on one cluster; a cluster, entry or ConfigMap that is
@@ -195,23 +196,69 @@ impl<'a> Scope<'a> {
             tracing::info!(cluster, "cluster is gone, nothing to remove");
             return Ok(false);
         };
-        let (access_entry, aws_auth) = self.places(&info.authentication_mode);
+        let places = self.places(&info.authentication_mode);
         let mut removed = false;
-        if access_entry
-            && eks::access_entry_is_ours(&self.eks, cluster, &self.role, &self.owner).await?
-        {
-            removed |= eks::delete_access_entry(&self.eks, cluster, &self.role).await?;
-            tracing::info!(cluster, "access entry deleted");
+        let mut entry = EntryOwner::Missing;
+        if places.access_entry {
+            entry = eks::access_entry_owner(&self.eks, cluster, &self.role, &self.owner).await?;
+            if entry == EntryOwner::Ours {
+                removed |= eks::delete_access_entry(&self.eks, cluster, &self.role).await?;
+                tracing::info!(cluster, "access entry deleted");
+            }
         }
-        if aws_auth {
+        if places.aws_auth {
             let api = self.cluster_api(cluster, &info).await?;
             let gone = api.remove(&self.role, &self.owner).await?;
             tracing::info!(cluster, removed = gone, "aws-auth checked");
             removed |= gone;
+        } else if places.aws_auth_if_switched && entry != EntryOwner::Ours {
+            removed |= self.remove_from_aws_auth_if_reachable(cluster, &info).await;
         }
         Ok(removed)
     }
+
+    /// The look into aws-auth of a cluster switched from CONFIG_MAP after the grant: bounded in
+    /// time, and passed over (logged) when the Kubernetes API cannot be reached or read, since a
+    /// cluster that never needed aws-auth may have no network path or admin identity for us.
+    async fn remove_from_aws_auth_if_reachable(&self, cluster: &str, info: &ClusterInfo) -> bool {
+        let look = async {
+            let api = self.cluster_api(cluster, info).await?;
+            api.remove(&self.role, &self.owner).await
+        };
+        match tokio::time::timeout(SWITCHED_LOOK, look).await {
+            Ok(Ok(gone)) => {
+                tracing::info!(
+                    cluster,
+                    removed = gone,
+                    "aws-auth checked (cluster switched from CONFIG_MAP?)"
+                );
+                gone
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(cluster, error = %e, "aws-auth not checked; an entry made there before a switch from CONFIG_MAP would remain");
+                false
+            }
+            Err(_) => {
+                tracing::warn!(cluster, "aws-auth not checked within {SWITCHED_LOOK:?}; an entry made there before a switch from CONFIG_MAP would remain");
+                false
+            }
+        }
+    }
 }
+
+/// Where a cluster may keep the mapping this resource made: an access entry wherever the mode
+/// has them, aws-auth where the mode is CONFIG_MAP or the method asked for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Places {
+    pub access_entry: bool,
+    pub aws_auth: bool,
+    /// An API_AND_CONFIG_MAP cluster under `Auto` was CONFIG_MAP at the grant if it holds no
+    /// access entry of ours, and aws-auth was the place then: looked at, as far as it can be.
+    pub aws_auth_if_switched: bool,
+}
+
+/// How long the look into a switched cluster's aws-auth may take.
+pub const SWITCHED_LOOK: Duration = Duration::from_secs(8);
 
 /// Runs `work` on every cluster, at most [`PARALLEL`] at once; results in the clusters' order.
 pub async fn each<'s, T, F, Fut>(clusters: &'s [String], work: F) -> Vec<(&'s str, Result<T>)>

@@ -525,3 +525,115 @@ async fn the_response_put_is_retried_after_a_dropped_connection_and_a_5xx() {
     assert_eq!(h.sim.rejected_responses(), 0);
     assert_eq!(h.sim.responses()[0].content_type.as_deref(), Some(""));
 }
+
+/// Moves a cluster to API_AND_CONFIG_MAP by hand, as a customer migrating to access entries does.
+async fn switch_to_access_entries(h: &Harness, cluster: &str) {
+    use aws_sdk_eks::types::{AuthenticationMode, UpdateAccessConfigRequest};
+    h.clients
+        .eks("us-east-1")
+        .update_cluster_config()
+        .name(cluster)
+        .access_config(
+            UpdateAccessConfigRequest::builder()
+                .authentication_mode(AuthenticationMode::ApiAndConfigMap)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("the mode switch is accepted");
+    for _ in 0..200 {
+        if h.sim.authentication_mode(cluster).as_deref() == Some("API_AND_CONFIG_MAP") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{cluster} was not switched");
+}
+
+#[tokio::test]
+async fn a_cluster_switched_to_access_entries_after_create_loses_our_aws_auth_entry_on_delete() {
+    let h = Harness::start().await;
+    let before = h.map_roles("legacy");
+    let id = ok(&h
+        .invoke(h.event("Create", with_admin("legacy"), None))
+        .await);
+    assert_eq!(entries_for(&h.map_roles("legacy"), SERVICE_ROLE).len(), 1);
+    switch_to_access_entries(&h, "legacy").await;
+    // The dry run sees the same: our aws-auth entry is what a Delete would remove.
+    let plans = eks_role_mapper::plan(
+        &h.clients,
+        h.event("Delete", with_admin("legacy"), Some(&id)),
+    )
+    .await
+    .expect("plan");
+    let plan = serde_json::to_value(&plans[0]).unwrap();
+    assert_eq!(plan["mechanism"], "AwsAuth", "{plan}");
+    assert!(
+        plan["aws_auth_diff"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("-- rolearn: {SERVICE_ROLE}")),
+        "{plan}"
+    );
+    ok(&h
+        .invoke(h.event("Delete", with_admin("legacy"), Some(&id)))
+        .await);
+    assert_eq!(
+        h.map_roles("legacy"),
+        before,
+        "our entry is gone and every other entry kept"
+    );
+    assert!(h.access_entries("legacy").get(SERVICE_ROLE).is_none());
+}
+
+#[tokio::test]
+async fn a_delete_that_cannot_look_into_aws_auth_of_an_api_and_config_map_cluster_still_succeeds() {
+    let h = Harness::start().await;
+    // The access entry made by Create is removed by hand: Delete then looks into aws-auth, where
+    // the function's own role is not mapped (401), and passes over it.
+    let id = ok(&h.invoke(h.event("Create", props("hybrid"), None)).await);
+    h.clients
+        .eks("us-east-1")
+        .delete_access_entry()
+        .cluster_name("hybrid")
+        .principal_arn(SERVICE_ROLE)
+        .send()
+        .await
+        .unwrap();
+    h.sim.clear_request_log();
+    ok(&h
+        .invoke(h.event("Delete", props("hybrid"), Some(&id)))
+        .await);
+    let k8s: Vec<u16> = h
+        .sim
+        .request_log()
+        .iter()
+        .filter(|r| r.op.starts_with("k8s:"))
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(k8s, [401], "one look into aws-auth, refused");
+    // A Kubernetes API that does not answer (no network path) costs a bounded time.
+    h.sim
+        .inject("k8s:get", Fault::Delay(Duration::from_secs(40)), 10);
+    let start = std::time::Instant::now();
+    ok(&h
+        .invoke(h.event("Delete", with_admin("hybrid"), Some(&id)))
+        .await);
+    let took = start.elapsed();
+    assert!(
+        took < eks_role_mapper::per_cluster::SWITCHED_LOOK + Duration::from_secs(3),
+        "{took:?}"
+    );
+    // With an entry of ours in place there is nothing to look for in aws-auth.
+    let id = ok(&h.invoke(h.event("Create", props("hybrid"), None)).await);
+    h.sim.clear_request_log();
+    ok(&h
+        .invoke(h.event("Delete", props("hybrid"), Some(&id)))
+        .await);
+    assert!(h
+        .sim
+        .request_log()
+        .iter()
+        .all(|r| !r.op.starts_with("k8s:")));
+    assert!(h.access_entries("hybrid").get(SERVICE_ROLE).is_none());
+}
