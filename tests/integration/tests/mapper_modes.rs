@@ -526,28 +526,20 @@ async fn the_response_put_is_retried_after_a_dropped_connection_and_a_5xx() {
     assert_eq!(h.sim.responses()[0].content_type.as_deref(), Some(""));
 }
 
-/// Moves a cluster to API_AND_CONFIG_MAP by hand, as a customer migrating to access entries does.
+/// Moves a cluster to API_AND_CONFIG_MAP by hand (the same UpdateClusterConfig the opt-in uses),
+/// as a customer migrating to access entries does.
 async fn switch_to_access_entries(h: &Harness, cluster: &str) {
-    use aws_sdk_eks::types::{AuthenticationMode, UpdateAccessConfigRequest};
-    h.clients
-        .eks("us-east-1")
-        .update_cluster_config()
-        .name(cluster)
-        .access_config(
-            UpdateAccessConfigRequest::builder()
-                .authentication_mode(AuthenticationMode::ApiAndConfigMap)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("the mode switch is accepted");
-    for _ in 0..200 {
-        if h.sim.authentication_mode(cluster).as_deref() == Some("API_AND_CONFIG_MAP") {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{cluster} was not switched");
+    eks_role_mapper::eks::enable_access_entries(
+        &h.clients.eks("us-east-1"),
+        cluster,
+        Duration::from_millis(50),
+    )
+    .await
+    .expect("the mode switch finishes");
+    assert_eq!(
+        h.sim.authentication_mode(cluster).as_deref(),
+        Some("API_AND_CONFIG_MAP")
+    );
 }
 
 #[tokio::test]
