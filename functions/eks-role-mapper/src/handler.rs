@@ -178,9 +178,13 @@ async fn grant_all(
     scope: &Scope<'_>,
     props: &Properties,
     undo_on_failure: bool,
+    held_before: &[String],
 ) -> Result<Vec<Granted>> {
     let names = scope.resolve(&props.clusters).await?;
-    let results = per_cluster::each(&names, |c| scope.grant(props, c)).await;
+    let results = per_cluster::each(&names, |c| {
+        scope.grant(props, c, held_before.iter().any(|h| h == c))
+    })
+    .await;
     let total = results.len();
     let mut granted = Vec::new();
     let mut failed: Vec<(&str, Error)> = Vec::new();
@@ -264,7 +268,7 @@ async fn act(clients: Clients, request: Request, progress: Progress) -> Result<S
             // next removes whatever was made, by the owner's markers.
             progress.record(&rec);
             let scope = Scope::new(&clients, Some(&props), &rec);
-            let granted = grant_all(&scope, &props, true).await?;
+            let granted = grant_all(&scope, &props, true, &[]).await?;
             Ok(Success {
                 physical_resource_id: rec.encode(),
                 data: Some(data(&granted, &props.username)),
@@ -281,24 +285,23 @@ async fn act(clients: Clients, request: Request, progress: Progress) -> Result<S
                 .filter(|o| o.same_target(&new));
             let rec = old.clone().unwrap_or(new);
             let scope = Scope::new(&clients, Some(&props), &rec);
-            let granted = grant_all(&scope, &props, false).await?;
-            if old.is_some() {
-                let before = request
-                    .old_properties
-                    .as_ref()
-                    .and_then(|o| Clusters::parse(o.get("ClusterName")).ok());
-                if let Some(before) = before {
-                    let now: Vec<String> = scope.resolve(&props.clusters).await?;
-                    let dropped: Vec<String> = scope
-                        .resolve(&before)
-                        .await?
-                        .into_iter()
-                        .filter(|c| !now.contains(c))
-                        .collect();
-                    if !dropped.is_empty() {
-                        tracing::info!(clusters = dropped.len(), "clusters left the list");
-                        revoke_all(&scope, &dropped).await?;
-                    }
+            // The clusters this resource held before the update (in place only).
+            let before = match old
+                .as_ref()
+                .and(request.old_properties.as_ref())
+                .and_then(|o| Clusters::parse(o.get("ClusterName")).ok())
+            {
+                Some(before) => scope.resolve(&before).await?,
+                None => Vec::new(),
+            };
+            let granted = grant_all(&scope, &props, false, &before).await?;
+            if !before.is_empty() {
+                let now: Vec<String> = scope.resolve(&props.clusters).await?;
+                let dropped: Vec<String> =
+                    before.into_iter().filter(|c| !now.contains(c)).collect();
+                if !dropped.is_empty() {
+                    tracing::info!(clusters = dropped.len(), "clusters left the list");
+                    revoke_all(&scope, &dropped).await?;
                 }
             }
             Ok(Success {
@@ -518,6 +521,11 @@ async fn plan_one(
             plan.calls.push(format!("eks:CreateAccessEntry {role}"));
             plan.calls
                 .push("eks:AssociateAccessPolicy (cluster scope)".into());
+            if kind == RequestType::Update
+                && (d.switch_mode || info.authentication_mode == "API_AND_CONFIG_MAP")
+            {
+                plan.calls.push("(if the cluster was held without an access entry: aws-auth looked at, if reachable, for the entry made before a switch from CONFIG_MAP)".into());
+            }
         }
         Mechanism::AwsAuth => {
             assume(&mut plan);

@@ -123,7 +123,13 @@ impl<'a> Scope<'a> {
     }
 
     /// Grants the role on one cluster. None: skipped, because `*` chose it and it is not ACTIVE.
-    pub async fn grant(&self, props: &Properties, cluster: &str) -> Result<Option<Granted>> {
+    /// `held_before`: an in-place Update, and this cluster was already in the resource's list.
+    pub async fn grant(
+        &self,
+        props: &Properties,
+        cluster: &str,
+        held_before: bool,
+    ) -> Result<Option<Granted>> {
         let info = eks::describe(&self.eks, cluster).await?.ok_or_else(|| {
             Error::invalid(
                 "ClusterName",
@@ -159,6 +165,11 @@ impl<'a> Scope<'a> {
                     &props.access_policy_arn,
                 )
                 .await?;
+                if held_before && !adopted && mode_after(&info, switch_mode) == HYBRID {
+                    // This resource held the cluster without an access entry: its grant was in
+                    // aws-auth (the cluster was CONFIG_MAP then). The entry now stands in for it.
+                    self.remove_from_aws_auth_if_reachable(cluster, &info).await;
+                }
                 adopted
             }
             Mechanism::AwsAuth => {
@@ -185,7 +196,7 @@ impl<'a> Scope<'a> {
         Places {
             access_entry: mode != "CONFIG_MAP",
             aws_auth: mode == "CONFIG_MAP" || (method == Method::AwsAuth && mode != "API"),
-            aws_auth_if_switched: mode == "API_AND_CONFIG_MAP" && method == Method::Auto,
+            aws_auth_if_switched: mode == HYBRID && method == Method::Auto,
         }
     }
 
@@ -255,6 +266,17 @@ pub struct Places {
     /// An API_AND_CONFIG_MAP cluster under `Auto` was CONFIG_MAP at the grant if it holds no
     /// access entry of ours, and aws-auth was the place then: looked at, as far as it can be.
     pub aws_auth_if_switched: bool,
+}
+
+const HYBRID: &str = "API_AND_CONFIG_MAP";
+
+/// The cluster's authentication mode once the grant's own switch (if any) is done.
+fn mode_after(info: &ClusterInfo, switched: bool) -> &str {
+    if switched {
+        HYBRID
+    } else {
+        &info.authentication_mode
+    }
 }
 
 /// How long the look into a switched cluster's aws-auth may take.

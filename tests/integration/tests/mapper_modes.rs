@@ -579,6 +579,53 @@ async fn a_cluster_switched_to_access_entries_after_create_loses_our_aws_auth_en
 }
 
 #[tokio::test]
+async fn an_update_after_a_switch_moves_the_grant_from_aws_auth_to_an_access_entry() {
+    // Both ways a CONFIG_MAP cluster comes to allow access entries after the Create: switched by
+    // hand, or by the Update itself with EnableAccessEntries.
+    for by_hand in [true, false] {
+        let h = Harness::start().await;
+        let before = h.map_roles("legacy");
+        let id = ok(&h
+            .invoke(h.event("Create", with_admin("legacy"), None))
+            .await);
+        assert_eq!(entries_for(&h.map_roles("legacy"), SERVICE_ROLE).len(), 1);
+        let mut p = with_admin("legacy");
+        if by_hand {
+            switch_to_access_entries(&h, "legacy").await;
+        } else {
+            p["EnableAccessEntries"] = json!("true");
+        }
+        let plans = eks_role_mapper::plan(
+            &h.clients,
+            h.update_event(p.clone(), with_admin("legacy"), &id),
+        )
+        .await
+        .expect("plan");
+        let calls = serde_json::to_string(&plans[0].calls).unwrap();
+        assert!(calls.contains("aws-auth looked at"), "{calls}");
+        let resp = h
+            .invoke(h.update_event(p.clone(), with_admin("legacy"), &id))
+            .await;
+        assert_eq!(ok(&resp), id, "in place");
+        assert_eq!(resp["Data"]["Method"], "AccessEntry", "{resp}");
+        assert!(h.access_entries("legacy").get(SERVICE_ROLE).is_some());
+        assert_eq!(
+            h.map_roles("legacy"),
+            before,
+            "the aws-auth entry the access entry stands in for is gone, every other entry kept (by hand: {by_hand})"
+        );
+        // The rollback keeps the access: the access entry is there, nothing moves back.
+        ok(&h
+            .invoke(h.update_event(with_admin("legacy"), p.clone(), &id))
+            .await);
+        assert!(h.access_entries("legacy").get(SERVICE_ROLE).is_some());
+        ok(&h.invoke(h.event("Delete", p, Some(&id))).await);
+        assert!(h.access_entries("legacy").get(SERVICE_ROLE).is_none());
+        assert_eq!(h.map_roles("legacy"), before);
+    }
+}
+
+#[tokio::test]
 async fn a_delete_that_cannot_look_into_aws_auth_of_an_api_and_config_map_cluster_still_succeeds() {
     let h = Harness::start().await;
     // The access entry made by Create is removed by hand: Delete then looks into aws-auth, where
