@@ -177,11 +177,11 @@ fn data(granted: &[Granted], username: &str) -> Value {
 async fn grant_all(
     scope: &Scope<'_>,
     props: &Properties,
+    names: &[String],
     undo_on_failure: bool,
     held_before: &[String],
 ) -> Result<Vec<Granted>> {
-    let names = scope.resolve(&props.clusters).await?;
-    let results = per_cluster::each(&names, |c| {
+    let results = per_cluster::each(names, |c| {
         scope.grant(props, c, held_before.iter().any(|h| h == c))
     })
     .await;
@@ -268,7 +268,8 @@ async fn act(clients: Clients, request: Request, progress: Progress) -> Result<S
             // next removes whatever was made, by the owner's markers.
             progress.record(&rec);
             let scope = Scope::new(&clients, Some(&props), &rec);
-            let granted = grant_all(&scope, &props, true, &[]).await?;
+            let names = scope.resolve(&props.clusters).await?;
+            let granted = grant_all(&scope, &props, &names, true, &[]).await?;
             Ok(Success {
                 physical_resource_id: rec.encode(),
                 data: Some(data(&granted, &props.username)),
@@ -294,9 +295,9 @@ async fn act(clients: Clients, request: Request, progress: Progress) -> Result<S
                 Some(before) => scope.resolve(&before).await?,
                 None => Vec::new(),
             };
-            let granted = grant_all(&scope, &props, false, &before).await?;
+            let now = scope.resolve(&props.clusters).await?;
+            let granted = grant_all(&scope, &props, &now, false, &before).await?;
             if !before.is_empty() {
-                let now: Vec<String> = scope.resolve(&props.clusters).await?;
                 let dropped: Vec<String> =
                     before.into_iter().filter(|c| !now.contains(c)).collect();
                 if !dropped.is_empty() {
@@ -522,7 +523,7 @@ async fn plan_one(
             plan.calls
                 .push("eks:AssociateAccessPolicy (cluster scope)".into());
             if kind == RequestType::Update
-                && (d.switch_mode || info.authentication_mode == "API_AND_CONFIG_MAP")
+                && per_cluster::mode_after(&info, d.switch_mode) == per_cluster::HYBRID
             {
                 plan.calls.push("(if the cluster was held without an access entry: aws-auth looked at, if reachable, for the entry made before a switch from CONFIG_MAP)".into());
             }

@@ -268,10 +268,12 @@ pub struct Places {
     pub aws_auth_if_switched: bool,
 }
 
-const HYBRID: &str = "API_AND_CONFIG_MAP";
+/// The mode in which a cluster reads both access entries and aws-auth.
+pub const HYBRID: &str = "API_AND_CONFIG_MAP";
 
-/// The cluster's authentication mode once the grant's own switch (if any) is done.
-fn mode_after(info: &ClusterInfo, switched: bool) -> &str {
+/// The cluster's authentication mode once the grant's own switch (if any) is done: the grant and
+/// the dry run decide on it alike.
+pub fn mode_after(info: &ClusterInfo, switched: bool) -> &str {
     if switched {
         HYBRID
     } else {

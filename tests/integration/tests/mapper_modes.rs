@@ -542,14 +542,20 @@ async fn switch_to_access_entries(h: &Harness, cluster: &str) {
     );
 }
 
-#[tokio::test]
-async fn a_cluster_switched_to_access_entries_after_create_loses_our_aws_auth_entry_on_delete() {
+/// A Create on the CONFIG_MAP cluster: its aws-auth before, and the resource's id.
+async fn granted_through_aws_auth() -> (Harness, Vec<Value>, String) {
     let h = Harness::start().await;
     let before = h.map_roles("legacy");
     let id = ok(&h
         .invoke(h.event("Create", with_admin("legacy"), None))
         .await);
     assert_eq!(entries_for(&h.map_roles("legacy"), SERVICE_ROLE).len(), 1);
+    (h, before, id)
+}
+
+#[tokio::test]
+async fn a_cluster_switched_to_access_entries_after_create_loses_our_aws_auth_entry_on_delete() {
+    let (h, before, id) = granted_through_aws_auth().await;
     switch_to_access_entries(&h, "legacy").await;
     // The dry run sees the same: our aws-auth entry is what a Delete would remove.
     let plans = eks_role_mapper::plan(
@@ -583,12 +589,7 @@ async fn an_update_after_a_switch_moves_the_grant_from_aws_auth_to_an_access_ent
     // Both ways a CONFIG_MAP cluster comes to allow access entries after the Create: switched by
     // hand, or by the Update itself with EnableAccessEntries.
     for by_hand in [true, false] {
-        let h = Harness::start().await;
-        let before = h.map_roles("legacy");
-        let id = ok(&h
-            .invoke(h.event("Create", with_admin("legacy"), None))
-            .await);
-        assert_eq!(entries_for(&h.map_roles("legacy"), SERVICE_ROLE).len(), 1);
+        let (h, before, id) = granted_through_aws_auth().await;
         let mut p = with_admin("legacy");
         if by_hand {
             switch_to_access_entries(&h, "legacy").await;
