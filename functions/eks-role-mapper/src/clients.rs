@@ -24,9 +24,7 @@ pub struct Clients {
 
 struct Inner {
     sdk: SdkConfig,
-    extra_ca_pem: Option<Vec<u8>>,
     sender: Sender,
-    allow_loopback: bool,
 }
 
 /// The SDK's timeouts: every call ends well before a Lambda deadline.
@@ -83,14 +81,9 @@ impl Clients {
             loader = loader.http_client(http);
         }
         let sdk = loader.load().await;
-        let sender = Sender::new(extra_ca_pem.as_deref())?;
+        let sender = Sender::new(extra_ca_pem.as_deref(), allow_loopback)?;
         Ok(Clients {
-            inner: Arc::new(Inner {
-                sdk,
-                extra_ca_pem,
-                sender,
-                allow_loopback,
-            }),
+            inner: Arc::new(Inner { sdk, sender }),
         })
     }
 
@@ -130,18 +123,8 @@ impl Clients {
             .map_err(|e| Error::Setup(format!("loading the function's credentials: {e}")))
     }
 
-    /// Extra CAs to trust (PEM), from `AWS_CA_BUNDLE`.
-    pub fn extra_ca_pem(&self) -> Option<&[u8]> {
-        self.inner.extra_ca_pem.as_deref()
-    }
-
     /// The response sender.
     pub fn sender(&self) -> &Sender {
         &self.inner.sender
-    }
-
-    /// Whether a loopback ResponseURL is allowed.
-    pub fn allow_loopback(&self) -> bool {
-        self.inner.allow_loopback
     }
 }

@@ -10,22 +10,10 @@ use aws_sdk_eks::types::{
 use base64::Engine;
 
 use crate::arn::RoleArn;
+use crate::cloud::ClusterInfo;
+use crate::decision::AuthMode;
 use crate::error::{Error, Result};
-
-/// What the mapper needs to know about a cluster.
-#[derive(Debug, Clone)]
-pub struct ClusterInfo {
-    pub arn: String,
-    pub endpoint: String,
-    /// The cluster CA, PEM.
-    pub ca_pem: Vec<u8>,
-    pub authentication_mode: String,
-    /// ACTIVE, CREATING, UPDATING, DELETING, FAILED or PENDING.
-    pub status: String,
-}
-
-/// The access-entry tag recording that the resource with this owner key created the entry.
-pub const OWNER_TAG: &str = "eks-role-mapper/owner";
+use crate::ownership::{EntryOwner, OWNER_TAG};
 
 fn code<E: ProvideErrorMetadata>(e: &SdkError<E>) -> Option<&str> {
     e.code()
@@ -80,14 +68,16 @@ pub async fn describe(eks: &aws_sdk_eks::Client, cluster: &str) -> Result<Option
             message: "certificateAuthority.data is not base64".into(),
         })?;
     Ok(Some(ClusterInfo {
+        name: cluster.to_string(),
         arn: c.arn.unwrap_or_default(),
         endpoint: c.endpoint.unwrap_or_default(),
         ca_pem,
-        authentication_mode: c
-            .access_config
-            .and_then(|a| a.authentication_mode)
-            .map(|m| m.as_str().to_string())
-            .unwrap_or_else(|| "CONFIG_MAP".to_string()),
+        mode: AuthMode::parse(
+            c.access_config
+                .and_then(|a| a.authentication_mode)
+                .as_ref()
+                .map(AuthenticationMode::as_str),
+        ),
         status: c.status.map(|s| s.as_str().to_string()).unwrap_or_default(),
     }))
 }
@@ -115,16 +105,6 @@ pub async fn create_access_entry(
     }
 }
 
-/// Who made the role's access entry, by its owner tag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EntryOwner {
-    Missing,
-    /// Tagged with this resource's owner key: we created it.
-    Ours,
-    /// Made before us (adopted) or by someone else.
-    Other,
-}
-
 /// Whether the role has an access entry on `cluster` and whether `owner`'s tag is on it.
 pub async fn access_entry_owner(
     eks: &aws_sdk_eks::Client,
@@ -139,17 +119,10 @@ pub async fn access_entry_owner(
         .send()
         .await
     {
-        Ok(out) => Ok(
-            if out
-                .access_entry
-                .and_then(|e| e.tags)
-                .is_some_and(|t| t.get(OWNER_TAG).map(String::as_str) == Some(owner))
-            {
-                EntryOwner::Ours
-            } else {
-                EntryOwner::Other
-            },
-        ),
+        Ok(out) => Ok(EntryOwner::of_tags(
+            out.access_entry.and_then(|e| e.tags).as_ref(),
+            owner,
+        )),
         Err(e) if code(&e) == Some("ResourceNotFoundException") => Ok(EntryOwner::Missing),
         Err(e) => Err(aws_error("DescribeAccessEntry", e)),
     }

@@ -5,8 +5,8 @@
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A ResourceProperties value (or an event field) is missing or malformed.
-    #[error("{field}: {expected}")]
-    Invalid { field: String, expected: String },
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
     /// The cluster cannot be handled with the requested method.
     #[error("{0}")]
     Unsupported(String),
@@ -43,13 +43,29 @@ pub enum Error {
     Setup(String),
 }
 
-impl Error {
+/// A field of the event or its properties that is missing or malformed: which, and what was
+/// expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {expected}")]
+pub struct Invalid {
+    pub field: String,
+    pub expected: String,
+}
+
+impl Invalid {
     /// A field error.
-    pub fn invalid(field: &str, expected: impl Into<String>) -> Error {
-        Error::Invalid {
+    pub fn new(field: &str, expected: impl Into<String>) -> Invalid {
+        Invalid {
             field: field.to_string(),
             expected: expected.into(),
         }
+    }
+}
+
+impl Error {
+    /// A field error.
+    pub fn invalid(field: &str, expected: impl Into<String>) -> Error {
+        Error::Invalid(Invalid::new(field, expected))
     }
 }
 

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Invalid, Result};
 use crate::response::ResponseUrl;
 
 /// Create, Update or Delete.
@@ -29,7 +29,7 @@ pub struct Envelope {
 #[derive(Debug, Clone)]
 pub struct Request {
     pub envelope: Envelope,
-    pub kind: Result<RequestType, String>,
+    pub kind: Result<RequestType, Invalid>,
     pub properties: Value,
     pub old_properties: Option<Value>,
 }
@@ -62,21 +62,30 @@ impl Request {
             Some("Create") => Ok(RequestType::Create),
             Some("Update") => Ok(RequestType::Update),
             Some("Delete") => Ok(RequestType::Delete),
-            Some(other) => Err(format!(
-                "RequestType: expected Create, Update or Delete, got {}",
-                crate::arn::shown(other)
+            Some(other) => Err(Invalid::new(
+                "RequestType",
+                format!(
+                    "expected Create, Update or Delete, got {}",
+                    crate::arn::shown(other)
+                ),
             )),
-            None => Err("RequestType: expected Create, Update or Delete, got none".to_string()),
+            None => Err(Invalid::new(
+                "RequestType",
+                "expected Create, Update or Delete, got none",
+            )),
         };
         for field in ["StackId", "RequestId", "LogicalResourceId"] {
             if text(event, field).is_none() && kind.is_ok() {
-                kind = Err(format!("{field}: required in a CloudFormation request"));
+                kind = Err(Invalid::new(field, "required in a CloudFormation request"));
             }
         }
         if matches!(kind, Ok(RequestType::Update | RequestType::Delete))
             && envelope.physical_resource_id.is_none()
         {
-            kind = Err("PhysicalResourceId: required on Update and Delete".into());
+            kind = Err(Invalid::new(
+                "PhysicalResourceId",
+                "required on Update and Delete",
+            ));
         }
         Ok(Request {
             envelope,

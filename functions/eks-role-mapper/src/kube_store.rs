@@ -1,27 +1,18 @@
-//! Persists the aws-auth edit through the Kubernetes API: read, edit in memory, write with the
-//! `resourceVersion` read (409 Conflict: re-read and retry, bounded, with jitter), create when
-//! missing, read back after writing. The client is built in memory from DescribeCluster's endpoint
-//! and CA with an EKS bearer token: no kubeconfig file, and TLS is always verified.
+//! The Kubernetes edge of the live adapter: GET, PUT and POST of aws-auth, errors classified for
+//! the conflict loop in `aws_auth_store`. The client is built in memory from DescribeCluster's
+//! endpoint and CA with an EKS bearer token: no kubeconfig file, and TLS is always verified.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{ObjectMeta, PostParams};
+use kube::api::PostParams;
 use kube::Api;
-use rand::Rng;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
-use crate::arn::RoleArn;
-use crate::aws_auth::{self, Change, CONFIG_MAP_NAME, NAMESPACE};
-use crate::eks::ClusterInfo;
+use crate::aws_auth::{CONFIG_MAP_NAME, NAMESPACE};
+use crate::cloud::{ClusterInfo, StoreError};
 use crate::error::{Error, Result};
-
-/// How many times a conflicting write is retried.
-pub const MAX_ATTEMPTS: u32 = 8;
-/// How many transient failures (5xx, 429, dropped connections) one request tolerates.
-pub const MAX_TRANSIENT: u32 = 3;
 
 /// Errors worth another try: the API server was busy or the connection broke.
 fn transient(e: &kube::Error) -> bool {
@@ -45,12 +36,8 @@ pub struct ClusterApi {
 
 impl ClusterApi {
     /// Builds the client from DescribeCluster's answer and a bearer token of `identity`.
-    pub fn new(
-        cluster: &str,
-        info: &ClusterInfo,
-        token: String,
-        identity: String,
-    ) -> Result<ClusterApi> {
+    pub fn new(info: &ClusterInfo, token: String, identity: String) -> Result<ClusterApi> {
+        let cluster = info.name.as_str();
         let url: http::Uri = info
             .endpoint
             .parse()
@@ -107,171 +94,38 @@ impl ClusterApi {
         }
     }
 
-    /// The ConfigMap's data, or None when it does not exist.
-    pub async fn read(&self) -> Result<Option<ConfigMap>> {
+    /// The ConfigMap, or None when it does not exist.
+    pub async fn read(&self) -> Result<Option<ConfigMap>, StoreError> {
         self.api
             .get_opt(CONFIG_MAP_NAME)
             .await
-            .map_err(|e| self.error("get aws-auth", e))
+            .map_err(|e| self.classify("get aws-auth", e))
     }
 
-    /// Upserts the role and records `owner` beside it unless the mapping was already there
-    /// (adopted); returns (change, adopted, conflicts seen).
-    pub async fn upsert(
-        &self,
-        role: &RoleArn,
-        username: &str,
-        groups: &[String],
-        owner: &str,
-    ) -> Result<(Change, bool, u32)> {
-        let marker = aws_auth::owner_annotation(owner);
-        let mut conflicts = 0;
-        let mut transient_left = MAX_TRANSIENT;
-        for attempt in 1..=MAX_ATTEMPTS {
-            let current = match self.api.get_opt(CONFIG_MAP_NAME).await {
-                Ok(c) => c,
-                Err(e) if transient(&e) && transient_left > 0 => {
-                    transient_left -= 1;
-                    tracing::info!(attempt, "Kubernetes API busy or unreachable, retrying");
-                    backoff(attempt).await;
-                    continue;
-                }
-                Err(e) => return Err(self.error("get aws-auth", e)),
-            };
-            let data = current
-                .as_ref()
-                .and_then(|c| c.data.clone())
-                .unwrap_or_default();
-            let mut annotations = current
-                .as_ref()
-                .and_then(|c| c.metadata.annotations.clone())
-                .unwrap_or_default();
-            let edit = aws_auth::upsert(&data, role, username, groups)?;
-            // Our own earlier write (a retried Create) is not adoption.
-            let adopted = edit.adopted && !annotations.contains_key(&marker);
-            if edit.change == Change::Unchanged {
-                return Ok((Change::Unchanged, adopted, conflicts));
-            }
-            if !adopted {
-                annotations.insert(marker.clone(), role.as_str().to_string());
-            }
-            let annotations = (!annotations.is_empty()).then_some(annotations);
-            let written = match current {
-                Some(mut cm) => {
-                    cm.data = Some(edit.data);
-                    cm.metadata.annotations = annotations;
-                    self.api
-                        .replace(CONFIG_MAP_NAME, &PostParams::default(), &cm)
-                        .await
-                        .map_err(|e| ("replace aws-auth", e))
-                }
-                None => {
-                    let cm = ConfigMap {
-                        metadata: ObjectMeta {
-                            name: Some(CONFIG_MAP_NAME.into()),
-                            namespace: Some(NAMESPACE.into()),
-                            annotations,
-                            ..Default::default()
-                        },
-                        data: Some(edit.data),
-                        ..Default::default()
-                    };
-                    self.api
-                        .create(&PostParams::default(), &cm)
-                        .await
-                        .map_err(|e| ("create aws-auth", e))
-                }
-            };
-            match written {
-                Ok(stored) => {
-                    verify(&stored, role, true)?;
-                    return Ok((edit.change, adopted, conflicts));
-                }
-                Err((_, e)) if conflict(&e) => {
-                    conflicts += 1;
-                    tracing::info!(attempt, "aws-auth changed under us, re-reading");
-                    backoff(attempt).await;
-                }
-                Err((_, e)) if transient(&e) && transient_left > 0 => {
-                    transient_left -= 1;
-                    tracing::info!(attempt, "Kubernetes API busy or unreachable, retrying");
-                    backoff(attempt).await;
-                }
-                Err((op, e)) => return Err(self.error(op, e)),
-            }
-        }
-        Err(Error::TooManyConflicts(MAX_ATTEMPTS))
-    }
-
-    /// Removes the role's entries if `owner` recorded adding them (and the record with them);
-    /// returns whether anything was removed.
-    pub async fn remove(&self, role: &RoleArn, owner: &str) -> Result<bool> {
-        let marker = aws_auth::owner_annotation(owner);
-        let mut transient_left = MAX_TRANSIENT;
-        for attempt in 1..=MAX_ATTEMPTS {
-            let mut cm = match self.api.get_opt(CONFIG_MAP_NAME).await {
-                Ok(Some(cm)) => cm,
-                Ok(None) => return Ok(false),
-                Err(e) if transient(&e) && transient_left > 0 => {
-                    transient_left -= 1;
-                    backoff(attempt).await;
-                    continue;
-                }
-                Err(e) => return Err(self.error("get aws-auth", e)),
-            };
-            let Some(annotations) = cm
-                .metadata
-                .annotations
-                .as_mut()
-                .filter(|a| a.contains_key(&marker))
-            else {
-                tracing::info!("aws-auth holds no record of ours for this role; leaving it");
-                return Ok(false);
-            };
-            annotations.remove(&marker);
-            let data: BTreeMap<String, String> = cm.data.clone().unwrap_or_default();
-            if let Some(new_data) = aws_auth::remove(&data, role)? {
-                cm.data = Some(new_data);
-            }
-            match self
-                .api
-                .replace(CONFIG_MAP_NAME, &PostParams::default(), &cm)
+    /// Replaces (guarded by its `resourceVersion`) or creates the ConfigMap; answers what was
+    /// stored.
+    pub async fn write(&self, object: &ConfigMap, create: bool) -> Result<ConfigMap, StoreError> {
+        let pp = PostParams::default();
+        if create {
+            self.api
+                .create(&pp, object)
                 .await
-            {
-                Ok(stored) => {
-                    verify(&stored, role, false)?;
-                    return Ok(true);
-                }
-                Err(e) if conflict(&e) => backoff(attempt).await,
-                Err(e) if transient(&e) && transient_left > 0 => {
-                    transient_left -= 1;
-                    backoff(attempt).await;
-                }
-                Err(e) => return Err(self.error("replace aws-auth", e)),
-            }
+                .map_err(|e| self.classify("create aws-auth", e))
+        } else {
+            self.api
+                .replace(CONFIG_MAP_NAME, &pp, object)
+                .await
+                .map_err(|e| self.classify("replace aws-auth", e))
         }
-        Err(Error::TooManyConflicts(MAX_ATTEMPTS))
     }
-}
 
-/// Reads back the object the API server answered the write with (the stored version): it must
-/// parse and hold our role (or not, after a removal). No extra round trip is needed for that.
-fn verify(stored: &ConfigMap, role: &RoleArn, present: bool) -> Result<()> {
-    let text = stored
-        .data
-        .as_ref()
-        .and_then(|d| d.get(aws_auth::MAP_ROLES));
-    let roles = aws_auth::MapRoles::parse(text.map(String::as_str))?;
-    if roles.contains(role) != present {
-        return Err(Error::AwsAuth(
-            "the API server stored a mapRoles other than the one written".into(),
-        ));
+    fn classify(&self, operation: &str, e: kube::Error) -> StoreError {
+        if conflict(&e) {
+            StoreError::Conflict
+        } else if transient(&e) {
+            StoreError::Transient(self.error(operation, e))
+        } else {
+            StoreError::Failed(self.error(operation, e))
+        }
     }
-    Ok(())
-}
-
-async fn backoff(attempt: u32) {
-    let base = 50u64 * 2u64.pow(attempt.min(6));
-    let jitter = rand::rng().random_range(0..=base);
-    tokio::time::sleep(Duration::from_millis(base / 2 + jitter)).await;
 }

@@ -2,27 +2,46 @@
 //! an access entry where the cluster's authentication mode allows one, otherwise a safe
 //! read-modify-write of the `kube-system/aws-auth` ConfigMap with a token the function signs itself.
 //!
-//! The core (properties, ARNs, the aws-auth edit, the decision, ids, the response body) is pure;
-//! `eks`, `kube_store`, `response::Sender` and `clients` are the thin I/O edges.
+//! The core (properties, ARNs, the aws-auth edit, the decision, ownership, ids, the response body)
+//! is pure. The per-cluster rules (`per_cluster`, `aws_auth_store`) and the lifecycle run over one
+//! port (`cloud`) with three adapters: `live` (AWS and the Kubernetes API), `dry_run` (real reads,
+//! recorded writes) and `memory` (in-process, for fast tests). `protocol` answers CloudFormation.
+
+mod aws_auth_store;
+mod clients;
+mod decision;
+mod eks;
+mod error;
+mod event;
+mod handler;
+mod kube_store;
+mod lifecycle;
+mod live;
+mod per_cluster;
+mod physical_id;
+mod properties;
+mod protocol;
+mod response;
+mod token;
 
 pub mod arn;
 pub mod aws_auth;
 pub mod block_reader;
-pub mod clients;
-pub mod decision;
-pub mod eks;
-pub mod error;
-pub mod event;
-pub mod handler;
-pub mod kube_store;
+pub mod cloud;
+pub mod dry_run;
 pub mod logging;
-pub mod per_cluster;
-pub mod physical_id;
-pub mod properties;
-pub mod response;
-pub mod token;
+pub mod memory;
+pub mod ownership;
 pub mod yaml_text;
 
 pub use clients::Clients;
-pub use error::{Error, Result};
-pub use handler::{handle, plan, respond_with, Plan, Progress, Success};
+pub use decision::{AuthMode, Mechanism};
+pub use dry_run::{dry_run, DryRun};
+pub use error::{Error, Invalid, Result};
+pub use event::{Envelope, Request};
+pub use handler::{handle, handle_with};
+pub use per_cluster::SWITCHED_LOOK;
+pub use physical_id::Recorded;
+pub use properties::KNOWN_PROPERTIES;
+pub use protocol::{respond_with, Progress, Success};
+pub use response::{Body, Respond};

@@ -1,29 +1,30 @@
 //! The work on one cluster: grant the role there with the mechanism the cluster's authentication
 //! mode allows, or revoke what this resource's owner key says it created. A request runs this on
-//! each of its clusters, a bounded number at a time.
+//! each of its clusters, a bounded number at a time. Written once, over the port: the live run,
+//! the dry run and the in-memory tests all run exactly this.
 
 use std::future::Future;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
-use tokio::sync::OnceCell;
 
 use crate::arn::RoleArn;
-use crate::clients::Clients;
-use crate::decision::{decide, Decision, Mechanism};
-use crate::eks::{self, ClusterInfo, EntryOwner};
+use crate::aws_auth_store;
+use crate::cloud::{Cloud, ClusterInfo};
+use crate::decision::{decide, places, replaces_aws_auth_entry, Mechanism};
 use crate::error::{Error, Result};
-use crate::kube_store::ClusterApi;
-use crate::physical_id::Recorded;
+use crate::ownership::EntryOwner;
 use crate::properties::{Clusters, Method, Properties};
-use crate::token;
 
 /// How many clusters are worked on at once: well inside EKS's request rates, and 100 clusters
 /// still finish in a few seconds.
 pub const PARALLEL: usize = 8;
 
+/// How long the look into a switched cluster's aws-auth may take.
+pub const SWITCHED_LOOK: Duration = Duration::from_secs(8);
+
 /// What a grant did on one cluster.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Granted {
     pub cluster: String,
     pub arn: String,
@@ -31,95 +32,23 @@ pub struct Granted {
     pub adopted: bool,
 }
 
-/// One request's target: the role, its owner key, the region, and (once, shared by every
-/// cluster) the credentials for the Kubernetes API.
-pub struct Scope<'a> {
-    pub clients: &'a Clients,
+/// One request's target on one region: the role, its owner key, and the port.
+pub struct Scope<'a, K> {
+    pub cloud: &'a K,
     /// None on a Delete whose properties no longer parse: then defaults apply.
     pub props: Option<&'a Properties>,
-    pub region: String,
-    pub role: RoleArn,
-    pub owner: String,
-    eks: aws_sdk_eks::Client,
-    kube: OnceCell<(aws_credential_types::Credentials, String)>,
+    pub region: &'a str,
+    pub role: &'a RoleArn,
+    pub owner: &'a str,
 }
 
-impl<'a> Scope<'a> {
-    /// The scope of the resource a PhysicalResourceId records.
-    pub fn new(clients: &'a Clients, props: Option<&'a Properties>, rec: &Recorded) -> Scope<'a> {
-        Scope {
-            eks: clients.eks(&rec.region),
-            clients,
-            props,
-            region: rec.region.clone(),
-            role: rec.role.clone(),
-            owner: rec.owner.clone(),
-            kube: OnceCell::new(),
-        }
-    }
-
-    /// The EKS client of the region.
-    pub fn eks(&self) -> &aws_sdk_eks::Client {
-        &self.eks
-    }
-
+impl<K: Cloud> Scope<'_, K> {
     /// The cluster names a selection stands for now (`*`: every cluster of the region).
     pub async fn resolve(&self, clusters: &Clusters) -> Result<Vec<String>> {
         match clusters {
             Clusters::Named(names) => Ok(names.clone()),
-            Clusters::All => eks::list_clusters(&self.eks).await,
+            Clusters::All => self.cloud.list_clusters().await,
         }
-    }
-
-    /// The identity used for the Kubernetes API and its credentials, assumed once per request.
-    async fn kube_credentials(&self) -> Result<&(aws_credential_types::Credentials, String)> {
-        self.kube
-            .get_or_try_init(|| async {
-                match self.props.and_then(|p| p.cluster_admin_role.as_ref()) {
-                    Some(admin) => {
-                        let mut req = self
-                            .clients
-                            .sts(&self.region)
-                            .assume_role()
-                            .role_arn(admin.as_str())
-                            .role_session_name("eks-role-mapper");
-                        if let Some(x) = self
-                            .props
-                            .and_then(|p| p.cluster_admin_external_id.as_ref())
-                        {
-                            req = req.external_id(x);
-                        }
-                        let out = req
-                            .send()
-                            .await
-                            .map_err(|e| eks::aws_error("AssumeRole ClusterAdminRoleArn", e))?;
-                        let c = out.credentials.ok_or_else(|| Error::Aws {
-                            operation: "AssumeRole".into(),
-                            message: "no credentials returned".into(),
-                        })?;
-                        let creds = aws_credential_types::Credentials::new(
-                            c.access_key_id,
-                            c.secret_access_key,
-                            Some(c.session_token),
-                            None,
-                            "assume-role",
-                        );
-                        Ok((creds, admin.as_str().to_string()))
-                    }
-                    None => Ok((
-                        self.clients.own_credentials().await?,
-                        "the function's role".to_string(),
-                    )),
-                }
-            })
-            .await
-    }
-
-    /// A Kubernetes client for one cluster, with a token signed for it.
-    pub async fn cluster_api(&self, cluster: &str, info: &ClusterInfo) -> Result<ClusterApi> {
-        let (creds, identity) = self.kube_credentials().await?;
-        let token = token::bearer_token(creds, &self.region, cluster, SystemTime::now())?;
-        ClusterApi::new(cluster, info, token, identity.clone())
     }
 
     /// Grants the role on one cluster. None: skipped, because `*` chose it and it is not ACTIVE.
@@ -130,100 +59,91 @@ impl<'a> Scope<'a> {
         cluster: &str,
         held_before: bool,
     ) -> Result<Option<Granted>> {
-        let info = eks::describe(&self.eks, cluster).await?.ok_or_else(|| {
+        let info = self.cloud.describe(cluster).await?.ok_or_else(|| {
             Error::invalid(
                 "ClusterName",
                 format!("no EKS cluster named {cluster} in {}", self.region),
             )
         })?;
-        if props.clusters == Clusters::All && info.status != "ACTIVE" {
+        if props.clusters == Clusters::All && !info.is_active() {
             tracing::info!(cluster, status = %info.status, "not ACTIVE, skipped");
             return Ok(None);
         }
-        let Decision {
-            mechanism,
-            switch_mode,
-        } = decide(
+        let decision = decide(
             cluster,
-            &info.authentication_mode,
+            &info.mode,
             props.method,
             props.enable_access_entries,
         )?;
-        tracing::info!(cluster, mode = %info.authentication_mode, mechanism = mechanism.as_str(), switch_mode, "decided");
-        if switch_mode {
-            eks::enable_access_entries(&self.eks, cluster, Duration::from_millis(500)).await?;
+        tracing::info!(cluster, mode = %info.mode, mechanism = decision.mechanism.as_str(), switch_mode = decision.switch_mode, "decided");
+        if decision.switch_mode {
+            self.cloud.enable_access_entries(cluster).await?;
             tracing::info!(cluster, "cluster switched to API_AND_CONFIG_MAP");
         }
-        let adopted = match mechanism {
+        let adopted = match decision.mechanism {
             Mechanism::AccessEntry => {
-                let adopted =
-                    eks::create_access_entry(&self.eks, cluster, &self.role, &self.owner).await?;
-                eks::associate_cluster_policy(
-                    &self.eks,
-                    cluster,
-                    &self.role,
-                    &props.access_policy_arn,
-                )
-                .await?;
-                if held_before && !adopted && mode_after(&info, switch_mode) == HYBRID {
-                    // This resource held the cluster without an access entry: its grant was in
-                    // aws-auth (the cluster was CONFIG_MAP then). The entry now stands in for it.
-                    self.remove_from_aws_auth_if_reachable(cluster, &info).await;
+                let existed = self
+                    .cloud
+                    .create_access_entry(cluster, self.role, self.owner)
+                    .await?;
+                self.cloud
+                    .associate_policy(cluster, self.role, &props.access_policy_arn)
+                    .await?;
+                if replaces_aws_auth_entry(decision, &info.mode, held_before, existed) {
+                    self.remove_from_aws_auth_if_reachable(&info).await;
                 }
-                adopted
+                existed
             }
             Mechanism::AwsAuth => {
-                let api = self.cluster_api(cluster, &info).await?;
-                let (change, adopted, conflicts) = api
-                    .upsert(&self.role, &props.username, &props.groups, &self.owner)
-                    .await?;
-                tracing::info!(cluster, change = ?change, conflicts, "aws-auth written");
-                adopted
+                let done = aws_auth_store::upsert(
+                    self.cloud,
+                    &info,
+                    self.role,
+                    &props.username,
+                    &props.groups,
+                    self.owner,
+                )
+                .await?;
+                tracing::info!(cluster, change = ?done.change, conflicts = done.conflicts, "aws-auth written");
+                done.adopted
             }
         };
         tracing::info!(cluster, adopted, "access granted");
         Ok(Some(Granted {
             cluster: cluster.to_string(),
             arn: info.arn,
-            mechanism,
+            mechanism: decision.mechanism,
             adopted,
         }))
-    }
-
-    /// Where a cluster may keep the mapping this resource made.
-    pub fn places(&self, mode: &str) -> Places {
-        let method = self.props.map(|p| p.method).unwrap_or(Method::Auto);
-        Places {
-            access_entry: mode != "CONFIG_MAP",
-            aws_auth: mode == "CONFIG_MAP" || (method == Method::AwsAuth && mode != "API"),
-            aws_auth_if_switched: mode == HYBRID && method == Method::Auto,
-        }
     }
 
     /// Removes what this resource created on one cluster; a cluster, entry or ConfigMap that is
     /// gone is fine. Returns whether anything was removed.
     pub async fn revoke(&self, cluster: &str) -> Result<bool> {
-        let Some(info) = eks::describe(&self.eks, cluster).await? else {
+        let Some(info) = self.cloud.describe(cluster).await? else {
             tracing::info!(cluster, "cluster is gone, nothing to remove");
             return Ok(false);
         };
-        let places = self.places(&info.authentication_mode);
+        let method = self.props.map_or(Method::Auto, |p| p.method);
+        let places = places(&info.mode, method);
         let mut removed = false;
         let mut entry = EntryOwner::Missing;
         if places.access_entry {
-            entry = eks::access_entry_owner(&self.eks, cluster, &self.role, &self.owner).await?;
+            entry = self
+                .cloud
+                .access_entry_owner(cluster, self.role, self.owner)
+                .await?;
             if entry == EntryOwner::Ours {
-                removed |= eks::delete_access_entry(&self.eks, cluster, &self.role).await?;
+                removed |= self.cloud.delete_access_entry(cluster, self.role).await?;
                 tracing::info!(cluster, "access entry deleted");
             }
         }
         if places.aws_auth {
-            let api = self.cluster_api(cluster, &info).await?;
-            let gone = api.remove(&self.role, &self.owner).await?;
+            let gone = aws_auth_store::remove(self.cloud, &info, self.role, self.owner).await?;
             tracing::info!(cluster, removed = gone, "aws-auth checked");
             removed |= gone;
         } else if places.aws_auth_if_switched && entry != EntryOwner::Ours {
-            removed |= self.remove_from_aws_auth_if_reachable(cluster, &info).await;
+            removed |= self.remove_from_aws_auth_if_reachable(&info).await;
         }
         Ok(removed)
     }
@@ -231,11 +151,9 @@ impl<'a> Scope<'a> {
     /// The look into aws-auth of a cluster switched from CONFIG_MAP after the grant: bounded in
     /// time, and passed over (logged) when the Kubernetes API cannot be reached or read, since a
     /// cluster that never needed aws-auth may have no network path or admin identity for us.
-    async fn remove_from_aws_auth_if_reachable(&self, cluster: &str, info: &ClusterInfo) -> bool {
-        let look = async {
-            let api = self.cluster_api(cluster, info).await?;
-            api.remove(&self.role, &self.owner).await
-        };
+    async fn remove_from_aws_auth_if_reachable(&self, info: &ClusterInfo) -> bool {
+        let cluster = info.name.as_str();
+        let look = aws_auth_store::remove(self.cloud, info, self.role, self.owner);
         match tokio::time::timeout(SWITCHED_LOOK, look).await {
             Ok(Ok(gone)) => {
                 tracing::info!(
@@ -256,33 +174,6 @@ impl<'a> Scope<'a> {
         }
     }
 }
-
-/// Where a cluster may keep the mapping this resource made: an access entry wherever the mode
-/// has them, aws-auth where the mode is CONFIG_MAP or the method asked for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Places {
-    pub access_entry: bool,
-    pub aws_auth: bool,
-    /// An API_AND_CONFIG_MAP cluster under `Auto` was CONFIG_MAP at the grant if it holds no
-    /// access entry of ours, and aws-auth was the place then: looked at, as far as it can be.
-    pub aws_auth_if_switched: bool,
-}
-
-/// The mode in which a cluster reads both access entries and aws-auth.
-pub const HYBRID: &str = "API_AND_CONFIG_MAP";
-
-/// The cluster's authentication mode once the grant's own switch (if any) is done: the grant and
-/// the dry run decide on it alike.
-pub fn mode_after(info: &ClusterInfo, switched: bool) -> &str {
-    if switched {
-        HYBRID
-    } else {
-        &info.authentication_mode
-    }
-}
-
-/// How long the look into a switched cluster's aws-auth may take.
-pub const SWITCHED_LOOK: Duration = Duration::from_secs(8);
 
 /// Runs `work` on every cluster, at most [`PARALLEL`] at once; results in the clusters' order.
 pub async fn each<'s, T, F, Fut>(clusters: &'s [String], work: F) -> Vec<(&'s str, Result<T>)>

@@ -4,9 +4,8 @@
 //! an annotation on aws-auth, both carrying the owner key), so Delete removes exactly that, on
 //! whatever clusters it finds, and never an adopted or hand-made mapping.
 
-use sha2::{Digest, Sha256};
-
 use crate::arn::RoleArn;
+use crate::ownership::is_owner_key;
 
 const PREFIX: &str = "eks-role-mapper/v2";
 /// CloudFormation's limit on a PhysicalResourceId.
@@ -17,18 +16,8 @@ pub const MAX_LEN: usize = 1024;
 pub struct Recorded {
     pub region: String,
     pub role: RoleArn,
-    /// Names this resource's markers: 16 hex digits of SHA-256 over the stack, the logical id and
-    /// the role (path-stripped, lowercase), so two resources never claim each other's mappings.
+    /// Names this resource's markers (see `ownership::owner_key`).
     pub owner: String,
-}
-
-/// The owner key of a resource mapping `role`.
-pub fn owner_key(stack_id: &str, logical_resource_id: &str, role: &RoleArn) -> String {
-    let digest = Sha256::digest(format!(
-        "{stack_id}|{logical_resource_id}|{}",
-        role.match_key()
-    ));
-    hex::encode(&digest[..8])
 }
 
 impl Recorded {
@@ -48,7 +37,7 @@ impl Recorded {
         }
         let region = it.next()?.to_string();
         let owner = it.next()?.to_string();
-        if owner.len() != 16 || !owner.bytes().all(|b| b.is_ascii_hexdigit()) || region.is_empty() {
+        if !is_owner_key(&owner) || region.is_empty() {
             return None;
         }
         let role = RoleArn::parse("PhysicalResourceId", it.next()?).ok()?;
@@ -68,6 +57,7 @@ impl Recorded {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ownership::owner_key;
 
     #[test]
     fn ids_round_trip_and_foreign_ids_are_not_recognised() {
@@ -90,31 +80,5 @@ mod tests {
         ] {
             assert_eq!(Recorded::decode(foreign), None, "{foreign}");
         }
-    }
-
-    #[test]
-    fn owners_differ_by_stack_logical_id_and_role_but_not_by_role_path_or_case() {
-        let r = |s: &str| RoleArn::parse("RoleArn", s).unwrap();
-        let a = owner_key("stack-1", "Mapping", &r("arn:aws:iam::111122223333:role/R"));
-        assert_eq!(
-            a,
-            owner_key(
-                "stack-1",
-                "Mapping",
-                &r("arn:aws:iam::111122223333:role/x/r")
-            )
-        );
-        assert_ne!(
-            a,
-            owner_key("stack-2", "Mapping", &r("arn:aws:iam::111122223333:role/R"))
-        );
-        assert_ne!(
-            a,
-            owner_key("stack-1", "Other", &r("arn:aws:iam::111122223333:role/R"))
-        );
-        assert_ne!(
-            a,
-            owner_key("stack-1", "Mapping", &r("arn:aws:iam::111122223333:role/S"))
-        );
     }
 }

@@ -111,14 +111,6 @@ impl Clusters {
         }
         Ok(Clusters::Named(names))
     }
-
-    /// The single named cluster, if that is what was asked.
-    pub fn single(&self) -> Option<&str> {
-        match self {
-            Clusters::Named(n) if n.len() == 1 => Some(&n[0]),
-            _ => None,
-        }
-    }
 }
 
 impl std::fmt::Display for Clusters {
@@ -466,7 +458,10 @@ mod tests {
             Clusters::Named(vec!["x".into(), "y".into()])
         );
         assert_eq!(parse(json!("*")).unwrap(), Clusters::All);
-        assert_eq!(parse(json!("prod")).unwrap().single(), Some("prod"));
+        assert_eq!(
+            parse(json!("prod")).unwrap(),
+            Clusters::Named(vec!["prod".into()])
+        );
         let many = (0..=MAX_CLUSTERS)
             .map(|i| format!("c{i}"))
             .collect::<Vec<_>>()

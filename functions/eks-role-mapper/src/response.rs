@@ -5,6 +5,7 @@
 //! logged, never shown by `Debug`, and must be https on an S3 host of the partition.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -113,15 +114,31 @@ impl Body {
     }
 }
 
-/// Sends responses with retries on network errors and 5xx; never follows redirects.
+/// Delivers a response body to CloudFormation; the S3 [`Sender`] is the live one.
+pub trait Respond: Send + Sync {
+    /// Delivers `body` within `budget`; answers the attempts made.
+    fn send(
+        &self,
+        url: &ResponseUrl,
+        body: &Body,
+        budget: Duration,
+    ) -> impl Future<Output = Result<u32>> + Send;
+
+    /// Whether a loopback ResponseURL is taken (tests and replays only).
+    fn allows_loopback(&self) -> bool;
+}
+
+/// Sends responses to the presigned S3 URL with retries on network errors and 5xx; never follows
+/// redirects.
 #[derive(Clone)]
 pub struct Sender {
     client: Arc<Client<HttpsConnector<HttpConnector>, Full<Bytes>>>,
+    allow_loopback: bool,
 }
 
 impl Sender {
     /// A sender trusting the web PKI plus `extra_ca_pem`.
-    pub fn new(extra_ca_pem: Option<&[u8]>) -> Result<Sender> {
+    pub fn new(extra_ca_pem: Option<&[u8]>, allow_loopback: bool) -> Result<Sender> {
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         if let Some(pem) = extra_ca_pem {
@@ -139,6 +156,8 @@ impl Sender {
         .with_no_client_auth();
         let mut http = HttpConnector::new();
         http.enforce_http(false);
+        // A small PUT and its answer: Nagle's algorithm would hold the body back for an ACK.
+        http.set_nodelay(true);
         http.set_connect_timeout(Some(Duration::from_secs(3)));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
@@ -147,11 +166,18 @@ impl Sender {
             .wrap_connector(http);
         Ok(Sender {
             client: Arc::new(Client::builder(TokioExecutor::new()).build(https)),
+            allow_loopback,
         })
+    }
+}
+
+impl Respond for Sender {
+    fn allows_loopback(&self) -> bool {
+        self.allow_loopback
     }
 
     /// PUTs `body` to `url`, retrying until `budget` is spent. Returns the attempts made.
-    pub async fn send(&self, url: &ResponseUrl, body: &Body, budget: Duration) -> Result<u32> {
+    async fn send(&self, url: &ResponseUrl, body: &Body, budget: Duration) -> Result<u32> {
         let bytes = Bytes::from(body.to_bytes());
         let until = tokio::time::Instant::now() + budget;
         let mut attempt = 0u32;

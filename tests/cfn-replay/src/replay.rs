@@ -115,16 +115,25 @@ pub async fn run(opts: &Options, out: &mut impl Write, err: &mut impl Write) -> 
 
         if opts.dry_run {
             let before = state_text(&sim);
-            let planned = eks_role_mapper::plan(&clients, event).await;
+            let planned = eks_role_mapper::dry_run(&clients, event).await;
             let changed = state_text(&sim) != before;
             match planned {
-                // One plan (and one stdout line) per cluster the event would touch.
-                Ok(plans) => {
-                    for plan in plans {
-                        emit(err, "stderr", &plan.to_string())?;
-                        let line = serde_json::to_string(&plan).unwrap_or_default();
-                        emit(out, "stdout", &format!("{line}\n"))?;
+                // One stdout line per event: the answer it would get, and every call.
+                Ok(plan) => {
+                    emit(err, "stderr", &plan.to_string())?;
+                    if plan.response.status != "SUCCESS" {
+                        outcome = Outcome::SomeFailed;
                     }
+                    let line = serde_json::json!({
+                        "DryRun": true,
+                        "Status": plan.response.status,
+                        "Reason": plan.response.reason,
+                        "PhysicalResourceId": plan.response.physical_resource_id,
+                        "Data": plan.response.data,
+                        "Calls": plan.calls,
+                    });
+                    emit(out, "stdout", &format!("{line}\n"))?;
+                    previous = Some(plan.response.physical_resource_id.clone());
                 }
                 Err(e) => {
                     outcome = Outcome::SomeFailed;

@@ -231,21 +231,20 @@ async fn a_dry_run_plans_the_aws_auth_edit_without_writing_or_answering() {
     h.sim.clear_request_log();
     let mut e = load("create.json");
     e["ResponseURL"] = Value::String(h.sim.response_url("dry-run"));
-    let plans = eks_role_mapper::plan(&h.clients, e).await.expect("plan");
-    assert_eq!(plans.len(), 1, "one cluster, one plan");
-    let plan = serde_json::to_value(&plans[0]).unwrap();
-    assert_eq!(plan["mechanism"], "AwsAuth", "{plan}");
-    assert!(
-        plan["calls"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c.as_str().unwrap().starts_with("k8s:update")),
+    let plan = eks_role_mapper::dry_run(&h.clients, e).await.expect("plan");
+    assert_eq!(plan.response.status, "SUCCESS", "{plan}");
+    assert_eq!(
+        plan.response.data.as_ref().unwrap()["Method"],
+        "AwsAuth",
         "{plan}"
     );
+    let writes: Vec<_> = plan.writes().collect();
+    assert_eq!(writes.len(), 1, "{plan}");
+    assert_eq!(writes[0].op, "k8s:update", "{plan}");
     assert!(
-        plan["aws_auth_diff"]
-            .as_str()
+        writes[0]
+            .map_roles_diff
+            .as_deref()
             .unwrap()
             .contains(&format!("+- rolearn: {SERVICE_ROLE}")),
         "{plan}"
@@ -598,10 +597,10 @@ fn a_dry_run_through_the_binary_prints_the_plan_and_leaves_the_state_alone() {
     // Exit 0 also means the tool saw the state byte-identical before and after each plan.
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(lines.len(), 2);
-    assert_eq!(lines[0]["mechanism"], "AwsAuth");
-    assert_eq!(lines[1]["mechanism"], "AccessEntry");
+    assert_eq!(lines[0]["Data"]["Method"], "AwsAuth");
+    assert_eq!(lines[1]["Data"]["Method"], "AccessEntry");
     assert!(
-        stderr.contains("would call k8s:update kube-system/aws-auth"),
+        stderr.contains("would call k8s:update kube-system/aws-auth on legacy"),
         "{stderr}"
     );
     assert!(

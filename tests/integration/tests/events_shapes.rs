@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use aws_lambda_events::event::cloudformation::CloudFormationCustomResourceRequest;
-use eks_role_mapper::properties::KNOWN_PROPERTIES;
+use eks_role_mapper::KNOWN_PROPERTIES;
 use serde_json::Value;
 
 fn events_dir() -> PathBuf {

@@ -247,9 +247,9 @@ async fn deletes_of_things_that_are_gone_succeed() {
     assert_eq!(ok(&foreign), "failed-req-0");
     // The id this resource has, for clusters and entries that are gone.
     let role = eks_role_mapper::arn::RoleArn::parse("RoleArn", SERVICE_ROLE).unwrap();
-    let id = eks_role_mapper::physical_id::Recorded {
+    let id = eks_role_mapper::Recorded {
         region: "us-east-1".into(),
-        owner: eks_role_mapper::physical_id::owner_key(integration::STACK_ID, "Mapping", &role),
+        owner: eks_role_mapper::ownership::owner_key(integration::STACK_ID, "Mapping", &role),
         role,
     }
     .encode();
@@ -486,10 +486,10 @@ async fn the_deadline_sends_failed_before_the_lambda_dies() {
 async fn a_panic_in_the_work_still_answers_failed_once() {
     let h = Harness::start().await;
     let event = h.event("Create", props("modern"), None);
-    let request = eks_role_mapper::event::Request::parse(&event, true).unwrap();
+    let request = eks_role_mapper::Request::parse(&event, true).unwrap();
     let deadline = std::time::SystemTime::now() + Duration::from_secs(10);
     let body = eks_role_mapper::respond_with(
-        &h.clients,
+        h.clients.sender(),
         &request.envelope,
         deadline,
         &eks_role_mapper::Progress::default(),
@@ -529,13 +529,12 @@ async fn the_response_put_is_retried_after_a_dropped_connection_and_a_5xx() {
 /// Moves a cluster to API_AND_CONFIG_MAP by hand (the same UpdateClusterConfig the opt-in uses),
 /// as a customer migrating to access entries does.
 async fn switch_to_access_entries(h: &Harness, cluster: &str) {
-    eks_role_mapper::eks::enable_access_entries(
-        &h.clients.eks("us-east-1"),
-        cluster,
-        Duration::from_millis(50),
-    )
-    .await
-    .expect("the mode switch finishes");
+    use eks_role_mapper::cloud::{Cloud, Connect};
+    h.clients
+        .connect("us-east-1", None)
+        .enable_access_entries(cluster)
+        .await
+        .expect("the mode switch finishes");
     assert_eq!(
         h.sim.authentication_mode(cluster).as_deref(),
         Some("API_AND_CONFIG_MAP")
@@ -558,17 +557,19 @@ async fn a_cluster_switched_to_access_entries_after_create_loses_our_aws_auth_en
     let (h, before, id) = granted_through_aws_auth().await;
     switch_to_access_entries(&h, "legacy").await;
     // The dry run sees the same: our aws-auth entry is what a Delete would remove.
-    let plans = eks_role_mapper::plan(
+    let plan = eks_role_mapper::dry_run(
         &h.clients,
         h.event("Delete", with_admin("legacy"), Some(&id)),
     )
     .await
     .expect("plan");
-    let plan = serde_json::to_value(&plans[0]).unwrap();
-    assert_eq!(plan["mechanism"], "AwsAuth", "{plan}");
+    let writes: Vec<_> = plan.writes().collect();
+    assert_eq!(writes.len(), 1, "{plan}");
+    assert_eq!(writes[0].op, "k8s:update", "{plan}");
     assert!(
-        plan["aws_auth_diff"]
-            .as_str()
+        writes[0]
+            .map_roles_diff
+            .as_deref()
             .unwrap()
             .contains(&format!("-- rolearn: {SERVICE_ROLE}")),
         "{plan}"
@@ -596,14 +597,28 @@ async fn an_update_after_a_switch_moves_the_grant_from_aws_auth_to_an_access_ent
         } else {
             p["EnableAccessEntries"] = json!("true");
         }
-        let plans = eks_role_mapper::plan(
+        let plan = eks_role_mapper::dry_run(
             &h.clients,
             h.update_event(p.clone(), with_admin("legacy"), &id),
         )
         .await
         .expect("plan");
-        let calls = serde_json::to_string(&plans[0].calls).unwrap();
-        assert!(calls.contains("aws-auth looked at"), "{calls}");
+        let writes: Vec<&str> = plan.writes().map(|c| c.op).collect();
+        let expected: &[&str] = if by_hand {
+            &[
+                "eks:CreateAccessEntry",
+                "eks:AssociateAccessPolicy",
+                "k8s:update",
+            ]
+        } else {
+            &[
+                "eks:UpdateClusterConfig",
+                "eks:CreateAccessEntry",
+                "eks:AssociateAccessPolicy",
+                "k8s:update",
+            ]
+        };
+        assert_eq!(writes, expected, "{plan}");
         let resp = h
             .invoke(h.update_event(p.clone(), with_admin("legacy"), &id))
             .await;
@@ -661,7 +676,7 @@ async fn a_delete_that_cannot_look_into_aws_auth_of_an_api_and_config_map_cluste
         .await);
     let took = start.elapsed();
     assert!(
-        took < eks_role_mapper::per_cluster::SWITCHED_LOOK + Duration::from_secs(3),
+        took < eks_role_mapper::SWITCHED_LOOK + Duration::from_secs(3),
         "{took:?}"
     );
     // With an entry of ours in place there is nothing to look for in aws-auth.

@@ -43,7 +43,7 @@ fn the_custom_resource_passes_only_properties_the_function_accepts() {
     for key in props.keys() {
         let k = key.as_str().unwrap();
         assert!(
-            eks_role_mapper::properties::KNOWN_PROPERTIES.contains(&k),
+            eks_role_mapper::KNOWN_PROPERTIES.contains(&k),
             "{k} is not accepted by the function"
         );
     }

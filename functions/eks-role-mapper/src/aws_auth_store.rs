@@ -1,0 +1,196 @@
+//! Persists the aws-auth edit through the port: read, edit in memory (`aws_auth`), write with the
+//! `resourceVersion` read (409 Conflict: re-read and retry, bounded, with jitter), create when
+//! missing, and read back from the write's answer. The owner annotation is written with the entry.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::ObjectMeta;
+use rand::Rng;
+
+use crate::arn::RoleArn;
+use crate::aws_auth::{self, Change, CONFIG_MAP_NAME, NAMESPACE};
+use crate::cloud::{Cloud, ClusterInfo, StoreError};
+use crate::error::{Error, Result};
+use crate::ownership::owner_annotation;
+
+/// How many times a conflicting write is retried.
+pub const MAX_ATTEMPTS: u32 = 8;
+/// How many transient failures (5xx, 429, dropped connections) one edit tolerates.
+pub const MAX_TRANSIENT: u32 = 3;
+
+/// What an upsert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Upserted {
+    pub change: Change,
+    /// The role was mapped before, and not by this resource.
+    pub adopted: bool,
+    pub conflicts: u32,
+}
+
+/// Counts retries of one edit and says when to give up.
+struct Retries {
+    transient_left: u32,
+}
+
+impl Retries {
+    /// Waits before the next attempt, or answers the error that ends the edit.
+    async fn after(&mut self, attempt: u32, e: StoreError) -> Result<()> {
+        match e {
+            StoreError::Conflict => {
+                tracing::info!(attempt, "aws-auth changed under us, re-reading")
+            }
+            StoreError::Transient(_) if self.transient_left > 0 => {
+                self.transient_left -= 1;
+                tracing::info!(attempt, "Kubernetes API busy or unreachable, retrying");
+            }
+            StoreError::Transient(e) | StoreError::Failed(e) => return Err(e),
+        }
+        backoff(attempt).await;
+        Ok(())
+    }
+}
+
+/// Maps the role (upsert, one entry) and records `owner` beside it unless the mapping was already
+/// there (adopted).
+pub async fn upsert<K: Cloud>(
+    cloud: &K,
+    info: &ClusterInfo,
+    role: &RoleArn,
+    username: &str,
+    groups: &[String],
+    owner: &str,
+) -> Result<Upserted> {
+    let marker = owner_annotation(owner);
+    let mut conflicts = 0;
+    let mut retries = Retries {
+        transient_left: MAX_TRANSIENT,
+    };
+    for attempt in 1..=MAX_ATTEMPTS {
+        let current = match cloud.read_aws_auth(info).await {
+            Ok(c) => c,
+            Err(e) => {
+                retries.after(attempt, e).await?;
+                continue;
+            }
+        };
+        let data = current
+            .as_ref()
+            .and_then(|c| c.data.clone())
+            .unwrap_or_default();
+        let mut annotations = current
+            .as_ref()
+            .and_then(|c| c.metadata.annotations.clone())
+            .unwrap_or_default();
+        let edit = aws_auth::upsert(&data, role, username, groups)?;
+        // Our own earlier write (a retried Create) is not adoption.
+        let adopted = edit.adopted && !annotations.contains_key(&marker);
+        if edit.change == Change::Unchanged {
+            return Ok(Upserted {
+                change: Change::Unchanged,
+                adopted,
+                conflicts,
+            });
+        }
+        if !adopted {
+            annotations.insert(marker.clone(), role.as_str().to_string());
+        }
+        let annotations = (!annotations.is_empty()).then_some(annotations);
+        let create = current.is_none();
+        let mut object = current.unwrap_or_else(|| ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(CONFIG_MAP_NAME.into()),
+                namespace: Some(NAMESPACE.into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+        object.data = Some(edit.data);
+        object.metadata.annotations = annotations;
+        match cloud.write_aws_auth(info, object, create).await {
+            Ok(stored) => {
+                verify(&stored, role, true)?;
+                return Ok(Upserted {
+                    change: edit.change,
+                    adopted,
+                    conflicts,
+                });
+            }
+            Err(e) => {
+                if matches!(e, StoreError::Conflict) {
+                    conflicts += 1;
+                }
+                retries.after(attempt, e).await?;
+            }
+        }
+    }
+    Err(Error::TooManyConflicts(MAX_ATTEMPTS))
+}
+
+/// Removes the role's entries if `owner` recorded adding them (and the record with them);
+/// returns whether anything was removed.
+pub async fn remove<K: Cloud>(
+    cloud: &K,
+    info: &ClusterInfo,
+    role: &RoleArn,
+    owner: &str,
+) -> Result<bool> {
+    let marker = owner_annotation(owner);
+    let mut retries = Retries {
+        transient_left: MAX_TRANSIENT,
+    };
+    for attempt in 1..=MAX_ATTEMPTS {
+        let mut cm = match cloud.read_aws_auth(info).await {
+            Ok(Some(cm)) => cm,
+            Ok(None) => return Ok(false),
+            Err(e) => {
+                retries.after(attempt, e).await?;
+                continue;
+            }
+        };
+        let Some(annotations) = cm
+            .metadata
+            .annotations
+            .as_mut()
+            .filter(|a| a.contains_key(&marker))
+        else {
+            tracing::info!("aws-auth holds no record of ours for this role; leaving it");
+            return Ok(false);
+        };
+        annotations.remove(&marker);
+        let data = cm.data.clone().unwrap_or_default();
+        if let Some(new_data) = aws_auth::remove(&data, role)? {
+            cm.data = Some(new_data);
+        }
+        match cloud.write_aws_auth(info, cm, false).await {
+            Ok(stored) => {
+                verify(&stored, role, false)?;
+                return Ok(true);
+            }
+            Err(e) => retries.after(attempt, e).await?,
+        }
+    }
+    Err(Error::TooManyConflicts(MAX_ATTEMPTS))
+}
+
+/// Reads back the object the API server answered the write with (the stored version): it must
+/// parse and hold our role (or not, after a removal). No extra round trip is needed for that.
+fn verify(stored: &ConfigMap, role: &RoleArn, present: bool) -> Result<()> {
+    let text = stored
+        .data
+        .as_ref()
+        .and_then(|d| d.get(aws_auth::MAP_ROLES));
+    let roles = aws_auth::MapRoles::parse(text.map(String::as_str))?;
+    if roles.contains(role) != present {
+        return Err(Error::AwsAuth(
+            "the API server stored a mapRoles other than the one written".into(),
+        ));
+    }
+    Ok(())
+}
+
+async fn backoff(attempt: u32) {
+    let base = 50u64 * 2u64.pow(attempt.min(6));
+    let jitter = rand::rng().random_range(0..=base);
+    tokio::time::sleep(Duration::from_millis(base / 2 + jitter)).await;
+}

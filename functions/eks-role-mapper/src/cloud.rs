@@ -1,0 +1,120 @@
+//! The port: what the per-cluster logic needs of EKS and of a cluster's Kubernetes API. One
+//! implementation of the rules (`per_cluster`, `aws_auth_store`, `lifecycle`) runs over three
+//! adapters: `live` (the SDK and the Kubernetes API), `dry_run` (real reads, writes recorded
+//! instead of sent) and `memory` (a fast in-process cluster set for tests).
+
+use std::future::Future;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+
+use crate::arn::RoleArn;
+use crate::decision::AuthMode;
+use crate::error::{Error, Result};
+use crate::ownership::EntryOwner;
+
+/// What the mapper needs to know about a cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterInfo {
+    pub name: String,
+    pub arn: String,
+    pub endpoint: String,
+    /// The cluster CA, PEM.
+    pub ca_pem: Vec<u8>,
+    pub mode: AuthMode,
+    /// ACTIVE, CREATING, UPDATING, DELETING, FAILED or PENDING.
+    pub status: String,
+}
+
+impl ClusterInfo {
+    /// Only ACTIVE clusters are chosen by `*`.
+    pub fn is_active(&self) -> bool {
+        self.status == "ACTIVE"
+    }
+}
+
+/// A failed read or write of aws-auth, classified for the conflict loop.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// 409: the object changed since it was read (or was created meanwhile).
+    #[error("conflict")]
+    Conflict,
+    /// Worth another try: the API server was busy or the connection broke.
+    #[error("{0}")]
+    Transient(Error),
+    /// Anything else.
+    #[error("{0}")]
+    Failed(Error),
+}
+
+impl From<Error> for StoreError {
+    fn from(e: Error) -> Self {
+        StoreError::Failed(e)
+    }
+}
+
+/// The identity used for the Kubernetes API of CONFIG_MAP clusters, when not the function's own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdminRole {
+    pub role: RoleArn,
+    pub external_id: Option<String>,
+}
+
+/// Makes the port for one region; the adapters hold their clients.
+pub trait Connect: Clone + Send + Sync + 'static {
+    type Cloud: Cloud + 'static;
+    /// The region used when the properties name none.
+    fn default_region(&self) -> Option<String>;
+    /// The port for `region`, reaching Kubernetes APIs as `admin` (or the function's identity).
+    fn connect(&self, region: &str, admin: Option<AdminRole>) -> Self::Cloud;
+}
+
+/// What one region's EKS and its clusters' aws-auth offer the mapper. Writes are idempotent where
+/// EKS is: a create that finds the entry answers `true` (it existed), a delete of nothing `false`.
+pub trait Cloud: Send + Sync {
+    /// Every cluster name of the region.
+    fn list_clusters(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// DescribeCluster; None when the cluster does not exist.
+    fn describe(&self, cluster: &str) -> impl Future<Output = Result<Option<ClusterInfo>>> + Send;
+    /// Creates the role's access entry tagged with `owner`; `true` when one existed already.
+    fn create_access_entry(
+        &self,
+        cluster: &str,
+        role: &RoleArn,
+        owner: &str,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// Whether the role has an access entry and whether `owner`'s tag is on it.
+    fn access_entry_owner(
+        &self,
+        cluster: &str,
+        role: &RoleArn,
+        owner: &str,
+    ) -> impl Future<Output = Result<EntryOwner>> + Send;
+    /// Associates `policy` with the role's entry at cluster scope.
+    fn associate_policy(
+        &self,
+        cluster: &str,
+        role: &RoleArn,
+        policy: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Deletes the role's access entry; `false` when there was none (or no cluster).
+    fn delete_access_entry(
+        &self,
+        cluster: &str,
+        role: &RoleArn,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// Switches CONFIG_MAP to API_AND_CONFIG_MAP (one-way) and waits until it is done.
+    fn enable_access_entries(&self, cluster: &str) -> impl Future<Output = Result<()>> + Send;
+    /// The aws-auth ConfigMap, or None when it does not exist.
+    fn read_aws_auth(
+        &self,
+        cluster: &ClusterInfo,
+    ) -> impl Future<Output = Result<Option<ConfigMap>, StoreError>> + Send;
+    /// Writes aws-auth: a replace guarded by the object's `resourceVersion`, or a create when
+    /// `create`. Answers the stored object.
+    fn write_aws_auth(
+        &self,
+        cluster: &ClusterInfo,
+        object: ConfigMap,
+        create: bool,
+    ) -> impl Future<Output = Result<ConfigMap, StoreError>> + Send;
+}

@@ -1,0 +1,343 @@
+//! The dry run: the live lifecycle over a recording adapter. Reads go to the real port; writes are
+//! recorded instead of sent, and later reads of the same request see them (an access entry made,
+//! a cluster switched, aws-auth written), so the plan is what a real run would do, call for call.
+//! The aws-auth diff is computed from the recorded write itself.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::arn::RoleArn;
+use crate::aws_auth::{self, MAP_ROLES};
+use crate::cloud::{AdminRole, Cloud, ClusterInfo, Connect, StoreError};
+use crate::decision::AuthMode;
+use crate::error::Result;
+use crate::event::Request;
+use crate::ownership::EntryOwner;
+use crate::protocol::{self, Progress};
+use crate::response::Body;
+
+/// One call of the run: made (a read) or recorded in its place (a write).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Call {
+    /// The operation, named as the service names it (`eks:CreateAccessEntry`, `k8s:update`).
+    pub op: &'static str,
+    /// None for region-wide calls (ListClusters).
+    pub cluster: Option<String>,
+    pub write: bool,
+    /// The principal or policy the call is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// For an aws-auth write: the unified diff of `mapRoles`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub map_roles_diff: Option<String>,
+    /// For an aws-auth write: the ConfigMap's data as it would be stored.
+    #[serde(skip)]
+    pub data_after: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// What a dry run found: the answer CloudFormation would get, and every call.
+#[derive(Debug, Clone, Serialize)]
+pub struct DryRun {
+    pub response: Body,
+    pub calls: Vec<Call>,
+}
+
+impl DryRun {
+    /// The writes a real run would make, in order.
+    pub fn writes(&self) -> impl Iterator<Item = &Call> {
+        self.calls.iter().filter(|c| c.write)
+    }
+}
+
+impl fmt::Display for DryRun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in &self.calls {
+            let verb = if c.write { "would call" } else { "reads" };
+            let on = c
+                .cluster
+                .as_deref()
+                .map(|n| format!(" on {n}"))
+                .unwrap_or_default();
+            let detail = c
+                .detail
+                .as_deref()
+                .map(|d| format!(" {d}"))
+                .unwrap_or_default();
+            writeln!(f, "  {verb} {}{detail}{on}", c.op)?;
+            if let Some(d) = &c.map_roles_diff {
+                for line in d.lines() {
+                    writeln!(f, "    {line}")?;
+                }
+            }
+        }
+        if self.writes().next().is_none() {
+            writeln!(f, "  no write")?;
+        }
+        match &self.response.reason {
+            Some(r) => writeln!(f, "  would answer {}: {r}", self.response.status),
+            None => writeln!(f, "  would answer {}", self.response.status),
+        }
+    }
+}
+
+/// Runs the request's lifecycle with writes recorded, not sent, and nothing answered.
+pub async fn dry_run<C: Connect>(connect: &C, event: Value) -> Result<DryRun> {
+    let request = Request::parse(&event, true)?;
+    let envelope = request.envelope.clone();
+    let recorder = Recorder {
+        inner: connect.clone(),
+        log: Arc::default(),
+    };
+    let progress = Progress::default();
+    let work = crate::lifecycle::act(recorder.clone(), request, progress.clone());
+    let outcome = match tokio::time::timeout(protocol::FALLBACK_BUDGET, work).await {
+        Ok(r) => r,
+        Err(_) => Err(crate::Error::Deadline("planning".into())),
+    };
+    let response = protocol::answer(&envelope, &progress, outcome);
+    let calls = std::mem::take(&mut *recorder.log.lock().unwrap_or_else(|e| e.into_inner()));
+    Ok(DryRun { response, calls })
+}
+
+/// The recording adapter's factory.
+#[derive(Clone)]
+pub struct Recorder<C> {
+    inner: C,
+    log: Arc<Mutex<Vec<Call>>>,
+}
+
+impl<C: Connect> Connect for Recorder<C> {
+    type Cloud = Recording<C::Cloud>;
+
+    fn default_region(&self) -> Option<String> {
+        self.inner.default_region()
+    }
+
+    fn connect(&self, region: &str, admin: Option<AdminRole>) -> Self::Cloud {
+        Recording {
+            inner: self.inner.connect(region, admin),
+            log: self.log.clone(),
+            seen: Mutex::default(),
+        }
+    }
+}
+
+/// What the recorded writes changed, as later reads of the same run must see it.
+#[derive(Default)]
+struct Seen {
+    switched: HashSet<String>,
+    /// Access entries made (Some: with this owner) or deleted (None) by recorded writes.
+    entries: HashMap<String, Option<String>>,
+    /// aws-auth as last read or written, per cluster.
+    aws_auth: HashMap<String, Option<ConfigMap>>,
+}
+
+/// The recording adapter: real reads, recorded writes.
+pub struct Recording<K> {
+    inner: K,
+    log: Arc<Mutex<Vec<Call>>>,
+    seen: Mutex<Seen>,
+}
+
+impl<K> Recording<K> {
+    fn record(&self, op: &'static str, cluster: Option<&str>, write: bool, detail: Option<&str>) {
+        self.push(Call {
+            op,
+            cluster: cluster.map(str::to_string),
+            write,
+            detail: detail.map(str::to_string),
+            map_roles_diff: None,
+            data_after: None,
+        });
+    }
+
+    fn push(&self, call: Call) {
+        self.log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(call);
+    }
+
+    fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The entry as recorded writes left it, if they touched it.
+    fn recorded_entry(&self, cluster: &str) -> Option<Option<String>> {
+        self.seen().entries.get(cluster).cloned()
+    }
+}
+
+impl<K: Cloud> Recording<K> {
+    /// Whether the role's entry exists now, recorded writes included.
+    async fn entry_exists(&self, cluster: &str, role: &RoleArn, owner: &str) -> Result<bool> {
+        if let Some(e) = self.recorded_entry(cluster) {
+            return Ok(e.is_some());
+        }
+        if self.seen().switched.contains(cluster) {
+            return Ok(false);
+        }
+        self.record("eks:DescribeAccessEntry", Some(cluster), false, None);
+        Ok(self.inner.access_entry_owner(cluster, role, owner).await? != EntryOwner::Missing)
+    }
+}
+
+fn map_roles(cm: Option<&ConfigMap>) -> Option<String> {
+    cm.and_then(|c| c.data.as_ref())
+        .and_then(|d| d.get(MAP_ROLES))
+        .cloned()
+}
+
+impl<K: Cloud> Cloud for Recording<K> {
+    async fn list_clusters(&self) -> Result<Vec<String>> {
+        self.record("eks:ListClusters", None, false, None);
+        self.inner.list_clusters().await
+    }
+
+    async fn describe(&self, cluster: &str) -> Result<Option<ClusterInfo>> {
+        self.record("eks:DescribeCluster", Some(cluster), false, None);
+        let mut info = self.inner.describe(cluster).await?;
+        if let Some(i) = info
+            .as_mut()
+            .filter(|_| self.seen().switched.contains(cluster))
+        {
+            i.mode = AuthMode::ApiAndConfigMap;
+        }
+        Ok(info)
+    }
+
+    async fn create_access_entry(
+        &self,
+        cluster: &str,
+        role: &RoleArn,
+        owner: &str,
+    ) -> Result<bool> {
+        if self.entry_exists(cluster, role, owner).await? {
+            // A real run's create is refused (ResourceInUseException): the entry is adopted.
+            self.record(
+                "eks:CreateAccessEntry (exists: adopted)",
+                Some(cluster),
+                false,
+                Some(role.as_str()),
+            );
+            return Ok(true);
+        }
+        self.record(
+            "eks:CreateAccessEntry",
+            Some(cluster),
+            true,
+            Some(role.as_str()),
+        );
+        self.seen()
+            .entries
+            .insert(cluster.to_string(), Some(owner.to_string()));
+        Ok(false)
+    }
+
+    async fn access_entry_owner(
+        &self,
+        cluster: &str,
+        role: &RoleArn,
+        owner: &str,
+    ) -> Result<EntryOwner> {
+        match self.recorded_entry(cluster) {
+            Some(Some(o)) if o == owner => Ok(EntryOwner::Ours),
+            Some(Some(_)) => Ok(EntryOwner::Other),
+            Some(None) => Ok(EntryOwner::Missing),
+            None => {
+                self.record("eks:DescribeAccessEntry", Some(cluster), false, None);
+                self.inner.access_entry_owner(cluster, role, owner).await
+            }
+        }
+    }
+
+    async fn associate_policy(&self, cluster: &str, _role: &RoleArn, policy: &str) -> Result<()> {
+        self.record(
+            "eks:AssociateAccessPolicy",
+            Some(cluster),
+            true,
+            Some(policy),
+        );
+        Ok(())
+    }
+
+    async fn delete_access_entry(&self, cluster: &str, role: &RoleArn) -> Result<bool> {
+        // Whoever's it is: the caller decided it is to go.
+        let exists = match self.recorded_entry(cluster) {
+            Some(e) => e.is_some(),
+            None => {
+                self.record("eks:DescribeAccessEntry", Some(cluster), false, None);
+                self.inner.access_entry_owner(cluster, role, "").await? != EntryOwner::Missing
+            }
+        };
+        if exists {
+            self.record(
+                "eks:DeleteAccessEntry",
+                Some(cluster),
+                true,
+                Some(role.as_str()),
+            );
+            self.seen().entries.insert(cluster.to_string(), None);
+        }
+        Ok(exists)
+    }
+
+    async fn enable_access_entries(&self, cluster: &str) -> Result<()> {
+        self.record(
+            "eks:UpdateClusterConfig",
+            Some(cluster),
+            true,
+            Some("authenticationMode API_AND_CONFIG_MAP"),
+        );
+        self.seen().switched.insert(cluster.to_string());
+        Ok(())
+    }
+
+    async fn read_aws_auth(&self, info: &ClusterInfo) -> Result<Option<ConfigMap>, StoreError> {
+        if let Some(cm) = self.seen().aws_auth.get(&info.name) {
+            return Ok(cm.clone());
+        }
+        self.record(
+            "k8s:get",
+            Some(&info.name),
+            false,
+            Some("kube-system/aws-auth"),
+        );
+        let cm = self.inner.read_aws_auth(info).await?;
+        self.seen().aws_auth.insert(info.name.clone(), cm.clone());
+        Ok(cm)
+    }
+
+    async fn write_aws_auth(
+        &self,
+        info: &ClusterInfo,
+        object: ConfigMap,
+        create: bool,
+    ) -> Result<ConfigMap, StoreError> {
+        let before = map_roles(
+            self.seen()
+                .aws_auth
+                .get(&info.name)
+                .and_then(Option::as_ref),
+        );
+        let after = map_roles(Some(&object));
+        self.push(Call {
+            op: if create { "k8s:create" } else { "k8s:update" },
+            cluster: Some(info.name.clone()),
+            write: true,
+            detail: Some("kube-system/aws-auth".into()),
+            map_roles_diff: (before != after)
+                .then(|| aws_auth::diff(before.as_deref(), after.as_deref())),
+            data_after: object.data.clone(),
+        });
+        self.seen()
+            .aws_auth
+            .insert(info.name.clone(), Some(object.clone()));
+        Ok(object)
+    }
+}

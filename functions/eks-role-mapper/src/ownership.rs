@@ -1,0 +1,97 @@
+//! Who made a mapping. A resource's owner key (in its PhysicalResourceId) is recorded beside each
+//! mapping it creates: an `eks-role-mapper/owner` tag on the access entry, an
+//! `eks-role-mapper/owner-<key>` annotation on aws-auth. Delete removes only what carries this
+//! resource's key, so a mapping that was there before (adopted) or made by hand is never taken away.
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::arn::RoleArn;
+
+/// The access-entry tag recording that the resource with this owner key created the entry.
+pub const OWNER_TAG: &str = "eks-role-mapper/owner";
+
+/// The owner key of a resource mapping `role`: 16 hex digits of SHA-256 over the stack, the
+/// logical id and the role (path-stripped, lowercase), so two resources never claim each other's
+/// mappings.
+pub fn owner_key(stack_id: &str, logical_resource_id: &str, role: &RoleArn) -> String {
+    let digest = Sha256::digest(format!(
+        "{stack_id}|{logical_resource_id}|{}",
+        role.match_key()
+    ));
+    hex::encode(&digest[..8])
+}
+
+/// Whether `s` has the shape of an owner key.
+pub fn is_owner_key(s: &str) -> bool {
+    s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The aws-auth annotation recording that the resource with this owner key added its role's entry.
+pub fn owner_annotation(owner: &str) -> String {
+    format!("eks-role-mapper/owner-{owner}")
+}
+
+/// Who made the role's access entry, by its owner tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum EntryOwner {
+    Missing,
+    /// Tagged with this resource's owner key: we created it.
+    Ours,
+    /// Made before us (adopted) or by someone else.
+    Other,
+}
+
+impl EntryOwner {
+    /// An existing entry's owner, from its tags.
+    pub fn of_tags(tags: Option<&HashMap<String, String>>, owner: &str) -> EntryOwner {
+        if tags.and_then(|t| t.get(OWNER_TAG)).map(String::as_str) == Some(owner) {
+            EntryOwner::Ours
+        } else {
+            EntryOwner::Other
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_differ_by_stack_logical_id_and_role_but_not_by_role_path_or_case() {
+        let r = |s: &str| RoleArn::parse("RoleArn", s).unwrap();
+        let a = owner_key("stack-1", "Mapping", &r("arn:aws:iam::111122223333:role/R"));
+        assert!(is_owner_key(&a));
+        assert_eq!(
+            a,
+            owner_key(
+                "stack-1",
+                "Mapping",
+                &r("arn:aws:iam::111122223333:role/x/r")
+            )
+        );
+        assert_ne!(
+            a,
+            owner_key("stack-2", "Mapping", &r("arn:aws:iam::111122223333:role/R"))
+        );
+        assert_ne!(
+            a,
+            owner_key("stack-1", "Other", &r("arn:aws:iam::111122223333:role/R"))
+        );
+        assert_ne!(
+            a,
+            owner_key("stack-1", "Mapping", &r("arn:aws:iam::111122223333:role/S"))
+        );
+    }
+
+    #[test]
+    fn only_the_owners_own_tag_makes_an_entry_ours() {
+        let mut tags = HashMap::new();
+        assert_eq!(EntryOwner::of_tags(None, "k"), EntryOwner::Other);
+        tags.insert(OWNER_TAG.to_string(), "other".to_string());
+        assert_eq!(EntryOwner::of_tags(Some(&tags), "k"), EntryOwner::Other);
+        tags.insert(OWNER_TAG.to_string(), "k".to_string());
+        assert_eq!(EntryOwner::of_tags(Some(&tags), "k"), EntryOwner::Ours);
+    }
+}
