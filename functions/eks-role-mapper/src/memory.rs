@@ -56,6 +56,9 @@ pub struct World {
     pub failures: HashMap<(String, String), u32>,
     /// Every write made: `op cluster`.
     pub writes: Vec<String>,
+    /// Other writers: before each of our next aws-auth writes on a cluster, one of these
+    /// `mapRoles` texts is stored first (a newer resourceVersion, so ours conflicts).
+    pub racers: HashMap<String, Vec<String>>,
     resource_version: u64,
 }
 
@@ -88,6 +91,15 @@ impl Memory {
             .insert((op.to_string(), cluster.to_string()), times);
     }
 
+    /// Makes another writer store `map_roles` in a cluster's aws-auth just before our next write.
+    pub fn race(&self, cluster: &str, map_roles: &str) {
+        self.world()
+            .racers
+            .entry(cluster.to_string())
+            .or_default()
+            .push(map_roles.to_string());
+    }
+
     /// The data of a cluster's aws-auth.
     pub fn aws_auth_data(&self, cluster: &str) -> Option<BTreeMap<String, String>> {
         self.world().clusters[cluster]
@@ -98,7 +110,13 @@ impl Memory {
 
     /// Sets a cluster's aws-auth data (as a hand edit would).
     pub fn set_aws_auth(&self, cluster: &str, data: &[(&str, &str)]) {
-        let mut w = self.world();
+        self.world().set_aws_auth(cluster, data);
+    }
+}
+
+impl World {
+    fn set_aws_auth(&mut self, cluster: &str, data: &[(&str, &str)]) {
+        let w = self;
         w.resource_version += 1;
         let rv = w.resource_version.to_string();
         let c = w.clusters.get_mut(cluster).expect("known cluster");
@@ -275,6 +293,9 @@ impl Cloud for Memory {
         create: bool,
     ) -> Result<ConfigMap, StoreError> {
         let mut w = self.world();
+        if let Some(text) = w.racers.get_mut(&info.name).and_then(|r| r.pop()) {
+            w.set_aws_auth(&info.name, &[(crate::aws_auth::MAP_ROLES, &text)]);
+        }
         w.resource_version += 1;
         let rv = w.resource_version.to_string();
         let c = w.cluster("k8s:write", &info.name)?;
