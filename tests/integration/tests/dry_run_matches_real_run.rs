@@ -1,0 +1,159 @@
+//! The dry run is the live lifecycle over the recording adapter, so what it plans is what a real
+//! run then does. For every event in `events/` (replayed as the stacks they belong to) and every
+//! usable file of `events/bad/`, on the simulator over HTTPS: the dry run's planned writes equal
+//! the writes the simulator then sees from the real run, the aws-auth it would store equals what is
+//! stored, it answers what the real run answers, and it changes nothing itself.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use integration::Harness;
+use serde_json::Value;
+
+fn events_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events")
+}
+
+fn load(path: &Path) -> Option<Value> {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).ok()
+}
+
+/// The stacks the event files form, in CloudFormation's order; every file of `events/` is in one.
+const STACKS: &[&[&str]] = &[
+    &[
+        "create.json",
+        "update.json",
+        "update-rollback.json",
+        "delete.json",
+    ],
+    &["create.json", "update-replace.json", "delete.json"],
+    &["create-access-entry.json", "delete-access-entry.json"],
+    &["create-hybrid.json"],
+    &["create-enable-access-entries.json"],
+    &["create-many.json", "update-many.json", "delete-many.json"],
+    &["create-every-cluster.json"],
+    &["delete-after-failed-create.json"],
+];
+
+/// A write as the simulator logs it: the operation and, for EKS, the cluster of its path.
+fn key(op: &str, cluster: Option<&str>) -> String {
+    match cluster {
+        Some(c) if op.starts_with("eks:") => format!("{op} {c}"),
+        _ => op.to_string(),
+    }
+}
+
+/// Dry-runs `event`, then runs it for real; compares the two. Returns the real answer.
+async fn compare(h: &Harness, name: &str, mut event: Value) -> Value {
+    let request_id = event["RequestId"].as_str().unwrap().to_string();
+    event["ResponseURL"] = Value::String(h.sim.response_url(&request_id));
+    let before = serde_json::to_string(&h.sim.state_json()).unwrap();
+    let plan = eks_role_mapper::dry_run(&h.clients, event.clone())
+        .await
+        .expect("a dry run");
+    assert_eq!(
+        serde_json::to_string(&h.sim.state_json()).unwrap(),
+        before,
+        "{name}: the dry run changed nothing and answered nothing"
+    );
+    let mut planned: Vec<String> = plan
+        .writes()
+        .map(|c| key(c.op, c.cluster.as_deref()))
+        .collect();
+    let planned_aws_auth: BTreeMap<String, BTreeMap<String, String>> = plan
+        .writes()
+        .filter_map(|c| Some((c.cluster.clone()?, c.data_after.clone()?)))
+        .collect();
+
+    h.sim.clear_request_log();
+    let answer = h.invoke(event).await;
+    let log = h.sim.request_log();
+    let mut made: Vec<String> = log
+        .iter()
+        .filter(|r| (200..300).contains(&r.status))
+        .filter(|r| {
+            r.op.starts_with("k8s:") && r.method != "GET"
+                || r.op.starts_with("eks:") && r.method != "GET"
+        })
+        .map(|r| {
+            let cluster = r.path.split('/').nth(2).map(str::to_string);
+            key(&r.op, cluster.as_deref())
+        })
+        .collect();
+    planned.sort();
+    made.sort();
+    assert_eq!(
+        planned, made,
+        "{name}: planned writes vs. the writes made\n{plan}\nanswer: {answer}\nlog: {log:?}"
+    );
+    for (cluster, data) in planned_aws_auth {
+        let stored = h
+            .sim
+            .config_map(&cluster, "kube-system", "aws-auth")
+            .expect("aws-auth written");
+        let stored: BTreeMap<String, String> =
+            serde_json::from_value(stored["data"].clone()).unwrap();
+        assert_eq!(stored, data, "{name}: aws-auth on {cluster} as planned");
+    }
+    assert_eq!(
+        answer["Status"], plan.response.status,
+        "{name}: {answer}\n{plan}"
+    );
+    assert_eq!(
+        answer["PhysicalResourceId"], plan.response.physical_resource_id,
+        "{name}"
+    );
+    assert_eq!(
+        answer.get("Data").cloned().unwrap_or(Value::Null),
+        plan.response.data.clone().unwrap_or(Value::Null),
+        "{name}"
+    );
+    answer
+}
+
+#[tokio::test]
+async fn for_every_event_the_dry_run_plans_exactly_the_writes_the_real_run_makes() {
+    integration::capture_logs();
+    let mut covered = std::collections::BTreeSet::new();
+    for stack in STACKS {
+        let h = Harness::start().await;
+        for name in *stack {
+            let event = load(&events_dir().join(name)).expect("a JSON event");
+            compare(&h, name, event).await;
+            covered.insert(name.to_string());
+        }
+    }
+    let all: std::collections::BTreeSet<String> = std::fs::read_dir(events_dir())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    assert_eq!(covered, all, "every event file is replayed in some stack");
+}
+
+#[tokio::test]
+async fn for_every_bad_event_the_dry_run_and_the_real_run_fail_alike_without_a_write() {
+    integration::capture_logs();
+    let h = Harness::start().await;
+    let mut seen = 0;
+    for entry in std::fs::read_dir(events_dir().join("bad")).unwrap() {
+        let path = entry.unwrap().path();
+        let Some(event) = load(&path) else { continue };
+        if event
+            .get("ResponseURL")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+            || event
+                .get("RequestId")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+        {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let answer = compare(&h, &name, event).await;
+        assert_eq!(answer["Status"], "FAILED", "{name}");
+        seen += 1;
+    }
+    assert!(seen > 50, "the bad corpus is replayed ({seen} files)");
+}
