@@ -71,10 +71,7 @@ async fn compare(h: &Harness, name: &str, mut event: Value) -> Value {
     let mut made: Vec<String> = log
         .iter()
         .filter(|r| (200..300).contains(&r.status))
-        .filter(|r| {
-            r.op.starts_with("k8s:") && r.method != "GET"
-                || r.op.starts_with("eks:") && r.method != "GET"
-        })
+        .filter(|r| r.method != "GET" && (r.op.starts_with("k8s:") || r.op.starts_with("eks:")))
         .map(|r| {
             let cluster = r.path.split('/').nth(2).map(str::to_string);
             key(&r.op, cluster.as_deref())
