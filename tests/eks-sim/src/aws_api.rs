@@ -283,7 +283,7 @@ pub fn handle_eks(world: &mut World, req: &Req, ca_b64: &str) -> Resp {
             let Some(principal) = body["principalArn"].as_str() else {
                 return eks_error(400, "InvalidParameterException", "principalArn is required");
             };
-            if let Err(r) = check_principal(world, principal, name) {
+            if let Some(r) = check_principal(world, principal) {
                 return r;
             }
             let cluster = world.clusters.get_mut(name).expect("looked up above");
@@ -403,7 +403,7 @@ fn update_json(u: &ClusterUpdate) -> Value {
     })
 }
 
-/// Whether CreateAccessEntry accepts `principal`, with EKS's answers where not:
+/// Why CreateAccessEntry refuses `principal` (None: accepted), with EKS's answers:
 /// - an STS assumed-role or otherwise malformed ARN: "The principalArn parameter format is not
 ///   valid" (quoted in aws-samples/appmod-blueprints#319);
 /// - a service-linked role: "The caller is not allowed to modify access entries with a
@@ -413,21 +413,21 @@ fn update_json(u: &ClusterUpdate) -> Value {
 ///   SSO case: terraform-aws-modules/terraform-aws-eks#2969; EKS checks the principal exists:
 ///   https://docs.aws.amazon.com/eks/latest/userguide/creating-access-entries.html "one, and only
 ///   one, existing IAM principal"; a role ARN "can include a path").
-fn check_principal(world: &World, principal: &str, _cluster: &str) -> Result<(), Resp> {
+fn check_principal(world: &World, principal: &str) -> Option<Resp> {
     let format_ok = principal.starts_with("arn:")
         && principal.split(':').count() == 6
         && principal.split(':').nth(2) == Some("iam")
         && (principal.contains(":role/") || principal.contains(":user/"))
         && !principal.ends_with('/');
     if !format_ok {
-        return Err(eks_error(
+        return Some(eks_error(
             400,
             "InvalidParameterException",
             "The principalArn parameter format is not valid",
         ));
     }
     if principal.contains(":role/aws-service-role/") {
-        return Err(eks_error(400, "InvalidParameterException", "The caller is not allowed to modify access entries with a principalArn value of a Service Linked Role"));
+        return Some(eks_error(400, "InvalidParameterException", "The caller is not allowed to modify access entries with a principalArn value of a Service Linked Role"));
     }
     let invalid = || {
         eks_error(
@@ -442,9 +442,9 @@ fn check_principal(world: &World, principal: &str, _cluster: &str) -> Result<(),
         None => known_principal,
     };
     if !propagated {
-        return Err(invalid());
+        return Some(invalid());
     }
-    Ok(())
+    None
 }
 
 /// Answers one STS request from `caller` (already authenticated).
