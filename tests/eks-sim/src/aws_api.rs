@@ -173,7 +173,7 @@ fn entry_json(cluster: &str, arn_prefix: &str, e: &AccessEntry) -> Value {
 pub fn handle_eks(world: &mut World, req: &Req, ca_b64: &str) -> Resp {
     let seg = req.segments();
     let now = world.now();
-    let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u128;
+    let sim_ms = world.sim_ms();
     let op = eks_op(req);
     if op == "eks:ListClusters" {
         let names: Vec<&String> = world.clusters.keys().collect();
@@ -200,7 +200,7 @@ pub fn handle_eks(world: &mut World, req: &Req, ca_b64: &str) -> Resp {
     let Some(cluster) = world.clusters.get_mut(name) else {
         return not_found_cluster(name);
     };
-    cluster.settle_updates(now_ms);
+    cluster.settle_updates(sim_ms, now);
     let arn = cluster.arn();
     let arn_prefix = arn
         .rsplit_once(":cluster/")
@@ -238,30 +238,40 @@ pub fn handle_eks(world: &mut World, req: &Req, ca_b64: &str) -> Resp {
             }}),
         ),
         "eks:UpdateClusterConfig" => {
+            // One update at a time: "Cannot AccessConfigUpdate because cluster X currently has
+            // update ID in progress" (409, as quoted from EKS in aws/aws-cdk#33452).
+            if let Some(u) = cluster.updates.values().find(|u| u.status == "InProgress") {
+                return eks_error(409, "ResourceInUseException", &format!("Cannot AccessConfigUpdate because cluster {name} currently has update {} in progress", u.id));
+            }
             let Some(target) = body["accessConfig"]["authenticationMode"].as_str() else {
                 return eks_error(400, "InvalidParameterException", "Only accessConfig updates are supported by this simulator.");
             };
             if mode_rank(target) == 255 {
                 return eks_error(400, "InvalidParameterException", &format!("Unsupported authentication mode: {target}"));
             }
-            if mode_rank(target) <= mode_rank(&cluster.authentication_mode) {
+            // Modes only move forward, one step at a time: CONFIG_MAP -> API_AND_CONFIG_MAP ->
+            // API (https://docs.aws.amazon.com/eks/latest/userguide/grant-k8s-access.html#set-cam:
+            // "you can't change ... to a mode that removes"; CONFIG_MAP -> API is refused with
+            // this message, issue 12).
+            let (from, to) = (mode_rank(&cluster.authentication_mode), mode_rank(target));
+            if to <= from || to > from + 1 {
                 return eks_error(400, "InvalidParameterException", &format!("Unsupported authentication mode update from {} to {target}", cluster.authentication_mode));
             }
-            if cluster.updates.values().any(|u| u.done_at_ms > now_ms) {
-                return eks_error(409, "ResourceInUseException", "Cluster already has an update in progress");
-            }
             let id = uuid::Uuid::new_v4().to_string();
-            let delay = world.scenario.update_delay_ms as u128;
-            let cluster = world.clusters.get_mut(name).expect("looked up above");
-            let u = ClusterUpdate { id: id.clone(), target_mode: target.to_string(), created_at: now, done_at_ms: now_ms + delay };
+            let u = ClusterUpdate {
+                id: id.clone(),
+                target_mode: target.to_string(),
+                created_at: now,
+                done_sim_ms: sim_ms + cluster.switch_ms,
+                status: "InProgress".into(),
+                fails: cluster.switch_fails,
+            };
             cluster.updates.insert(id, u.clone());
-            json_resp(200, &json!({ "update": update_json(&u, "InProgress") }))
+            cluster.settle_updates(sim_ms, now);
+            json_resp(200, &json!({ "update": update_json(&u) }))
         }
         "eks:DescribeUpdate" => match cluster.updates.get(&seg[3]) {
-            Some(u) => {
-                let status = if u.done_at_ms <= now_ms { "Successful" } else { "InProgress" };
-                json_resp(200, &json!({ "update": update_json(u, status) }))
-            }
+            Some(u) => json_resp(200, &json!({ "update": update_json(u) })),
             None => eks_error(404, "ResourceNotFoundException", &format!("No update found for ID: {}", seg[3])),
         },
         _ if !api_mode => eks_error(
@@ -273,9 +283,10 @@ pub fn handle_eks(world: &mut World, req: &Req, ca_b64: &str) -> Resp {
             let Some(principal) = body["principalArn"].as_str() else {
                 return eks_error(400, "InvalidParameterException", "principalArn is required");
             };
-            if !principal.starts_with("arn:") || principal.contains(":assumed-role/") {
-                return eks_error(400, "InvalidParameterException", &format!("The specified principalArn is invalid: {principal}"));
+            if let Some(r) = check_principal(world, principal) {
+                return r;
             }
+            let cluster = world.clusters.get_mut(name).expect("looked up above");
             if cluster.access_entries.contains_key(principal) {
                 return eks_error(409, "ResourceInUseException", "The specified access entry resource is already in use on this cluster.");
             }
@@ -286,7 +297,7 @@ pub fn handle_eks(world: &mut World, req: &Req, ca_b64: &str) -> Resp {
             let kind = body["type"].as_str().unwrap_or("STANDARD").to_string();
             let tags = body["tags"].as_object().map(|t| t.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect()).unwrap_or_default();
             let username = body["username"].as_str().map(str::to_string).unwrap_or_else(|| default_username(principal));
-            let e = AccessEntry { principal_arn: principal.to_string(), username, kubernetes_groups: groups, kind, created_at: now, policies: Default::default(), tags };
+            let e = AccessEntry { principal_arn: principal.to_string(), username, kubernetes_groups: groups, kind, created_at: now, policies: Default::default(), tags, created_sim_ms: sim_ms };
             let out = entry_json(name, &arn_prefix, &e);
             cluster.access_entries.insert(principal.to_string(), e);
             json_resp(200, &json!({ "accessEntry": out }))
@@ -304,6 +315,19 @@ pub fn handle_eks(world: &mut World, req: &Req, ca_b64: &str) -> Resp {
             None => entry_not_found(&seg[3], name),
         },
         "eks:AssociateAccessPolicy" => {
+            // Right after CreateAccessEntry for a role that is itself new, EKS can still answer
+            // 404 "The specified principalArn could not be found" (quoted in
+            // terraform-aws-modules/terraform-aws-eks#3024); terraform-provider-aws retries
+            // exactly that message (internal/service/eks/access_policy_association.go).
+            let young_role = world.clusters[name].access_entries.get(&seg[3]).is_some_and(|e| {
+                let entry_age = (sim_ms - e.created_sim_ms) as f64 / 1000.0;
+                entry_age < world.scenario.access_entry_propagation_seconds
+                    && world.role_age_secs(&e.principal_arn).is_some_and(|a| a < 2.0 * world.scenario.iam_propagation_seconds)
+            });
+            if young_role {
+                return eks_error(404, "ResourceNotFoundException", "The specified principalArn could not be found. You can view your available access entries with 'list-access-entries'.");
+            }
+            let cluster = world.clusters.get_mut(name).expect("looked up above");
             let Some(e) = cluster.access_entries.get_mut(&seg[3]) else {
                 return entry_not_found(&seg[3], name);
             };
@@ -341,7 +365,8 @@ pub fn handle_eks(world: &mut World, req: &Req, ca_b64: &str) -> Resp {
     }
 }
 
-fn default_username(principal: &str) -> String {
+/// The username EKS gives a STANDARD entry when none is asked for.
+pub fn default_username(principal: &str) -> String {
     if principal.contains(":role/") {
         format!(
             "{}/{{{{SessionName}}}}",
@@ -362,12 +387,64 @@ fn entry_not_found(principal: &str, cluster: &str) -> Resp {
     )
 }
 
-fn update_json(u: &ClusterUpdate, status: &str) -> Value {
+fn update_json(u: &ClusterUpdate) -> Value {
+    // The parameter's value is the mode JSON-encoded, quotes included ("\"API_AND_CONFIG_MAP\""),
+    // as EKS reports it (issue 12); the type and param names are botocore's eks model
+    // (UpdateType AccessConfigUpdate, UpdateParamType AuthenticationMode).
+    let errors = if u.status == "Failed" {
+        json!([{ "errorCode": "Unknown", "errorMessage": "The authentication mode update failed.", "resourceIds": [] }])
+    } else {
+        json!([])
+    };
     json!({
-        "id": u.id, "status": status, "type": "AccessConfigUpdate",
-        "params": [{ "type": "AuthenticationMode", "value": u.target_mode }],
-        "createdAt": u.created_at, "errors": []
+        "id": u.id, "status": u.status, "type": "AccessConfigUpdate",
+        "params": [{ "type": "AuthenticationMode", "value": Value::String(u.target_mode.clone()).to_string() }],
+        "createdAt": u.created_at, "errors": errors
     })
+}
+
+/// Why CreateAccessEntry refuses `principal` (None: accepted), with EKS's answers:
+/// - an STS assumed-role or otherwise malformed ARN: "The principalArn parameter format is not
+///   valid" (quoted in aws-samples/appmod-blueprints#319);
+/// - a service-linked role: "The caller is not allowed to modify access entries with a
+///   principalArn value of a Service Linked Role" (hashicorp/terraform-provider-aws#36447);
+/// - a principal that does not exist, a role's ARN without its path, or a role IAM has not yet
+///   propagated: "The specified principalArn is invalid: invalid principal." (the path-stripped
+///   SSO case: terraform-aws-modules/terraform-aws-eks#2969; EKS checks the principal exists:
+///   https://docs.aws.amazon.com/eks/latest/userguide/creating-access-entries.html "one, and only
+///   one, existing IAM principal"; a role ARN "can include a path").
+fn check_principal(world: &World, principal: &str) -> Option<Resp> {
+    let format_ok = principal.starts_with("arn:")
+        && principal.split(':').count() == 6
+        && principal.split(':').nth(2) == Some("iam")
+        && (principal.contains(":role/") || principal.contains(":user/"))
+        && !principal.ends_with('/');
+    if !format_ok {
+        return Some(eks_error(
+            400,
+            "InvalidParameterException",
+            "The principalArn parameter format is not valid",
+        ));
+    }
+    if principal.contains(":role/aws-service-role/") {
+        return Some(eks_error(400, "InvalidParameterException", "The caller is not allowed to modify access entries with a principalArn value of a Service Linked Role"));
+    }
+    let invalid = || {
+        eks_error(
+            400,
+            "InvalidParameterException",
+            "The specified principalArn is invalid: invalid principal.",
+        )
+    };
+    let known_principal = world.scenario.principals.iter().any(|p| p.arn == principal);
+    let propagated = match world.role_age_secs(principal) {
+        Some(age) => age >= world.scenario.iam_propagation_seconds,
+        None => known_principal,
+    };
+    if !propagated {
+        return Some(invalid());
+    }
+    None
 }
 
 /// Answers one STS request from `caller` (already authenticated).

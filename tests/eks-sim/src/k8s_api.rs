@@ -51,8 +51,16 @@ pub struct Identity {
     pub groups: Vec<String>,
 }
 
-/// Maps a verified caller ARN to a Kubernetes identity, as EKS does, or None (401).
-pub fn identity(cluster: &ClusterState, caller_arn: &str) -> Option<Identity> {
+/// Maps a verified caller ARN to a Kubernetes identity, as EKS does, or None (401). `sim_ms` is
+/// the simulated now and `entry_delay_secs` how long a new access entry takes to be used.
+pub fn identity(
+    cluster: &ClusterState,
+    caller_arn: &str,
+    sim_ms: i64,
+    entry_delay_secs: f64,
+) -> Option<Identity> {
+    // The authenticator's CanonicalARN: an assumed role becomes its role, without a path, since
+    // the STS ARN carries none (aws-iam-authenticator pkg/arn/arn.go, Canonicalize).
     let principal = canonical_principal(caller_arn);
     if principal == cluster.creator || caller_arn == cluster.creator {
         return Some(Identity {
@@ -61,15 +69,21 @@ pub fn identity(cluster: &ClusterState, caller_arn: &str) -> Option<Identity> {
         });
     }
     if cluster.authentication_mode != "CONFIG_MAP" {
+        // Access entries match the IAM principal itself (its unique id), so an entry made with the
+        // role's full ARN, path included, matches the path-less assumed-role caller
+        // (aws/containers-roadmap#185, "Creating an access entry with a role ARN containing a
+        // path"). A new entry is used only after it has propagated.
         let key = role_match_key(&principal);
-        if let Some(e) = cluster
-            .access_entries
-            .values()
-            .find(|e| e.principal_arn == principal || role_match_key(&e.principal_arn) == key)
-        {
+        if let Some(e) = cluster.access_entries.values().find(|e| {
+            (e.principal_arn == principal || role_match_key(&e.principal_arn) == key)
+                && (sim_ms - e.created_sim_ms) as f64 / 1000.0 >= entry_delay_secs
+        }) {
             let mut groups = e.kubernetes_groups.clone();
             if e.policies.contains_key(CLUSTER_ADMIN_POLICY) {
                 groups.push("system:masters".into());
+            }
+            if e.kind == "EC2_LINUX" {
+                groups.extend(["system:bootstrappers".into(), "system:nodes".into()]);
             }
             return Some(Identity {
                 username: e.username.clone(),
@@ -83,43 +97,28 @@ pub fn identity(cluster: &ClusterState, caller_arn: &str) -> Option<Identity> {
     None
 }
 
+/// aws-iam-authenticator's ConfigMapMapper.Map (pkg/mapper/configmap/mapper.go): mapRoles first,
+/// then mapUsers, whatever the caller is, each matched by `strings.EqualFold(arn, CanonicalARN)`
+/// (pkg/config/mapper.go, Matches). Role mappings are kept in a map keyed by the lowercased
+/// rolearn exactly as written (configmap.go, saveMap), so the last of duplicates wins and an
+/// entry written with a role path never matches: the caller's ARN has no path.
 fn aws_auth_identity(cluster: &ClusterState, principal: &str) -> Option<Identity> {
+    use crate::authenticator_yaml::{parse_map, MapKind};
     let data = &cluster.config_maps.get("kube-system/aws-auth")?["data"];
-    let (list_key, arn_key, match_key) = if principal.contains(":role/") {
-        ("mapRoles", "rolearn", role_match_key(principal))
-    } else {
-        ("mapUsers", "userarn", principal.to_lowercase())
-    };
-    // A list that does not parse, or does not decode into the authenticator's string fields under
-    // YAML 1.1, drops every mapping in it, as in EKS.
-    let text = data[list_key].as_str()?;
-    if !crate::authenticator_yaml::typed_fields_decode(text) {
-        tracing::info!(
-            list = list_key,
-            "aws-auth list does not decode under YAML 1.1; no mappings"
-        );
-        return None;
-    }
-    let entries: Vec<Value> = serde_yaml_ng::from_str(text).ok()?;
-    let hit = entries.iter().rev().find(|e| {
-        e[arn_key].as_str().is_some_and(|a| {
-            if list_key == "mapRoles" {
-                role_match_key(a) == match_key
-            } else {
-                a.to_lowercase() == match_key
-            }
-        })
-    })?;
+    let list = |key: &str, kind| parse_map(data[key].as_str().unwrap_or_default(), kind);
+    let hit = list("mapRoles", MapKind::Roles)
+        .into_iter()
+        .rev()
+        .find(|m| m.arn.to_lowercase() == principal.to_lowercase())
+        .or_else(|| {
+            list("mapUsers", MapKind::Users)
+                .into_iter()
+                .rev()
+                .find(|m| m.arn.to_lowercase() == principal.to_lowercase())
+        })?;
     Some(Identity {
-        username: hit["username"].as_str().unwrap_or(principal).to_string(),
-        groups: hit["groups"]
-            .as_array()
-            .map(|g| {
-                g.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        username: hit.username,
+        groups: hit.groups,
     })
 }
 
@@ -139,10 +138,15 @@ pub fn handle(world: &mut World, cluster_name: &str, req: &Req) -> Resp {
             return unauthorized();
         }
     };
+    world.settle();
+    let (sim_ms, delay) = (
+        world.sim_ms(),
+        world.scenario.access_entry_propagation_seconds,
+    );
     let Some(cluster) = world.clusters.get(cluster_name) else {
         return unauthorized();
     };
-    let Some(id) = identity(cluster, &caller) else {
+    let Some(id) = identity(cluster, &caller, sim_ms, delay) else {
         return unauthorized();
     };
     let seg = req.segments();

@@ -192,16 +192,60 @@ impl Simulator {
     /// Who `principal_arn` is inside a cluster right now, as the authenticator would map it; None
     /// is a 401. Lets tests see that node roles keep their access after an edit.
     pub fn identity_of(&self, cluster: &str, principal_arn: &str) -> Option<k8s_api::Identity> {
-        k8s_api::identity(self.world().clusters.get(cluster)?, principal_arn)
+        let mut w = self.world();
+        w.settle();
+        let (sim_ms, delay) = (w.sim_ms(), w.scenario.access_entry_propagation_seconds);
+        k8s_api::identity(w.clusters.get(cluster)?, principal_arn, sim_ms, delay)
     }
 
     /// The authentication mode a cluster has now.
     pub fn authentication_mode(&self, cluster: &str) -> Option<String> {
         let mut w = self.world();
-        let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u128;
-        let c = w.clusters.get_mut(cluster)?;
-        c.settle_updates(now_ms);
-        Some(c.authentication_mode.clone())
+        w.settle();
+        Some(w.clusters.get(cluster)?.authentication_mode.clone())
+    }
+
+    /// DescribeCluster's `status` of a cluster now (UPDATING while a mode switch runs).
+    pub fn cluster_status(&self, cluster: &str) -> Option<String> {
+        let mut w = self.world();
+        w.settle();
+        Some(w.clusters.get(cluster)?.status.clone())
+    }
+
+    /// Makes simulated time run `scale` times as fast as the wall clock from now on (the
+    /// scenario's `clock_scale` sets it at the start). A test scales a 300 s mode switch or a 20 s
+    /// IAM propagation down to seconds this way; signatures and tokens keep the wall clock.
+    pub fn set_clock_scale(&self, scale: f64) {
+        self.world().set_clock_scale(scale);
+    }
+
+    /// Moves simulated time forward by `secs` at once (roles age, entries propagate, a running
+    /// mode switch gets closer to its end). Signatures and tokens keep the wall clock.
+    pub fn advance_clock(&self, secs: f64) {
+        self.world().advanced_ms += (secs * 1000.0) as i64;
+    }
+
+    /// Simulated seconds since the start (see `set_clock_scale`, `advance_clock`).
+    pub fn sim_seconds(&self) -> f64 {
+        self.world().sim_ms() as f64 / 1000.0
+    }
+
+    /// Creates an IAM role now, as a template does just before the custom resource: trusted by
+    /// its account's root, and not visible to EKS for the scenario's `iam_propagation_seconds`.
+    pub fn create_role(&self, arn: &str) {
+        let mut w = self.world();
+        let account = arn.split(':').nth(4).unwrap_or_default().to_string();
+        let now = w.sim_ms();
+        w.scenario.roles.retain(|r| r.arn != arn);
+        w.scenario.roles.push(scenario::Role {
+            arn: arn.to_string(),
+            trust: vec![scenario::Trust {
+                principal: format!("arn:aws:iam::{account}:root"),
+            }],
+            external_id: None,
+            created_seconds_ago: Some(0.0),
+        });
+        w.role_created_ms.insert(arn.to_string(), now);
     }
 
     /// (access key id, secret) of a scenario principal.

@@ -20,13 +20,37 @@ pub struct Scenario {
     pub roles: Vec<Role>,
     #[serde(default)]
     pub clusters: Vec<Cluster>,
-    /// How long an UpdateClusterConfig stays InProgress.
-    #[serde(default = "default_update_delay_ms")]
-    pub update_delay_ms: u64,
+    /// How long a new IAM role stays invisible to EKS (seconds of simulated time): while a role
+    /// is younger, CreateAccessEntry calls it an invalid principal. IAM is eventually consistent
+    /// (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency);
+    /// terraform-provider-aws retries exactly that error for its propagation timeout
+    /// (internal/service/eks/access_entry.go).
+    #[serde(default = "default_iam_propagation_seconds")]
+    pub iam_propagation_seconds: f64,
+    /// How long a new access entry takes to reach the rest of EKS (seconds of simulated time):
+    /// the Kubernetes API does not authenticate with it before, and for a role still young (within
+    /// twice `iam_propagation_seconds` of its creation) AssociateAccessPolicy answers 404 "The
+    /// specified principalArn could not be found", which terraform-provider-aws retries
+    /// (internal/service/eks/access_policy_association.go).
+    #[serde(default = "default_access_entry_propagation_seconds")]
+    pub access_entry_propagation_seconds: f64,
+    /// How fast simulated time runs against the wall clock (1: real time; 60: a 300 s mode switch
+    /// takes 5 s). Simulated time drives every delay above and the mode switch; signatures and
+    /// tokens are still checked against the wall clock (plus `Simulator::set_clock_skew`).
+    #[serde(default = "default_clock_scale")]
+    pub clock_scale: f64,
 }
 
-fn default_update_delay_ms() -> u64 {
-    1500
+fn default_iam_propagation_seconds() -> f64 {
+    20.0
+}
+
+fn default_access_entry_propagation_seconds() -> f64 {
+    2.0
+}
+
+fn default_clock_scale() -> f64 {
+    1.0
 }
 
 /// An IAM user or role with long-term keys the simulator accepts.
@@ -47,6 +71,10 @@ pub struct Role {
     /// When set, AssumeRole must present this ExternalId.
     #[serde(default)]
     pub external_id: Option<String>,
+    /// How long before the simulator's start the role was created; absent: long ago. A role
+    /// younger than `iam_propagation_seconds` is not yet visible to EKS.
+    #[serde(default)]
+    pub created_seconds_ago: Option<f64>,
 }
 
 /// One trusted principal: an ARN, or an account root (`arn:aws:iam::A:root`) trusting all of A.
@@ -72,6 +100,24 @@ pub struct Cluster {
     /// DescribeCluster's `status` (ACTIVE, CREATING, DELETING, FAILED, UPDATING, PENDING).
     #[serde(default = "default_status")]
     pub status: String,
+    /// How long an UpdateClusterConfig of the authentication mode stays InProgress, in simulated
+    /// seconds (EKS takes minutes; see the default scenario for sources).
+    #[serde(default = "default_switch_seconds")]
+    pub authentication_mode_switch_seconds: f64,
+    /// The switch ends Failed (mode unchanged) instead of Successful.
+    #[serde(default)]
+    pub authentication_mode_switch_fails: bool,
+    /// Managed node group roles: EKS gives each an EC2_LINUX access entry when the cluster
+    /// switches to a mode with access entries.
+    #[serde(default)]
+    pub node_roles: Vec<String>,
+    /// Fargate pod execution roles: a FARGATE_LINUX access entry each on the switch.
+    #[serde(default)]
+    pub fargate_roles: Vec<String>,
+}
+
+fn default_switch_seconds() -> f64 {
+    300.0
 }
 
 fn default_status() -> String {

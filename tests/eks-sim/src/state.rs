@@ -64,6 +64,9 @@ pub struct AccessEntry {
     /// policy ARN -> access scope
     pub policies: BTreeMap<String, Value>,
     pub tags: BTreeMap<String, String>,
+    /// Simulated milliseconds at creation (see `World::sim_ms`), for its propagation delay.
+    #[serde(skip)]
+    pub created_sim_ms: i64,
 }
 
 /// A cluster update started by UpdateClusterConfig.
@@ -72,7 +75,13 @@ pub struct ClusterUpdate {
     pub id: String,
     pub target_mode: String,
     pub created_at: i64,
-    pub done_at_ms: u128,
+    /// Simulated milliseconds (see `World::sim_ms`) at which it ends.
+    pub done_sim_ms: i64,
+    /// InProgress, then Successful or Failed (DescribeUpdate's `status`).
+    pub status: String,
+    /// It ends Failed, leaving the mode as it was.
+    #[serde(skip)]
+    pub fails: bool,
 }
 
 /// One cluster and its Kubernetes objects.
@@ -92,6 +101,14 @@ pub struct ClusterState {
     pub config_maps: BTreeMap<String, Value>,
     pub access_entries: BTreeMap<String, AccessEntry>,
     pub updates: BTreeMap<String, ClusterUpdate>,
+    #[serde(skip)]
+    pub switch_ms: i64,
+    #[serde(skip)]
+    pub switch_fails: bool,
+    #[serde(skip)]
+    pub node_roles: Vec<String>,
+    #[serde(skip)]
+    pub fargate_roles: Vec<String>,
 }
 
 impl ClusterState {
@@ -103,14 +120,91 @@ impl ClusterState {
         )
     }
 
-    /// Applies updates whose time has come.
-    pub fn settle_updates(&mut self, now_ms: u128) {
-        for u in self.updates.values() {
-            if u.done_at_ms <= now_ms
-                && mode_rank(&u.target_mode) > mode_rank(&self.authentication_mode)
-            {
-                self.authentication_mode = u.target_mode.clone();
+    /// Applies updates whose time has come (`sim_ms`, simulated; `now`, Unix seconds for the
+    /// entries it creates). While one runs the cluster is UPDATING, as DescribeCluster shows it
+    /// (https://docs.aws.amazon.com/eks/latest/userguide/setting-up-access-entries.html: "the
+    /// status of the cluster changes to Updating").
+    pub fn settle_updates(&mut self, sim_ms: i64, now: i64) {
+        let due: Vec<String> = self
+            .updates
+            .values()
+            .filter(|u| u.status == "InProgress" && u.done_sim_ms <= sim_ms)
+            .map(|u| u.id.clone())
+            .collect();
+        for id in due {
+            let u = self.updates.get_mut(&id).expect("listed above");
+            if u.fails {
+                u.status = "Failed".into();
+            } else {
+                u.status = "Successful".into();
+                let target = u.target_mode.clone();
+                let from = std::mem::replace(&mut self.authentication_mode, target);
+                if from == "CONFIG_MAP" {
+                    self.bootstrap_access_entries(now);
+                }
             }
+            self.status = "ACTIVE".into();
+        }
+        if self.updates.values().any(|u| u.status == "InProgress") {
+            self.status = "UPDATING".into();
+        }
+    }
+
+    /// The entries EKS makes when a CONFIG_MAP cluster gains access entries: cluster admin for
+    /// the creator (https://docs.aws.amazon.com/eks/latest/userguide/add-user-role.html: "Amazon
+    /// EKS creates an access entry with administrator permissions to the cluster for the IAM
+    /// principal that originally created the cluster"), and EC2_LINUX / FARGATE_LINUX entries for
+    /// the managed node group and Fargate roles (https://docs.aws.amazon.com/eks/latest/userguide/creating-access-entries.html,
+    /// access entry types; the usernames are the ones EKS gives those types).
+    fn bootstrap_access_entries(&mut self, now: i64) {
+        let mut add = |arn: &str, kind: &str, username: String, admin: bool| {
+            if self.access_entries.contains_key(arn) {
+                return;
+            }
+            let mut policies = BTreeMap::new();
+            if admin {
+                policies.insert(
+                    crate::aws_api::CLUSTER_ADMIN_POLICY.to_string(),
+                    json!({ "type": "cluster", "namespaces": [] }),
+                );
+            }
+            self.access_entries.insert(
+                arn.to_string(),
+                AccessEntry {
+                    principal_arn: arn.to_string(),
+                    username,
+                    kubernetes_groups: Vec::new(),
+                    kind: kind.to_string(),
+                    created_at: now,
+                    policies,
+                    tags: BTreeMap::new(),
+                    // Made by EKS itself: in effect at once.
+                    created_sim_ms: i64::MIN / 2,
+                },
+            );
+        };
+        let creator = self.creator.clone();
+        add(
+            &creator,
+            "STANDARD",
+            crate::aws_api::default_username(&creator),
+            true,
+        );
+        for r in self.node_roles.clone() {
+            add(
+                &r,
+                "EC2_LINUX",
+                "system:node:{{EC2PrivateDNSName}}".into(),
+                false,
+            );
+        }
+        for r in self.fargate_roles.clone() {
+            add(
+                &r,
+                "FARGATE_LINUX",
+                "system:node:{{SessionName}}".into(),
+                false,
+            );
         }
     }
 }
@@ -137,6 +231,14 @@ pub struct World {
     pub rejected_responses: usize,
     pub clock_skew: i64,
     pub next_id: u64,
+    /// The simulated clock: `sim_base_ms` simulated ms had passed at `rebased_at`, and it runs
+    /// `clock_scale` times as fast as the wall clock since; `advanced_ms` is added on top.
+    pub clock_scale: f64,
+    pub sim_base_ms: f64,
+    pub rebased_at: std::time::Instant,
+    pub advanced_ms: i64,
+    /// Role ARN -> simulated ms at which it was created (negative: before the start).
+    pub role_created_ms: HashMap<String, i64>,
 }
 
 impl World {
@@ -166,6 +268,18 @@ impl World {
             rejected_responses: 0,
             clock_skew: 0,
             next_id: 1,
+            clock_scale: scenario.clock_scale.max(0.0),
+            sim_base_ms: 0.0,
+            rebased_at: std::time::Instant::now(),
+            advanced_ms: 0,
+            role_created_ms: scenario
+                .roles
+                .iter()
+                .map(|r| {
+                    let ago = r.created_seconds_ago.unwrap_or(OLD_ROLE_SECONDS);
+                    (r.arn.clone(), -((ago * 1000.0) as i64))
+                })
+                .collect(),
             scenario: scenario.clone(),
         };
         let now = world.now();
@@ -183,6 +297,10 @@ impl World {
                 config_maps: BTreeMap::new(),
                 access_entries: BTreeMap::new(),
                 updates: BTreeMap::new(),
+                switch_ms: (c.authentication_mode_switch_seconds * 1000.0) as i64,
+                switch_fails: c.authentication_mode_switch_fails,
+                node_roles: c.node_roles.clone(),
+                fargate_roles: c.fargate_roles.clone(),
             };
             if let Some(data) = &c.aws_auth {
                 world.resource_version += 1;
@@ -203,6 +321,36 @@ impl World {
     /// The simulator's clock (Unix seconds), shifted by the configured skew.
     pub fn now(&self) -> i64 {
         time::OffsetDateTime::now_utc().unix_timestamp() + self.clock_skew
+    }
+
+    /// Simulated milliseconds since the start: the wall clock times `clock_scale`, plus what
+    /// `advance` added and the clock skew. Every delay the simulator models runs on it.
+    pub fn sim_ms(&self) -> i64 {
+        let scaled =
+            self.sim_base_ms + self.rebased_at.elapsed().as_secs_f64() * 1000.0 * self.clock_scale;
+        scaled as i64 + self.advanced_ms + self.clock_skew * 1000
+    }
+
+    /// Changes how fast simulated time runs from now on, without a jump.
+    pub fn set_clock_scale(&mut self, scale: f64) {
+        self.sim_base_ms += self.rebased_at.elapsed().as_secs_f64() * 1000.0 * self.clock_scale;
+        self.rebased_at = std::time::Instant::now();
+        self.clock_scale = scale.max(0.0);
+    }
+
+    /// Brings every cluster's updates up to the simulated now.
+    pub fn settle(&mut self) {
+        let (sim, now) = (self.sim_ms(), self.now());
+        for c in self.clusters.values_mut() {
+            c.settle_updates(sim, now);
+        }
+    }
+
+    /// How many simulated seconds ago `arn` was created, if it is a known role.
+    pub fn role_age_secs(&self, arn: &str) -> Option<f64> {
+        self.role_created_ms
+            .get(arn)
+            .map(|t| (self.sim_ms() - t) as f64 / 1000.0)
     }
 
     /// Takes the next fault injected for `op`, if any.
@@ -232,6 +380,9 @@ impl World {
         })
     }
 }
+
+/// The age of a role the scenario does not date: old enough for any propagation delay.
+pub const OLD_ROLE_SECONDS: f64 = 1.0e7;
 
 /// A ConfigMap object as the API server stores it.
 pub fn new_config_map(ns: &str, name: &str, data: Value, rv: u64, now: i64) -> Value {
@@ -267,7 +418,8 @@ pub fn canonical_principal(caller_arn: &str) -> String {
     caller_arn.to_string()
 }
 
-/// Role ARN with its path stripped and lowercased: how aws-auth matches roles.
+/// Role ARN with its path stripped and lowercased: how an access entry (matched by the principal
+/// itself, not its ARN string) meets an assumed-role caller, whose ARN has no path.
 pub fn role_match_key(arn: &str) -> String {
     match arn.split_once(":role/") {
         Some((prefix, rest)) => {

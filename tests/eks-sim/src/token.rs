@@ -1,6 +1,8 @@
 //! EKS bearer tokens, checked as kubernetes-sigs/aws-iam-authenticator (`pkg/token/token.go`) does:
 //! `k8s-aws-v1.` + raw base64url of a presigned STS GetCallerIdentity URL whose signature covers
-//! `x-k8s-aws-id: <cluster>`, at most 15 minutes old. The simulator checks the signature itself
+//! `x-k8s-aws-id: <cluster>`, at most 15 minutes old, with only the allowed query parameters
+//! (any case, none twice), `X-Amz-Expires` within 0..900, and an STS host of the cluster's
+//! partition. The simulator checks the signature itself
 //! instead of calling STS.
 
 use base64::Engine;
@@ -27,6 +29,10 @@ pub enum TokenError {
     Target,
     #[error("unexpected query parameter {0}")]
     UnexpectedParameter(String),
+    #[error("duplicate query parameter {0}")]
+    DuplicateParameter(String),
+    #[error("X-Amz-Expires is missing or not within 0..900")]
+    Expires,
     #[error("x-k8s-aws-id is not signed or names another cluster")]
     ClusterId,
     #[error("token is expired")]
@@ -35,20 +41,66 @@ pub enum TokenError {
     Signature,
 }
 
-fn allowed_host(host: &str) -> bool {
-    host == "sts.amazonaws.com"
-        || host
-            .strip_prefix("sts.")
-            .and_then(|h| {
-                h.strip_suffix(".amazonaws.com")
-                    .or_else(|| h.strip_suffix(".amazonaws.com.cn"))
-            })
-            .is_some_and(|region| {
-                !region.is_empty()
-                    && region
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            })
+/// The query parameters the authenticator lets through, compared lowercased
+/// (aws-iam-authenticator pkg/token/token.go, `parameterWhitelist`).
+const ALLOWED_PARAMETERS: [&str; 9] = [
+    "action",
+    "version",
+    "x-amz-algorithm",
+    "x-amz-credential",
+    "x-amz-date",
+    "x-amz-expires",
+    "x-amz-security-token",
+    "x-amz-signature",
+    "x-amz-signedheaders",
+];
+
+/// The partition of a region, by its prefix.
+pub fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("eusc-") {
+        "aws-eusc"
+    } else {
+        "aws"
+    }
+}
+
+/// STS domains of a partition: regular and dual-stack (aws-iam-authenticator
+/// pkg/endpoints/partitions.go, GetSTSPartitionDomain and GetSTSDualStackPartitionDomain).
+fn sts_domains(partition: &str) -> &'static [&'static str] {
+    match partition {
+        "aws" | "aws-us-gov" => &["amazonaws.com", "api.aws"],
+        "aws-cn" => &["amazonaws.com.cn", "api.amazonwebservices.com.cn"],
+        "aws-eusc" => &["amazonaws.eu", "api.amazonwebservices.eu"],
+        _ => &[],
+    }
+}
+
+/// Whether the presigned URL's host is an STS endpoint of the cluster's partition, as
+/// `verifySTSHostnameFormat` (pkg/token/token.go) decides: the global `sts.amazonaws.com` only in
+/// `aws`; otherwise `sts.REGION.DOMAIN` or `sts-fips.REGION.DOMAIN` (what the SDK's STS resolver
+/// gives with FIPS and dual-stack on or off), REGION a well-formed region name (it is not checked
+/// against a list) and DOMAIN the partition's regular or dual-stack domain.
+fn allowed_host(host: &str, partition: &str) -> bool {
+    if host == "sts.amazonaws.com" {
+        return partition == "aws";
+    }
+    let mut labels = host.splitn(3, '.');
+    let (Some(service), Some(region), Some(domain)) = (labels.next(), labels.next(), labels.next())
+    else {
+        return false;
+    };
+    // validateInputRegion: ^[[:alnum:]]([[:alnum:]\-]*[[:alnum:]])?$
+    let region_ok = !region.is_empty()
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !region.starts_with('-')
+        && !region.ends_with('-');
+    matches!(service, "sts" | "sts-fips") && region_ok && sts_domains(partition).contains(&domain)
 }
 
 /// Verifies a bearer token for `cluster`; returns the caller ARN.
@@ -67,15 +119,40 @@ pub fn verify(world: &World, token: &str, cluster: &str) -> Result<String, Token
         Some((h, p)) => (h, format!("/{p}")),
         None => (host_path, "/".to_string()),
     };
-    if !allowed_host(host) || path != "/" {
+    let region = world
+        .clusters
+        .get(cluster)
+        .map(|c| c.region.clone())
+        .unwrap_or_else(|| world.scenario.region.clone());
+    if !allowed_host(host, partition_of(&region)) || path != "/" {
         return Err(TokenError::Target);
     }
     let pairs = sigv4::query_pairs(raw_query);
-    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    // Only allowed parameters, each once, whatever their case (`validateDuplicateParameters`
+    // and the whitelist loop in token.go); the values are then read by lowercased name.
+    let mut seen = std::collections::HashSet::new();
     for (k, _) in &pairs {
-        if !(k == "Action" || k == "Version" || k.starts_with("X-Amz-")) {
+        let lower = k.to_ascii_lowercase();
+        if !ALLOWED_PARAMETERS.contains(&lower.as_str()) {
             return Err(TokenError::UnexpectedParameter(k.clone()));
         }
+        if !seen.insert(lower) {
+            return Err(TokenError::DuplicateParameter(k.clone()));
+        }
+    }
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.as_str())
+    };
+    // X-Amz-Expires must be an integer from 0 to 900 (token.go; the token still lives 15 minutes
+    // from X-Amz-Date whatever it says).
+    let expires_ok = get("X-Amz-Expires")
+        .and_then(|e| e.parse::<i64>().ok())
+        .is_some_and(|e| (0..=900).contains(&e));
+    if !expires_ok {
+        return Err(TokenError::Expires);
     }
     if get("Action") != Some("GetCallerIdentity") {
         return Err(TokenError::Target);
@@ -85,7 +162,10 @@ pub fn verify(world: &World, token: &str, cluster: &str) -> Result<String, Token
         .split(';')
         .map(str::to_string)
         .collect();
-    if !signed.iter().any(|h| h == "x-k8s-aws-id") {
+    if !signed
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case("x-k8s-aws-id"))
+    {
         return Err(TokenError::ClusterId);
     }
     let amz_date = get("X-Amz-Date").ok_or(TokenError::Url)?;
@@ -144,11 +224,35 @@ mod tests {
 
     #[test]
     fn only_sts_hosts_of_a_partition_are_accepted() {
-        assert!(allowed_host("sts.amazonaws.com"));
-        assert!(allowed_host("sts.eu-west-1.amazonaws.com"));
-        assert!(allowed_host("sts.cn-north-1.amazonaws.com.cn"));
-        assert!(!allowed_host("sts.evil.example.com"));
-        assert!(!allowed_host("sts..amazonaws.com"));
-        assert!(!allowed_host("127.0.0.1"));
+        for ok in [
+            "sts.amazonaws.com",
+            "sts.eu-west-1.amazonaws.com",
+            "sts-fips.us-east-1.amazonaws.com",
+            "sts.us-east-1.api.aws",
+            "sts-fips.us-east-2.api.aws",
+        ] {
+            assert!(allowed_host(ok, "aws"), "{ok}");
+        }
+        for bad in [
+            "sts.cn-north-1.amazonaws.com.cn",
+            "sts.evil.example.com",
+            "sts..amazonaws.com",
+            "sts.-x.amazonaws.com",
+            "iam.us-east-1.amazonaws.com",
+            "127.0.0.1",
+        ] {
+            assert!(!allowed_host(bad, "aws"), "{bad}");
+        }
+        assert!(allowed_host("sts.cn-north-1.amazonaws.com.cn", "aws-cn"));
+        assert!(allowed_host(
+            "sts.cn-north-1.api.amazonwebservices.com.cn",
+            "aws-cn"
+        ));
+        assert!(!allowed_host("sts.amazonaws.com", "aws-cn"));
+        assert!(!allowed_host("sts.amazonaws.com", "aws-us-gov"));
+        assert!(allowed_host(
+            "sts.us-gov-west-1.amazonaws.com",
+            "aws-us-gov"
+        ));
     }
 }
