@@ -137,7 +137,15 @@ fn document(v: &Json) -> Json {
 /// Deploys the template on moto with `params` (`K=V`; ClusterName's commas are escaped here) and
 /// reads its roles back. With MapRole=true the artifact bucket is made first and the custom
 /// resource is left pending (moto cannot run the function): the roles are complete before it.
+///
+/// moto is reset and its random source seeded first, so a stack of the same name gets the same
+/// stack id, and so the same role names, on every render: rendering a stack's new parameters
+/// gives the policy an update of that stack puts in force (moto's own UpdateStack cannot go past
+/// the custom resource it could not run).
 pub fn render(moto: &str, stack: &str, params: &[(&str, &str)]) -> Rendered {
+    for path in ["/moto-api/reset", "/moto-api/seed?a=13"] {
+        post(moto, path);
+    }
     let map_role = params.iter().all(|(k, v)| *k != "MapRole" || *v == "true");
     if map_role {
         let bucket = format!("concurrent-eks-role-mapper-{REGION}");
@@ -246,6 +254,24 @@ pub fn render(moto: &str, stack: &str, params: &[(&str, &str)]) -> Rendered {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// An empty POST to moto's own API (`http://127.0.0.1:PORT`), which must answer 200.
+fn post(moto: &str, path: &str) {
+    use std::io::{Read, Write};
+    let addr = moto.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).expect("moto listens");
+    write!(
+        s,
+        "POST {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
+        "{path}: {answer}"
+    );
 }
 
 fn read_role(moto: &str, name: &str) -> RenderedRole {
