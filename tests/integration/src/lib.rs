@@ -1,7 +1,7 @@
 //! Shared helpers for the end-to-end tests: a simulator with the mapper's clients pointed at it,
 //! custom-resource events, and the real clients' locations.
 
-pub mod rendered;
+pub use cfn_replay::rendered;
 
 use std::time::{Duration, SystemTime};
 

@@ -12,7 +12,78 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 
-use crate::{aws_cli, text};
+/// A tool's path from `var`, else `.venv/bin/NAME` of the workspace (as scripts/test makes it),
+/// else NAME on PATH.
+pub fn tool(var: &str, name: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
+        return p.into();
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../.venv/bin")
+        .join(name);
+    if venv.is_file() {
+        return venv;
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(name))
+                .find(|c| c.is_file())
+        })
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+/// aws-cli (scripts/requirements-test.txt).
+pub fn aws_cli() -> PathBuf {
+    tool("AWS_CLI", "aws")
+}
+
+fn text(o: &std::process::Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// moto's server on a free loopback port, stopped on drop.
+pub struct MotoServer {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl MotoServer {
+    pub fn start() -> std::io::Result<MotoServer> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = std::process::Command::new(tool("MOTO_SERVER", "moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let server = MotoServer {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if started.elapsed() > Duration::from_secs(30) {
+                return Err(std::io::Error::other(
+                    "moto_server did not listen within 30 s",
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(server)
+    }
+}
 
 /// The template file.
 pub fn template_path() -> PathBuf {
@@ -26,10 +97,15 @@ pub const REGION: &str = "eu-west-1";
 
 /// aws-cli against moto, as JSON; Err with its stderr.
 pub fn aws(moto: &str, args: &[&str]) -> Result<Json, String> {
+    aws_in(moto, REGION, args)
+}
+
+/// [`aws`] in `region`.
+pub fn aws_in(moto: &str, region: &str, args: &[&str]) -> Result<Json, String> {
     let o = std::process::Command::new(aws_cli())
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_DEFAULT_REGION", REGION)
+        .env("AWS_DEFAULT_REGION", region)
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_CA_BUNDLE")
         .env_remove("AWS_ENDPOINT_URL")
@@ -143,23 +219,36 @@ fn document(v: &Json) -> Json {
 /// gives the policy an update of that stack puts in force (moto's own UpdateStack cannot go past
 /// the custom resource it could not run).
 pub fn render(moto: &str, stack: &str, params: &[(&str, &str)]) -> Rendered {
+    render_in(moto, REGION, &template_path(), stack, params)
+}
+
+/// [`render`] of `template` in `region`.
+pub fn render_in(
+    moto: &str,
+    region: &str,
+    template: &Path,
+    stack: &str,
+    params: &[(&str, &str)],
+) -> Rendered {
+    let aws = |moto: &str, args: &[&str]| aws_in(moto, region, args);
     for path in ["/moto-api/reset", "/moto-api/seed?a=13"] {
         post(moto, path);
     }
     let map_role = params.iter().all(|(k, v)| *k != "MapRole" || *v == "true");
     if map_role {
-        let bucket = format!("concurrent-eks-role-mapper-{REGION}");
-        let _ = aws(
-            moto,
-            &[
-                "s3api",
-                "create-bucket",
-                "--bucket",
-                &bucket,
-                "--create-bucket-configuration",
-                &format!("LocationConstraint={REGION}"),
-            ],
-        );
+        let prefix = params
+            .iter()
+            .find(|(k, _)| *k == "ArtifactBucketPrefix")
+            .map(|(_, v)| *v)
+            .unwrap_or("concurrent-eks-role-mapper");
+        let bucket = format!("{prefix}-{region}");
+        // us-east-1 takes no LocationConstraint.
+        let constraint = format!("LocationConstraint={region}");
+        let mut mb = vec!["s3api", "create-bucket", "--bucket", &bucket];
+        if region != "us-east-1" {
+            mb.extend(["--create-bucket-configuration", &constraint]);
+        }
+        let _ = aws(moto, &mb);
         let zip = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(zip.path(), b"PK\x03\x04 not really a zip").unwrap();
         aws(
@@ -173,7 +262,7 @@ pub fn render(moto: &str, stack: &str, params: &[(&str, &str)]) -> Rendered {
         )
         .unwrap();
     }
-    let body = format!("file://{}", template_path().display());
+    let body = format!("file://{}", template.display());
     let mut args: Vec<String> = [
         "cloudformation",
         "create-stack",
@@ -236,7 +325,7 @@ pub fn render(moto: &str, stack: &str, params: &[(&str, &str)]) -> Rendered {
             let mut roles = Vec::new();
             for logical in wanted {
                 let name = physical(logical).unwrap();
-                roles.push((logical.to_string(), read_role(moto, &name)));
+                roles.push((logical.to_string(), read_role(moto, region, &name)));
             }
             return Rendered {
                 stack_id,
@@ -274,7 +363,8 @@ fn post(moto: &str, path: &str) {
     );
 }
 
-fn read_role(moto: &str, name: &str) -> RenderedRole {
+fn read_role(moto: &str, region: &str, name: &str) -> RenderedRole {
+    let aws = |moto: &str, args: &[&str]| aws_in(moto, region, args);
     let role = aws(moto, &["iam", "get-role", "--role-name", name]).unwrap();
     let listed = aws(moto, &["iam", "list-role-policies", "--role-name", name]).unwrap();
     let mut policies = Vec::new();
