@@ -11,6 +11,9 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_env_filter(eks_role_mapper::logging::filter("warn"))
         .init();
+    if std::env::args_os().nth(1).is_some_and(|a| a == "stack") {
+        return cfn_replay::stack::main(std::env::args_os().skip(2)).await;
+    }
     let opts = match cli::parse(std::env::args_os().skip(1)) {
         Ok(Command::Help) => {
             println!("{USAGE}");

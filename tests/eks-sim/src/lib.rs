@@ -8,6 +8,8 @@ pub mod authenticator_yaml;
 pub mod aws_api;
 pub mod error;
 pub mod http;
+pub mod iam;
+pub mod iam_enforce;
 pub mod k8s_api;
 pub mod out_dir;
 pub mod receiver;
@@ -77,6 +79,7 @@ impl Simulator {
         let shared = Arc::new(Shared {
             world: Mutex::new(world),
             ca_b64: base64::engine::general_purpose::STANDARD.encode(&ca.ca_pem),
+            iam: Default::default(),
         });
         let mut tasks = vec![tokio::spawn(server::serve(
             aws,

@@ -29,6 +29,8 @@ pub struct Shared {
     pub world: Mutex<World>,
     /// The CA handed out in DescribeCluster, base64 of its PEM.
     pub ca_b64: String,
+    /// The identity-based policies in force (issue 13).
+    pub iam: Mutex<crate::iam_enforce::Policies>,
 }
 
 /// Why a connection is closed without an answer.
@@ -167,13 +169,21 @@ async fn dispatch(
     }
     let resp = {
         let mut world = shared.world.lock().expect("world lock");
-        answer(&mut world, &shared.ca_b64, &target, &op, &req)
+        let iam = shared.iam.lock().expect("iam lock");
+        answer(&mut world, &iam, &shared.ca_b64, &target, &op, &req)
     };
     record(resp.status().as_u16());
     Ok(resp)
 }
 
-fn answer(world: &mut World, ca_b64: &str, target: &Target, op: &str, req: &Req) -> Resp {
+fn answer(
+    world: &mut World,
+    iam: &crate::iam_enforce::Policies,
+    ca_b64: &str,
+    target: &Target,
+    op: &str,
+    req: &Req,
+) -> Resp {
     match target {
         Target::Cluster(name) => k8s_api::handle(world, name, req),
         Target::Aws if op == "cfn:response" => receiver::handle(world, req),
@@ -193,6 +203,9 @@ fn answer(world: &mut World, ca_b64: &str, target: &Target, op: &str, req: &Req)
                     };
                 }
             };
+            if let Some(denied) = crate::iam_enforce::authorize(iam, world, req, &caller) {
+                return denied;
+            }
             if is_sts {
                 aws_api::handle_sts(world, req, &caller)
             } else {

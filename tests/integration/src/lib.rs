@@ -1,6 +1,8 @@
 //! Shared helpers for the end-to-end tests: a simulator with the mapper's clients pointed at it,
 //! custom-resource events, and the real clients' locations.
 
+pub use cfn_replay::rendered;
+
 use std::time::{Duration, SystemTime};
 
 use eks_role_mapper::Clients;

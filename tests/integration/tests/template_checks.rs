@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use integration::rendered::{self, aws, render, Rendered, MOTO_ACCOUNT, REGION};
 use integration::{aws_cli, start_moto, text};
 use serde_json::{json, Value as Json};
 use serde_yaml_ng::Value;
@@ -80,8 +81,8 @@ fn the_seed_role_is_reproduced_exactly() {
         json!({"!Join": ["-", [{"!Select": [2, {"!Split": ["/", {"!Ref": "AWS::StackId"}]}]}, "RoleForAccessingEksAndEcr"]]})
     );
     let mut statements = plain(&role["Policies"][0]["PolicyDocument"]["Statement"]);
-    // One cluster (or *): the seed's eks statement exactly. Several: the widened one, checked
-    // resolved on moto's CloudFormation below.
+    // One cluster (or *): the seed's eks statement exactly. Several: one pinned ARN per name,
+    // checked resolved on moto's CloudFormation below.
     let eks = statements[1]["!If"].clone();
     assert_eq!(eks[0], "ClusterList", "{eks}");
     statements[1] = eks[2].clone();
@@ -93,10 +94,6 @@ fn the_seed_role_is_reproduced_exactly() {
     ]);
     assert_eq!(statements, seed);
     assert_eq!(eks[1]["Action"], json!(["eks:*"]));
-    assert_eq!(
-        eks[1]["Condition"]["StringEquals"]["aws:RequestedRegion"],
-        json!({"!Ref": "AWS::Region"})
-    );
     let trust = plain(&role["AssumeRolePolicyDocument"]["Statement"][0]);
     assert_eq!(
         trust["Principal"]["AWS"],
@@ -118,24 +115,6 @@ fn no_name_collides_across_stacks_regions_or_partitions() {
             serde_json::to_string(&plain(&t["Resources"][r]["Properties"]["RoleName"])).unwrap();
         assert!(name.contains("AWS::StackId"), "{r}: {name}");
     }
-}
-
-fn aws(moto: &str, args: &[&str]) -> Result<Json, String> {
-    let o = std::process::Command::new(aws_cli())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_DEFAULT_REGION", "eu-west-1")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_CA_BUNDLE")
-        .env_remove("AWS_ENDPOINT_URL")
-        .args(["--endpoint-url", moto, "--output", "json"])
-        .args(args)
-        .output()
-        .unwrap();
-    if !o.status.success() {
-        return Err(text(&o).1);
-    }
-    Ok(serde_json::from_slice(&o.stdout).unwrap_or(Json::Null))
 }
 
 /// Deploys the template with MapRole=false on moto; returns its outputs' lookup and the seed
@@ -223,26 +202,15 @@ fn moto_deploys_the_step_1_stack_and_validates_the_full_one() {
     };
     let role = get("RoleForConcurrentService").expect("role output");
     let ext = get("RoleForConcurrentServiceExtId").expect("external id output");
-    assert!(
-        role.ends_with(&format!("{ext}-RoleForAccessingEksAndEcr")),
-        "{role} / {ext}"
-    );
+    assert!(role.ends_with("-RoleForAccessingEksAndEcr"), "{role}");
+    assert!(ext.contains("ExternalIdSecret"), "{ext}");
     assert!(
         doc.contains("arn:aws:eks:eu-west-1:123456789012:cluster/prod")
             && doc.contains("ses:SendRawEmail"),
         "{doc}"
     );
 
-    // Several clusters: each by name, the region pinned; every cluster: cluster/*.
-    let (_, doc) = deploy_step_1(&url, "concurrent-eks-list", "prod,dev");
-    assert!(
-        doc.contains("arn:*:eks:*:*:cluster/prod")
-            && doc.contains("arn:*:eks:*:*:cluster/dev")
-            && doc.contains("aws:RequestedRegion")
-            && doc.contains("eu-west-1")
-            && !doc.contains("cluster/*"),
-        "{doc}"
-    );
+    // Several clusters: each by its full ARN (finding 5, tested below); every cluster: cluster/*.
     let (_, doc) = deploy_step_1(&url, "concurrent-eks-all", "*");
     assert!(
         doc.contains("arn:aws:eks:eu-west-1:123456789012:cluster/*"),
@@ -311,4 +279,367 @@ fn publish_uploads_to_one_bucket_per_region_and_prints_quick_create_links() {
         .output()
         .unwrap();
     assert_eq!(refused.status.code(), Some(2));
+}
+
+// ---- Issue 13: each finding, on the template as moto's CloudFormation renders it. ----
+
+/// IAM's wildcard match of a Resource pattern (`*` any run, `?` one character).
+fn glob(pattern: &str, value: &str) -> bool {
+    fn go(p: &[u8], v: &[u8]) -> bool {
+        match p.split_first() {
+            None => v.is_empty(),
+            Some((b'*', rest)) => (0..=v.len()).any(|i| go(rest, &v[i..])),
+            Some((b'?', rest)) => !v.is_empty() && go(rest, &v[1..]),
+            Some((c, rest)) => v.first() == Some(c) && go(rest, &v[1..]),
+        }
+    }
+    go(pattern.as_bytes(), value.as_bytes())
+}
+
+fn strings(v: &Json) -> Vec<String> {
+    match v {
+        Json::String(s) => vec![s.clone()],
+        Json::Array(a) => a.iter().flat_map(strings).collect(),
+        _ => vec![],
+    }
+}
+
+/// The Allow statements of `doc` naming `action` (exactly).
+fn statements_for<'a>(doc: &'a Json, action: &str) -> Vec<&'a Json> {
+    doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["Effect"] == "Allow" && strings(&s["Action"]).iter().any(|a| a == action))
+        .collect()
+}
+
+/// Whether some Allow statement of `doc` names `action` on a pattern matching `resource`
+/// (conditions aside).
+fn allows_on(doc: &Json, action: &str, resource: &str) -> bool {
+    statements_for(doc, action)
+        .iter()
+        .any(|s| strings(&s["Resource"]).iter().any(|r| glob(r, resource)))
+}
+
+fn mapper_params<'a>(clusters: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut p = vec![
+        ("ConcurrentAccountId", "210987654321"),
+        ("ClusterName", clusters),
+        ("ExternalId", "given-external-id-1234"),
+    ];
+    p.extend_from_slice(extra);
+    p
+}
+
+fn mapper_doc(r: &Rendered) -> Json {
+    r.role("MapperRole").policies[0].1.clone()
+}
+
+#[test]
+fn finding_1_updates_that_drop_clusters_and_their_rollbacks_stay_allowed() {
+    let (_moto, url) = start_moto();
+    // After an Update a,b -> a (or * -> a), the custom resource's Update and its rollback act on
+    // b under this policy.
+    let r = render(&url, "drop", &mapper_params("a", &[]));
+    let doc = mapper_doc(&r);
+    let service = &r.role("RoleForConcurrentService");
+    let b = format!("arn:aws:eks:{REGION}:{MOTO_ACCOUNT}:cluster/b");
+    let entry = format!(
+        "arn:aws:eks:{REGION}:{MOTO_ACCOUNT}:access-entry/b/role/{MOTO_ACCOUNT}/{}/0ac6e1b4-aaaa-bbbb-cccc-1234567890ab",
+        service.name
+    );
+    assert!(allows_on(&doc, "eks:DescribeCluster", &b), "{doc}");
+    assert!(allows_on(&doc, "eks:ListClusters", "*"), "{doc}");
+    for a in [
+        "eks:DescribeAccessEntry",
+        "eks:DeleteAccessEntry",
+        "eks:AssociateAccessPolicy",
+    ] {
+        assert!(allows_on(&doc, a, &entry), "{a}: {doc}");
+    }
+    assert!(allows_on(&doc, "eks:CreateAccessEntry", &b), "{doc}");
+    // Never another account's or region's.
+    assert!(!allows_on(
+        &doc,
+        "eks:DescribeCluster",
+        &format!("arn:aws:eks:us-east-1:{MOTO_ACCOUNT}:cluster/b")
+    ));
+}
+
+#[test]
+fn finding_2_writes_are_pinned_to_the_role_the_policy_the_scope_and_the_tag() {
+    let (_moto, url) = start_moto();
+    let r = render(
+        &url,
+        "pinned",
+        &mapper_params("a,b", &[("EnableAccessEntries", "true")]),
+    );
+    let doc = mapper_doc(&r);
+    let role = r.role("RoleForConcurrentService");
+    let cond = |s: &Json, op: &str, key: &str| s["Condition"][op][key].clone();
+    for a in [
+        "eks:CreateAccessEntry",
+        "eks:DescribeAccessEntry",
+        "eks:DeleteAccessEntry",
+        "eks:AssociateAccessPolicy",
+        "eks:TagResource",
+    ] {
+        let st = statements_for(&doc, a);
+        assert!(!st.is_empty(), "{a} is granted: {doc}");
+        for s in st {
+            assert_eq!(
+                cond(s, "ArnEquals", "eks:principalArn"),
+                json!(role.arn),
+                "{a}: {s}"
+            );
+            for res in strings(&s["Resource"]) {
+                if res.contains(":access-entry/") {
+                    assert!(
+                        res.ends_with(&format!("/role/{MOTO_ACCOUNT}/{}/*", role.name)),
+                        "{a}: {res}"
+                    );
+                }
+            }
+        }
+    }
+    let create = statements_for(&doc, "eks:CreateAccessEntry")[0];
+    assert_eq!(
+        cond(create, "ForAllValues:StringEquals", "aws:TagKeys"),
+        json!(["eks-role-mapper/owner"])
+    );
+    assert_eq!(
+        cond(create, "Null", "aws:RequestTag/eks-role-mapper/owner"),
+        json!("false")
+    );
+    let associate = statements_for(&doc, "eks:AssociateAccessPolicy")[0];
+    assert_eq!(
+        cond(associate, "ArnEquals", "eks:policyArn"),
+        json!("arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy")
+    );
+    assert_eq!(
+        cond(associate, "StringEquals", "eks:accessScope"),
+        json!("cluster")
+    );
+    let tag = statements_for(&doc, "eks:TagResource")[0];
+    assert_eq!(
+        cond(tag, "ForAllValues:StringEquals", "aws:TagKeys"),
+        json!(["eks-role-mapper/owner"])
+    );
+    let switch = statements_for(&doc, "eks:UpdateClusterConfig");
+    assert_eq!(switch.len(), 1, "{doc}");
+    assert_eq!(strings(&switch[0]["Action"]), ["eks:UpdateClusterConfig"]);
+    assert_eq!(
+        cond(switch[0], "StringEquals", "eks:authenticationMode"),
+        json!("API_AND_CONFIG_MAP")
+    );
+    assert!(allows_on(
+        &doc,
+        "eks:DescribeUpdate",
+        &format!("arn:aws:eks:{REGION}:{MOTO_ACCOUNT}:cluster/a")
+    ));
+    // Granted but never called: gone.
+    for never in [
+        "eks:DisassociateAccessPolicy",
+        "eks:ListAssociatedAccessPolicies",
+    ] {
+        assert!(statements_for(&doc, never).is_empty(), "{never}: {doc}");
+    }
+    // Without EnableAccessEntries, no switch at all.
+    let r = render(&url, "no-switch", &mapper_params("a", &[]));
+    assert!(statements_for(&mapper_doc(&r), "eks:UpdateClusterConfig").is_empty());
+}
+
+#[test]
+fn finding_3_the_lambda_trust_is_lambda_amazonaws_com_in_every_partition() {
+    let t = template();
+    let principal = plain(
+        &t["Resources"]["MapperRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+            ["Principal"]["Service"],
+    );
+    assert_eq!(principal, json!("lambda.amazonaws.com"));
+    let text = std::fs::read_to_string(template_path()).unwrap();
+    assert!(!text.contains("lambda.${AWS::URLSuffix}"));
+}
+
+/// The largest ClusterName a stack can be given: 100 names (the pattern's limit) in 4,096
+/// characters (CloudFormation's limit on a parameter value, the template's MaxLength).
+fn largest_cluster_list() -> String {
+    let names: Vec<String> = (0..100)
+        .map(|i| {
+            let len = if i < 97 { 40 } else { 39 };
+            format!("{i:03}{}", "x".repeat(len - 3))
+        })
+        .collect();
+    let list = names.join(",");
+    assert_eq!(list.len(), 4096);
+    list
+}
+
+/// The growth of `doc`'s size in the longest partition and region: each `arn:aws:eks:eu-west-1:`
+/// as `arn:aws-iso-f:eks:us-isof-south-1:` (and the partition alone elsewhere).
+fn worst_partition_and_region(r: &rendered::RenderedRole) -> usize {
+    let text = serde_json::to_string(&r.documents()).unwrap();
+    let arns = text.matches("arn:aws:").count();
+    let regional = text.matches(&format!(":{REGION}:")).count();
+    arns * ("aws-iso-f".len() - "aws".len()) + regional * ("us-isof-south-1".len() - REGION.len())
+}
+
+#[test]
+fn finding_4_the_largest_parameters_fit_iams_inline_policy_limit_or_are_refused() {
+    const LIMIT: usize = 10_240;
+    let (_moto, url) = start_moto();
+    let list = largest_cluster_list();
+    let r = render(
+        &url,
+        "largest",
+        &mapper_params(
+            &list,
+            &[
+                ("EnableAccessEntries", "true"),
+                (
+                    "ClusterAdminRoleArn",
+                    "arn:aws:iam::210987654321:role/a-rather-long-path/cluster-admin-role-with-a-long-name-of-sixty-four-chars",
+                ),
+                ("SubnetIds", "subnet-0123456789abcdef0,subnet-0123456789abcdef1"),
+                ("SecurityGroupIds", "sg-0123456789abcdef0"),
+            ],
+        ),
+    );
+    let seed = r.role("RoleForConcurrentService");
+    let arns = strings(&statements_for(&seed.policies[0].1, "eks:*")[0]["Resource"]);
+    assert_eq!(arns.len(), 100, "every name, and no empty slot");
+    for (logical, role) in &r.roles {
+        let size = role.inline_size() + worst_partition_and_region(role);
+        eprintln!(
+            "{logical}: {} characters here, {size} at worst, of {LIMIT}",
+            role.inline_size()
+        );
+        assert!(size <= LIMIT, "{logical}: {size} > {LIMIT}");
+    }
+    // 100 names of 100 characters: refused by the parameter's own constraints, before anything
+    // is created (CloudFormation could not take the value anyway).
+    let t = template();
+    let p = &t["Parameters"]["ClusterName"];
+    let too_long = vec!["n".repeat(100); 100].join(",");
+    assert!(
+        too_long.len() as u64
+            > p["MaxLength"]
+                .as_u64()
+                .expect("ClusterName has a MaxLength"),
+        "refused"
+    );
+    assert!(p["MaxLength"].as_u64().unwrap() <= 4096);
+    assert!(p["ConstraintDescription"]
+        .as_str()
+        .unwrap()
+        .contains("4096 characters"));
+}
+
+#[test]
+fn finding_5_the_seed_roles_list_is_pinned_to_partition_region_and_account() {
+    let (_moto, url) = start_moto();
+    let r = render(
+        &url,
+        "seed-list",
+        &[
+            ("ConcurrentAccountId", "210987654321"),
+            ("ClusterName", "prod,dev,ml-cluster"),
+            ("MapRole", "false"),
+        ],
+    );
+    let doc = &r.role("RoleForConcurrentService").policies[0].1;
+    let arns = strings(&statements_for(doc, "eks:*")[0]["Resource"]);
+    assert_eq!(
+        arns,
+        ["prod", "dev", "ml-cluster"]
+            .map(|n| format!("arn:aws:eks:{REGION}:{MOTO_ACCOUNT}:cluster/{n}"))
+    );
+}
+
+#[test]
+fn finding_6_vpc_needs_describe_subnets_and_subnets_without_security_groups_are_refused() {
+    let (_moto, url) = start_moto();
+    let r = render(
+        &url,
+        "vpc",
+        &mapper_params(
+            "a",
+            &[
+                ("SubnetIds", "subnet-0123456789abcdef0"),
+                ("SecurityGroupIds", "sg-0123456789abcdef0"),
+            ],
+        ),
+    );
+    let doc = mapper_doc(&r);
+    for a in ["ec2:CreateNetworkInterface", "ec2:DescribeSubnets"] {
+        assert!(allows_on(&doc, a, "*"), "{a}: {doc}");
+    }
+    // The refusal is a template Rule (checked by CloudFormation before anything is created).
+    let t = template();
+    let rules = plain(&t["Rules"]);
+    let rule = rules
+        .as_object()
+        .expect("the template has Rules")
+        .values()
+        .find(|r| r["RuleCondition"].to_string().contains("SubnetIds"))
+        .expect("a rule on SubnetIds");
+    let asserted = rule["Assertions"][0]["Assert"].to_string();
+    assert!(
+        asserted.contains("!EachMemberEquals") && asserted.contains("SecurityGroupIds"),
+        "{asserted}"
+    );
+    assert!(rule["RuleCondition"].to_string().contains("!Not"));
+    assert!(rule["Assertions"][0]["AssertDescription"]
+        .as_str()
+        .unwrap()
+        .contains("SecurityGroupIds"));
+}
+
+#[test]
+fn finding_7_the_default_external_id_is_unguessable_and_kept() {
+    let (_moto, url) = start_moto();
+    let r = render(
+        &url,
+        "ext",
+        &[
+            ("ConcurrentAccountId", "210987654321"),
+            ("ClusterName", "prod"),
+            ("MapRole", "false"),
+        ],
+    );
+    let uuid = r.stack_id.rsplit('/').next().unwrap().to_string();
+    let ext = r.role("RoleForConcurrentService").trust["Statement"][0]["Condition"]["StringEquals"]
+        ["sts:ExternalId"]
+        .to_string();
+    assert!(!ext.contains(&uuid), "the stack's id is public: {ext}");
+    // Generated once, by Secrets Manager (moto leaves the dynamic reference unresolved).
+    assert!(ext.contains("{{resolve:secretsmanager:"), "{ext}");
+    let t = template();
+    let secret = &t["Resources"]["ExternalIdSecret"];
+    assert_eq!(secret["Type"].as_str(), Some("AWS::SecretsManager::Secret"));
+    let generate = &secret["Properties"]["GenerateSecretString"];
+    assert!(generate["PasswordLength"].as_u64().unwrap() >= 32);
+    assert_eq!(generate["ExcludePunctuation"].as_bool(), Some(true));
+    assert!(secret["Properties"].get("SecretString").is_none());
+    // Given: used as is.
+    let r = render(
+        &url,
+        "ext-given",
+        &[
+            ("ConcurrentAccountId", "210987654321"),
+            ("ClusterName", "prod"),
+            ("MapRole", "false"),
+            ("ExternalId", "from-the-quick-create-link-7f3a"),
+        ],
+    );
+    assert_eq!(
+        r.role("RoleForConcurrentService").trust["Statement"][0]["Condition"]["StringEquals"]
+            ["sts:ExternalId"],
+        "from-the-quick-create-link-7f3a"
+    );
+    assert_eq!(
+        r.output("RoleForConcurrentServiceExtId").as_deref(),
+        Some("from-the-quick-create-link-7f3a")
+    );
 }

@@ -1,0 +1,393 @@
+//! The template as CloudFormation renders it for a stack's parameters: deployed on moto's
+//! CloudFormation (a maintained implementation of parameters, conditions, `!Sub`, `!Split`,
+//! `!Join`, `!Select`, `!If`), and its roles' trust and inline policies read back through IAM
+//! with aws-cli. Never a hand copy of the policy.
+//!
+//! Two things moto does differently from CloudFormation, undone here: it keeps an inline policy as
+//! a Python repr rather than JSON (read back with Python's `ast.literal_eval`), and it keeps an
+//! `AWS::NoValue` list item as `None` where CloudFormation drops the item.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+
+/// A tool's path from `var`, else `.venv/bin/NAME` of the workspace (as scripts/test makes it),
+/// else NAME on PATH.
+pub fn tool(var: &str, name: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
+        return p.into();
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../.venv/bin")
+        .join(name);
+    if venv.is_file() {
+        return venv;
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(name))
+                .find(|c| c.is_file())
+        })
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+/// aws-cli (scripts/requirements-test.txt).
+pub fn aws_cli() -> PathBuf {
+    tool("AWS_CLI", "aws")
+}
+
+fn text(o: &std::process::Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// moto's server on a free loopback port, stopped on drop.
+pub struct MotoServer {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl MotoServer {
+    pub fn start() -> std::io::Result<MotoServer> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = std::process::Command::new(tool("MOTO_SERVER", "moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let server = MotoServer {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if started.elapsed() > Duration::from_secs(30) {
+                return Err(std::io::Error::other(
+                    "moto_server did not listen within 30 s",
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(server)
+    }
+}
+
+/// The template file.
+pub fn template_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/eks-role-mapper.yaml")
+}
+
+/// The account moto's stacks live in.
+pub const MOTO_ACCOUNT: &str = "123456789012";
+/// The region the stacks are deployed in.
+pub const REGION: &str = "eu-west-1";
+
+/// aws-cli against moto, as JSON; Err with its stderr.
+pub fn aws(moto: &str, args: &[&str]) -> Result<Json, String> {
+    aws_in(moto, REGION, args)
+}
+
+/// [`aws`] in `region`.
+pub fn aws_in(moto: &str, region: &str, args: &[&str]) -> Result<Json, String> {
+    let o = std::process::Command::new(aws_cli())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", region)
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_CA_BUNDLE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .args(["--endpoint-url", moto, "--output", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    if !o.status.success() {
+        return Err(text(&o).1);
+    }
+    Ok(serde_json::from_slice(&o.stdout).unwrap_or(Json::Null))
+}
+
+/// One role of a rendered stack.
+#[derive(Debug, Clone)]
+pub struct RenderedRole {
+    pub arn: String,
+    pub name: String,
+    pub trust: Json,
+    /// Inline policies by name, as JSON documents.
+    pub policies: Vec<(String, Json)>,
+}
+
+impl RenderedRole {
+    /// The inline policy documents, for [`eks_sim::Simulator::set_policies`].
+    pub fn documents(&self) -> Vec<Json> {
+        self.policies.iter().map(|(_, d)| d.clone()).collect()
+    }
+
+    /// IAM's measure of the role's inline policies: their characters, whitespace not counted
+    /// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
+    pub fn inline_size(&self) -> usize {
+        self.policies
+            .iter()
+            .map(|(_, d)| {
+                serde_json::to_string(d)
+                    .unwrap()
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .count()
+            })
+            .sum()
+    }
+}
+
+/// A stack deployed on moto: its stack id, outputs and roles (by logical id).
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub stack_id: String,
+    pub outputs: Json,
+    pub roles: Vec<(String, RenderedRole)>,
+}
+
+impl Rendered {
+    pub fn role(&self, logical: &str) -> &RenderedRole {
+        &self
+            .roles
+            .iter()
+            .find(|(l, _)| l == logical)
+            .unwrap_or_else(|| panic!("{logical} was not rendered"))
+            .1
+    }
+
+    pub fn output(&self, key: &str) -> Option<String> {
+        self.outputs.as_array()?.iter().find_map(|o| {
+            (o["OutputKey"] == key).then(|| o["OutputValue"].as_str().unwrap_or("").to_string())
+        })
+    }
+}
+
+/// A Python literal (moto's repr of a policy) as JSON, `None` list items dropped.
+fn python_literal_to_json(repr: &str) -> Json {
+    let python = aws_cli().with_file_name("python");
+    let script = "import ast, json, sys\n\
+        def clean(v):\n\
+        \x20   if isinstance(v, list): return [clean(x) for x in v if x is not None]\n\
+        \x20   if isinstance(v, dict): return {k: clean(x) for k, x in v.items()}\n\
+        \x20   return v\n\
+        print(json.dumps(clean(ast.literal_eval(sys.stdin.read()))))\n";
+    let mut child = std::process::Command::new(&python)
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}", python.display()));
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(repr.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "not a Python literal: {repr}");
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn document(v: &Json) -> Json {
+    match v {
+        Json::String(s) => serde_json::from_str(s).unwrap_or_else(|_| python_literal_to_json(s)),
+        other => other.clone(),
+    }
+}
+
+/// Deploys the template on moto with `params` (`K=V`; ClusterName's commas are escaped here) and
+/// reads its roles back. With MapRole=true the artifact bucket is made first and the custom
+/// resource is left pending (moto cannot run the function): the roles are complete before it.
+///
+/// moto is reset and its random source seeded first, so a stack of the same name gets the same
+/// stack id, and so the same role names, on every render: rendering a stack's new parameters
+/// gives the policy an update of that stack puts in force (moto's own UpdateStack cannot go past
+/// the custom resource it could not run).
+pub fn render(moto: &str, stack: &str, params: &[(&str, &str)]) -> Rendered {
+    render_in(moto, REGION, &template_path(), stack, params)
+}
+
+/// [`render`] of `template` in `region`.
+pub fn render_in(
+    moto: &str,
+    region: &str,
+    template: &Path,
+    stack: &str,
+    params: &[(&str, &str)],
+) -> Rendered {
+    let aws = |moto: &str, args: &[&str]| aws_in(moto, region, args);
+    for path in ["/moto-api/reset", "/moto-api/seed?a=13"] {
+        post(moto, path);
+    }
+    let map_role = params.iter().all(|(k, v)| *k != "MapRole" || *v == "true");
+    if map_role {
+        let prefix = params
+            .iter()
+            .find(|(k, _)| *k == "ArtifactBucketPrefix")
+            .map(|(_, v)| *v)
+            .unwrap_or("concurrent-eks-role-mapper");
+        let bucket = format!("{prefix}-{region}");
+        // us-east-1 takes no LocationConstraint.
+        let constraint = format!("LocationConstraint={region}");
+        let mut mb = vec!["s3api", "create-bucket", "--bucket", &bucket];
+        if region != "us-east-1" {
+            mb.extend(["--create-bucket-configuration", &constraint]);
+        }
+        let _ = aws(moto, &mb);
+        let zip = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(zip.path(), b"PK\x03\x04 not really a zip").unwrap();
+        aws(
+            moto,
+            &[
+                "s3",
+                "cp",
+                &zip.path().display().to_string(),
+                &format!("s3://{bucket}/eks-role-mapper/bootstrap.zip"),
+            ],
+        )
+        .unwrap();
+    }
+    let body = format!("file://{}", template.display());
+    let mut args: Vec<String> = [
+        "cloudformation",
+        "create-stack",
+        "--stack-name",
+        stack,
+        "--template-body",
+        &body,
+        "--capabilities",
+        "CAPABILITY_NAMED_IAM",
+        "--parameters",
+    ]
+    .map(String::from)
+    .to_vec();
+    for (k, v) in params {
+        args.push(format!(
+            "ParameterKey={k},ParameterValue={}",
+            v.replace(',', "\\,")
+        ));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let created = aws(moto, &args).unwrap();
+    let stack_id = created["StackId"].as_str().unwrap().to_string();
+    let wanted: &[&str] = if map_role {
+        &["RoleForConcurrentService", "MapperRole"]
+    } else {
+        &["RoleForConcurrentService"]
+    };
+    let started = Instant::now();
+    loop {
+        let d = aws(
+            moto,
+            &["cloudformation", "describe-stacks", "--stack-name", stack],
+        )
+        .unwrap();
+        let status = d["Stacks"][0]["StackStatus"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let res = aws(
+            moto,
+            &[
+                "cloudformation",
+                "describe-stack-resources",
+                "--stack-name",
+                stack,
+            ],
+        )
+        .unwrap();
+        let physical = |logical: &str| {
+            res["StackResources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["LogicalResourceId"] == logical)
+                .and_then(|r| r["PhysicalResourceId"].as_str().map(String::from))
+        };
+        let done = status == "CREATE_COMPLETE"
+            || (map_role && wanted.iter().all(|w| physical(w).is_some()));
+        if done {
+            let mut roles = Vec::new();
+            for logical in wanted {
+                let name = physical(logical).unwrap();
+                roles.push((logical.to_string(), read_role(moto, region, &name)));
+            }
+            return Rendered {
+                stack_id,
+                outputs: d["Stacks"][0]["Outputs"].clone(),
+                roles,
+            };
+        }
+        assert!(
+            !status.contains("FAILED") && !status.contains("ROLLBACK"),
+            "{stack}: {status} {d}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{stack} did not render: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// An empty POST to moto's own API (`http://127.0.0.1:PORT`), which must answer 200.
+fn post(moto: &str, path: &str) {
+    use std::io::{Read, Write};
+    let addr = moto.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).expect("moto listens");
+    write!(
+        s,
+        "POST {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
+        "{path}: {answer}"
+    );
+}
+
+fn read_role(moto: &str, region: &str, name: &str) -> RenderedRole {
+    let aws = |moto: &str, args: &[&str]| aws_in(moto, region, args);
+    let role = aws(moto, &["iam", "get-role", "--role-name", name]).unwrap();
+    let listed = aws(moto, &["iam", "list-role-policies", "--role-name", name]).unwrap();
+    let mut policies = Vec::new();
+    for p in listed["PolicyNames"].as_array().unwrap() {
+        let p = p.as_str().unwrap();
+        let got = aws(
+            moto,
+            &[
+                "iam",
+                "get-role-policy",
+                "--role-name",
+                name,
+                "--policy-name",
+                p,
+            ],
+        )
+        .unwrap();
+        policies.push((p.to_string(), document(&got["PolicyDocument"])));
+    }
+    RenderedRole {
+        arn: role["Role"]["Arn"].as_str().unwrap().to_string(),
+        name: name.to_string(),
+        trust: document(&role["Role"]["AssumeRolePolicyDocument"]),
+        policies,
+    }
+}

@@ -1,0 +1,565 @@
+//! `cfn-replay stack`: a whole stack lifecycle in CloudFormation's order, on the simulator, with
+//! the policy the template renders for each step's parameters in force (rendered on moto's
+//! CloudFormation and read back through IAM: [`crate::rendered`]).
+//!
+//! The ordering rules, each applied where its code is:
+//! - Create: the roles and their policies, then the custom resource that depends on them; a
+//!   failed Create is rolled back by deleting what was created, in reverse order.
+//! - Update: resources are updated in dependency order, so the function role's policy is updated
+//!   before the custom resource; a custom resource whose Update fails is rolled back with its old
+//!   properties while the new policy still stands, and the policy is restored after it
+//!   (<https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-update-behaviors.html>,
+//!   <https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-rollback-triggers.html>).
+//! - A custom resource whose Update returns a new PhysicalResourceId was replaced: the old id gets
+//!   its Delete in the cleanup phase, after the rest of the update, under the new policy
+//!   (<https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/crpg-ref-requesttypes-update.html>).
+//! - Delete: in reverse dependency order, the custom resource first, then the function and the
+//!   roles (<https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cfn-console-delete-stack.html>).
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+
+use eks_sim::{Scenario, Simulator};
+use serde_json::{json, Value};
+
+use crate::error::{Error, Result};
+use crate::lambda;
+use crate::rendered::{render_in, MotoServer, Rendered, MOTO_ACCOUNT};
+
+pub const USAGE: &str = "\
+usage: cfn-replay stack --template FILE [--scenario FILE] --parameters K=V [K=V ...]
+                        [--then K=V ...]... [--then delete]
+
+Plays a stack's lifecycle in CloudFormation's order on the simulator: Create (the roles and their
+policies, then the custom resource), each --then K=V ... an update that changes those parameters
+and keeps the others (the role's policy first, then the custom resource; a FAILED custom-resource
+Update is rolled back with the old properties under the new policy, then the policy is restored;
+a replaced resource's old id is deleted in the cleanup phase), --then delete (the custom resource,
+then the roles). The policy in force at each step is the one the template renders for that step's
+parameters on moto's CloudFormation (aws-cli and moto from scripts/test's .venv, or AWS_CLI and
+MOTO_SERVER). The simulator's account becomes moto's (123456789012).
+
+One JSON line per step on stdout: Step, Action, StackStatus, Reason, Calls.
+Exit status: 0 every step reached its *_COMPLETE without a rollback, 1 otherwise, 2 usage.";
+
+/// One step after the Create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Update(Vec<(String, String)>),
+    Delete,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackOptions {
+    pub template: PathBuf,
+    pub scenario: Option<PathBuf>,
+    pub parameters: Vec<(String, String)>,
+    pub steps: Vec<Step>,
+}
+
+fn pair(text: &str) -> Result<(String, String)> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| Error::Usage(format!("expected K=V, got {text}")))
+}
+
+/// Parses the arguments after `stack`; None for --help.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<StackOptions>> {
+    let mut template = None;
+    let mut scenario = None;
+    let mut parameters = Vec::new();
+    let mut steps: Vec<Step> = Vec::new();
+    // Where a K=V goes: the create's parameters or the last --then.
+    let mut in_then = false;
+    let mut args = args.into_iter().map(|a| a.to_string_lossy().into_owned());
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--template" => {
+                template =
+                    Some(PathBuf::from(args.next().ok_or_else(|| {
+                        Error::Usage("--template needs a file".into())
+                    })?))
+            }
+            "--scenario" => {
+                scenario =
+                    Some(PathBuf::from(args.next().ok_or_else(|| {
+                        Error::Usage("--scenario needs a file".into())
+                    })?))
+            }
+            "--parameters" => in_then = false,
+            "--then" => {
+                in_then = true;
+                steps.push(Step::Update(Vec::new()));
+            }
+            "delete" if in_then && steps.last() == Some(&Step::Update(Vec::new())) => {
+                *steps.last_mut().expect("a --then") = Step::Delete;
+            }
+            kv if !kv.starts_with('-') => {
+                let p = pair(kv)?;
+                match steps.last_mut() {
+                    Some(Step::Update(u)) if in_then => u.push(p),
+                    Some(Step::Delete) if in_then => {
+                        return Err(Error::Usage("nothing may follow --then delete".into()))
+                    }
+                    _ => parameters.push(p),
+                }
+            }
+            other => return Err(Error::Usage(format!("unknown option {other}"))),
+        }
+    }
+    let template = template.ok_or_else(|| Error::Usage("--template is required".into()))?;
+    if steps.iter().any(|s| s == &Step::Update(Vec::new())) {
+        return Err(Error::Usage("--then needs K=V ... or delete".into()));
+    }
+    if let Some(i) = steps.iter().position(|s| s == &Step::Delete) {
+        if i + 1 != steps.len() {
+            return Err(Error::Usage("--then delete must be the last step".into()));
+        }
+    }
+    Ok(Some(StackOptions {
+        template,
+        scenario,
+        parameters,
+        steps,
+    }))
+}
+
+/// The custom resource's properties as the template passes them (its `Mapping` resource), or
+/// None with MapRole=false.
+fn properties(params: &BTreeMap<String, String>, r: &Rendered, region: &str) -> Option<Value> {
+    let get = |k: &str| params.get(k).map(String::as_str).unwrap_or("");
+    if get("MapRole") == "false" {
+        return None;
+    }
+    let mut p = json!({
+        "ServiceTimeout": "300",
+        "ClusterName": get("ClusterName"),
+        "RoleArn": r.role("RoleForConcurrentService").arn,
+        "EnableAccessEntries": if get("EnableAccessEntries").is_empty() { "false" } else { get("EnableAccessEntries") },
+        "Region": region,
+    });
+    for k in ["ClusterAdminRoleArn", "ClusterAdminExternalId"] {
+        if !get(k).is_empty() {
+            p[k] = json!(get(k));
+        }
+    }
+    Some(p)
+}
+
+struct Lifecycle<'a> {
+    sim: &'a Simulator,
+    clients: eks_role_mapper::Clients,
+    moto: MotoServer,
+    template: PathBuf,
+    region: String,
+    function_arn: String,
+    counter: u32,
+    calls: Vec<Value>,
+}
+
+impl Lifecycle<'_> {
+    fn render(&self, params: &BTreeMap<String, String>) -> Rendered {
+        let p: Vec<(&str, &str)> = params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        render_in(&self.moto.url, &self.region, &self.template, "replay", &p)
+    }
+
+    /// Puts the function role's rendered policy in force (none with MapRole=false).
+    fn in_force(&self, r: &Rendered) {
+        match r.roles.iter().find(|(l, _)| l == "MapperRole") {
+            Some((_, role)) => self.sim.set_policies(&self.function_arn, role.documents()),
+            None => self.sim.clear_policies(&self.function_arn),
+        }
+    }
+
+    /// Sends one custom-resource request; returns (SUCCESS?, physical id, reason).
+    async fn call(
+        &mut self,
+        kind: &str,
+        stack_id: &str,
+        props: &Value,
+        old: Option<&Value>,
+        id: Option<&str>,
+    ) -> (bool, String, String) {
+        self.counter += 1;
+        let request_id = format!("stack-{}-{}", self.counter, kind.to_lowercase());
+        let mut props = props.clone();
+        props["ServiceToken"] = json!(format!(
+            "arn:aws:lambda:{}:{MOTO_ACCOUNT}:function:{}",
+            self.region,
+            lambda::FUNCTION_NAME
+        ));
+        let mut e = json!({
+            "RequestType": kind,
+            "ServiceToken": props["ServiceToken"],
+            "ResponseURL": self.sim.response_url(&request_id),
+            "StackId": stack_id,
+            "RequestId": request_id,
+            "ResourceType": "Custom::EksRoleMapping",
+            "LogicalResourceId": "Mapping",
+            "ResourceProperties": props,
+        });
+        if let Some(o) = old {
+            e["OldResourceProperties"] = o.clone();
+        }
+        if let Some(id) = id {
+            e["PhysicalResourceId"] = json!(id);
+        }
+        let ctx = lambda::context(&self.region, MOTO_ACCOUNT, lambda::INVOCATION_BUDGET);
+        let _ = eks_role_mapper::handle(&self.clients, e, ctx).await;
+        let resp = self
+            .sim
+            .responses()
+            .into_iter()
+            .rev()
+            .find(|r| r.request_id == request_id)
+            .map(|r| r.body)
+            .unwrap_or_else(|| json!({"Status": "FAILED", "Reason": "no response"}));
+        let ok = resp["Status"] == "SUCCESS";
+        let reason = resp["Reason"].as_str().unwrap_or("").to_string();
+        self.calls.push(json!({
+            "RequestType": kind,
+            "ClusterName": props["ClusterName"],
+            "Status": resp["Status"],
+            "Reason": reason,
+        }));
+        (
+            ok,
+            resp["PhysicalResourceId"]
+                .as_str()
+                .unwrap_or(id.unwrap_or(""))
+                .to_string(),
+            reason,
+        )
+    }
+}
+
+/// Plays the lifecycle; Ok(true) when every step completed without a rollback.
+pub async fn run(opts: &StackOptions, out: &mut impl Write, err: &mut impl Write) -> Result<bool> {
+    let scenario = match &opts.scenario {
+        Some(path) => Scenario::from_file(path).map_err(|source| Error::Scenario {
+            path: path.clone(),
+            source,
+        })?,
+        None => Scenario::default_scenario(),
+    };
+    run_scenario(scenario, opts, out, err).await
+}
+
+/// [`run`] on a scenario given as a value (`opts.scenario` is not read).
+pub async fn run_scenario(
+    mut scenario: Scenario,
+    opts: &StackOptions,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> Result<bool> {
+    scenario.account = MOTO_ACCOUNT.to_string();
+    let region = scenario.region.clone();
+    let function_arn = scenario
+        .principals
+        .iter()
+        .find(|p| p.name == lambda::FUNCTION_PRINCIPAL)
+        .map(|p| p.arn.clone())
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "the scenario has no principal {}",
+                lambda::FUNCTION_PRINCIPAL
+            ))
+        })?;
+    let sim = Simulator::start(scenario).await.map_err(Error::Simulator)?;
+    let clients = lambda::sim_clients(&sim, lambda::FUNCTION_PRINCIPAL).await?;
+    let moto = MotoServer::start().map_err(|e| Error::Usage(format!("moto_server: {e}")))?;
+    let mut life = Lifecycle {
+        sim: &sim,
+        clients,
+        moto,
+        template: opts.template.clone(),
+        region: region.clone(),
+        function_arn,
+        counter: 0,
+        calls: Vec::new(),
+    };
+    let mut clean = true;
+    let emit = |out: &mut dyn Write,
+                step: usize,
+                action: String,
+                status: &str,
+                reason: &str,
+                calls: Vec<Value>|
+     -> Result<()> {
+        let line = json!({"Step": step, "Action": action, "StackStatus": status, "Reason": reason, "Calls": calls});
+        writeln!(out, "{line}").map_err(|e| Error::Write {
+            what: "stdout".into(),
+            source: e,
+        })
+    };
+
+    // Create: roles and policies, then the custom resource.
+    let mut params: BTreeMap<String, String> = opts.parameters.iter().cloned().collect();
+    let mut current = life.render(&params);
+    let stack_id = current.stack_id.clone();
+    life.in_force(&current);
+    let mut props = properties(&params, &current, &region);
+    let mut id: Option<String> = None;
+    let (status, reason) = match &props {
+        None => ("CREATE_COMPLETE", String::new()),
+        Some(p) => {
+            let (ok, pid, reason) = life.call("Create", &stack_id, p, None, None).await;
+            id = Some(pid.clone());
+            if ok {
+                ("CREATE_COMPLETE", String::new())
+            } else {
+                // The rollback deletes what the failed Create may have made, under the same policy.
+                let (deleted, _, _) = life.call("Delete", &stack_id, p, None, Some(&pid)).await;
+                life.sim.clear_policies(&life.function_arn);
+                (
+                    if deleted {
+                        "ROLLBACK_COMPLETE"
+                    } else {
+                        "ROLLBACK_FAILED"
+                    },
+                    reason,
+                )
+            }
+        }
+    };
+    clean &= status == "CREATE_COMPLETE";
+    let _ = writeln!(err, "create: {status} {reason}");
+    emit(
+        out,
+        0,
+        "create".into(),
+        status,
+        &reason,
+        std::mem::take(&mut life.calls),
+    )?;
+    if status != "CREATE_COMPLETE" {
+        return Ok(false);
+    }
+
+    for (n, step) in opts.steps.iter().enumerate() {
+        let n = n + 1;
+        match step {
+            Step::Update(changes) => {
+                let action = format!(
+                    "update {}",
+                    changes
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+                let mut next_params = params.clone();
+                next_params.extend(changes.iter().cloned());
+                let next = life.render(&next_params);
+                let next_props = properties(&next_params, &next, &region);
+                // The role's policy first (a role the update removes keeps its old policy until
+                // the cleanup deletes it after the custom resource).
+                if next.roles.iter().any(|(l, _)| l == "MapperRole") {
+                    life.in_force(&next);
+                }
+                let (status, reason) = match (&props, &next_props) {
+                    (old, new) if old == new => ("UPDATE_COMPLETE", String::new()),
+                    (None, Some(new)) => {
+                        let (ok, pid, reason) =
+                            life.call("Create", &stack_id, new, None, None).await;
+                        id = Some(pid);
+                        if ok {
+                            ("UPDATE_COMPLETE", String::new())
+                        } else {
+                            ("UPDATE_ROLLBACK_COMPLETE", reason)
+                        }
+                    }
+                    (Some(old), None) => {
+                        // Removed: deleted in the cleanup phase, the function role still there.
+                        let (ok, _, reason) = life
+                            .call("Delete", &stack_id, old, None, id.as_deref())
+                            .await;
+                        life.in_force(&next);
+                        id = None;
+                        (
+                            "UPDATE_COMPLETE",
+                            if ok {
+                                String::new()
+                            } else {
+                                format!("cleanup: {reason}")
+                            },
+                        )
+                    }
+                    (Some(old), Some(new)) => {
+                        let old_id = id.clone().unwrap_or_default();
+                        let (ok, pid, reason) = life
+                            .call("Update", &stack_id, new, Some(old), Some(&old_id))
+                            .await;
+                        if ok {
+                            if pid != old_id {
+                                // Replaced: the old id's Delete in the cleanup phase, new policy.
+                                let _ = life
+                                    .call("Delete", &stack_id, old, None, Some(&old_id))
+                                    .await;
+                            }
+                            id = Some(pid);
+                            ("UPDATE_COMPLETE", String::new())
+                        } else {
+                            // Rolled back with the old properties under the new policy, then
+                            // the old policy restored.
+                            let (back, _, back_reason) = life
+                                .call("Update", &stack_id, old, Some(new), Some(&old_id))
+                                .await;
+                            life.in_force(&current);
+                            if back {
+                                ("UPDATE_ROLLBACK_COMPLETE", reason)
+                            } else {
+                                (
+                                    "UPDATE_ROLLBACK_FAILED",
+                                    format!("{reason}; rollback: {back_reason}"),
+                                )
+                            }
+                        }
+                    }
+                    (None, None) => ("UPDATE_COMPLETE", String::new()),
+                };
+                let _ = writeln!(err, "{action}: {status} {reason}");
+                emit(
+                    out,
+                    n,
+                    action,
+                    status,
+                    &reason,
+                    std::mem::take(&mut life.calls),
+                )?;
+                if status == "UPDATE_COMPLETE" {
+                    params = next_params;
+                    current = next;
+                    props = next_props;
+                } else {
+                    clean = false;
+                    if status == "UPDATE_ROLLBACK_FAILED" {
+                        return Ok(false);
+                    }
+                }
+            }
+            Step::Delete => {
+                let (status, reason) = match &props {
+                    None => ("DELETE_COMPLETE", String::new()),
+                    Some(p) => {
+                        let (ok, _, reason) =
+                            life.call("Delete", &stack_id, p, None, id.as_deref()).await;
+                        if ok {
+                            ("DELETE_COMPLETE", String::new())
+                        } else {
+                            ("DELETE_FAILED", reason)
+                        }
+                    }
+                };
+                if status == "DELETE_COMPLETE" {
+                    // Then the function and the roles.
+                    life.sim.clear_policies(&life.function_arn);
+                }
+                clean &= status == "DELETE_COMPLETE";
+                let _ = writeln!(err, "delete: {status} {reason}");
+                emit(
+                    out,
+                    n,
+                    "delete".into(),
+                    status,
+                    &reason,
+                    std::mem::take(&mut life.calls),
+                )?;
+            }
+        }
+    }
+    Ok(clean)
+}
+
+/// `cfn-replay stack ...`: exit 0 every step completed cleanly, 1 otherwise, 2 usage or setup.
+pub async fn main(args: impl IntoIterator<Item = OsString>) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let opts = match parse(args) {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("cfn-replay stack: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&opts, &mut std::io::stdout(), &mut std::io::stderr()).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("cfn-replay stack: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<OsString> {
+        a.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn parameters_then_updates_then_delete() {
+        let o = parse(args(&[
+            "--template",
+            "t.yaml",
+            "--parameters",
+            "A=1",
+            "B=x,y",
+            "--then",
+            "A=2",
+            "--then",
+            "B=z",
+            "C=",
+            "--then",
+            "delete",
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(o.template, PathBuf::from("t.yaml"));
+        assert_eq!(
+            o.parameters,
+            [("A".into(), "1".into()), ("B".into(), "x,y".into())]
+        );
+        assert_eq!(
+            o.steps,
+            [
+                Step::Update(vec![("A".into(), "2".into())]),
+                Step::Update(vec![("B".into(), "z".into()), ("C".into(), "".into())]),
+                Step::Delete
+            ]
+        );
+    }
+
+    #[test]
+    fn usage_errors() {
+        for (a, needle) in [
+            (&["--parameters", "A=1"][..], "--template is required"),
+            (&["--template", "t", "--then"][..], "--then needs"),
+            (
+                &["--template", "t", "--then", "delete", "--then", "A=1"][..],
+                "last step",
+            ),
+            (&["--template", "t", "A"][..], "expected K=V"),
+            (&["--template", "t", "--frob"][..], "unknown option"),
+        ] {
+            match parse(args(a)) {
+                Err(Error::Usage(m)) => assert!(m.contains(needle), "{a:?}: {m}"),
+                other => panic!("{a:?}: {other:?}"),
+            }
+        }
+        assert_eq!(parse(args(&["--help"])).unwrap(), None);
+    }
+}

@@ -1,0 +1,165 @@
+//! `cfn-replay stack`: whole stack lifecycles in CloudFormation's order with the rendered policy
+//! in force at each step, and their final statuses.
+
+use cfn_replay::stack::{run_scenario, StackOptions, Step};
+use integration::rendered::template_path;
+use integration::{scenario_with_clusters, ADMIN_ROLE};
+use serde_json::Value;
+
+fn kv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Plays the lifecycle; returns (clean?, the JSON lines).
+async fn play(
+    scenario: eks_sim::Scenario,
+    create: &[(&str, &str)],
+    steps: Vec<Step>,
+) -> (bool, Vec<Value>) {
+    integration::capture_logs();
+    let mut params = kv(&[
+        ("ConcurrentAccountId", "210987654321"),
+        ("ExternalId", "given-external-id-1234"),
+    ]);
+    params.extend(kv(create));
+    let opts = StackOptions {
+        template: template_path(),
+        scenario: None,
+        parameters: params,
+        steps,
+    };
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let clean = run_scenario(scenario, &opts, &mut out, &mut err)
+        .await
+        .expect("the lifecycle runs");
+    let lines = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (clean, lines)
+}
+
+fn statuses(lines: &[Value]) -> Vec<String> {
+    lines
+        .iter()
+        .map(|l| l["StackStatus"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn update(pairs: &[(&str, &str)]) -> Step {
+    Step::Update(kv(pairs))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drop_a_cluster_add_it_back_star_and_names_a_forced_failure_and_delete() {
+    let (clean, lines) = play(
+        eks_sim::Scenario::default_scenario(),
+        &[
+            ("ClusterName", "modern,hybrid"),
+            ("ClusterAdminRoleArn", ADMIN_ROLE),
+        ],
+        vec![
+            update(&[("ClusterName", "modern")]),
+            update(&[("ClusterName", "modern,hybrid")]),
+            update(&[("ClusterName", "*")]),
+            update(&[("ClusterName", "hybrid")]),
+            update(&[("ClusterName", "no-such-cluster")]),
+            update(&[("ClusterName", "modern"), ("EnableAccessEntries", "true")]),
+            update(&[("ClusterName", "legacy")]),
+            Step::Delete,
+        ],
+    )
+    .await;
+    assert_eq!(
+        statuses(&lines),
+        [
+            "CREATE_COMPLETE",
+            "UPDATE_COMPLETE",
+            "UPDATE_COMPLETE",
+            "UPDATE_COMPLETE",
+            "UPDATE_COMPLETE",
+            "UPDATE_ROLLBACK_COMPLETE",
+            "UPDATE_COMPLETE",
+            "UPDATE_COMPLETE",
+            "DELETE_COMPLETE"
+        ],
+        "{lines:#?}"
+    );
+    assert!(!clean, "a rollback happened");
+    let failed = &lines[5];
+    assert!(failed["Reason"]
+        .as_str()
+        .unwrap()
+        .contains("no-such-cluster"));
+    assert_eq!(
+        failed["Calls"].as_array().unwrap().len(),
+        2,
+        "update, rollback"
+    );
+    // Nothing was refused by IAM along the way.
+    for l in &lines {
+        for c in l["Calls"].as_array().unwrap() {
+            assert!(
+                !c["Reason"].as_str().unwrap().contains("not authorized"),
+                "{l}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_to_other_names_and_map_role_off_and_on() {
+    let (clean, lines) = play(
+        eks_sim::Scenario::default_scenario(),
+        &[("ClusterName", "modern")],
+        vec![
+            update(&[("ClusterName", "hybrid")]),
+            update(&[("MapRole", "false")]),
+            update(&[("MapRole", "true")]),
+            Step::Delete,
+        ],
+    )
+    .await;
+    assert!(clean, "{lines:#?}");
+    assert_eq!(
+        statuses(&lines),
+        [
+            "CREATE_COMPLETE",
+            "UPDATE_COMPLETE",
+            "UPDATE_COMPLETE",
+            "UPDATE_COMPLETE",
+            "DELETE_COMPLETE"
+        ]
+    );
+}
+
+/// `n` API clusters whose names are `len` characters long.
+fn long_named(n: usize, len: usize) -> (eks_sim::Scenario, String) {
+    let mut s = scenario_with_clusters(n, "API");
+    let mut names = Vec::new();
+    for c in s.clusters.iter_mut().filter(|c| c.name.starts_with("c-")) {
+        c.name = format!("{}{}", c.name, "x".repeat(len - c.name.len()));
+        names.push(c.name.clone());
+    }
+    (s, names.join(","))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_ten_and_a_hundred_clusters_with_the_longest_names_a_stack_takes() {
+    // 100 names in 4,096 characters: 39 each (100-character names fit 40 at most).
+    for (n, len) in [(1, 100), (10, 100), (100, 39)] {
+        let (scenario, list) = long_named(n, len);
+        let (clean, lines) = play(
+            scenario,
+            &[("ClusterName", &list), ("ClusterAdminRoleArn", ADMIN_ROLE)],
+            vec![update(&[("ClusterName", "*")]), Step::Delete],
+        )
+        .await;
+        assert!(clean, "{n} x {len}: {lines:#?}");
+    }
+}
