@@ -103,13 +103,17 @@ impl RoleArn {
         &self.account
     }
 
-    /// How aws-auth matches it: path stripped, lowercase.
-    pub fn match_key(&self) -> String {
+    /// The ARN written into aws-auth: without the path, which the authenticator never matches.
+    pub fn aws_auth_arn(&self) -> String {
         format!(
             "arn:{}:iam::{}:role/{}",
             self.partition, self.account, self.name
         )
-        .to_lowercase()
+    }
+
+    /// How aws-auth matches it: path stripped, lowercase.
+    pub fn match_key(&self) -> String {
+        self.aws_auth_arn().to_lowercase()
     }
 }
 

@@ -21,6 +21,31 @@ pub const NAMESPACE: &str = "kube-system";
 /// The data key holding role mappings.
 pub const MAP_ROLES: &str = "mapRoles";
 const ROLE_ARN: &str = "rolearn";
+const USERNAME: &str = "username";
+const GROUPS: &str = "groups";
+
+/// Text the authenticator reads as no entries at all (`isSkippable` in aws-iam-authenticator
+/// `pkg/mapper/configmap/configmap.go`): blank, two backticks, `""` or `''`.
+fn is_skippable(text: &str) -> bool {
+    matches!(text.trim(), "" | "``" | "\"\"" | "''")
+}
+
+/// Sets `field` in a mapping, dropping its other key spellings (`UserName`, `GROUPS`), which the
+/// authenticator would read as the same field: the value written is the one it reads, in place.
+fn set_field(m: &mut Mapping, field: &str, value: Value) {
+    let spellings: Vec<Value> = m
+        .keys()
+        .filter(|k| {
+            k.as_str()
+                .is_some_and(|k| k.eq_ignore_ascii_case(field) && k != field)
+        })
+        .cloned()
+        .collect();
+    for k in spellings {
+        m.remove(&k);
+    }
+    m.insert(field.into(), value);
+}
 
 /// The aws-auth annotation recording that the resource with this owner key (see
 /// `physical_id::owner_key`) added its role's entry. Delete removes only recorded entries, so a
@@ -54,7 +79,7 @@ impl MapRoles {
 
     /// Parses with the general YAML parser only: the independent check of what we write.
     fn parse_with_parser(text: Option<&str>) -> Result<MapRoles> {
-        let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+        let Some(text) = text.filter(|t| !is_skippable(t)) else {
             return Ok(MapRoles {
                 entries: Vec::new(),
             });
@@ -71,6 +96,9 @@ impl MapRoles {
                 ))
             }
         };
+        // The authenticator's json.Unmarshal fails on an item that is not a map, and it then
+        // takes none of the new mapRoles (aws-iam-authenticator `pkg/mapper/configmap/configmap.go`,
+        // `isMapRolesMalformed`): an entry written there would never take effect.
         if let Some(i) = entries.iter().position(|e| !e.is_mapping()) {
             return Err(Error::AwsAuth(format!(
                 "existing mapRoles entry {i} is not a map"
@@ -84,22 +112,43 @@ impl MapRoles {
         &self.entries
     }
 
+    /// An entry's `rolearn` as the authenticator reads it: Go's encoding/json matches the field
+    /// name case-insensitively (`rOlEaRn` works), and of several spellings the last in sorted
+    /// order wins (sigs.k8s.io/yaml hands it the keys sorted).
+    fn role_arn_of(entry: &Value) -> Option<&str> {
+        let Value::Mapping(m) = entry else {
+            return None;
+        };
+        m.iter()
+            .filter_map(|(k, v)| Some((k.as_str()?, v)))
+            .filter(|(k, _)| k.eq_ignore_ascii_case(ROLE_ARN))
+            .max_by(|a, b| a.0.cmp(b.0))
+            .and_then(|(_, v)| v.as_str())
+    }
+
+    /// Whether an entry is about `role`, with or without a path (dedupe, removal).
     fn matches(entry: &Value, key: &str) -> bool {
-        entry
-            .get(ROLE_ARN)
-            .and_then(Value::as_str)
-            .is_some_and(|a| match_key_of(a) == key)
+        Self::role_arn_of(entry).is_some_and(|a| match_key_of(a) == key)
     }
 
-    /// Whether some entry maps `role` (path-stripped, case-insensitive).
+    /// Whether an entry maps `role` for the authenticator: it keys mapRoles by the lowercased
+    /// rolearn exactly as written and looks callers up by their path-less role ARN, so an entry
+    /// written with the role's path never matches (aws-iam-authenticator
+    /// `pkg/mapper/configmap/configmap.go`; the EKS user guide's aws-auth page: the rolearn can't
+    /// include a path).
+    fn maps(entry: &Value, role: &RoleArn) -> bool {
+        Self::role_arn_of(entry).is_some_and(|a| a.to_lowercase() == role.match_key())
+    }
+
+    /// Whether some entry maps `role` so that the authenticator matches it.
     pub fn contains(&self, role: &RoleArn) -> bool {
-        let key = role.match_key();
-        self.entries.iter().any(|e| Self::matches(e, &key))
+        self.entries.iter().any(|e| Self::maps(e, role))
     }
 
-    /// Makes exactly one entry map `role` to `username` and `groups`. The last existing match
-    /// keeps its place and unknown fields (the authenticator uses the last duplicate); other
-    /// duplicates of the same role are removed.
+    /// Makes exactly one entry map `role` to `username` and `groups`, with the path-less role
+    /// ARN the authenticator matches. The last existing entry for the role (with or without a
+    /// path, any key case) keeps its place and unknown fields (the authenticator uses the last
+    /// duplicate); other entries for the same role are removed.
     pub fn upsert(&mut self, role: &RoleArn, username: &str, groups: &[String]) -> Change {
         let key = role.match_key();
         let hits: Vec<usize> = (0..self.entries.len())
@@ -107,18 +156,21 @@ impl MapRoles {
             .collect();
         let groups_value =
             Value::Sequence(groups.iter().map(|g| Value::String(g.clone())).collect());
+        let fields = [
+            (ROLE_ARN, Value::String(role.aws_auth_arn())),
+            (USERNAME, Value::String(username.to_string())),
+            (GROUPS, groups_value),
+        ];
         let Some(&last) = hits.last() else {
-            let mut m = Mapping::new();
-            m.insert(ROLE_ARN.into(), role.as_str().into());
-            m.insert("username".into(), username.into());
-            m.insert("groups".into(), groups_value);
+            let m: Mapping = fields.into_iter().map(|(k, v)| (k.into(), v)).collect();
             self.entries.push(Value::Mapping(m));
             return Change::Added;
         };
         let before = self.entries.clone();
         if let Value::Mapping(m) = &mut self.entries[last] {
-            m.insert("username".into(), username.into());
-            m.insert("groups".into(), groups_value);
+            for (field, value) in fields {
+                set_field(m, field, value);
+            }
         }
         for &i in hits.iter().rev().skip(1) {
             self.entries.remove(i);

@@ -90,18 +90,61 @@ pub async fn create_access_entry(
     role: &RoleArn,
     owner: &str,
 ) -> Result<bool> {
-    match eks
-        .create_access_entry()
-        .cluster_name(cluster)
-        .principal_arn(role.as_str())
-        .r#type("STANDARD")
-        .tags(OWNER_TAG, owner)
-        .send()
-        .await
-    {
+    let create = || {
+        eks.create_access_entry()
+            .cluster_name(cluster)
+            .principal_arn(role.as_str())
+            .r#type("STANDARD")
+            .tags(OWNER_TAG, owner)
+            .send()
+    };
+    // A role made moments before (the template makes it just before this resource) is an
+    // "invalid principal" to EKS until IAM has propagated it.
+    let not_yet = |e: &SdkError<_>| {
+        code(e) == Some("InvalidParameterException")
+            && e.message().is_some_and(|m| m.contains("invalid principal"))
+    };
+    match while_propagating("CreateAccessEntry", cluster, create, not_yet).await {
         Ok(_) => Ok(false),
         Err(e) if code(&e) == Some("ResourceInUseException") => Ok(true),
         Err(e) => Err(aws_error("CreateAccessEntry", e)),
+    }
+}
+
+/// How long IAM propagation is waited for: terraform-provider-aws's `propagationTimeout` for
+/// these EKS calls (`internal/service/eks/access_entry.go`, `access_policy_association.go`).
+pub const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs `call` again while it fails with the error IAM propagation causes (`not_yet`), with a
+/// growing pause, for at most [`PROPAGATION_TIMEOUT`]; the Lambda deadline guard still applies.
+async fn while_propagating<T, E, F, Fut>(
+    operation: &str,
+    cluster: &str,
+    call: F,
+    not_yet: impl Fn(&SdkError<E>) -> bool,
+) -> std::result::Result<T, SdkError<E>>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, SdkError<E>>>,
+{
+    let until = tokio::time::Instant::now() + PROPAGATION_TIMEOUT;
+    let mut pause = Duration::from_millis(500);
+    let mut retries = 0u32;
+    loop {
+        match call().await {
+            Err(e) if not_yet(&e) && tokio::time::Instant::now() + pause < until => {
+                retries += 1;
+                tracing::info!(
+                    operation,
+                    cluster,
+                    retries,
+                    "the role is not known to EKS yet (IAM propagation); retrying"
+                );
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            r => return r,
+        }
     }
 }
 
@@ -155,15 +198,22 @@ pub async fn associate_cluster_policy(
     role: &RoleArn,
     policy_arn: &str,
 ) -> Result<()> {
-    let scope = AccessScope::builder()
-        .r#type(AccessScopeType::Cluster)
-        .build();
-    eks.associate_access_policy()
-        .cluster_name(cluster)
-        .principal_arn(role.as_str())
-        .policy_arn(policy_arn)
-        .access_scope(scope)
-        .send()
+    let associate = || {
+        eks.associate_access_policy()
+            .cluster_name(cluster)
+            .principal_arn(role.as_str())
+            .policy_arn(policy_arn)
+            .access_scope(
+                AccessScope::builder()
+                    .r#type(AccessScopeType::Cluster)
+                    .build(),
+            )
+            .send()
+    };
+    // Right after the entry is made, EKS may not find it yet (terraform-provider-aws retries
+    // ResourceNotFoundException here for the same propagation timeout).
+    let not_yet = |e: &SdkError<_>| code(e) == Some("ResourceNotFoundException");
+    while_propagating("AssociateAccessPolicy", cluster, associate, not_yet)
         .await
         .map_err(|e| aws_error("AssociateAccessPolicy", e))?;
     Ok(())
