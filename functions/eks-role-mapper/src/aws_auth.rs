@@ -156,19 +156,25 @@ impl MapRoles {
             .collect();
         let groups_value =
             Value::Sequence(groups.iter().map(|g| Value::String(g.clone())).collect());
+        let rolearn = (ROLE_ARN, Value::String(role.aws_auth_arn()));
         let fields = [
-            (ROLE_ARN, Value::String(role.aws_auth_arn())),
             (USERNAME, Value::String(username.to_string())),
             (GROUPS, groups_value),
         ];
         let Some(&last) = hits.last() else {
-            let m: Mapping = fields.into_iter().map(|(k, v)| (k.into(), v)).collect();
+            let m: Mapping = std::iter::once(rolearn)
+                .chain(fields)
+                .map(|(k, v)| (k.into(), v))
+                .collect();
             self.entries.push(Value::Mapping(m));
             return Change::Added;
         };
         let before = self.entries.clone();
+        // A rolearn the authenticator matches is kept as written (any case); one with the role's
+        // path never matched and is rewritten without it.
+        let fix_arn = !Self::maps(&self.entries[last], role);
         if let Value::Mapping(m) = &mut self.entries[last] {
-            for (field, value) in fields {
+            for (field, value) in fix_arn.then_some(rolearn).into_iter().chain(fields) {
                 set_field(m, field, value);
             }
         }

@@ -87,6 +87,11 @@ impl Clients {
         })
     }
 
+    /// The endpoint every service is reached at, when one is configured (`AWS_ENDPOINT_URL`).
+    pub fn endpoint_url(&self) -> Option<String> {
+        self.inner.sdk.endpoint_url().map(str::to_string)
+    }
+
     /// The region of the function (used when the properties name none).
     pub fn default_region(&self) -> Option<String> {
         self.inner.sdk.region().map(|r| r.to_string())

@@ -59,8 +59,19 @@ pub struct AdminRole {
     pub external_id: Option<String>,
 }
 
+/// Starts a fresh invocation of the function with an event (asynchronous, `Event` type): how a
+/// request goes on past one invocation's deadline.
+pub trait Reinvoke: Send + Sync {
+    /// Queues `event` for the function `function_arn`.
+    fn invoke_async(
+        &self,
+        function_arn: &str,
+        event: &serde_json::Value,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
 /// Makes the port for one region; the adapters hold their clients.
-pub trait Connect: Clone + Send + Sync + 'static {
+pub trait Connect: Reinvoke + Clone + Send + Sync + 'static {
     type Cloud: Cloud + 'static;
     /// The region used when the properties name none.
     fn default_region(&self) -> Option<String>;

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::arn::RoleArn;
 use crate::aws_auth::{self, MAP_ROLES};
-use crate::cloud::{AdminRole, Cloud, ClusterInfo, Connect, StoreError};
+use crate::cloud::{AdminRole, Cloud, ClusterInfo, Connect, Reinvoke, StoreError};
 use crate::decision::AuthMode;
 use crate::error::Result;
 use crate::event::Request;
@@ -109,6 +109,13 @@ pub async fn dry_run<C: Connect>(connect: &C, event: Value) -> Result<DryRun> {
 pub struct Recorder<C> {
     inner: C,
     log: Arc<Mutex<Vec<Call>>>,
+}
+
+impl<C: Connect> Reinvoke for Recorder<C> {
+    /// A dry run plans a request within one run: it never hands over.
+    async fn invoke_async(&self, _function_arn: &str, _event: &Value) -> Result<()> {
+        Ok(())
+    }
 }
 
 impl<C: Connect> Connect for Recorder<C> {
@@ -247,8 +254,12 @@ impl<K: Cloud> Cloud for Recording<K> {
     ) -> Result<EntryOwner> {
         match self.recorded_entry(cluster) {
             Some(Some(o)) if o == owner => Ok(EntryOwner::Ours),
-            Some(Some(_)) => Ok(EntryOwner::Other),
+            Some(Some(_)) => Ok(EntryOwner::Other {
+                kind: crate::ownership::STANDARD.into(),
+            }),
             Some(None) => Ok(EntryOwner::Missing),
+            // Switched by a recorded write: a CONFIG_MAP cluster has no entries yet.
+            None if self.seen().switched.contains(cluster) => Ok(EntryOwner::Missing),
             None => {
                 self.record("eks:DescribeAccessEntry", Some(cluster), false, None);
                 self.inner.access_entry_owner(cluster, role, owner).await

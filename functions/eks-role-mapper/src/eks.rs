@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use aws_sdk_eks::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_eks::types::{
-    AccessScope, AccessScopeType, AuthenticationMode, UpdateAccessConfigRequest,
+    AccessScope, AccessScopeType, AuthenticationMode, UpdateAccessConfigRequest, UpdateStatus,
 };
 use base64::Engine;
 
@@ -13,7 +13,7 @@ use crate::arn::RoleArn;
 use crate::cloud::ClusterInfo;
 use crate::decision::AuthMode;
 use crate::error::{Error, Result};
-use crate::ownership::{EntryOwner, OWNER_TAG};
+use crate::ownership::{EntryOwner, OWNER_TAG, STANDARD};
 
 fn code<E: ProvideErrorMetadata>(e: &SdkError<E>) -> Option<&str> {
     e.code()
@@ -94,7 +94,7 @@ pub async fn create_access_entry(
         eks.create_access_entry()
             .cluster_name(cluster)
             .principal_arn(role.as_str())
-            .r#type("STANDARD")
+            .r#type(STANDARD)
             .tags(OWNER_TAG, owner)
             .send()
     };
@@ -104,7 +104,7 @@ pub async fn create_access_entry(
         code(e) == Some("InvalidParameterException")
             && e.message().is_some_and(|m| m.contains("invalid principal"))
     };
-    match while_propagating("CreateAccessEntry", cluster, create, not_yet).await {
+    match while_propagating("CreateAccessEntry", cluster, create, not_yet).await? {
         Ok(_) => Ok(false),
         Err(e) if code(&e) == Some("ResourceInUseException") => Ok(true),
         Err(e) => Err(aws_error("CreateAccessEntry", e)),
@@ -117,12 +117,13 @@ pub const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Runs `call` again while it fails with the error IAM propagation causes (`not_yet`), with a
 /// growing pause, for at most [`PROPAGATION_TIMEOUT`]; the Lambda deadline guard still applies.
+/// The outer error is `Error::Pending` when the invocation is about to end while still waiting.
 async fn while_propagating<T, E, F, Fut>(
     operation: &str,
     cluster: &str,
     call: F,
     not_yet: impl Fn(&SdkError<E>) -> bool,
-) -> std::result::Result<T, SdkError<E>>
+) -> Result<std::result::Result<T, SdkError<E>>>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = std::result::Result<T, SdkError<E>>>,
@@ -132,6 +133,11 @@ where
     let mut retries = 0u32;
     loop {
         match call().await {
+            Err(e) if not_yet(&e) && crate::protocol::time_to_hand_over() => {
+                return Err(Error::Pending(format!(
+                    "{operation} on {cluster}: the role is not known to EKS yet (IAM propagation)"
+                )))
+            }
             Err(e) if not_yet(&e) && tokio::time::Instant::now() + pause < until => {
                 retries += 1;
                 tracing::info!(
@@ -140,10 +146,10 @@ where
                     retries,
                     "the role is not known to EKS yet (IAM propagation); retrying"
                 );
-                tokio::time::sleep(pause).await;
+                crate::protocol::pause(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(5));
             }
-            r => return r,
+            r => return Ok(r),
         }
     }
 }
@@ -162,10 +168,16 @@ pub async fn access_entry_owner(
         .send()
         .await
     {
-        Ok(out) => Ok(EntryOwner::of_tags(
-            out.access_entry.and_then(|e| e.tags).as_ref(),
-            owner,
-        )),
+        Ok(out) => {
+            let entry = out
+                .access_entry
+                .unwrap_or_else(|| aws_sdk_eks::types::AccessEntry::builder().build());
+            Ok(EntryOwner::of(
+                entry.tags.as_ref(),
+                entry.r#type.as_deref().unwrap_or_default(),
+                owner,
+            ))
+        }
         Err(e) if code(&e) == Some("ResourceNotFoundException") => Ok(EntryOwner::Missing),
         Err(e) => Err(aws_error("DescribeAccessEntry", e)),
     }
@@ -214,7 +226,7 @@ pub async fn associate_cluster_policy(
     // ResourceNotFoundException here for the same propagation timeout).
     let not_yet = |e: &SdkError<_>| code(e) == Some("ResourceNotFoundException");
     while_propagating("AssociateAccessPolicy", cluster, associate, not_yet)
-        .await
+        .await?
         .map_err(|e| aws_error("AssociateAccessPolicy", e))?;
     Ok(())
 }
@@ -238,13 +250,17 @@ pub async fn delete_access_entry(
     }
 }
 
-/// Switches CONFIG_MAP to API_AND_CONFIG_MAP (one-way) and waits for the update to finish.
+/// Switches CONFIG_MAP to API_AND_CONFIG_MAP (one-way) and waits for the update to finish. The
+/// switch takes minutes; when the invocation is about to end it answers `Error::Pending`, and the
+/// fresh invocation that goes on finds the update in progress (UpdateClusterConfig answers
+/// ResourceInUseException) and waits for the cluster instead.
+/// <https://docs.aws.amazon.com/eks/latest/userguide/setting-up-access-entries.html>
 pub async fn enable_access_entries(
     eks: &aws_sdk_eks::Client,
     cluster: &str,
     poll: Duration,
 ) -> Result<()> {
-    let update = eks
+    let started = eks
         .update_cluster_config()
         .name(cluster)
         .access_config(
@@ -253,31 +269,49 @@ pub async fn enable_access_entries(
                 .build(),
         )
         .send()
-        .await
-        .map_err(|e| aws_error("UpdateClusterConfig", e))?;
-    let id = update.update.and_then(|u| u.id).unwrap_or_default();
+        .await;
+    let id = match started {
+        Ok(update) => update.update.and_then(|u| u.id),
+        // An update already running: ours from an earlier invocation, or someone's.
+        Err(e) if code(&e) == Some("ResourceInUseException") => None,
+        Err(e) => return Err(aws_error("UpdateClusterConfig", e)),
+    };
+    let mut pause = poll;
     loop {
-        let out = eks
-            .describe_update()
-            .name(cluster)
-            .update_id(&id)
-            .send()
-            .await
-            .map_err(|e| aws_error("DescribeUpdate", e))?;
-        match out
-            .update
-            .and_then(|u| u.status)
-            .map(|s| s.as_str().to_string())
-            .as_deref()
-        {
-            Some("Successful") => return Ok(()),
-            Some("Failed") | Some("Cancelled") => {
-                return Err(Error::Aws {
-                    operation: "UpdateClusterConfig".into(),
-                    message: format!("update {id} to API_AND_CONFIG_MAP did not succeed"),
-                })
-            }
-            _ => tokio::time::sleep(poll).await,
+        let done = match &id {
+            Some(id) => update_finished(eks, cluster, id).await?,
+            None => describe(eks, cluster)
+                .await?
+                .is_some_and(|c| c.is_active() && c.mode == AuthMode::ApiAndConfigMap),
+        };
+        if done {
+            return Ok(());
         }
+        if crate::protocol::time_to_hand_over() {
+            return Err(Error::Pending(format!(
+                "cluster {cluster} is switching to API_AND_CONFIG_MAP"
+            )));
+        }
+        crate::protocol::pause(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// Whether an UpdateClusterConfig finished; a failed one is an error.
+async fn update_finished(eks: &aws_sdk_eks::Client, cluster: &str, id: &str) -> Result<bool> {
+    let out = eks
+        .describe_update()
+        .name(cluster)
+        .update_id(id)
+        .send()
+        .await
+        .map_err(|e| aws_error("DescribeUpdate", e))?;
+    match out.update.and_then(|u| u.status) {
+        Some(UpdateStatus::Successful) => Ok(true),
+        Some(UpdateStatus::Failed | UpdateStatus::Cancelled) => Err(Error::Aws {
+            operation: "UpdateClusterConfig".into(),
+            message: format!("update {id} to API_AND_CONFIG_MAP did not succeed"),
+        }),
+        _ => Ok(false),
     }
 }

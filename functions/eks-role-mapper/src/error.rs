@@ -32,6 +32,10 @@ pub enum Error {
     /// Conflicting writers kept winning.
     #[error("aws-auth: still conflicting after {0} attempts; nothing of ours was written")]
     TooManyConflicts(u32),
+    /// A wait that outlasts this invocation (a mode switch, IAM propagation): the work goes on
+    /// in a fresh invocation of the function.
+    #[error("still waiting: {0}")]
+    Pending(String),
     /// The work did not finish before the Lambda deadline.
     #[error("timed out before the Lambda deadline while {0}; it may be retried safely")]
     Deadline(String),

@@ -32,6 +32,8 @@ pub struct Request {
     pub kind: Result<RequestType, Invalid>,
     pub properties: Value,
     pub old_properties: Option<Value>,
+    /// Set when an earlier invocation handed this request over (see `protocol::HandOver`).
+    pub continuation: Option<crate::protocol::Continuation>,
 }
 
 fn text(event: &Value, field: &str) -> Option<String> {
@@ -95,6 +97,9 @@ impl Request {
                 .cloned()
                 .unwrap_or(Value::Null),
             old_properties: event.get("OldResourceProperties").cloned(),
+            continuation: event
+                .get(crate::protocol::CONTINUATION_FIELD)
+                .and_then(|c| serde_json::from_value(c.clone()).ok()),
         })
     }
 }

@@ -11,7 +11,7 @@ use crate::clients::Clients;
 use crate::cloud::Connect;
 use crate::event::Request;
 use crate::lifecycle;
-use crate::protocol::{self, Progress};
+use crate::protocol::{self, Continuation, HandOver, Progress};
 use crate::response::{Body, Respond};
 
 /// The Lambda handler against AWS.
@@ -20,26 +20,37 @@ pub async fn handle(
     event: Value,
     ctx: lambda_runtime::Context,
 ) -> Result<(), lambda_runtime::Error> {
-    handle_with(
-        clients,
-        clients.sender(),
-        event,
-        &ctx.request_id,
-        ctx.deadline,
-    )
-    .await
-    .map(drop)
+    let invocation = Invocation {
+        request_id: &ctx.request_id,
+        deadline_ms: ctx.deadline,
+        function_arn: &ctx.invoked_function_arn,
+    };
+    handle_with(clients, clients.sender(), event, invocation)
+        .await
+        .map(drop)
 }
 
-/// One event over any port and sender; answers the body sent. Fails only when nothing could be
-/// answered (no usable ResponseURL, or the answer could not be delivered).
+/// What the Lambda runtime says of one invocation.
+#[derive(Debug, Clone, Copy)]
+pub struct Invocation<'a> {
+    pub request_id: &'a str,
+    /// The runtime's deadline, ms since the epoch.
+    pub deadline_ms: u64,
+    /// The function's own ARN, for handing a long request over to a fresh invocation (empty:
+    /// no hand-over).
+    pub function_arn: &'a str,
+}
+
+/// One event over any port and sender; answers the body sent, or None when the request was
+/// handed over to a fresh invocation. Fails only when nothing could be answered (no usable
+/// ResponseURL, or the answer could not be delivered).
 pub async fn handle_with<C: Connect, S: Respond>(
     connect: &C,
     sender: &S,
     event: Value,
-    lambda_request_id: &str,
-    deadline_ms: u64,
-) -> Result<Body, lambda_runtime::Error> {
+    invocation: Invocation<'_>,
+) -> Result<Option<Body>, lambda_runtime::Error> {
+    let lambda_request_id = invocation.request_id;
     let request = match Request::parse(&event, sender.allows_loopback()) {
         Ok(r) => r,
         Err(e) => {
@@ -50,14 +61,27 @@ pub async fn handle_with<C: Connect, S: Respond>(
     };
     let span = tracing::info_span!("request", request_id = %lambda_request_id, cfn_request_id = %request.envelope.request_id);
     async move {
-        let deadline = protocol::believable_deadline(deadline_ms, SystemTime::now());
-        tracing::info!(kind = ?request.kind, "received");
+        let now = SystemTime::now();
+        let deadline = protocol::believable_deadline(invocation.deadline_ms, now);
+        tracing::info!(kind = ?request.kind, continuation = ?request.continuation, "received");
         let envelope = request.envelope.clone();
+        let hand_over = (!invocation.function_arn.is_empty()).then(|| HandOver {
+            function_arn: invocation.function_arn.to_string(),
+            continuation: request.continuation.unwrap_or(Continuation {
+                count: 0,
+                since_ms: now
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as u64)
+                    .unwrap_or_default(),
+            }),
+            event,
+        });
         let progress = Progress::default();
         // Boxed: the lifecycle's future is deep, and it is spawned anyway.
         let work =
             Box::pin(lifecycle::act(connect.clone(), request, progress.clone())).in_current_span();
-        protocol::respond_with(sender, &envelope, deadline, &progress, work)
+        let hand_over = hand_over.as_ref().map(|h| (h, connect));
+        protocol::respond_with(sender, &envelope, deadline, &progress, hand_over, work)
             .await
             .map_err(|e| {
                 tracing::error!(reason = %e, "the response could not be delivered");

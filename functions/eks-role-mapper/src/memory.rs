@@ -10,17 +10,28 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::ConfigMap;
 
 use crate::arn::RoleArn;
-use crate::cloud::{AdminRole, Cloud, ClusterInfo, Connect, StoreError};
+use crate::cloud::{AdminRole, Cloud, ClusterInfo, Connect, Reinvoke, StoreError};
 use crate::decision::AuthMode;
 use crate::error::{Error, Result};
-use crate::ownership::{EntryOwner, OWNER_TAG};
+use crate::ownership::{EntryOwner, OWNER_TAG, STANDARD};
 use crate::response::{Body, Respond, ResponseUrl};
 
-/// An access entry: its tags and associated policies.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// An access entry: its type, tags and associated policies.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
+    pub kind: String,
     pub tags: HashMap<String, String>,
     pub policies: BTreeSet<String>,
+}
+
+impl Default for Entry {
+    fn default() -> Entry {
+        Entry {
+            kind: STANDARD.into(),
+            tags: HashMap::new(),
+            policies: BTreeSet::new(),
+        }
+    }
 }
 
 /// One cluster.
@@ -56,6 +67,8 @@ pub struct World {
     pub failures: HashMap<(String, String), u32>,
     /// Every write made: `op cluster`.
     pub writes: Vec<String>,
+    /// Events handed over to a fresh invocation: (function ARN, event).
+    pub invocations: Vec<(String, serde_json::Value)>,
     /// Other writers: before each of our next aws-auth writes on a cluster, one of these
     /// `mapRoles` texts is stored first (a newer resourceVersion, so ours conflicts).
     pub racers: HashMap<String, Vec<String>>,
@@ -166,6 +179,15 @@ impl World {
     }
 }
 
+impl Reinvoke for Memory {
+    async fn invoke_async(&self, function_arn: &str, event: &serde_json::Value) -> Result<()> {
+        self.world()
+            .invocations
+            .push((function_arn.to_string(), event.clone()));
+        Ok(())
+    }
+}
+
 impl Connect for Memory {
     type Cloud = Memory;
 
@@ -232,7 +254,7 @@ impl Cloud for Memory {
                 .get(role.as_str())
             {
                 None => EntryOwner::Missing,
-                Some(e) => EntryOwner::of_tags(Some(&e.tags), owner),
+                Some(e) => EntryOwner::of(Some(&e.tags), &e.kind, owner),
             },
         )
     }

@@ -33,23 +33,30 @@ pub fn owner_annotation(owner: &str) -> String {
     format!("eks-role-mapper/owner-{owner}")
 }
 
+/// The access entry type that can carry access policies (the one this resource creates).
+pub const STANDARD: &str = "STANDARD";
+
 /// Who made the role's access entry, by its owner tag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub enum EntryOwner {
     Missing,
     /// Tagged with this resource's owner key: we created it.
     Ours,
-    /// Made before us (adopted) or by someone else.
-    Other,
+    /// Made before us (adopted) or by someone else, of this type (`STANDARD`, `EC2_LINUX`, ...).
+    Other {
+        kind: String,
+    },
 }
 
 impl EntryOwner {
-    /// An existing entry's owner, from its tags.
-    pub fn of_tags(tags: Option<&HashMap<String, String>>, owner: &str) -> EntryOwner {
+    /// An existing entry's owner, from its tags and type.
+    pub fn of(tags: Option<&HashMap<String, String>>, kind: &str, owner: &str) -> EntryOwner {
         if tags.and_then(|t| t.get(OWNER_TAG)).map(String::as_str) == Some(owner) {
             EntryOwner::Ours
         } else {
-            EntryOwner::Other
+            EntryOwner::Other {
+                kind: kind.to_string(),
+            }
         }
     }
 }
@@ -88,10 +95,13 @@ mod tests {
     #[test]
     fn only_the_owners_own_tag_makes_an_entry_ours() {
         let mut tags = HashMap::new();
-        assert_eq!(EntryOwner::of_tags(None, "k"), EntryOwner::Other);
+        let other = EntryOwner::Other {
+            kind: STANDARD.into(),
+        };
+        assert_eq!(EntryOwner::of(None, STANDARD, "k"), other);
         tags.insert(OWNER_TAG.to_string(), "other".to_string());
-        assert_eq!(EntryOwner::of_tags(Some(&tags), "k"), EntryOwner::Other);
+        assert_eq!(EntryOwner::of(Some(&tags), STANDARD, "k"), other);
         tags.insert(OWNER_TAG.to_string(), "k".to_string());
-        assert_eq!(EntryOwner::of_tags(Some(&tags), "k"), EntryOwner::Ours);
+        assert_eq!(EntryOwner::of(Some(&tags), STANDARD, "k"), EntryOwner::Ours);
     }
 }

@@ -13,7 +13,7 @@ use crate::aws_auth_store;
 use crate::cloud::{Cloud, ClusterInfo};
 use crate::decision::{decide, places, replaces_aws_auth_entry, Mechanism};
 use crate::error::{Error, Result};
-use crate::ownership::EntryOwner;
+use crate::ownership::{EntryOwner, STANDARD};
 use crate::properties::{Clusters, Method, Properties};
 
 /// How many clusters are worked on at once: well inside EKS's request rates, and 100 clusters
@@ -82,17 +82,36 @@ impl<K: Cloud> Scope<'_, K> {
         }
         let adopted = match decision.mechanism {
             Mechanism::AccessEntry => {
-                let existed = self
+                // An entry of the role may be there already: ours (a retried Create), adopted,
+                // or of a type that cannot carry access policies (refused before any write).
+                let (existed, adopted) = match self
                     .cloud
-                    .create_access_entry(cluster, self.role, self.owner)
-                    .await?;
+                    .access_entry_owner(cluster, self.role, self.owner)
+                    .await?
+                {
+                    EntryOwner::Missing => {
+                        // Made meanwhile by someone else: adopted.
+                        let raced = self
+                            .cloud
+                            .create_access_entry(cluster, self.role, self.owner)
+                            .await?;
+                        (raced, raced)
+                    }
+                    EntryOwner::Ours => (true, false),
+                    EntryOwner::Other { kind } if kind != STANDARD => {
+                        return Err(Error::Unsupported(format!(
+                            "cluster {cluster}: the role already has an access entry of type {kind}, which cannot carry access policies; delete it or use another role"
+                        )))
+                    }
+                    EntryOwner::Other { .. } => (true, true),
+                };
                 self.cloud
                     .associate_policy(cluster, self.role, &props.access_policy_arn)
                     .await?;
                 if replaces_aws_auth_entry(decision, &info.mode, held_before, existed) {
                     self.remove_from_aws_auth_if_reachable(&info).await;
                 }
-                existed
+                adopted
             }
             Mechanism::AwsAuth => {
                 let done = aws_auth_store::upsert(

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
+use crate::cloud::Reinvoke;
 use crate::error::{Error, Result};
 use crate::event::Envelope;
 use crate::response::{Body, Respond};
@@ -18,6 +19,73 @@ use crate::response::{Body, Respond};
 const MAX_LAMBDA_TIMEOUT: Duration = Duration::from_secs(900);
 /// The budget taken when the runtime's deadline is not believable: the template's Timeout.
 pub const FALLBACK_BUDGET: Duration = Duration::from_secs(240);
+
+tokio::task_local! {
+    /// When the work should stop waiting and hand over to a continuation.
+    static SOFT_DEADLINE: tokio::time::Instant;
+}
+
+/// Whether a long wait should stop now and let a fresh invocation go on (outside a request: never).
+pub fn time_to_hand_over() -> bool {
+    SOFT_DEADLINE
+        .try_with(|d| tokio::time::Instant::now() >= *d)
+        .unwrap_or(false)
+}
+
+/// Sleeps `d`, or less when the time to hand over comes first, so a long wait never sleeps
+/// past it into the deadline.
+pub async fn pause(d: Duration) {
+    let until = tokio::time::Instant::now() + d;
+    let until = SOFT_DEADLINE.try_with(|s| until.min(*s)).unwrap_or(until);
+    tokio::time::sleep_until(until).await;
+}
+
+/// How long one request may go on across invocations: inside the resource's ServiceTimeout
+/// (3600 s at most), with room for the last answer.
+pub const CONTINUATION_BUDGET: Duration = Duration::from_secs(3300);
+/// The most invocations one request may take.
+pub const MAX_CONTINUATIONS: u32 = 40;
+
+/// Where a request stands across invocations; carried in the event given to the next one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Continuation {
+    /// How many invocations came before this one.
+    pub count: u32,
+    /// When the first invocation received the request (ms since the epoch).
+    pub since_ms: u64,
+}
+
+/// The event field that carries a [`Continuation`].
+pub const CONTINUATION_FIELD: &str = "EksRoleMapperContinuation";
+
+/// How to hand the rest of a request to a fresh invocation.
+#[derive(Debug, Clone)]
+pub struct HandOver {
+    /// The function's own ARN (the context's invoked function ARN).
+    pub function_arn: String,
+    /// The event as received.
+    pub event: Value,
+    pub continuation: Continuation,
+}
+
+impl HandOver {
+    /// The event for the next invocation, or None when the request has used up its budget.
+    fn next_event(&self, now: SystemTime) -> Option<Value> {
+        let since = SystemTime::UNIX_EPOCH + Duration::from_millis(self.continuation.since_ms);
+        let spent = now.duration_since(since).unwrap_or_default();
+        if self.continuation.count + 1 >= MAX_CONTINUATIONS || spent >= CONTINUATION_BUDGET {
+            return None;
+        }
+        let mut event = self.event.clone();
+        let next = Continuation {
+            count: self.continuation.count + 1,
+            ..self.continuation
+        };
+        event[CONTINUATION_FIELD] = serde_json::to_value(next).ok()?;
+        Some(event)
+    }
+}
 
 /// What a successful request answers.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,23 +138,30 @@ fn reserve(remaining: Duration) -> Duration {
 }
 
 /// Runs `work` and answers once through `sender`: SUCCESS with its result, FAILED with its error,
-/// its panic, or the deadline.
-pub async fn respond_with<S, F>(
+/// its panic, or the deadline. A wait that outlasts the invocation (`Error::Pending`) is handed to
+/// a fresh invocation through `hand_over` instead, within the request's budget: then nothing is
+/// answered here (None), and the invocation that finishes answers.
+pub async fn respond_with<S, F, H>(
     sender: &S,
     envelope: &Envelope,
     deadline: SystemTime,
     progress: &Progress,
+    hand_over: Option<(&HandOver, &H)>,
     work: F,
-) -> Result<Body>
+) -> Result<Option<Body>>
 where
     S: Respond,
+    H: Reinvoke,
     F: Future<Output = Result<Success>> + Send + 'static,
 {
     let remaining = deadline
         .duration_since(SystemTime::now())
         .unwrap_or_default();
     let keep = reserve(remaining);
-    let task = tokio::spawn(work);
+    // Long waits stop a little before the deadline timer would cut them, so a hand-over is made
+    // in time.
+    let soft = tokio::time::Instant::now() + remaining.saturating_sub(keep * 2);
+    let task = tokio::spawn(SOFT_DEADLINE.scope(soft, work));
     let abort = task.abort_handle();
     let outcome = tokio::select! {
         joined = task => match joined {
@@ -99,6 +174,26 @@ where
             Err(Error::Deadline("waiting on AWS or the Kubernetes API".into()))
         }
     };
+    let outcome = match (outcome, hand_over) {
+        (Err(Error::Pending(what)), Some((h, reinvoke))) => match h.next_event(SystemTime::now()) {
+            Some(event) => match reinvoke.invoke_async(&h.function_arn, &event).await {
+                Ok(()) => {
+                    tracing::info!(
+                        waiting = %what,
+                        continuation = h.continuation.count + 1,
+                        "handed over to a fresh invocation"
+                    );
+                    return Ok(None);
+                }
+                Err(e) => Err(Error::Pending(format!("{what}; handing over failed: {e}"))),
+            },
+            None => Err(Error::Pending(format!(
+                "{what}; gave up after {} invocations",
+                h.continuation.count + 1
+            ))),
+        },
+        (outcome, _) => outcome,
+    };
     let body = answer(envelope, progress, outcome);
     let budget = deadline
         .duration_since(SystemTime::now())
@@ -106,7 +201,7 @@ where
         .max(Duration::from_millis(500));
     let attempts = sender.send(&envelope.response_url, &body, budget).await?;
     tracing::info!(status = body.status, attempts, "response sent");
-    Ok(body)
+    Ok(Some(body))
 }
 
 /// The response body for an outcome: what is sent, and what a dry run shows.

@@ -171,6 +171,23 @@ impl Sender {
     }
 }
 
+impl Sender {
+    /// Sends one request on the same client (TLS roots, no redirects); answers its status.
+    pub(crate) async fn request(
+        &self,
+        request: http::Request<Full<Bytes>>,
+    ) -> std::result::Result<u16, String> {
+        match tokio::time::timeout(Duration::from_secs(10), self.client.request(request)).await {
+            Ok(Ok(resp)) => Ok(resp.status().as_u16()),
+            Ok(Err(e)) => Err(format!(
+                "network error ({})",
+                if e.is_connect() { "connect" } else { "request" }
+            )),
+            Err(_) => Err("timed out".into()),
+        }
+    }
+}
+
 impl Respond for Sender {
     fn allows_loopback(&self) -> bool {
         self.allow_loopback

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use eks_role_mapper::memory::{Answers, Cluster, Memory};
 use eks_role_mapper::ownership::{owner_annotation, owner_key, OWNER_TAG};
-use eks_role_mapper::{handle_with, AuthMode, Body};
+use eks_role_mapper::{handle_with, AuthMode, Body, Invocation};
 use serde_json::{json, Value};
 
 const ROLE: &str = "arn:aws:iam::111122223333:role/3f1c-RoleForAccessingEksAndEcr";
@@ -48,7 +48,12 @@ async fn run(m: &Memory, e: Value) -> Body {
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64;
-    handle_with(m, &answers, e, "lambda-req", ms).await.unwrap();
+    let invocation = Invocation {
+        request_id: "lambda-req",
+        deadline_ms: ms,
+        function_arn: "arn:aws:lambda:us-east-1:111122223333:function:eks-role-mapper",
+    };
+    handle_with(m, &answers, e, invocation).await.unwrap();
     let sent = answers.sent();
     assert_eq!(sent.len(), 1, "exactly one answer");
     sent.into_iter().next().unwrap()
@@ -293,4 +298,46 @@ async fn deletes_of_what_is_gone_or_never_ours_succeed_without_writing() {
     m.world().clusters.remove("modern");
     ok(&run(&m, event("Delete", "modern", Some((&id, "modern")))).await);
     assert_eq!(m.world().writes.len(), 2, "only the Create's two writes");
+}
+
+#[tokio::test]
+async fn an_existing_entry_that_cannot_carry_policies_is_refused_before_any_write() {
+    let m = region();
+    let node = eks_role_mapper::memory::Entry {
+        kind: "EC2_LINUX".into(),
+        ..Default::default()
+    };
+    m.world()
+        .clusters
+        .get_mut("modern")
+        .unwrap()
+        .entries
+        .insert(ROLE.into(), node);
+    let b = run(&m, event("Create", "modern", None)).await;
+    assert_eq!(b.status, "FAILED");
+    let reason = b.reason.unwrap();
+    assert!(
+        reason.contains("access entry of type EC2_LINUX, which cannot carry access policies"),
+        "{reason}"
+    );
+    assert!(m.world().writes.is_empty(), "{:?}", m.world().writes);
+}
+
+#[tokio::test]
+async fn a_retried_create_finds_its_own_entry_and_does_not_call_it_adopted() {
+    let m = region();
+    let first = run(&m, event("Create", "modern", None)).await;
+    ok(&first);
+    let again = run(&m, event("Create", "modern", None)).await;
+    assert_eq!(again.data.as_ref().unwrap()["Adopted"], "false");
+    ok(&run(
+        &m,
+        event(
+            "Delete",
+            "modern",
+            Some((&again.physical_resource_id, "modern")),
+        ),
+    )
+    .await);
+    assert!(!has_entry(&m, "modern"), "ours, so removed");
 }

@@ -40,6 +40,30 @@ fn state_text(sim: &Simulator) -> String {
     serde_json::to_string(&sim.state_json()).unwrap_or_default()
 }
 
+/// Runs the handler once in its own task, as in Lambda: a panic that escapes it, an error return
+/// or a hang is reported (Some), not fatal.
+async fn invoke_once(
+    clients: &eks_role_mapper::Clients,
+    event: Value,
+    ctx: lambda_runtime::Context,
+) -> Option<String> {
+    let task_clients = clients.clone();
+    let run = tokio::spawn(async move {
+        eks_role_mapper::handle(&task_clients, event, ctx)
+            .await
+            .map_err(|e| e.to_string())
+    });
+    match tokio::time::timeout(lambda::INVOCATION_BUDGET + HANDLER_GRACE, run).await {
+        Ok(Ok(Ok(()))) => None,
+        Ok(Ok(Err(e))) => Some(format!(
+            "the handler returned an error (Lambda would retry the event): {e}"
+        )),
+        Ok(Err(join)) if join.is_panic() => Some("the handler panicked".to_string()),
+        Ok(Err(join)) => Some(format!("the handler's task failed: {join}")),
+        Err(_) => Some("the handler did not return before the deadline".to_string()),
+    }
+}
+
 /// Replays `opts.events`, writing response lines to `out` and the account to `err`.
 pub async fn run(opts: &Options, out: &mut impl Write, err: &mut impl Write) -> Result<Outcome> {
     // Every file is checked before anything starts: a bad file replays nothing.
@@ -151,27 +175,18 @@ pub async fn run(opts: &Options, out: &mut impl Write, err: &mut impl Write) -> 
 
         let before = sim.state_json();
         let seen = sim.responses().len();
-        let ctx = lambda::context(&region, &account_id, lambda::INVOCATION_BUDGET);
-        // Its own task, as in Lambda: a panic that escapes the handler is reported, not fatal.
-        let task_clients = clients.clone();
-        let run = tokio::spawn(async move {
-            eks_role_mapper::handle(&task_clients, event, ctx)
-                .await
-                .map_err(|e| e.to_string())
-        });
-        let problem =
-            match tokio::time::timeout(lambda::INVOCATION_BUDGET + HANDLER_GRACE, run).await {
-                Ok(Ok(Ok(()))) => None,
-                Ok(Ok(Err(e))) => Some(format!(
-                    "the handler returned an error (Lambda would retry the event): {e}"
-                )),
-                Ok(Err(join)) if join.is_panic() => Some("the handler panicked".to_string()),
-                Ok(Err(join)) => Some(format!("the handler's task failed: {join}")),
-                Err(_) => Some("the handler did not return before the deadline".to_string()),
-            };
-        if let Some(p) = problem {
-            outcome = Outcome::SomeFailed;
-            emit(err, "stderr", &format!("{p}\n"))?;
+        // Lambda delivers the invocations a long request hands itself over to: run each in turn.
+        let mut queue = vec![event];
+        while let Some(event) = queue.pop() {
+            let ctx = lambda::context(&region, &account_id, lambda::INVOCATION_BUDGET);
+            if let Some(p) = invoke_once(&clients, event, ctx).await {
+                outcome = Outcome::SomeFailed;
+                emit(err, "stderr", &format!("{p}\n"))?;
+            }
+            for (_, next) in sim.take_invocations() {
+                emit(err, "stderr", "handed over to a fresh invocation\n")?;
+                queue.push(next);
+            }
         }
         let responses = sim.responses();
         let fresh = &responses[seen.min(responses.len())..];

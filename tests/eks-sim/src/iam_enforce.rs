@@ -38,7 +38,7 @@ impl Policies {
         self.by_principal.remove(&canonical_principal(principal));
     }
 
-    fn of(&self, caller: &str) -> Option<&Vec<Value>> {
+    pub fn of(&self, caller: &str) -> Option<&Vec<Value>> {
         self.by_principal.get(&canonical_principal(caller))
     }
 }

@@ -11,6 +11,7 @@ pub mod http;
 pub mod iam;
 pub mod iam_enforce;
 pub mod k8s_api;
+pub mod lambda_api;
 pub mod out_dir;
 pub mod receiver;
 pub mod scenario;
@@ -139,6 +140,14 @@ impl Simulator {
             receiver::PREFIX,
             sigv4::uri_encode(request_id, false)
         )
+    }
+
+    /// Takes the asynchronous Lambda invocations queued since the last call (function, event).
+    pub fn take_invocations(&self) -> Vec<(String, Value)> {
+        std::mem::take(&mut self.world().invocations)
+            .into_iter()
+            .map(|i| (i.function, i.event))
+            .collect()
     }
 
     /// Every response the receiver accepted, in order.

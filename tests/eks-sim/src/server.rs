@@ -99,6 +99,7 @@ fn op_of(target: &Target, req: &Req) -> String {
         Target::Aws => match aws_api::service_of(req).as_deref() {
             Some("eks") => aws_api::eks_op(req).into(),
             Some("sts") => aws_api::sts_op(req),
+            Some("lambda") => crate::lambda_api::lambda_op(req),
             _ => "aws:unsigned".into(),
         },
         Target::Cluster(_) => format!("k8s:{}", k8s_api::verb(req)),
@@ -189,6 +190,15 @@ fn answer(
         Target::Aws if op == "cfn:response" => receiver::handle(world, req),
         Target::Aws => {
             let is_sts = op.starts_with("sts:");
+            if op.starts_with("lambda:") {
+                return match aws_api::verify_signed(world, req) {
+                    Ok(caller) if !crate::lambda_api::allowed(iam, &caller, req) => {
+                        crate::lambda_api::lambda_error(403, "AccessDeniedException", &format!("User: {caller} is not authorized to perform: lambda:InvokeFunction on resource: {}", crate::lambda_api::function_of(req)))
+                    }
+                    Ok(_) => crate::lambda_api::handle(world, req),
+                    Err(_) => crate::lambda_api::lambda_error(403, "InvalidSignatureException", "The request signature we calculated does not match the signature you provided."),
+                };
+            }
             let caller = match aws_api::verify_signed(world, req) {
                 Ok(c) => c,
                 Err(e) => {

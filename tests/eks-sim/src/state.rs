@@ -229,6 +229,8 @@ pub struct World {
     pub log: Vec<RequestRecord>,
     pub responses: Vec<RecordedResponse>,
     pub rejected_responses: usize,
+    /// Asynchronous Lambda invocations not yet taken.
+    pub invocations: Vec<crate::lambda_api::Invocation>,
     pub clock_skew: i64,
     pub next_id: u64,
     /// The simulated clock: `sim_base_ms` simulated ms had passed at `rebased_at`, and it runs
@@ -266,6 +268,7 @@ impl World {
             log: Vec::new(),
             responses: Vec::new(),
             rejected_responses: 0,
+            invocations: Vec::new(),
             clock_skew: 0,
             next_id: 1,
             clock_scale: scenario.clock_scale.max(0.0),

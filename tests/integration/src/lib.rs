@@ -182,11 +182,32 @@ impl Harness {
         e
     }
 
-    /// Runs the handler as Lambda would, with `budget` until the deadline; returns the response.
+    /// Runs the handler as Lambda would, with `budget` until each invocation's deadline, and
+    /// then every invocation it hands the request over to (as Lambda delivers asynchronous
+    /// invocations); returns the one response.
     pub async fn invoke_within(&self, event: Value, budget: Duration) -> Value {
+        self.invoke_counting(event, budget).await.0
+    }
+
+    /// [`Harness::invoke_within`], also answering how many invocations the request took.
+    pub async fn invoke_counting(&self, event: Value, budget: Duration) -> (Value, usize) {
         let before = self.sim.responses().len();
         let request_id = event["RequestId"].as_str().unwrap_or_default().to_string();
-        let _ = eks_role_mapper::handle(&self.clients, event, context(budget)).await;
+        let mut queue = vec![event];
+        let mut invocations = 0;
+        while let Some(event) = queue.pop() {
+            invocations += 1;
+            assert!(invocations <= 64, "a request handed over without end");
+            let _ = eks_role_mapper::handle(&self.clients, event, context(budget)).await;
+            for (function, next) in self.sim.take_invocations() {
+                assert_eq!(
+                    function,
+                    context(budget).invoked_function_arn,
+                    "the function hands over to itself"
+                );
+                queue.push(next);
+            }
+        }
         let responses = self.sim.responses();
         let mine: Vec<_> = responses[before..]
             .iter()
@@ -198,7 +219,7 @@ impl Harness {
             "exactly one response per event, got {}",
             mine.len()
         );
-        mine[0].body.clone()
+        (mine[0].body.clone(), invocations)
     }
 
     /// [`Harness::invoke_within`] with a 60 s deadline.

@@ -143,6 +143,8 @@ async fn every_create_event_succeeds_with_the_mechanism_its_cluster_allows() {
         ("create-enable-access-entries.json", "legacy", "AccessEntry"),
     ] {
         let h = Harness::start().await;
+        // The opt-in switch takes EKS minutes (300 s here): simulated time runs 60 times as fast.
+        h.sim.set_clock_scale(60.0);
         let a = invoke(&h, file).await;
         assert_eq!(a["Status"], "SUCCESS", "{file}: {a}");
         assert_eq!(a["Data"]["Method"], method, "{file}");

@@ -95,6 +95,7 @@ async fn api_modes_get_an_access_entry_with_the_cluster_admin_policy_and_delete_
             ops,
             [
                 "eks:DescribeCluster",
+                "eks:DescribeAccessEntry",
                 "eks:CreateAccessEntry",
                 "eks:AssociateAccessPolicy",
                 "cfn:response"
@@ -114,6 +115,8 @@ async fn api_modes_get_an_access_entry_with_the_cluster_admin_policy_and_delete_
 #[tokio::test]
 async fn enable_access_entries_switches_a_config_map_cluster_then_uses_an_access_entry() {
     let h = Harness::start().await;
+    // EKS's switch takes minutes (300 s here): simulated time runs 60 times as fast.
+    h.sim.set_clock_scale(60.0);
     let mut p = props("legacy");
     p["EnableAccessEntries"] = json!("true");
     let resp = h.invoke(h.event("Create", p, None)).await;
@@ -424,35 +427,72 @@ async fn injection_attempts_fail_naming_the_field_and_change_nothing() {
 }
 
 #[tokio::test]
-async fn path_and_sso_role_arns_match_their_path_stripped_entries() {
+async fn an_sso_role_with_its_path_is_written_path_less_into_aws_auth_and_matched() {
+    // aws-iam-authenticator keys mapRoles by the rolearn as written and looks callers up by their
+    // path-less role ARN: an entry with the path would never match (the simulator holds to that).
     let h = Harness::start().await;
     let sso = "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0a1b2c";
+    let path_less = "arn:aws:iam::111122223333:role/AWSReservedSSO_Admin_0a1b2c";
+    // A session of the role, as STS names it to the authenticator (no path).
+    let session = "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0a1b2c/jane";
+    assert!(
+        h.sim.identity_of("legacy", session).is_none(),
+        "not mapped yet"
+    );
     let mut p = with_admin("legacy");
     p["RoleArn"] = json!(sso);
     let id = ok(&h.invoke(h.event("Create", p.clone(), None)).await);
-    assert_eq!(entries_for(&h.map_roles("legacy"), sso).len(), 1);
-    // The same role written without its path is the same mapping: no duplicate.
+    assert_eq!(
+        entries_for(&h.map_roles("legacy"), sso).len(),
+        0,
+        "no path in aws-auth"
+    );
+    assert_eq!(entries_for(&h.map_roles("legacy"), path_less).len(), 1);
+    assert!(
+        h.sim.identity_of("legacy", session).is_some(),
+        "the authenticator matches the SSO role's sessions"
+    );
+    // The same role named without its path is the same mapping: adopted, no duplicate.
     let mut q = p.clone();
-    q["RoleArn"] = json!("arn:aws:iam::111122223333:role/AWSReservedSSO_Admin_0a1b2c");
+    q["RoleArn"] = json!(path_less);
     let mut second = h.event("Create", q, None);
     second["LogicalResourceId"] = json!("OtherMapping");
     let other = h.invoke(second).await;
     assert_eq!(other["Data"]["Adopted"], "true");
-    assert_eq!(
-        h.map_roles("legacy")
-            .iter()
-            .filter(|e| e["rolearn"]
-                .as_str()
-                .unwrap()
-                .ends_with("AWSReservedSSO_Admin_0a1b2c"))
-            .count(),
-        1
-    );
+    assert_eq!(entries_for(&h.map_roles("legacy"), path_less).len(), 1);
     ok(&h.invoke(h.event("Delete", p, Some(&id))).await);
     assert!(h
         .map_roles("legacy")
         .iter()
         .all(|e| !e["rolearn"].as_str().unwrap().contains("AWSReservedSSO")));
+}
+
+#[tokio::test]
+async fn an_entry_written_with_the_roles_path_is_rewritten_so_the_authenticator_matches_it() {
+    let h = Harness::start().await;
+    let sso = "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0a1b2c";
+    let mut data = h.aws_auth_data("legacy");
+    data["mapRoles"] = json!(format!(
+        "{}- rolearn: {sso}\n  username: by-hand\n  groups:\n  - system:masters\n",
+        data["mapRoles"].as_str().unwrap()
+    ));
+    h.sim
+        .set_config_map_data("legacy", "kube-system", "aws-auth", Some(data));
+    let session = "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0a1b2c/jane";
+    assert!(
+        h.sim.identity_of("legacy", session).is_none(),
+        "a path never matches"
+    );
+    let mut p = with_admin("legacy");
+    p["RoleArn"] = json!(sso);
+    let resp = h.invoke(h.event("Create", p, None)).await;
+    ok(&resp);
+    assert_eq!(
+        resp["Data"]["Adopted"], "false",
+        "it never worked: not adopted"
+    );
+    assert_eq!(entries_for(&h.map_roles("legacy"), sso).len(), 0);
+    assert!(h.sim.identity_of("legacy", session).is_some());
 }
 
 #[tokio::test]
@@ -493,12 +533,14 @@ async fn a_panic_in_the_work_still_answers_failed_once() {
         &request.envelope,
         deadline,
         &eks_role_mapper::Progress::default(),
+        None::<(&eks_role_mapper::HandOver, &eks_role_mapper::Clients)>,
         async {
             panic!("boom");
         },
     )
     .await
-    .unwrap();
+    .unwrap()
+    .expect("answered, not handed over");
     assert_eq!(body.status, "FAILED");
     assert_eq!(h.sim.responses().len(), 1);
     assert!(h.sim.responses()[0].body["Reason"]
@@ -524,6 +566,82 @@ async fn the_response_put_is_retried_after_a_dropped_connection_and_a_5xx() {
     ok(&h.invoke(h.event("Create", props("modern"), None)).await);
     assert_eq!(h.sim.rejected_responses(), 0);
     assert_eq!(h.sim.responses()[0].content_type.as_deref(), Some(""));
+}
+
+#[tokio::test]
+async fn a_mode_switch_longer_than_the_function_timeout_ends_success_through_continuations_with_one_answer(
+) {
+    // A 10-minute switch against a 240 s function timeout, both scaled 60 times: 10 s of switch,
+    // 4 s per invocation. Each invocation hands the request over before its deadline; the one
+    // that sees the switch done grants and answers, once.
+    let mut scenario = eks_sim::Scenario::default_scenario();
+    for c in scenario.clusters.iter_mut().filter(|c| c.name == "legacy") {
+        c.authentication_mode_switch_seconds = 600.0;
+    }
+    let h = Harness::with(scenario, "mapper-lambda-role").await;
+    h.sim.set_clock_scale(60.0);
+    let mut p = props("legacy");
+    p["EnableAccessEntries"] = json!("true");
+    let started = std::time::Instant::now();
+    let (resp, invocations) = h
+        .invoke_counting(h.event("Create", p, None), Duration::from_secs(4))
+        .await;
+    ok(&resp);
+    assert_eq!(resp["Data"]["Method"], "AccessEntry", "{resp}");
+    assert!(
+        invocations >= 3,
+        "handed over while the switch ran: {invocations} invocations"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        h.sim.authentication_mode("legacy").as_deref(),
+        Some("API_AND_CONFIG_MAP")
+    );
+    assert!(h.access_entries("legacy").get(SERVICE_ROLE).is_some());
+    let switches = h
+        .sim
+        .request_log()
+        .iter()
+        .filter(|r| r.op == "eks:UpdateClusterConfig" && r.status == 200)
+        .count();
+    assert_eq!(
+        switches, 1,
+        "the switch is started once; later invocations wait on it"
+    );
+    eprintln!(
+        "continuations: {invocations} invocations, {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_role_made_moments_before_is_granted_once_iam_has_propagated_it() {
+    // The template makes the role just before the custom resource: for iam_propagation_seconds
+    // (20) EKS calls it an invalid principal. Simulated time runs 10 times as fast (2 s).
+    let h = Harness::start().await;
+    let fresh = "arn:aws:iam::111122223333:role/0d9e1f2a-RoleForAccessingEksAndEcr";
+    h.sim.create_role(fresh);
+    h.sim.set_clock_scale(10.0);
+    let mut p = props("modern");
+    p["RoleArn"] = json!(fresh);
+    let started = std::time::Instant::now();
+    let resp = h.invoke(h.event("Create", p, None)).await;
+    ok(&resp);
+    let log = h.sim.request_log();
+    let refused = log
+        .iter()
+        .filter(|r| r.op == "eks:CreateAccessEntry" && r.status == 400)
+        .count();
+    assert!(refused >= 1, "EKS refused the new role at first");
+    assert!(h.access_entries("modern").get(fresh).is_some());
+    eprintln!(
+        "propagation: {refused} refusals, SUCCESS after {:?} (20 s simulated)",
+        started.elapsed()
+    );
 }
 
 /// Moves a cluster to API_AND_CONFIG_MAP by hand (the same UpdateClusterConfig the opt-in uses),
@@ -591,6 +709,7 @@ async fn an_update_after_a_switch_moves_the_grant_from_aws_auth_to_an_access_ent
     // hand, or by the Update itself with EnableAccessEntries.
     for by_hand in [true, false] {
         let (h, before, id) = granted_through_aws_auth().await;
+        h.sim.set_clock_scale(60.0);
         let mut p = with_admin("legacy");
         if by_hand {
             switch_to_access_entries(&h, "legacy").await;
