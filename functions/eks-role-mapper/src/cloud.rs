@@ -107,6 +107,30 @@ pub trait Cloud: Send + Sync {
         role: &RoleArn,
         policy: &str,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// The access policies associated with the role's entry.
+    fn associated_policies(
+        &self,
+        cluster: &str,
+        role: &RoleArn,
+    ) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// Records on an adopted entry (by its ARN) that this resource associated `policy` there.
+    fn record_association(
+        &self,
+        cluster: &str,
+        entry_arn: &str,
+        owner: &str,
+        policy: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Takes back the association of `policy` recorded by `owner` on an adopted entry (an
+    /// association already gone is fine), and its record.
+    fn take_back_association(
+        &self,
+        cluster: &str,
+        role: &RoleArn,
+        entry_arn: &str,
+        owner: &str,
+        policy: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
     /// Deletes the role's access entry; `false` when there was none (or no cluster).
     fn delete_access_entry(
         &self,

@@ -256,6 +256,8 @@ impl<K: Cloud> Cloud for Recording<K> {
             Some(Some(o)) if o == owner => Ok(EntryOwner::Ours),
             Some(Some(_)) => Ok(EntryOwner::Other {
                 kind: crate::ownership::STANDARD.into(),
+                arn: String::new(),
+                associated: None,
             }),
             Some(None) => Ok(EntryOwner::Missing),
             // Switched by a recorded write: a CONFIG_MAP cluster has no entries yet.
@@ -274,6 +276,51 @@ impl<K: Cloud> Cloud for Recording<K> {
             true,
             Some(policy),
         );
+        Ok(())
+    }
+
+    async fn associated_policies(&self, cluster: &str, role: &RoleArn) -> Result<Vec<String>> {
+        if self.recorded_entry(cluster).is_some() {
+            // Made (or deleted) by a recorded write: no policy yet.
+            return Ok(Vec::new());
+        }
+        self.record(
+            "eks:ListAssociatedAccessPolicies",
+            Some(cluster),
+            false,
+            None,
+        );
+        self.inner.associated_policies(cluster, role).await
+    }
+
+    async fn record_association(
+        &self,
+        cluster: &str,
+        _entry_arn: &str,
+        owner: &str,
+        policy: &str,
+    ) -> Result<()> {
+        let tag = format!("{}={policy}", crate::ownership::associated_tag(owner));
+        self.record("eks:TagResource", Some(cluster), true, Some(&tag));
+        Ok(())
+    }
+
+    async fn take_back_association(
+        &self,
+        cluster: &str,
+        _role: &RoleArn,
+        _entry_arn: &str,
+        owner: &str,
+        policy: &str,
+    ) -> Result<()> {
+        self.record(
+            "eks:DisassociateAccessPolicy",
+            Some(cluster),
+            true,
+            Some(policy),
+        );
+        let tag = crate::ownership::associated_tag(owner);
+        self.record("eks:UntagResource", Some(cluster), true, Some(&tag));
         Ok(())
     }
 

@@ -175,6 +175,7 @@ pub async fn access_entry_owner(
             Ok(EntryOwner::of(
                 entry.tags.as_ref(),
                 entry.r#type.as_deref().unwrap_or_default(),
+                entry.access_entry_arn.as_deref().unwrap_or_default(),
                 owner,
             ))
         }
@@ -228,6 +229,82 @@ pub async fn associate_cluster_policy(
     while_propagating("AssociateAccessPolicy", cluster, associate, not_yet)
         .await?
         .map_err(|e| aws_error("AssociateAccessPolicy", e))?;
+    Ok(())
+}
+
+/// The access policies associated with the role's entry (ListAssociatedAccessPolicies, all pages).
+pub async fn associated_policies(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    role: &RoleArn,
+) -> Result<Vec<String>> {
+    let mut policies = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let out = eks
+            .list_associated_access_policies()
+            .cluster_name(cluster)
+            .principal_arn(role.as_str())
+            .set_next_token(next.take())
+            .send()
+            .await
+            .map_err(|e| aws_error("ListAssociatedAccessPolicies", e))?;
+        policies.extend(
+            out.associated_access_policies
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|p| p.policy_arn),
+        );
+        match out.next_token {
+            Some(t) if !t.is_empty() => next = Some(t),
+            _ => return Ok(policies),
+        }
+    }
+}
+
+/// Tags an adopted entry with the record of the association this resource made.
+pub async fn record_association(
+    eks: &aws_sdk_eks::Client,
+    entry_arn: &str,
+    owner: &str,
+    policy: &str,
+) -> Result<()> {
+    eks.tag_resource()
+        .resource_arn(entry_arn)
+        .tags(crate::ownership::associated_tag(owner), policy)
+        .send()
+        .await
+        .map_err(|e| aws_error("TagResource", e))?;
+    Ok(())
+}
+
+/// Disassociates the recorded policy (already gone is fine), then removes the record.
+pub async fn take_back_association(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    role: &RoleArn,
+    entry_arn: &str,
+    owner: &str,
+    policy: &str,
+) -> Result<()> {
+    match eks
+        .disassociate_access_policy()
+        .cluster_name(cluster)
+        .principal_arn(role.as_str())
+        .policy_arn(policy)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if code(&e) == Some("ResourceNotFoundException") => {}
+        Err(e) => return Err(aws_error("DisassociateAccessPolicy", e)),
+    }
+    eks.untag_resource()
+        .resource_arn(entry_arn)
+        .tag_keys(crate::ownership::associated_tag(owner))
+        .send()
+        .await
+        .map_err(|e| aws_error("UntagResource", e))?;
     Ok(())
 }
 

@@ -140,6 +140,31 @@ impl Cloud for Live {
         eks::associate_cluster_policy(&self.eks, cluster, role, policy).await
     }
 
+    async fn associated_policies(&self, cluster: &str, role: &RoleArn) -> Result<Vec<String>> {
+        eks::associated_policies(&self.eks, cluster, role).await
+    }
+
+    async fn record_association(
+        &self,
+        _cluster: &str,
+        entry_arn: &str,
+        owner: &str,
+        policy: &str,
+    ) -> Result<()> {
+        eks::record_association(&self.eks, entry_arn, owner, policy).await
+    }
+
+    async fn take_back_association(
+        &self,
+        cluster: &str,
+        role: &RoleArn,
+        entry_arn: &str,
+        owner: &str,
+        policy: &str,
+    ) -> Result<()> {
+        eks::take_back_association(&self.eks, cluster, role, entry_arn, owner, policy).await
+    }
+
     async fn delete_access_entry(&self, cluster: &str, role: &RoleArn) -> Result<bool> {
         eks::delete_access_entry(&self.eks, cluster, role).await
     }

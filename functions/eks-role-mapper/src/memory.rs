@@ -13,7 +13,7 @@ use crate::arn::RoleArn;
 use crate::cloud::{AdminRole, Cloud, ClusterInfo, Connect, Reinvoke, StoreError};
 use crate::decision::AuthMode;
 use crate::error::{Error, Result};
-use crate::ownership::{EntryOwner, OWNER_TAG, STANDARD};
+use crate::ownership::{associated_tag, EntryOwner, OWNER_TAG, STANDARD};
 use crate::response::{Body, Respond, ResponseUrl};
 
 /// An access entry: its type, tags and associated policies.
@@ -254,7 +254,7 @@ impl Cloud for Memory {
                 .get(role.as_str())
             {
                 None => EntryOwner::Missing,
-                Some(e) => EntryOwner::of(Some(&e.tags), &e.kind, owner),
+                Some(e) => EntryOwner::of(Some(&e.tags), &e.kind, &entry_arn(cluster, role), owner),
             },
         )
     }
@@ -270,6 +270,56 @@ impl Cloud for Memory {
             })?;
         entry.policies.insert(policy.to_string());
         w.writes.push(format!("AssociateAccessPolicy {cluster}"));
+        Ok(())
+    }
+
+    async fn associated_policies(&self, cluster: &str, role: &RoleArn) -> Result<Vec<String>> {
+        let mut w = self.world();
+        Ok(w.entries("ListAssociatedAccessPolicies", cluster)?
+            .get(role.as_str())
+            .map(|e| e.policies.iter().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn record_association(
+        &self,
+        cluster: &str,
+        entry_arn: &str,
+        owner: &str,
+        policy: &str,
+    ) -> Result<()> {
+        let mut w = self.world();
+        let entry = w
+            .entries("TagResource", cluster)?
+            .iter_mut()
+            .find(|(p, _)| entry_arn == format!("{cluster}/{p}"))
+            .map(|(_, e)| e)
+            .ok_or_else(|| Error::Aws {
+                operation: "TagResource".into(),
+                message: "NotFoundException".into(),
+            })?;
+        entry.tags.insert(associated_tag(owner), policy.to_string());
+        w.writes.push(format!("TagResource {cluster}"));
+        Ok(())
+    }
+
+    async fn take_back_association(
+        &self,
+        cluster: &str,
+        role: &RoleArn,
+        _entry_arn: &str,
+        owner: &str,
+        policy: &str,
+    ) -> Result<()> {
+        let mut w = self.world();
+        if let Some(e) = w
+            .entries("DisassociateAccessPolicy", cluster)?
+            .get_mut(role.as_str())
+        {
+            e.policies.remove(policy);
+            e.tags.remove(&associated_tag(owner));
+        }
+        w.writes.push(format!("DisassociateAccessPolicy {cluster}"));
         Ok(())
     }
 
@@ -348,6 +398,11 @@ impl Cloud for Memory {
         w.writes.push(format!("{op} {}", info.name));
         Ok(object)
     }
+}
+
+/// The in-memory stand-in for an access entry's ARN.
+fn entry_arn(cluster: &str, role: &RoleArn) -> String {
+    format!("{cluster}/{role}")
 }
 
 fn unreachable(cluster: &str) -> Error {

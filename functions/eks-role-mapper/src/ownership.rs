@@ -23,6 +23,12 @@ pub fn owner_key(stack_id: &str, logical_resource_id: &str, role: &RoleArn) -> S
     hex::encode(&digest[..8])
 }
 
+/// The tag recording, on an entry this resource adopted, that it associated this access policy
+/// (the tag's value) there: Delete takes back that association and nothing else.
+pub fn associated_tag(owner: &str) -> String {
+    format!("eks-role-mapper/associated-{owner}")
+}
+
 /// Whether `s` has the shape of an owner key.
 pub fn is_owner_key(s: &str) -> bool {
     s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit())
@@ -42,20 +48,30 @@ pub enum EntryOwner {
     Missing,
     /// Tagged with this resource's owner key: we created it.
     Ours,
-    /// Made before us (adopted) or by someone else, of this type (`STANDARD`, `EC2_LINUX`, ...).
+    /// Made before us (adopted) or by someone else, of this type (`STANDARD`, `EC2_LINUX`, ...);
+    /// `associated`: the access policy this resource associated with it, by its tag.
     Other {
         kind: String,
+        arn: String,
+        associated: Option<String>,
     },
 }
 
 impl EntryOwner {
-    /// An existing entry's owner, from its tags and type.
-    pub fn of(tags: Option<&HashMap<String, String>>, kind: &str, owner: &str) -> EntryOwner {
+    /// An existing entry's owner, from its tags, type and ARN.
+    pub fn of(
+        tags: Option<&HashMap<String, String>>,
+        kind: &str,
+        arn: &str,
+        owner: &str,
+    ) -> EntryOwner {
         if tags.and_then(|t| t.get(OWNER_TAG)).map(String::as_str) == Some(owner) {
             EntryOwner::Ours
         } else {
             EntryOwner::Other {
                 kind: kind.to_string(),
+                arn: arn.to_string(),
+                associated: tags.and_then(|t| t.get(&associated_tag(owner))).cloned(),
             }
         }
     }
@@ -95,13 +111,22 @@ mod tests {
     #[test]
     fn only_the_owners_own_tag_makes_an_entry_ours() {
         let mut tags = HashMap::new();
-        let other = EntryOwner::Other {
+        let other = |associated: Option<&str>| EntryOwner::Other {
             kind: STANDARD.into(),
+            arn: "a".into(),
+            associated: associated.map(str::to_string),
         };
-        assert_eq!(EntryOwner::of(None, STANDARD, "k"), other);
+        assert_eq!(EntryOwner::of(None, STANDARD, "a", "k"), other(None));
         tags.insert(OWNER_TAG.to_string(), "other".to_string());
-        assert_eq!(EntryOwner::of(Some(&tags), STANDARD, "k"), other);
+        tags.insert(associated_tag("k"), "P".to_string());
+        assert_eq!(
+            EntryOwner::of(Some(&tags), STANDARD, "a", "k"),
+            other(Some("P"))
+        );
         tags.insert(OWNER_TAG.to_string(), "k".to_string());
-        assert_eq!(EntryOwner::of(Some(&tags), STANDARD, "k"), EntryOwner::Ours);
+        assert_eq!(
+            EntryOwner::of(Some(&tags), STANDARD, "a", "k"),
+            EntryOwner::Ours
+        );
     }
 }

@@ -95,19 +95,28 @@ impl<K: Cloud> Scope<'_, K> {
                             .cloud
                             .create_access_entry(cluster, self.role, self.owner)
                             .await?;
+                        self.cloud
+                            .associate_policy(cluster, self.role, &props.access_policy_arn)
+                            .await?;
                         (raced, raced)
                     }
-                    EntryOwner::Ours => (true, false),
-                    EntryOwner::Other { kind } if kind != STANDARD => {
+                    EntryOwner::Ours => {
+                        self.cloud
+                            .associate_policy(cluster, self.role, &props.access_policy_arn)
+                            .await?;
+                        (true, false)
+                    }
+                    EntryOwner::Other { kind, .. } if kind != STANDARD => {
                         return Err(Error::Unsupported(format!(
                             "cluster {cluster}: the role already has an access entry of type {kind}, which cannot carry access policies; delete it or use another role"
                         )))
                     }
-                    EntryOwner::Other { .. } => (true, true),
+                    EntryOwner::Other { arn, .. } => {
+                        self.adopt_entry(cluster, &arn, &props.access_policy_arn)
+                            .await?;
+                        (true, true)
+                    }
                 };
-                self.cloud
-                    .associate_policy(cluster, self.role, &props.access_policy_arn)
-                    .await?;
                 if replaces_aws_auth_entry(decision, &info.mode, held_before, existed) {
                     self.remove_from_aws_auth_if_reachable(&info).await;
                 }
@@ -136,6 +145,27 @@ impl<K: Cloud> Scope<'_, K> {
         }))
     }
 
+    /// Grants through an entry that was there before: the access policy is associated only when
+    /// it is not yet, and then recorded on the entry (before the association, so no association
+    /// of ours is ever left unrecorded), so Delete takes back exactly that.
+    async fn adopt_entry(&self, cluster: &str, entry_arn: &str, policy: &str) -> Result<()> {
+        if self
+            .cloud
+            .associated_policies(cluster, self.role)
+            .await?
+            .iter()
+            .any(|p| p == policy)
+        {
+            return Ok(());
+        }
+        self.cloud
+            .record_association(cluster, entry_arn, self.owner, policy)
+            .await?;
+        self.cloud
+            .associate_policy(cluster, self.role, policy)
+            .await
+    }
+
     /// Removes what this resource created on one cluster; a cluster, entry or ConfigMap that is
     /// gone is fine. Returns whether anything was removed.
     pub async fn revoke(&self, cluster: &str) -> Result<bool> {
@@ -152,9 +182,23 @@ impl<K: Cloud> Scope<'_, K> {
                 .cloud
                 .access_entry_owner(cluster, self.role, self.owner)
                 .await?;
-            if entry == EntryOwner::Ours {
-                removed |= self.cloud.delete_access_entry(cluster, self.role).await?;
-                tracing::info!(cluster, "access entry deleted");
+            match &entry {
+                EntryOwner::Ours => {
+                    removed |= self.cloud.delete_access_entry(cluster, self.role).await?;
+                    tracing::info!(cluster, "access entry deleted");
+                }
+                EntryOwner::Other {
+                    arn,
+                    associated: Some(policy),
+                    ..
+                } => {
+                    self.cloud
+                        .take_back_association(cluster, self.role, arn, self.owner, policy)
+                        .await?;
+                    tracing::info!(cluster, "access policy taken back from the adopted entry");
+                    removed = true;
+                }
+                _ => {}
             }
         }
         if places.aws_auth {

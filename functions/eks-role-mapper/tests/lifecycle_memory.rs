@@ -341,3 +341,42 @@ async fn a_retried_create_finds_its_own_entry_and_does_not_call_it_adopted() {
     .await);
     assert!(!has_entry(&m, "modern"), "ours, so removed");
 }
+
+#[tokio::test]
+async fn on_an_adopted_entry_delete_takes_back_only_the_policy_this_resource_associated() {
+    const ADMIN: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
+    const VIEW: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy";
+    for had_admin in [false, true] {
+        let m = region();
+        let mut before = eks_role_mapper::memory::Entry::default();
+        before.policies.insert(VIEW.into());
+        if had_admin {
+            before.policies.insert(ADMIN.into());
+        }
+        m.world()
+            .clusters
+            .get_mut("modern")
+            .unwrap()
+            .entries
+            .insert(ROLE.into(), before.clone());
+        let b = run(&m, event("Create", "modern", None)).await;
+        assert_eq!(b.data.as_ref().unwrap()["Adopted"], "true");
+        assert!(m.world().clusters["modern"].entries[ROLE]
+            .policies
+            .contains(ADMIN));
+        ok(&run(
+            &m,
+            event(
+                "Delete",
+                "modern",
+                Some((&b.physical_resource_id, "modern")),
+            ),
+        )
+        .await);
+        assert_eq!(
+            m.world().clusters["modern"].entries[ROLE],
+            before,
+            "the adopted entry as it was (had the admin policy before: {had_admin})"
+        );
+    }
+}

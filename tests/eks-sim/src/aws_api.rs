@@ -120,6 +120,9 @@ pub fn eks_op(req: &Req) -> &'static str {
     let seg = req.segments();
     let n = seg.len();
     match (req.method.as_str(), n) {
+        // TagResource / UntagResource: /tags/{resourceArn} (botocore's eks service model).
+        ("POST", 2) if seg[0] == "tags" => "eks:TagResource",
+        ("DELETE", 2) if seg[0] == "tags" => "eks:UntagResource",
         ("GET", 1) => "eks:ListClusters",
         ("GET", 2) => "eks:DescribeCluster",
         ("POST", 3) if seg[2] == "access-entries" => "eks:CreateAccessEntry",
@@ -195,6 +198,9 @@ pub fn handle_eks(world: &mut World, req: &Req, ca_b64: &str) -> Resp {
     }
     if op == "eks:Unknown" {
         return eks_error(404, "UnknownOperationException", "Unknown operation");
+    }
+    if op == "eks:TagResource" || op == "eks:UntagResource" {
+        return tag_access_entry(world, req, op);
     }
     let name = &seg[1];
     let Some(cluster) = world.clusters.get_mut(name) else {
@@ -363,6 +369,50 @@ pub fn handle_eks(world: &mut World, req: &Req, ca_b64: &str) -> Resp {
         },
         _ => eks_error(404, "UnknownOperationException", "Unknown operation"),
     }
+}
+
+/// TagResource / UntagResource on an access entry, found by the ARN its description gives.
+fn tag_access_entry(world: &mut World, req: &Req, op: &str) -> Resp {
+    let seg = req.segments();
+    let target = percent_encoding::percent_decode_str(&seg[1])
+        .decode_utf8_lossy()
+        .to_string();
+    for (name, cluster) in world.clusters.iter_mut() {
+        let prefix = cluster
+            .arn()
+            .rsplit_once(":cluster/")
+            .map(|(p, _)| p.to_string())
+            .unwrap_or_default();
+        let Some(e) = cluster
+            .access_entries
+            .values_mut()
+            .find(|e| entry_json(name, &prefix, e)["accessEntryArn"] == target.as_str())
+        else {
+            continue;
+        };
+        if op == "eks:TagResource" {
+            let body: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
+            let Some(tags) = body["tags"].as_object() else {
+                return eks_error(400, "InvalidParameterException", "tags is required");
+            };
+            for (k, v) in tags {
+                e.tags
+                    .insert(k.clone(), v.as_str().unwrap_or_default().to_string());
+            }
+        } else {
+            for (k, v) in crate::sigv4::query_pairs(&req.raw_query) {
+                if k == "tagKeys" {
+                    e.tags.remove(&v);
+                }
+            }
+        }
+        return json_resp(200, &json!({}));
+    }
+    eks_error(
+        404,
+        "NotFoundException",
+        &format!("Resource {target} not found"),
+    )
 }
 
 /// The username EKS gives a STANDARD entry when none is asked for.

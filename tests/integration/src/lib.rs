@@ -227,6 +227,11 @@ impl Harness {
         self.invoke_within(event, Duration::from_secs(60)).await
     }
 
+    /// An EKS client of the mapper's identity, for setting a scene by hand.
+    pub fn clients_eks(&self) -> aws_sdk_eks::Client {
+        self.clients.eks("us-east-1")
+    }
+
     /// The parsed mapRoles entries of a cluster's aws-auth.
     pub fn map_roles(&self, cluster: &str) -> Vec<Value> {
         let cm = self

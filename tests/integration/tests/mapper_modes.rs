@@ -130,6 +130,48 @@ async fn enable_access_entries_switches_a_config_map_cluster_then_uses_an_access
 }
 
 #[tokio::test]
+async fn an_adopted_entry_gets_the_policy_for_the_stacks_life_only() {
+    // An entry made by hand, without the cluster-admin policy: the stack associates it, records
+    // that on the entry, and its Delete takes back exactly that association.
+    let h = Harness::start().await;
+    let eks = h.clients_eks();
+    eks.create_access_entry()
+        .cluster_name("modern")
+        .principal_arn(SERVICE_ROLE)
+        .send()
+        .await
+        .unwrap();
+    let resp = h.invoke(h.event("Create", props("modern"), None)).await;
+    let id = ok(&resp);
+    assert_eq!(resp["Data"]["Adopted"], "true");
+    let entry = &h.access_entries("modern")[SERVICE_ROLE];
+    assert!(
+        entry["policies"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|p| p.ends_with("/AmazonEKSClusterAdminPolicy")),
+        "{entry}"
+    );
+    ok(&h
+        .invoke(h.event("Delete", props("modern"), Some(&id)))
+        .await);
+    let entry = &h.access_entries("modern")[SERVICE_ROLE];
+    assert!(!entry.is_null(), "the adopted entry stays");
+    assert_eq!(
+        entry["policies"],
+        json!({}),
+        "no cluster-admin left behind: {entry}"
+    );
+    assert!(
+        entry["tags"]
+            .as_object()
+            .is_none_or(|t| t.keys().all(|k| !k.starts_with("eks-role-mapper/"))),
+        "{entry}"
+    );
+}
+
+#[tokio::test]
 async fn an_existing_access_entry_is_adopted_and_survives_delete() {
     let h = Harness::start().await;
     let first = ok(&h.invoke(h.event("Create", props("modern"), None)).await);
