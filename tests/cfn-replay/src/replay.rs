@@ -80,7 +80,15 @@ pub async fn run(opts: &Options, out: &mut impl Write, err: &mut impl Write) -> 
         (None, true) => Scenario::parse(RECEIVER_ONLY).map_err(Error::Simulator)?,
         (None, false) => Scenario::default_scenario(),
     };
+    let started = std::time::Instant::now();
+    // The process's first random bytes seed aws-lc's generator (its CPU-jitter entropy source);
+    // drawn here on their own, so the timing line tells that cost from the certificates'.
+    let _ = rustls::crypto::aws_lc_rs::default_provider()
+        .secure_random
+        .fill(&mut [0u8; 16]);
+    let seeded = started.elapsed();
     let sim = Simulator::start(scenario).await.map_err(Error::Simulator)?;
+    let receiver_ready = started.elapsed();
     let clients = if opts.aws {
         emit(
             err,
@@ -104,6 +112,15 @@ pub async fn run(opts: &Options, out: &mut impl Write, err: &mut impl Write) -> 
         )?;
         lambda::sim_clients(&sim, lambda::FUNCTION_PRINCIPAL).await?
     };
+    // Set-up costs, apart from the handler's work: `RUST_LOG=cfn_replay::timing=debug` (the
+    // benchmark reads them to show where a whole process's time goes).
+    tracing::debug!(
+        target: "cfn_replay::timing",
+        rng_seed_ms = seeded.as_secs_f64() * 1000.0,
+        receiver_ms = (receiver_ready - seeded).as_secs_f64() * 1000.0,
+        clients_ms = (started.elapsed() - receiver_ready).as_secs_f64() * 1000.0,
+        "set-up"
+    );
     let region = clients
         .default_region()
         .unwrap_or_else(|| "us-east-1".into());
@@ -176,6 +193,7 @@ pub async fn run(opts: &Options, out: &mut impl Write, err: &mut impl Write) -> 
         let before = sim.state_json();
         let seen = sim.responses().len();
         // Lambda delivers the invocations a long request hands itself over to: run each in turn.
+        let handler_started = std::time::Instant::now();
         let mut queue = vec![event];
         while let Some(event) = queue.pop() {
             let ctx = lambda::context(&region, &account_id, lambda::INVOCATION_BUDGET);
@@ -188,6 +206,11 @@ pub async fn run(opts: &Options, out: &mut impl Write, err: &mut impl Write) -> 
                 queue.push(next);
             }
         }
+        tracing::debug!(
+            target: "cfn_replay::timing",
+            handler_ms = handler_started.elapsed().as_secs_f64() * 1000.0,
+            "handler"
+        );
         let responses = sim.responses();
         let fresh = &responses[seen.min(responses.len())..];
         if sim.rejected_responses() > before["rejected_responses"].as_u64().unwrap_or(0) as usize {

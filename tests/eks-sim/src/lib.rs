@@ -55,7 +55,12 @@ impl Simulator {
     /// Starts every endpoint of `scenario` on loopback ports chosen by the OS.
     pub async fn start(scenario: Scenario) -> Result<Simulator> {
         let ca = tls::Authority::new("eks-sim CA")?;
-        let foreign = tls::Authority::new("some other CA")?;
+        // A second CA only for scenarios with a cluster that presents one: every key pair is
+        // start-up time (the replay's local receiver starts a simulator per process).
+        let foreign = match scenario.clusters.iter().any(|c| c.foreign_ca) {
+            true => Some(tls::Authority::new("some other CA")?),
+            false => None,
+        };
         let aws = TcpListener::bind("127.0.0.1:0").await?;
         let aws_port = aws.local_addr()?.port();
         let mut listeners = Vec::new();
@@ -89,10 +94,9 @@ impl Simulator {
             Target::Aws,
         ))];
         for (name, _, foreign_ca, l) in listeners {
-            let tls = if foreign_ca {
-                foreign.server_config()
-            } else {
-                ca.server_config()
+            let tls = match (&foreign, foreign_ca) {
+                (Some(f), true) => f.server_config(),
+                _ => ca.server_config(),
             };
             tasks.push(tokio::spawn(server::serve(
                 l,

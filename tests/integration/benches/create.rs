@@ -6,7 +6,13 @@
 //! - peak RSS of the release `bootstrap` binary serving one Create through a local Lambda
 //!   runtime API;
 //! - time of the pure aws-auth upsert into 1,000 and 10,000 entries;
-//! - one resource over 1, 10 and 100 clusters (API and CONFIG_MAP), Create and Delete.
+//! - one resource over 1, 10 and 100 clusters (API and CONFIG_MAP), Create and Delete;
+//! - whole `cfn-replay --aws events/create.json` processes (release build) against one running
+//!   `eks-sim` process, on the changing path (the entry is added: each run follows a
+//!   `delete.json` replay) and on the unchanged path (create.json again), vs the seed's Step 2 on
+//!   that same simulator, as ratios: median, p90 and the spread (a Nagle / delayed-ACK stall shows
+//!   as a second mode ~40 ms above the first); the time to the process's first output line; and
+//!   where a process's time goes (its `cfn_replay::timing` lines).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -17,10 +23,30 @@ use integration::{context, scenario_with_clusters, ClientEnv, Harness, ADMIN_ROL
 use serde_json::{json, Value};
 
 const RUNS: usize = 5;
+/// Runs of each whole-process path.
+const PROCESS_RUNS: usize = 20;
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
+}
+
+/// Median, p90, min and max, and how many runs are 20 ms or more above the median (a stall's
+/// second mode).
+fn spread(v: &[Duration]) -> String {
+    let mut v = v.to_vec();
+    v.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let at = |q: f64| v[((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1];
+    let slow = v.iter().filter(|d| ms(**d) >= ms(at(0.5)) + 20.0).count();
+    format!(
+        "median {:.1} ms, p90 {:.1} ms, min {:.1} ms, max {:.1} ms, runs >= median+20 ms: {slow}/{}",
+        ms(at(0.5)),
+        ms(at(0.9)),
+        ms(v[0]),
+        ms(v[v.len() - 1]),
+        v.len()
+    )
 }
 
 async fn ours(h: &Harness, cluster: &str, admin: bool) -> Duration {
@@ -261,6 +287,8 @@ async fn main() {
         None => println!("bootstrap peak RSS: /proc not readable"),
     }
 
+    whole_processes();
+
     let t1 = upsert_time(1_000);
     let t10 = upsert_time(10_000);
     println!("aws-auth upsert (median of {RUNS}): 1,000 entries {t1:?}, 10,000 entries {t10:?}, growth {:.1}x for 10x entries", t10.as_secs_f64() / t1.as_secs_f64());
@@ -292,4 +320,209 @@ async fn many_clusters(n: usize, mode: &str) -> (Duration, Duration) {
         assert_eq!(resp["Status"], "SUCCESS", "{resp}");
     }
     (median(creates), median(deletes))
+}
+
+/// The `eks-sim` binary serving until dropped.
+struct SimProcess(std::process::Child);
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One whole process: (wall time, time to its first output line, stdout, stderr).
+fn timed_process(mut cmd: std::process::Command) -> (Duration, Duration, String, String) {
+    use std::process::Stdio;
+    let start = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cfn-replay starts");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut err = String::new();
+    stderr.read_line(&mut err).expect("first line");
+    let first = start.elapsed();
+    stderr.read_to_string(&mut err).expect("stderr");
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("stdout");
+    let status = child.wait().expect("cfn-replay ends");
+    let took = start.elapsed();
+    assert!(status.success(), "cfn-replay failed: {out}\n{err}");
+    assert!(out.contains(r#""Status":"SUCCESS""#), "{out}\n{err}");
+    (took, first, out, err)
+}
+
+/// The number after `key=` in a tracing line (colours or not).
+fn field(line: &str, key: &str) -> Option<f64> {
+    let rest = &line[line.find(key)? + key.len()..];
+    let rest = rest
+        .trim_start_matches(|c| c != '=')
+        .trim_start_matches('=');
+    let rest = rest.strip_prefix("\u{1b}[0m").unwrap_or(rest);
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+/// Whole `cfn-replay --aws` processes against one `eks-sim` process, and the seed's Step 2 there.
+fn whole_processes() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // Optimised builds of both, from the profile this benchmark was built with (release).
+    let profile_dir = std::env::current_exe()
+        .expect("bench exe")
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("profile dir")
+        .to_path_buf();
+    let status = std::process::Command::new(env!("CARGO"))
+        .current_dir(&root)
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "-p",
+            "cfn-replay",
+            "-p",
+            "eks-sim",
+        ])
+        .status()
+        .expect("cargo runs");
+    assert!(
+        status.success(),
+        "cargo build --release -p cfn-replay -p eks-sim"
+    );
+    let (replay, sim_bin) = (profile_dir.join("cfn-replay"), profile_dir.join("eks-sim"));
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = std::process::Command::new(&sim_bin)
+        .arg("--out")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("eks-sim starts");
+    let mut ready = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut ready)
+        .expect("eks-sim output");
+    let _sim = SimProcess(child);
+    assert_eq!(ready.trim(), "ready");
+    let env = ClientEnv::from_out_dir(dir);
+    let kubectl = integration::kubectl();
+    let default_data = json!({ "data": integration::default_aws_auth() }).to_string();
+    let reset = || {
+        let o = env.kubectl(
+            &kubectl,
+            &[
+                "patch",
+                "configmap",
+                "aws-auth",
+                "-n",
+                "kube-system",
+                "--type",
+                "merge",
+                "-p",
+                &default_data,
+            ],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let replay_cmd = |event: &str, log: Option<&str>| {
+        let mut c = env.command(&replay);
+        c.current_dir(&root)
+            .args(["--aws", event])
+            .env_remove("RUST_LOG");
+        if let Some(filter) = log {
+            c.env("RUST_LOG", filter);
+        }
+        c
+    };
+
+    // Warm-up round, checked: the first create adds the entry, the second finds it, the delete
+    // removes it (the mapper's own log lines say which).
+    let info = Some("eks_role_mapper=info");
+    let logged = |err: &str, message: &str, value: &str| {
+        err.lines()
+            .any(|l| l.contains(message) && l.contains(value))
+    };
+    let (_, _, _, err) = timed_process(replay_cmd("events/create.json", info));
+    assert!(logged(&err, "aws-auth written", "Added"), "{err}");
+    let (_, _, _, err) = timed_process(replay_cmd("events/create.json", info));
+    assert!(logged(&err, "aws-auth written", "Unchanged"), "{err}");
+    let (_, _, _, err) = timed_process(replay_cmd("events/delete.json", info));
+    assert!(logged(&err, "aws-auth checked", "true"), "{err}");
+    assert!(seed_step_2(&env) > Duration::ZERO);
+    reset();
+
+    let (mut changing, mut unchanged, mut firsts, mut seed) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..PROCESS_RUNS {
+        let (took, first, _, _) = timed_process(replay_cmd("events/create.json", None));
+        changing.push(took);
+        firsts.push(first);
+        let (took, first, _, _) = timed_process(replay_cmd("events/create.json", None));
+        unchanged.push(took);
+        firsts.push(first);
+        timed_process(replay_cmd("events/delete.json", None));
+        seed.push(seed_step_2(&env));
+        reset();
+    }
+    let s = median(seed.clone());
+    let ratio = |v: &[Duration]| s.as_secs_f64() / median(v.to_vec()).as_secs_f64();
+    println!("whole cfn-replay --aws events/create.json processes vs the seed's Step 2, one eks-sim process, {PROCESS_RUNS} runs each:");
+    println!(
+        "  changing path (entry added): {}; {:.0}x faster than the seed",
+        spread(&changing),
+        ratio(&changing)
+    );
+    println!(
+        "  unchanged path (entry there): {}; {:.0}x faster than the seed",
+        spread(&unchanged),
+        ratio(&unchanged)
+    );
+    println!("  seed Step 2: {}", spread(&seed));
+    println!("  process start to first output line: {}", spread(&firsts));
+
+    // Where one process's time goes: its own timing lines, over the unchanged path.
+    let keys = ["rng_seed_ms", "receiver_ms", "clients_ms", "handler_ms"];
+    let mut parts: Vec<Vec<f64>> = vec![Vec::new(); keys.len()];
+    let mut wall = Vec::new();
+    for _ in 0..PROCESS_RUNS / 2 {
+        let (took, _, _, err) = timed_process(replay_cmd(
+            "events/create.json",
+            Some("cfn_replay::timing=debug"),
+        ));
+        wall.push(took);
+        for (i, k) in keys.iter().enumerate() {
+            let v = err
+                .lines()
+                .find_map(|l| field(l, k))
+                .unwrap_or_else(|| panic!("{k} in {err}"));
+            parts[i].push(v);
+        }
+    }
+    let med = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let shown: Vec<String> = keys
+        .iter()
+        .zip(parts)
+        .map(|(k, v)| format!("{} {:.1} ms", k.trim_end_matches("_ms"), med(v)))
+        .collect();
+    println!(
+        "  one process (median of {}, whole {:.1} ms): {}; the rest is exec, loading and exit",
+        PROCESS_RUNS / 2,
+        median(wall).as_secs_f64() * 1000.0,
+        shown.join(", ")
+    );
 }

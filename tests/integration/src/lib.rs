@@ -324,9 +324,15 @@ pub struct ClientEnv {
 impl ClientEnv {
     /// Writes the simulator's out dir and reads its `env` file back.
     pub fn new(sim: &Simulator) -> ClientEnv {
-        capture_logs();
         let dir = tempfile::tempdir().expect("temp dir");
         sim.write_out_dir(dir.path()).expect("out dir");
+        Self::from_out_dir(dir)
+    }
+
+    /// From a simulator's out dir already written (an `eks-sim --out DIR` process's), which the
+    /// environment then owns.
+    pub fn from_out_dir(dir: tempfile::TempDir) -> ClientEnv {
+        capture_logs();
         let text = std::fs::read_to_string(dir.path().join("env")).expect("env file");
         let mut vars: Vec<(String, String)> = text
             .lines()
@@ -352,6 +358,9 @@ impl ClientEnv {
             "AWS_SHARED_CREDENTIALS_FILE".into(),
             home.join("aws-credentials").display().to_string(),
         ));
+        // Present and empty: the Rust SDK warns about a named config file that is missing.
+        std::fs::write(home.join("aws-config"), "").expect("aws config");
+        std::fs::write(home.join("aws-credentials"), "").expect("aws credentials");
         ClientEnv { dir, vars }
     }
 
