@@ -161,6 +161,8 @@ async fn run_path(path: &'static Path) -> Tally {
             };
             if path.enable_access_entries {
                 props["EnableAccessEntries"] = json!("true");
+                // EKS's switch takes minutes (300 s here): simulated time runs 60 times as fast.
+                h.sim.set_clock_scale(60.0);
             }
             // A Delete needs something to delete: a Create without faults first.
             let existing_id = if path.request == "Delete" {
@@ -176,15 +178,19 @@ async fn run_path(path: &'static Path) -> Tally {
                 .collect();
             h.sim.inject(op, fault.clone(), 1);
             let started = Instant::now();
-            let resp = h
-                .invoke_within(
+            let (resp, invocations) = h
+                .invoke_counting(
                     h.event(path.request, props.clone(), existing_id.as_deref()),
                     DEADLINE,
                 )
                 .await;
             let took = started.elapsed();
             t.runs += 1;
-            assert!(took < DEADLINE, "{label}: answered after {took:?}");
+            // Each invocation answers or hands over before its own deadline.
+            assert!(
+                took < DEADLINE * invocations as u32,
+                "{label}: answered after {took:?} over {invocations} invocations"
+            );
             let after: Vec<Value> = map_roles_or_none(&h, path.cluster)
                 .into_iter()
                 .filter(|e| entries_for(std::slice::from_ref(e), SERVICE_ROLE).is_empty())
