@@ -514,6 +514,51 @@ pub fn workspace_bin(name: &str) -> std::path::PathBuf {
 }
 
 impl ClientEnv {
+    /// An aws-cli call with `--output json`: Ok(its JSON, Null when it printed nothing) or
+    /// Err(its stderr).
+    pub fn aws(&self, args: &[&str]) -> Result<Value, String> {
+        let o = self
+            .command(aws_cli())
+            .args(args)
+            .args(["--output", "json"])
+            .output()
+            .expect("aws-cli runs");
+        let (out, err) = text(&o);
+        if !o.status.success() {
+            return Err(err);
+        }
+        Ok(if out.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&out).expect("aws-cli prints JSON")
+        })
+    }
+
+    /// A token from the real `aws eks get-token` for `cluster`, signed for the STS host
+    /// `sts_url`, as the identity `command` runs with.
+    pub fn get_token(
+        &self,
+        mut command: std::process::Command,
+        cluster: &str,
+        sts_url: &str,
+    ) -> String {
+        let o = command
+            .env("AWS_ENDPOINT_URL_STS", sts_url)
+            .args([
+                "eks",
+                "get-token",
+                "--cluster-name",
+                cluster,
+                "--output",
+                "json",
+            ])
+            .output()
+            .expect("aws-cli runs");
+        assert!(o.status.success(), "{:?}", text(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).expect("get-token prints JSON");
+        v["status"]["token"].as_str().expect("a token").to_string()
+    }
+
     /// Runs the seed's manual Step 2 (`fixtures/patch-aws-auth.sh ROLE`) with real kubectl.
     pub fn run_seed_step_2(&self, role: &str) -> std::process::Output {
         let script =

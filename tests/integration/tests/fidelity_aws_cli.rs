@@ -1,26 +1,7 @@
 //! aws-cli (botocore) with `--endpoint-url` against the simulator's EKS and STS: the calls the
 //! mapper makes work, answers have the real shapes, and bad credentials get AWS's errors.
 
-use integration::{aws_cli, text, ClientEnv, SERVICE_ROLE};
-use serde_json::Value;
-
-fn aws(env: &ClientEnv, args: &[&str]) -> Result<Value, String> {
-    let o = env
-        .command(aws_cli())
-        .args(args)
-        .args(["--output", "json"])
-        .output()
-        .unwrap();
-    let (out, err) = text(&o);
-    if !o.status.success() {
-        return Err(err);
-    }
-    Ok(if out.trim().is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&out).unwrap()
-    })
-}
+use integration::{ClientEnv, SERVICE_ROLE};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn aws_cli_drives_the_eks_and_sts_operations_the_mapper_uses() {
@@ -29,7 +10,9 @@ async fn aws_cli_drives_the_eks_and_sts_operations_the_mapper_uses() {
         .unwrap();
     let env = ClientEnv::new(&sim);
 
-    let c = aws(&env, &["eks", "describe-cluster", "--name", "legacy"]).unwrap();
+    let c = env
+        .aws(&["eks", "describe-cluster", "--name", "legacy"])
+        .unwrap();
     assert_eq!(
         c["cluster"]["accessConfig"]["authenticationMode"],
         "CONFIG_MAP"
@@ -50,42 +33,37 @@ async fn aws_cli_drives_the_eks_and_sts_operations_the_mapper_uses() {
         "restJson1 timestamps are epoch seconds"
     );
 
-    let l = aws(&env, &["eks", "list-clusters"]).unwrap();
+    let l = env.aws(&["eks", "list-clusters"]).unwrap();
     assert_eq!(
         l["clusters"],
         serde_json::json!(["hybrid", "legacy", "modern"])
     );
 
-    let e = aws(
-        &env,
-        &[
+    let e = env
+        .aws(&[
             "eks",
             "create-access-entry",
             "--cluster-name",
             "modern",
             "--principal-arn",
             SERVICE_ROLE,
-        ],
-    )
-    .unwrap();
+        ])
+        .unwrap();
     assert_eq!(e["accessEntry"]["principalArn"], SERVICE_ROLE);
     assert_eq!(e["accessEntry"]["type"], "STANDARD");
-    let dup = aws(
-        &env,
-        &[
+    let dup = env
+        .aws(&[
             "eks",
             "create-access-entry",
             "--cluster-name",
             "modern",
             "--principal-arn",
             SERVICE_ROLE,
-        ],
-    )
-    .unwrap_err();
+        ])
+        .unwrap_err();
     assert!(dup.contains("ResourceInUseException"), "{dup}");
-    let a = aws(
-        &env,
-        &[
+    let a = env
+        .aws(&[
             "eks",
             "associate-access-policy",
             "--cluster-name",
@@ -96,38 +74,34 @@ async fn aws_cli_drives_the_eks_and_sts_operations_the_mapper_uses() {
             "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
             "--access-scope",
             "type=cluster",
-        ],
-    )
-    .unwrap();
+        ])
+        .unwrap();
     assert_eq!(
         a["associatedAccessPolicy"]["accessScope"]["type"],
         "cluster"
     );
-    let list = aws(
-        &env,
-        &["eks", "list-access-entries", "--cluster-name", "modern"],
-    )
-    .unwrap();
+    let list = env
+        .aws(&["eks", "list-access-entries", "--cluster-name", "modern"])
+        .unwrap();
     assert_eq!(list["accessEntries"], serde_json::json!([SERVICE_ROLE]));
-    let refused = aws(
-        &env,
-        &[
+    let refused = env
+        .aws(&[
             "eks",
             "create-access-entry",
             "--cluster-name",
             "legacy",
             "--principal-arn",
             SERVICE_ROLE,
-        ],
-    )
-    .unwrap_err();
+        ])
+        .unwrap_err();
     assert!(refused.contains("InvalidRequestException"), "{refused}");
-    let missing = aws(&env, &["eks", "describe-cluster", "--name", "nope"]).unwrap_err();
+    let missing = env
+        .aws(&["eks", "describe-cluster", "--name", "nope"])
+        .unwrap_err();
     assert!(missing.contains("ResourceNotFoundException"), "{missing}");
 
-    let ok = aws(
-        &env,
-        &[
+    let ok = env
+        .aws(&[
             "sts",
             "assume-role",
             "--role-arn",
@@ -136,32 +110,31 @@ async fn aws_cli_drives_the_eks_and_sts_operations_the_mapper_uses() {
             "concurrent",
             "--external-id",
             "concurrent-ext-id",
-        ],
-    )
-    .unwrap();
+        ])
+        .unwrap();
     assert!(ok["Credentials"]["SessionToken"].is_string());
     assert!(ok["AssumedRoleUser"]["Arn"].as_str().unwrap().ends_with(
         ":assumed-role/3f1c2a9e-0b7d-4c55-9e2f-6d1a8b7c5e40-RoleForAccessingEksAndEcr/concurrent"
     ));
-    let denied = aws(
-        &env,
-        &[
+    let denied = env
+        .aws(&[
             "sts",
             "assume-role",
             "--role-arn",
             SERVICE_ROLE,
             "--role-session-name",
             "concurrent",
-        ],
-    )
-    .unwrap_err();
+        ])
+        .unwrap_err();
     assert!(denied.contains("AccessDenied"), "{denied}");
 
     let mut stranger = ClientEnv::new(&sim);
     stranger.set("AWS_ACCESS_KEY_ID", "AKIAUNKNOWNKEY000000");
     stranger.set("AWS_SECRET_ACCESS_KEY", "nope");
-    let e = aws(&stranger, &["eks", "describe-cluster", "--name", "legacy"]).unwrap_err();
+    let e = stranger
+        .aws(&["eks", "describe-cluster", "--name", "legacy"])
+        .unwrap_err();
     assert!(e.contains("UnrecognizedClientException"), "{e}");
-    let e = aws(&stranger, &["sts", "get-caller-identity"]).unwrap_err();
+    let e = stranger.aws(&["sts", "get-caller-identity"]).unwrap_err();
     assert!(e.contains("InvalidClientTokenId"), "{e}");
 }

@@ -6,7 +6,7 @@
 
 use base64::Engine;
 use eks_sim::{Scenario, Simulator};
-use integration::{aws_cli, https_get, text, ClientEnv};
+use integration::{aws_cli, https_get, ClientEnv};
 use serde_json::{json, Value};
 
 const AWS_AUTH: &str = "/api/v1/namespaces/kube-system/configmaps/aws-auth";
@@ -21,39 +21,21 @@ async fn sim() -> Simulator {
         .unwrap()
 }
 
-/// An aws-cli call as the scenario's admin; Ok(stdout JSON) or Err(stderr).
-fn aws(env: &ClientEnv, args: &[&str]) -> Result<Value, String> {
-    let o = env
-        .command(aws_cli())
-        .args(args)
-        .args(["--output", "json"])
-        .output()
-        .unwrap();
-    let (out, err) = text(&o);
-    if o.status.success() {
-        Ok(serde_json::from_str(&out).unwrap_or(Value::Null))
-    } else {
-        Err(err)
-    }
-}
-
 /// A token from `aws eks get-token`, as `role` when given (assumed first through the
 /// simulator's STS), signed for the STS host `sts_url`.
 fn token(env: &ClientEnv, cluster: &str, role: Option<&str>, sts_url: &str) -> String {
     let mut cmd = env.command(aws_cli());
     if let Some(r) = role {
-        let creds = aws(
-            env,
-            &[
+        let creds = env
+            .aws(&[
                 "sts",
                 "assume-role",
                 "--role-arn",
                 r,
                 "--role-session-name",
                 "fidelity",
-            ],
-        )
-        .expect("assume-role")["Credentials"]
+            ])
+            .expect("assume-role")["Credentials"]
             .clone();
         cmd.env("AWS_ACCESS_KEY_ID", creds["AccessKeyId"].as_str().unwrap())
             .env(
@@ -62,21 +44,7 @@ fn token(env: &ClientEnv, cluster: &str, role: Option<&str>, sts_url: &str) -> S
             )
             .env("AWS_SESSION_TOKEN", creds["SessionToken"].as_str().unwrap());
     }
-    let o = cmd
-        .env("AWS_ENDPOINT_URL_STS", sts_url)
-        .args([
-            "eks",
-            "get-token",
-            "--cluster-name",
-            cluster,
-            "--output",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{:?}", text(&o));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    v["status"]["token"].as_str().unwrap().to_string()
+    env.get_token(cmd, cluster, sts_url)
 }
 
 const REGIONAL: &str = "https://sts.us-east-1.amazonaws.com";
@@ -135,17 +103,14 @@ async fn access_entries_need_an_existing_propagated_principal_with_its_full_arn(
     let sim = sim().await;
     let env = ClientEnv::new(&sim);
     let create = |arn: &str| {
-        aws(
-            &env,
-            &[
-                "eks",
-                "create-access-entry",
-                "--cluster-name",
-                "modern",
-                "--principal-arn",
-                arn,
-            ],
-        )
+        env.aws(&[
+            "eks",
+            "create-access-entry",
+            "--cluster-name",
+            "modern",
+            "--principal-arn",
+            arn,
+        ])
     };
     let invalid = "The specified principalArn is invalid: invalid principal.";
     for bad in [
@@ -176,21 +141,18 @@ async fn access_entries_need_an_existing_propagated_principal_with_its_full_arn(
     create(young).expect("visible after iam_propagation_seconds");
     // Right after the create, the policy association does not find the principal yet.
     let associate = |arn: &str| {
-        aws(
-            &env,
-            &[
-                "eks",
-                "associate-access-policy",
-                "--cluster-name",
-                "modern",
-                "--principal-arn",
-                arn,
-                "--policy-arn",
-                ADMIN_POLICY,
-                "--access-scope",
-                "type=cluster",
-            ],
-        )
+        env.aws(&[
+            "eks",
+            "associate-access-policy",
+            "--cluster-name",
+            "modern",
+            "--principal-arn",
+            arn,
+            "--policy-arn",
+            ADMIN_POLICY,
+            "--access-scope",
+            "type=cluster",
+        ])
     };
     let e = associate(young).unwrap_err();
     assert!(
@@ -216,17 +178,14 @@ async fn the_mode_switch_is_one_step_takes_minutes_and_creates_the_eks_entries()
     let sim = sim().await;
     let env = ClientEnv::new(&sim);
     let update = |mode: &str| {
-        aws(
-            &env,
-            &[
-                "eks",
-                "update-cluster-config",
-                "--name",
-                "legacy",
-                "--access-config",
-                &format!("authenticationMode={mode}"),
-            ],
-        )
+        env.aws(&[
+            "eks",
+            "update-cluster-config",
+            "--name",
+            "legacy",
+            "--access-config",
+            &format!("authenticationMode={mode}"),
+        ])
     };
     let e = update("API").unwrap_err();
     assert!(
@@ -244,20 +203,20 @@ async fn the_mode_switch_is_one_step_takes_minutes_and_creates_the_eks_entries()
     );
 
     let describe = || {
-        aws(
-            &env,
-            &[
-                "eks",
-                "describe-update",
-                "--name",
-                "legacy",
-                "--update-id",
-                &id,
-            ],
-        )
+        env.aws(&[
+            "eks",
+            "describe-update",
+            "--name",
+            "legacy",
+            "--update-id",
+            &id,
+        ])
         .unwrap()
     };
-    let cluster = || aws(&env, &["eks", "describe-cluster", "--name", "legacy"]).unwrap();
+    let cluster = || {
+        env.aws(&["eks", "describe-cluster", "--name", "legacy"])
+            .unwrap()
+    };
     sim.advance_clock(290.0);
     assert_eq!(describe()["update"]["status"], "InProgress");
     assert_eq!(cluster()["cluster"]["status"], "UPDATING");
@@ -273,11 +232,9 @@ async fn the_mode_switch_is_one_step_takes_minutes_and_creates_the_eks_entries()
         "API_AND_CONFIG_MAP"
     );
 
-    let list = aws(
-        &env,
-        &["eks", "list-access-entries", "--cluster-name", "legacy"],
-    )
-    .unwrap();
+    let list = env
+        .aws(&["eks", "list-access-entries", "--cluster-name", "legacy"])
+        .unwrap();
     let entries: Vec<&str> = list["accessEntries"]
         .as_array()
         .unwrap()
@@ -291,31 +248,27 @@ async fn the_mode_switch_is_one_step_takes_minutes_and_creates_the_eks_entries()
     ] {
         assert!(entries.contains(&arn), "{arn} in {entries:?}");
     }
-    let node = aws(
-        &env,
-        &[
+    let node = env
+        .aws(&[
             "eks",
             "describe-access-entry",
             "--cluster-name",
             "legacy",
             "--principal-arn",
             "arn:aws:iam::111122223333:role/eks-node-group-a",
-        ],
-    )
-    .unwrap();
+        ])
+        .unwrap();
     assert_eq!(node["accessEntry"]["type"], "EC2_LINUX");
-    let creator = aws(
-        &env,
-        &[
+    let creator = env
+        .aws(&[
             "eks",
             "list-associated-access-policies",
             "--cluster-name",
             "legacy",
             "--principal-arn",
             "arn:aws:iam::111122223333:user/admin",
-        ],
-    )
-    .unwrap();
+        ])
+        .unwrap();
     assert_eq!(
         creator["associatedAccessPolicies"][0]["policyArn"],
         ADMIN_POLICY
@@ -329,18 +282,16 @@ async fn a_scaled_clock_runs_a_ten_minute_switch_in_a_second() {
     scenario.clusters[0].authentication_mode_switch_seconds = 600.0;
     let sim = Simulator::start(scenario).await.unwrap();
     let env = ClientEnv::new(&sim);
-    let u = aws(
-        &env,
-        &[
+    let u = env
+        .aws(&[
             "eks",
             "update-cluster-config",
             "--name",
             "legacy",
             "--access-config",
             "authenticationMode=API_AND_CONFIG_MAP",
-        ],
-    )
-    .unwrap();
+        ])
+        .unwrap();
     assert_eq!(u["update"]["status"], "InProgress");
     let start = std::time::Instant::now();
     while sim.authentication_mode("legacy").as_deref() != Some("API_AND_CONFIG_MAP") {

@@ -3,30 +3,16 @@
 //! key is refused with 401 and a Kubernetes Status, as the EKS authenticator does.
 
 use base64::Engine;
-use integration::{aws_cli, https_get, text, ClientEnv};
+use integration::{aws_cli, https_get, ClientEnv};
 
 const PATH: &str = "/api/v1/namespaces/kube-system/configmaps/aws-auth";
 
 fn get_token(env: &ClientEnv, cluster: &str) -> String {
-    let o = env
-        .command(aws_cli())
-        .env(
-            "AWS_ENDPOINT_URL_STS",
-            "https://sts.us-east-1.amazonaws.com",
-        )
-        .args([
-            "eks",
-            "get-token",
-            "--cluster-name",
-            cluster,
-            "--output",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{:?}", text(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    v["status"]["token"].as_str().unwrap().to_string()
+    env.get_token(
+        env.command(aws_cli()),
+        cluster,
+        "https://sts.us-east-1.amazonaws.com",
+    )
 }
 
 fn tamper_signature(token: &str) -> String {
