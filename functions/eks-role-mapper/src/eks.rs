@@ -128,12 +128,19 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = std::result::Result<T, SdkError<E>>>,
 {
-    let until = tokio::time::Instant::now() + PROPAGATION_TIMEOUT;
+    // The window counts from the request's first receipt: a role that never appears (a wrong
+    // ARN looks the same to EKS) fails after it, however many invocations it spans.
+    let left = PROPAGATION_TIMEOUT.saturating_sub(crate::protocol::request_age());
+    let until = tokio::time::Instant::now() + left;
     let mut pause = Duration::from_millis(500);
     let mut retries = 0u32;
     loop {
         match call().await {
-            Err(e) if not_yet(&e) && crate::protocol::time_to_hand_over() => {
+            Err(e)
+                if not_yet(&e)
+                    && crate::protocol::time_to_hand_over()
+                    && tokio::time::Instant::now() < until =>
+            {
                 return Err(Error::Pending(format!(
                     "{operation} on {cluster}: the role is not known to EKS yet (IAM propagation)"
                 )))

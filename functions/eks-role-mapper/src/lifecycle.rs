@@ -175,6 +175,11 @@ async fn grant_all<K: crate::cloud::Cloud>(
     if total == 1 {
         return Err(failed.pop().expect("one failure").1);
     }
+    if let Some(waiting) = only_waiting(&failed) {
+        // Nothing failed for good: a fresh invocation goes on with every cluster (the grant is
+        // idempotent), so nothing done is undone.
+        return Err(waiting);
+    }
     let undo = if undo_on_failure && !granted.is_empty() {
         let done: Vec<String> = granted.iter().map(|g| g.cluster.clone()).collect();
         let undone = per_cluster::each(&done, |c| scope.revoke(c)).await;
@@ -198,6 +203,18 @@ async fn grant_all<K: crate::cloud::Cloud>(
     )))
 }
 
+/// When every failure is a wait that outlasts the invocation: one `Error::Pending` naming them.
+fn only_waiting(failed: &[(&str, Error)]) -> Option<Error> {
+    let mut what = Vec::new();
+    for (cluster, e) in failed {
+        match e {
+            Error::Pending(w) => what.push(format!("{cluster}: {w}")),
+            _ => return None,
+        }
+    }
+    Some(Error::Pending(what.join("; ")))
+}
+
 /// Revokes on every cluster; the clusters that failed are named.
 async fn revoke_all<K: crate::cloud::Cloud>(scope: &Scope<'_, K>, names: &[String]) -> Result<()> {
     let results = per_cluster::each(names, |c| scope.revoke(c)).await;
@@ -209,6 +226,7 @@ async fn revoke_all<K: crate::cloud::Cloud>(scope: &Scope<'_, K>, names: &[Strin
     match failed.len() {
         0 => Ok(()),
         _ if total == 1 => Err(failed.pop().expect("one failure").1),
+        _ if only_waiting(&failed).is_some() => Err(only_waiting(&failed).expect("checked")),
         _ => Err(Error::Clusters(per_cluster::failure_reason(
             total, &failed, "",
         ))),

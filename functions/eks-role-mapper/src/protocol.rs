@@ -23,6 +23,8 @@ pub const FALLBACK_BUDGET: Duration = Duration::from_secs(240);
 tokio::task_local! {
     /// When the work should stop waiting and hand over to a continuation.
     static SOFT_DEADLINE: tokio::time::Instant;
+    /// When the request was first received (by this invocation or the first it continues).
+    static RECEIVED: SystemTime;
 }
 
 /// Whether a long wait should stop now and let a fresh invocation go on (outside a request: never).
@@ -30,6 +32,14 @@ pub fn time_to_hand_over() -> bool {
     SOFT_DEADLINE
         .try_with(|d| tokio::time::Instant::now() >= *d)
         .unwrap_or(false)
+}
+
+/// How long ago the request was first received, across hand-overs (outside a request: zero), so
+/// a wait bounded per request is not restarted by each fresh invocation.
+pub fn request_age() -> Duration {
+    RECEIVED
+        .try_with(|r| SystemTime::now().duration_since(*r).unwrap_or_default())
+        .unwrap_or_default()
 }
 
 /// Sleeps `d`, or less when the time to hand over comes first, so a long wait never sleeps
@@ -161,7 +171,10 @@ where
     // Long waits stop a little before the deadline timer would cut them, so a hand-over is made
     // in time.
     let soft = tokio::time::Instant::now() + remaining.saturating_sub(keep * 2);
-    let task = tokio::spawn(SOFT_DEADLINE.scope(soft, work));
+    let received = hand_over
+        .map(|(h, _)| SystemTime::UNIX_EPOCH + Duration::from_millis(h.continuation.since_ms))
+        .unwrap_or_else(SystemTime::now);
+    let task = tokio::spawn(SOFT_DEADLINE.scope(soft, RECEIVED.scope(received, work)));
     let abort = task.abort_handle();
     let outcome = tokio::select! {
         joined = task => match joined {

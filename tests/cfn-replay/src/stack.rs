@@ -159,6 +159,8 @@ struct Lifecycle<'a> {
     function_arn: String,
     counter: u32,
     calls: Vec<Value>,
+    /// The service roles made so far.
+    made: std::collections::HashSet<String>,
 }
 
 impl Lifecycle<'_> {
@@ -168,6 +170,20 @@ impl Lifecycle<'_> {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         render_in(&self.moto.url, &self.region, &self.template, "replay", &p)
+    }
+
+    /// The service role the template made just now (at stack creation, or a new one on a
+    /// replacement) exists from here on, and is young: EKS sees it only once IAM has propagated it.
+    fn roles_made(&mut self, r: &Rendered) {
+        if let Some((_, role)) = r
+            .roles
+            .iter()
+            .find(|(l, _)| l == "RoleForConcurrentService")
+        {
+            if self.made.insert(role.arn.clone()) {
+                self.sim.create_role(&role.arn);
+            }
+        }
     }
 
     /// Puts the function role's rendered policy in force (none with MapRole=false).
@@ -284,6 +300,7 @@ pub async fn run_scenario(
         function_arn,
         counter: 0,
         calls: Vec::new(),
+        made: Default::default(),
     };
     let mut clean = true;
     let emit = |out: &mut dyn Write,
@@ -304,6 +321,7 @@ pub async fn run_scenario(
     let mut params: BTreeMap<String, String> = opts.parameters.iter().cloned().collect();
     let mut current = life.render(&params);
     let stack_id = current.stack_id.clone();
+    life.roles_made(&current);
     life.in_force(&current);
     let mut props = properties(&params, &current, &region);
     let mut id: Option<String> = None;
@@ -359,8 +377,9 @@ pub async fn run_scenario(
                 next_params.extend(changes.iter().cloned());
                 let next = life.render(&next_params);
                 let next_props = properties(&next_params, &next, &region);
-                // The role's policy first (a role the update removes keeps its old policy until
-                // the cleanup deletes it after the custom resource).
+                // The roles and the role's policy first (a role the update removes keeps its old
+                // policy until the cleanup deletes it after the custom resource).
+                life.roles_made(&next);
                 if next.roles.iter().any(|(l, _)| l == "MapperRole") {
                     life.in_force(&next);
                 }

@@ -115,3 +115,99 @@ fn the_simulators_aws_auth_decoding_agrees_with_the_authenticators_libraries() {
     }
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
 }
+
+/// Every mapRoles the mapper writes reads back, through the authenticator's own libraries, as the
+/// entries it meant: our role (path-less), its username and groups exactly, and every other entry
+/// as it was. The values are the ones a YAML 1.1 reader would turn into bools, numbers or nulls
+/// if written plain.
+#[test]
+fn every_map_roles_the_mapper_writes_is_read_by_the_authenticators_libraries_as_meant() {
+    use eks_role_mapper::arn::RoleArn;
+    use eks_role_mapper::aws_auth::{upsert, MAP_ROLES};
+    let Ok(bin) = std::env::var("AWS_AUTH_ORACLE") else {
+        panic!("AWS_AUTH_ORACLE is not set: scripts/test builds the oracle and sets it");
+    };
+    let nodes = "- rolearn: arn:aws:iam::111122223333:role/node\n  username: system:node:{{EC2PrivateDNSName}}\n  groups:\n    - system:bootstrappers\n    - system:nodes\n";
+    let words = [
+        "on",
+        "off",
+        "yes",
+        "no",
+        "y",
+        "n",
+        "true",
+        "False",
+        "null",
+        "~",
+        "1_000",
+        "0x1F",
+        "0o17",
+        "012",
+        "1e3",
+        ".5",
+        ".inf",
+        "-.nan",
+        "2001-12-14",
+        "1:20",
+        "+12",
+        "",
+        " lead",
+        "trail ",
+        "a: b",
+        "#hash",
+        "- dash",
+        "[list]",
+        "{map}",
+        "'quote",
+        "\"dq",
+        "tab\there",
+        "new\nline",
+        "system:masters",
+        "{{SessionName}}",
+        "ünïcode",
+        "*alias",
+        "&anchor",
+        "!tag",
+        "%pct",
+        "@at",
+        "`tick",
+        "|pipe",
+        ">gt",
+    ];
+    let roles = [
+        "arn:aws:iam::111122223333:role/3f1c-RoleForAccessingEksAndEcr",
+        "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0a1b2c",
+        "arn:aws-cn:iam::111122223333:role/p/a/t/h/On",
+    ];
+    let mut checked = 0;
+    for role in roles {
+        let r = RoleArn::parse("RoleArn", role).unwrap();
+        for w in words {
+            let groups = vec![w.to_string(), "system:masters".to_string()];
+            let base =
+                std::collections::BTreeMap::from([(MAP_ROLES.to_string(), nodes.to_string())]);
+            let Ok(edit) = upsert(&base, &r, w, &groups) else {
+                continue; // refused to write: nothing for the authenticator to misread
+            };
+            let text = &edit.data[MAP_ROLES];
+            let read = oracle(&bin, "roles", text);
+            let path_less = format!(
+                "arn:{}:iam::111122223333:role/{}",
+                r.partition(),
+                role.rsplit('/').next().unwrap()
+            );
+            assert_eq!(read.len(), 2, "{text}");
+            assert_eq!(read[0].arn, "arn:aws:iam::111122223333:role/node", "{text}");
+            assert_eq!(
+                read[0].groups,
+                ["system:bootstrappers", "system:nodes"],
+                "{text}"
+            );
+            assert_eq!(read[1].arn, path_less, "{text}");
+            assert_eq!(read[1].username, w, "{text}");
+            assert_eq!(read[1].groups, groups, "{text}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "{checked} texts checked");
+}
