@@ -339,6 +339,11 @@ pub const ACTIONS: &[ActionInfo] = &[
         condition_keys: &["aws:RequestTag/${TagKey}", "aws:TagKeys"],
     },
     ActionInfo {
+        action: "eks:UntagResource",
+        resource: ResourceType::AccessEntry,
+        condition_keys: &["aws:TagKeys"],
+    },
+    ActionInfo {
         action: "sts:AssumeRole",
         resource: ResourceType::Role,
         condition_keys: &["aws:RequestTag/${TagKey}", "aws:TagKeys", "sts:ExternalId"],
