@@ -421,10 +421,17 @@ fn finding_2_writes_are_pinned_to_the_role_the_policy_the_scope_and_the_tag() {
         cond(associate, "StringEquals", "eks:accessScope"),
         json!("cluster")
     );
+    // The owner tag, and the record of an association made on an adopted entry; nothing else.
     let tag = statements_for(&doc, "eks:TagResource")[0];
     assert_eq!(
-        cond(tag, "ForAllValues:StringEquals", "aws:TagKeys"),
-        json!(["eks-role-mapper/owner"])
+        cond(tag, "ForAllValues:StringLike", "aws:TagKeys"),
+        json!(["eks-role-mapper/owner", "eks-role-mapper/associated-*"])
+    );
+    assert_eq!(statements_for(&doc, "eks:UntagResource")[0], tag);
+    let take_back = statements_for(&doc, "eks:DisassociateAccessPolicy")[0];
+    assert_eq!(
+        cond(take_back, "ArnEquals", "eks:policyArn"),
+        json!("arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy")
     );
     let switch = statements_for(&doc, "eks:UpdateClusterConfig");
     assert_eq!(switch.len(), 1, "{doc}");
@@ -438,12 +445,37 @@ fn finding_2_writes_are_pinned_to_the_role_the_policy_the_scope_and_the_tag() {
         "eks:DescribeUpdate",
         &format!("arn:aws:eks:{REGION}:{MOTO_ACCOUNT}:cluster/a")
     ));
-    // Granted but never called: gone.
-    for never in [
-        "eks:DisassociateAccessPolicy",
+    // Every EKS action granted is one the function calls (the adopted-entry clean-up calls
+    // ListAssociatedAccessPolicies, DisassociateAccessPolicy and UntagResource).
+    let called = [
+        "eks:DescribeCluster",
+        "eks:ListClusters",
+        "eks:CreateAccessEntry",
+        "eks:DescribeAccessEntry",
+        "eks:DeleteAccessEntry",
         "eks:ListAssociatedAccessPolicies",
-    ] {
-        assert!(statements_for(&doc, never).is_empty(), "{never}: {doc}");
+        "eks:AssociateAccessPolicy",
+        "eks:DisassociateAccessPolicy",
+        "eks:TagResource",
+        "eks:UntagResource",
+        "eks:UpdateClusterConfig",
+        "eks:DescribeUpdate",
+    ];
+    for st in doc["Statement"].as_array().unwrap() {
+        let actions = match &st["Action"] {
+            Json::String(a) => vec![a.clone()],
+            Json::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for a in actions.iter().filter(|a| a.starts_with("eks:")) {
+            assert!(
+                called.contains(&a.as_str()),
+                "{a} is granted but never called"
+            );
+        }
     }
     // Without EnableAccessEntries, no switch at all.
     let r = render(&url, "no-switch", &mapper_params("a", &[]));
