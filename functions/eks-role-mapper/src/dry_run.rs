@@ -326,13 +326,7 @@ impl<K: Cloud> Cloud for Recording<K> {
 
     async fn delete_access_entry(&self, cluster: &str, role: &RoleArn) -> Result<bool> {
         // Whoever's it is: the caller decided it is to go.
-        let exists = match self.recorded_entry(cluster) {
-            Some(e) => e.is_some(),
-            None => {
-                self.record("eks:DescribeAccessEntry", Some(cluster), false, None);
-                self.inner.access_entry_owner(cluster, role, "").await? != EntryOwner::Missing
-            }
-        };
+        let exists = self.entry_exists(cluster, role, "").await?;
         if exists {
             self.record(
                 "eks:DeleteAccessEntry",

@@ -226,9 +226,7 @@ async fn revoke_all<K: crate::cloud::Cloud>(scope: &Scope<'_, K>, names: &[Strin
     match failed.len() {
         0 => Ok(()),
         _ if total == 1 => Err(failed.pop().expect("one failure").1),
-        _ if only_waiting(&failed).is_some() => Err(only_waiting(&failed).expect("checked")),
-        _ => Err(Error::Clusters(per_cluster::failure_reason(
-            total, &failed, "",
-        ))),
+        _ => Err(only_waiting(&failed)
+            .unwrap_or_else(|| Error::Clusters(per_cluster::failure_reason(total, &failed, "")))),
     }
 }
