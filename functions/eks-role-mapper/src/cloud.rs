@@ -4,6 +4,7 @@
 //! instead of sent) and `memory` (a fast in-process cluster set for tests).
 
 use std::future::Future;
+use std::time::SystemTime;
 
 use k8s_openapi::api::core::v1::ConfigMap;
 
@@ -23,6 +24,8 @@ pub struct ClusterInfo {
     pub mode: AuthMode,
     /// ACTIVE, CREATING, UPDATING, DELETING, FAILED or PENDING.
     pub status: String,
+    /// When the cluster was created: a reconcile tells a cluster new under `*` from a repair.
+    pub created_at: Option<SystemTime>,
 }
 
 impl ClusterInfo {
@@ -70,8 +73,29 @@ pub trait Reinvoke: Send + Sync {
     ) -> impl Future<Output = Result<()>> + Send;
 }
 
+/// What CloudFormation says of one resource of a stack (DescribeStackResource).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackResource {
+    pub physical_id: Option<String>,
+    /// CREATE_COMPLETE, UPDATE_IN_PROGRESS, DELETE_COMPLETE, ...
+    pub status: String,
+    pub last_updated: Option<SystemTime>,
+}
+
+/// Reads CloudFormation: a reconcile writes only while the stack that made the grant still holds
+/// it, with the same physical id.
+pub trait Stacks: Send + Sync {
+    /// The resource `logical_id` of the stack `stack_id` (its ARN, which also finds a deleted
+    /// stack); None when the stack or the resource does not exist.
+    fn stack_resource(
+        &self,
+        stack_id: &str,
+        logical_id: &str,
+    ) -> impl Future<Output = Result<Option<StackResource>>> + Send;
+}
+
 /// Makes the port for one region; the adapters hold their clients.
-pub trait Connect: Reinvoke + Clone + Send + Sync + 'static {
+pub trait Connect: Reinvoke + Stacks + Clone + Send + Sync + 'static {
     type Cloud: Cloud + 'static;
     /// The region used when the properties name none.
     fn default_region(&self) -> Option<String>;

@@ -13,12 +13,15 @@ use serde_json::Value;
 
 use crate::arn::RoleArn;
 use crate::aws_auth::{self, MAP_ROLES};
-use crate::cloud::{AdminRole, Cloud, ClusterInfo, Connect, Reinvoke, StoreError};
+use crate::cloud::{
+    AdminRole, Cloud, ClusterInfo, Connect, Reinvoke, StackResource, Stacks, StoreError,
+};
 use crate::decision::AuthMode;
 use crate::error::Result;
 use crate::event::Request;
 use crate::ownership::EntryOwner;
 use crate::protocol::{self, Progress};
+use crate::reconcile::Report;
 use crate::response::Body;
 
 /// One call of the run: made (a read) or recorded in its place (a write).
@@ -89,10 +92,7 @@ impl fmt::Display for DryRun {
 pub async fn dry_run<C: Connect>(connect: &C, event: Value) -> Result<DryRun> {
     let request = Request::parse(&event, true)?;
     let envelope = request.envelope.clone();
-    let recorder = Recorder {
-        inner: connect.clone(),
-        log: Arc::default(),
-    };
+    let recorder = Recorder::over(connect);
     let progress = Progress::default();
     let work = crate::lifecycle::act(recorder.clone(), request, progress.clone());
     let outcome = match tokio::time::timeout(protocol::FALLBACK_BUDGET, work).await {
@@ -100,8 +100,28 @@ pub async fn dry_run<C: Connect>(connect: &C, event: Value) -> Result<DryRun> {
         Err(_) => Err(crate::Error::Deadline("planning".into())),
     };
     let response = protocol::answer(&envelope, &progress, outcome);
-    let calls = std::mem::take(&mut *recorder.log.lock().unwrap_or_else(|e| e.into_inner()));
-    Ok(DryRun { response, calls })
+    Ok(DryRun {
+        response,
+        calls: recorder.calls(),
+    })
+}
+
+/// What a reconcile would repair: its report, and every call (writes recorded, not sent).
+#[derive(Debug, Clone, Serialize)]
+pub struct ReconcileDryRun {
+    pub report: Report,
+    pub calls: Vec<Call>,
+}
+
+/// Runs a reconcile event with writes recorded, not sent.
+pub async fn dry_run_reconcile<C: Connect>(connect: &C, event: &Value) -> ReconcileDryRun {
+    let recorder = Recorder::over(connect);
+    let deadline = std::time::SystemTime::now() + protocol::FALLBACK_BUDGET;
+    let report = crate::reconcile::reconcile(&recorder, event, deadline).await;
+    ReconcileDryRun {
+        report,
+        calls: recorder.calls(),
+    }
 }
 
 /// The recording adapter's factory.
@@ -111,10 +131,34 @@ pub struct Recorder<C> {
     log: Arc<Mutex<Vec<Call>>>,
 }
 
+impl<C: Connect> Recorder<C> {
+    fn over(connect: &C) -> Recorder<C> {
+        Recorder {
+            inner: connect.clone(),
+            log: Arc::default(),
+        }
+    }
+
+    fn calls(&self) -> Vec<Call> {
+        std::mem::take(&mut *self.log.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
 impl<C: Connect> Reinvoke for Recorder<C> {
     /// A dry run plans a request within one run: it never hands over.
     async fn invoke_async(&self, _function_arn: &str, _event: &Value) -> Result<()> {
         Ok(())
+    }
+}
+
+impl<C: Connect> Stacks for Recorder<C> {
+    /// A read: made.
+    async fn stack_resource(
+        &self,
+        stack_id: &str,
+        logical_id: &str,
+    ) -> Result<Option<StackResource>> {
+        self.inner.stack_resource(stack_id, logical_id).await
     }
 }
 

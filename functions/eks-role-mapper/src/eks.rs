@@ -79,6 +79,9 @@ pub async fn describe(eks: &aws_sdk_eks::Client, cluster: &str) -> Result<Option
                 .map(AuthenticationMode::as_str),
         ),
         status: c.status.map(|s| s.as_str().to_string()).unwrap_or_default(),
+        created_at: c
+            .created_at
+            .and_then(|t| std::time::SystemTime::try_from(t).ok()),
     }))
 }
 

@@ -2,6 +2,7 @@
 //! (`protocol`) to the lifecycle (`lifecycle`) over any port and response sender; `handle` is the
 //! live one.
 
+use std::io::Write;
 use std::time::SystemTime;
 
 use serde_json::Value;
@@ -12,6 +13,7 @@ use crate::cloud::Connect;
 use crate::event::Request;
 use crate::lifecycle;
 use crate::protocol::{self, Continuation, HandOver, Progress};
+use crate::reconcile;
 use crate::response::{Body, Respond};
 
 /// The Lambda handler against AWS.
@@ -41,8 +43,21 @@ pub struct Invocation<'a> {
     pub function_arn: &'a str,
 }
 
+/// A reconcile event from the stack's schedule (see `reconcile`): never answers CloudFormation.
+pub async fn reconcile_with<C: Connect>(
+    connect: &C,
+    event: &Value,
+    invocation: Invocation<'_>,
+) -> reconcile::Report {
+    let span = tracing::info_span!("reconcile", request_id = %invocation.request_id);
+    let deadline = protocol::believable_deadline(invocation.deadline_ms, SystemTime::now());
+    reconcile::reconcile(connect, event, deadline)
+        .instrument(span)
+        .await
+}
+
 /// One event over any port and sender; answers the body sent, or None when the request was
-/// handed over to a fresh invocation. Fails only when nothing could be answered (no usable
+/// handed over to a fresh invocation or was a reconcile (which answers nobody). Fails only when nothing could be answered (no usable
 /// ResponseURL, or the answer could not be delivered).
 pub async fn handle_with<C: Connect, S: Respond>(
     connect: &C,
@@ -50,6 +65,16 @@ pub async fn handle_with<C: Connect, S: Respond>(
     event: Value,
     invocation: Invocation<'_>,
 ) -> Result<Option<Body>, lambda_runtime::Error> {
+    if reconcile::is_reconcile(&event) {
+        // Boxed: a deep future, as the lifecycle's.
+        let report = Box::pin(reconcile_with(connect, &event, invocation)).await;
+        // Embedded metric format: each record a line of its own on stdout.
+        let mut out = std::io::stdout().lock();
+        for record in report.metric_records(SystemTime::now()) {
+            let _ = writeln!(out, "{record}");
+        }
+        return Ok(None);
+    }
     let lambda_request_id = invocation.request_id;
     let request = match Request::parse(&event, sender.allows_loopback()) {
         Ok(r) => r,

@@ -5,7 +5,8 @@
 //! The core (properties, ARNs, the aws-auth edit, the decision, ownership, ids, the response body)
 //! is pure. The per-cluster rules (`per_cluster`, `aws_auth_store`) and the lifecycle run over one
 //! port (`cloud`) with three adapters: `live` (AWS and the Kubernetes API), `dry_run` (real reads,
-//! recorded writes) and `memory` (in-process, for fast tests). `protocol` answers CloudFormation.
+//! recorded writes) and `memory` (in-process, for fast tests). `protocol` answers CloudFormation;
+//! `reconcile` re-applies a stack's grant on a schedule and answers nobody.
 
 mod aws_auth_store;
 mod clients;
@@ -23,6 +24,8 @@ mod properties;
 mod protocol;
 mod reinvoke;
 mod response;
+mod signed;
+mod stacks;
 mod token;
 
 pub mod arn;
@@ -33,14 +36,15 @@ pub mod dry_run;
 pub mod logging;
 pub mod memory;
 pub mod ownership;
+pub mod reconcile;
 pub mod yaml_text;
 
 pub use clients::Clients;
 pub use decision::{AuthMode, Mechanism};
-pub use dry_run::{dry_run, DryRun};
+pub use dry_run::{dry_run, dry_run_reconcile, DryRun, ReconcileDryRun};
 pub use error::{Error, Invalid, Result};
 pub use event::{Envelope, Request};
-pub use handler::{handle, handle_with, Invocation};
+pub use handler::{handle, handle_with, reconcile_with, Invocation};
 pub use per_cluster::SWITCHED_LOOK;
 pub use physical_id::Recorded;
 pub use properties::KNOWN_PROPERTIES;

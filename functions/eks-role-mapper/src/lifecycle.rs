@@ -86,7 +86,11 @@ pub async fn act<C: Connect>(connect: C, request: Request, progress: Progress) -
     }
 }
 
-fn scope<'a, K>(cloud: &'a K, props: Option<&'a Properties>, rec: &'a Recorded) -> Scope<'a, K> {
+pub(crate) fn scope<'a, K>(
+    cloud: &'a K,
+    props: Option<&'a Properties>,
+    rec: &'a Recorded,
+) -> Scope<'a, K> {
     Scope {
         cloud,
         props,
@@ -96,7 +100,7 @@ fn scope<'a, K>(cloud: &'a K, props: Option<&'a Properties>, rec: &'a Recorded) 
     }
 }
 
-fn admin_of(props: Option<&Properties>) -> Option<AdminRole> {
+pub(crate) fn admin_of(props: Option<&Properties>) -> Option<AdminRole> {
     let p = props?;
     Some(AdminRole {
         role: p.cluster_admin_role.clone()?,

@@ -5,12 +5,14 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 
 use crate::arn::RoleArn;
-use crate::cloud::{AdminRole, Cloud, ClusterInfo, Connect, Reinvoke, StoreError};
+use crate::cloud::{
+    AdminRole, Cloud, ClusterInfo, Connect, Reinvoke, StackResource, Stacks, StoreError,
+};
 use crate::decision::AuthMode;
 use crate::error::{Error, Result};
 use crate::ownership::{associated_tag, EntryOwner, OWNER_TAG, STANDARD};
@@ -44,6 +46,7 @@ pub struct Cluster {
     pub aws_auth: Option<ConfigMap>,
     /// Whether the function's identity gets into the Kubernetes API.
     pub kube_reachable: bool,
+    pub created_at: Option<SystemTime>,
 }
 
 impl Cluster {
@@ -55,6 +58,7 @@ impl Cluster {
             entries: BTreeMap::new(),
             aws_auth: None,
             kube_reachable: true,
+            created_at: None,
         }
     }
 }
@@ -72,6 +76,8 @@ pub struct World {
     /// Other writers: before each of our next aws-auth writes on a cluster, one of these
     /// `mapRoles` texts is stored first (a newer resourceVersion, so ours conflicts).
     pub racers: HashMap<String, Vec<String>>,
+    /// CloudFormation's view: (stack id, logical id) → the resource.
+    pub stacks: HashMap<(String, String), StackResource>,
     resource_version: u64,
 }
 
@@ -188,6 +194,20 @@ impl Reinvoke for Memory {
     }
 }
 
+impl Stacks for Memory {
+    async fn stack_resource(
+        &self,
+        stack_id: &str,
+        logical_id: &str,
+    ) -> Result<Option<StackResource>> {
+        let mut w = self.world();
+        w.check("DescribeStackResource", stack_id)?;
+        Ok(w.stacks
+            .get(&(stack_id.to_string(), logical_id.to_string()))
+            .cloned())
+    }
+}
+
 impl Connect for Memory {
     type Cloud = Memory;
 
@@ -215,6 +235,7 @@ impl Cloud for Memory {
             ca_pem: Vec::new(),
             mode: c.mode.clone(),
             status: c.status.clone(),
+            created_at: c.created_at,
         }))
     }
 

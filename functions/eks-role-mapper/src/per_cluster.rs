@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures::stream::{self, StreamExt};
 
 use crate::arn::RoleArn;
+use crate::aws_auth::Change;
 use crate::aws_auth_store;
 use crate::cloud::{Cloud, ClusterInfo};
 use crate::decision::{decide, places, replaces_aws_auth_entry, Mechanism};
@@ -30,6 +31,9 @@ pub struct Granted {
     pub arn: String,
     pub mechanism: Mechanism,
     pub adopted: bool,
+    /// Whether anything was written: false when the grant stood already (what a reconcile
+    /// with nothing to repair finds).
+    pub changed: bool,
 }
 
 /// One request's target on one region: the role, its owner key, and the port.
@@ -69,6 +73,17 @@ impl<K: Cloud> Scope<'_, K> {
             tracing::info!(cluster, status = %info.status, "not ACTIVE, skipped");
             return Ok(None);
         }
+        self.grant_on(props, &info, held_before).await.map(Some)
+    }
+
+    /// Grants the role on a cluster already described.
+    pub async fn grant_on(
+        &self,
+        props: &Properties,
+        info: &ClusterInfo,
+        held_before: bool,
+    ) -> Result<Granted> {
+        let cluster = info.name.as_str();
         let decision = decide(
             cluster,
             &info.mode,
@@ -80,11 +95,11 @@ impl<K: Cloud> Scope<'_, K> {
             self.cloud.enable_access_entries(cluster).await?;
             tracing::info!(cluster, "cluster switched to API_AND_CONFIG_MAP");
         }
-        let adopted = match decision.mechanism {
+        let (adopted, changed) = match decision.mechanism {
             Mechanism::AccessEntry => {
                 // An entry of the role may be there already: ours (a retried Create), adopted,
                 // or of a type that cannot carry access policies (refused before any write).
-                let (existed, adopted) = match self
+                let (existed, adopted, associated) = match self
                     .cloud
                     .access_entry_owner(cluster, self.role, self.owner)
                     .await?
@@ -98,13 +113,20 @@ impl<K: Cloud> Scope<'_, K> {
                         self.cloud
                             .associate_policy(cluster, self.role, &props.access_policy_arn)
                             .await?;
-                        (raced, raced)
+                        (raced, raced, true)
                     }
                     EntryOwner::Ours => {
-                        self.cloud
-                            .associate_policy(cluster, self.role, &props.access_policy_arn)
+                        // A retried Create, or a reconcile: the association may have been
+                        // taken away since.
+                        let missing = !self
+                            .has_policy(cluster, &props.access_policy_arn)
                             .await?;
-                        (true, false)
+                        if missing {
+                            self.cloud
+                                .associate_policy(cluster, self.role, &props.access_policy_arn)
+                                .await?;
+                        }
+                        (true, false, missing)
                     }
                     EntryOwner::Other { kind, .. } if kind != STANDARD => {
                         return Err(Error::Unsupported(format!(
@@ -112,20 +134,21 @@ impl<K: Cloud> Scope<'_, K> {
                         )))
                     }
                     EntryOwner::Other { arn, .. } => {
-                        self.adopt_entry(cluster, &arn, &props.access_policy_arn)
+                        let associated = self
+                            .adopt_entry(cluster, &arn, &props.access_policy_arn)
                             .await?;
-                        (true, true)
+                        (true, true, associated)
                     }
                 };
                 if replaces_aws_auth_entry(decision, &info.mode, held_before, existed) {
-                    self.remove_from_aws_auth_if_reachable(&info).await;
+                    self.remove_from_aws_auth_if_reachable(info).await;
                 }
-                adopted
+                (adopted, !existed || associated)
             }
             Mechanism::AwsAuth => {
                 let done = aws_auth_store::upsert(
                     self.cloud,
-                    &info,
+                    info,
                     self.role,
                     &props.username,
                     &props.groups,
@@ -133,37 +156,44 @@ impl<K: Cloud> Scope<'_, K> {
                 )
                 .await?;
                 tracing::info!(cluster, change = ?done.change, conflicts = done.conflicts, "aws-auth written");
-                done.adopted
+                (done.adopted, done.change != Change::Unchanged)
             }
         };
-        tracing::info!(cluster, adopted, "access granted");
-        Ok(Some(Granted {
+        let changed = changed || decision.switch_mode;
+        tracing::info!(cluster, adopted, changed, "access granted");
+        Ok(Granted {
             cluster: cluster.to_string(),
-            arn: info.arn,
+            arn: info.arn.clone(),
             mechanism: decision.mechanism,
             adopted,
-        }))
+            changed,
+        })
+    }
+
+    async fn has_policy(&self, cluster: &str, policy: &str) -> Result<bool> {
+        Ok(self
+            .cloud
+            .associated_policies(cluster, self.role)
+            .await?
+            .iter()
+            .any(|p| p == policy))
     }
 
     /// Grants through an entry that was there before: the access policy is associated only when
     /// it is not yet, and then recorded on the entry (before the association, so no association
     /// of ours is ever left unrecorded), so Delete takes back exactly that.
-    async fn adopt_entry(&self, cluster: &str, entry_arn: &str, policy: &str) -> Result<()> {
-        if self
-            .cloud
-            .associated_policies(cluster, self.role)
-            .await?
-            .iter()
-            .any(|p| p == policy)
-        {
-            return Ok(());
+    /// Answers whether it associated the policy.
+    async fn adopt_entry(&self, cluster: &str, entry_arn: &str, policy: &str) -> Result<bool> {
+        if self.has_policy(cluster, policy).await? {
+            return Ok(false);
         }
         self.cloud
             .record_association(cluster, entry_arn, self.owner, policy)
             .await?;
         self.cloud
             .associate_policy(cluster, self.role, policy)
-            .await
+            .await?;
+        Ok(true)
     }
 
     /// Removes what this resource created on one cluster; a cluster, entry or ConfigMap that is

@@ -142,6 +142,31 @@ pub fn believable_deadline(deadline_ms: u64, now: SystemTime) -> SystemTime {
     }
 }
 
+/// Runs `work` to an invocation's deadline outside the custom-resource protocol (a reconcile):
+/// long waits give up as `Error::Pending` a little before it, and the work is cut off just
+/// before it (None, also on a panic).
+pub async fn within<T, F>(deadline: SystemTime, work: F) -> Option<T>
+where
+    T: Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+{
+    let remaining = deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    let keep = reserve(remaining);
+    let soft = tokio::time::Instant::now() + remaining.saturating_sub(keep * 2);
+    let task = tokio::spawn(SOFT_DEADLINE.scope(soft, RECEIVED.scope(SystemTime::now(), work)));
+    let abort = task.abort_handle();
+    match tokio::time::timeout(remaining.saturating_sub(keep), task).await {
+        Ok(Ok(t)) => Some(t),
+        Ok(Err(_)) => None,
+        Err(_) => {
+            abort.abort();
+            None
+        }
+    }
+}
+
 /// How much of the remaining time is kept for sending the answer.
 fn reserve(remaining: Duration) -> Duration {
     (remaining / 5).clamp(Duration::from_millis(500), Duration::from_secs(10))

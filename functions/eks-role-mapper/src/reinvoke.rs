@@ -3,15 +3,12 @@
 //! outlasts one invocation goes on in the next.
 //! <https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html>
 
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-use aws_sigv4::sign::v4;
-use bytes::Bytes;
-use http_body_util::Full;
 use serde_json::Value;
 
 use crate::clients::Clients;
 use crate::cloud::Reinvoke;
 use crate::error::{Error, Result};
+use crate::signed;
 
 /// Lambda's limit on an asynchronous invocation's payload (the stricter, older figure).
 const MAX_ASYNC_PAYLOAD: usize = 256 * 1024;
@@ -23,15 +20,6 @@ fn region_of(function_arn: &str) -> Option<&str> {
     parts.next()?;
     (parts.next()? == "lambda").then_some(())?;
     parts.next().filter(|r| !r.is_empty())
-}
-
-/// Lambda's endpoint for a region, unless the configuration names one (`AWS_ENDPOINT_URL`).
-fn endpoint(configured: Option<&str>, region: &str) -> String {
-    match configured {
-        Some(url) => url.trim_end_matches('/').to_string(),
-        None if region.starts_with("cn-") => format!("https://lambda.{region}.amazonaws.com.cn"),
-        None => format!("https://lambda.{region}.amazonaws.com"),
-    }
 }
 
 impl Reinvoke for Clients {
@@ -51,44 +39,16 @@ impl Reinvoke for Clients {
         }
         let url = format!(
             "{}/2015-03-31/functions/{}/invocations",
-            endpoint(self.endpoint_url().as_deref(), region),
+            signed::endpoint(self.endpoint_url().as_deref(), "lambda", region),
             percent_encode(function_arn)
         );
-        let credentials = self.own_credentials().await?;
-        let identity = credentials.into();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(region)
-            .name("lambda")
-            .time(std::time::SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()
-            .map_err(|e| fail(e.to_string()))?
-            .into();
-        let uri: http::Uri = url.parse().map_err(|_| fail("bad endpoint".into()))?;
-        let host = uri.authority().map(|a| a.to_string()).unwrap_or_default();
         let headers = [
-            ("host", host.as_str()),
             ("content-type", "application/json"),
             ("x-amz-invocation-type", "Event"),
         ];
-        let signable = SignableRequest::new(
-            "POST",
-            &url,
-            headers.into_iter(),
-            SignableBody::Bytes(&body),
-        )
-        .map_err(|e| fail(e.to_string()))?;
-        let (instructions, _) = sign(signable, &params)
-            .map_err(|e| fail(e.to_string()))?
-            .into_parts();
-        let mut request = http::Request::post(uri)
-            .header("content-type", "application/json")
-            .header("x-amz-invocation-type", "Event")
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| fail(e.to_string()))?;
-        instructions.apply_to_request_http1x(&mut request);
-        let status = self.sender().request(request).await.map_err(fail)?;
+        let (status, _) = signed::post(self, "lambda", region, &url, &headers, body)
+            .await
+            .map_err(fail)?;
         if status != 202 {
             return Err(fail(format!("HTTP {status}")));
         }
@@ -113,20 +73,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_region_comes_from_the_function_arn_and_the_endpoint_from_the_partition() {
+    fn the_region_comes_from_the_function_arn() {
         assert_eq!(
             region_of("arn:aws:lambda:eu-west-1:111122223333:function:f"),
             Some("eu-west-1")
         );
         assert_eq!(region_of("arn:aws:iam::1:role/x"), None);
         assert_eq!(region_of(""), None);
-        assert_eq!(
-            endpoint(None, "cn-north-1"),
-            "https://lambda.cn-north-1.amazonaws.com.cn"
-        );
-        assert_eq!(
-            endpoint(Some("https://127.0.0.1:9/"), "us-east-1"),
-            "https://127.0.0.1:9"
-        );
     }
 }

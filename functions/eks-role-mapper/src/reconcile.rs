@@ -1,0 +1,412 @@
+//! The scheduled reconcile: a grant made once does not stay made (aws-auth rewritten by a
+//! `kubectl apply`, an access entry or its policy deleted, a new cluster under `*`). A schedule
+//! of the stack invokes the function with what the stack granted; this re-applies that grant with
+//! the very per-cluster code of a Create, and answers nobody: what it did goes to the log (one
+//! line a repair or grant) and to CloudWatch metrics (embedded metric format).
+//!
+//! It writes only while CloudFormation says the stack still holds this resource with this
+//! physical id and is not changing it: nothing comes back once the stack is gone or replaced
+//! the resource, and a stack operation under way is left to finish.
+
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::cloud::{Cloud, Connect, StackResource};
+use crate::error::{Error, Invalid, Result};
+use crate::lifecycle::{admin_of, scope};
+use crate::ownership::owner_key;
+use crate::per_cluster::{self, Scope};
+use crate::physical_id::Recorded;
+use crate::properties::Properties;
+use crate::protocol;
+use crate::stacks::stack_region;
+
+/// The RequestType of a reconcile event (which carries no ResponseURL).
+pub const REQUEST_TYPE: &str = "Reconcile";
+/// The CloudWatch namespace of the reconcile's metrics.
+pub const NAMESPACE: &str = "EksRoleMapper";
+
+/// Whether an event is a reconcile from the schedule rather than a CloudFormation request (which
+/// always has a ResponseURL, and is answered even with a wrong RequestType).
+pub fn is_reconcile(event: &Value) -> bool {
+    event.get("RequestType").and_then(Value::as_str) == Some(REQUEST_TYPE)
+        && event.get("ResponseURL").is_none()
+}
+
+/// What a reconcile did on one cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Outcome {
+    /// The grant stood; nothing was written.
+    Unchanged,
+    /// Something of the grant was gone and was put back.
+    Repaired,
+    /// A cluster newer than the stack's last change got the grant (one new under `*`).
+    Granted,
+    /// The cluster no longer exists.
+    Gone,
+    /// The cluster is not ACTIVE (being created, updated or deleted): left for the next run.
+    Skipped,
+    /// A wait (IAM propagation, a mode switch) outlasted this run: the next run goes on.
+    Pending,
+    /// The cluster could not be reached, read or written.
+    Failed,
+}
+
+/// One cluster's line of the report.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ClusterReport {
+    pub cluster: String,
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Whether the reconcile got to the clusters, and if not, why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Verdict {
+    /// The clusters were reconciled (each has its outcome).
+    Reconciled,
+    /// The stack, or its resource, is deleted or does not exist: nothing is written.
+    StackGone,
+    /// The stack's resource has another physical id now (it was replaced): this event is stale.
+    Superseded,
+    /// The stack is changing the resource now (the status): the next run reconciles.
+    StackBusy(String),
+    /// The event is malformed: which field, what was expected.
+    Invalid(String),
+    /// CloudFormation or EKS could not be asked (the error): nothing is written.
+    Failed(String),
+}
+
+/// What one reconcile did: the report the replay prints, the log lines and the metrics.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Report {
+    /// The stack's name (the metrics' `Stack` dimension), empty when the event named none.
+    pub stack: String,
+    pub verdict: Verdict,
+    pub clusters: Vec<ClusterReport>,
+}
+
+impl Report {
+    fn without_clusters(stack: &str, verdict: Verdict) -> Report {
+        Report {
+            stack: stack.to_string(),
+            verdict,
+            clusters: Vec::new(),
+        }
+    }
+
+    /// Whether something failed: the event, the ownership check, or a cluster.
+    pub fn failed(&self) -> bool {
+        matches!(self.verdict, Verdict::Invalid(_) | Verdict::Failed(_))
+            || self.clusters.iter().any(|c| c.outcome == Outcome::Failed)
+    }
+
+    /// How many clusters ended with `outcome`.
+    pub fn count(&self, outcome: Outcome) -> usize {
+        self.clusters
+            .iter()
+            .filter(|c| c.outcome == outcome)
+            .count()
+    }
+
+    /// The embedded-metric-format records: one a cluster (dimensions Stack and Stack+Cluster),
+    /// or one for the stack when the reconcile failed before the clusters. Each is a JSON object
+    /// for a line of its own on stdout, where Lambda's log agent hands it to CloudWatch.
+    /// <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>
+    pub fn metric_records(&self, at: SystemTime) -> Vec<Value> {
+        let ms = at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default();
+        let metrics = json!([
+            {"Name": "Repaired", "Unit": "Count"},
+            {"Name": "Granted", "Unit": "Count"},
+            {"Name": "Failed", "Unit": "Count"},
+        ]);
+        let n = |b: bool| u8::from(b);
+        if self.clusters.is_empty() {
+            if !self.failed() {
+                return Vec::new();
+            }
+            return vec![json!({
+                "_aws": {"Timestamp": ms, "CloudWatchMetrics": [{
+                    "Namespace": NAMESPACE, "Dimensions": [["Stack"]], "Metrics": metrics,
+                }]},
+                "Stack": self.stack, "Repaired": 0, "Granted": 0, "Failed": 1,
+            })];
+        }
+        self.clusters
+            .iter()
+            .map(|c| {
+                json!({
+                    "_aws": {"Timestamp": ms, "CloudWatchMetrics": [{
+                        "Namespace": NAMESPACE,
+                        "Dimensions": [["Stack"], ["Stack", "Cluster"]],
+                        "Metrics": metrics,
+                    }]},
+                    "Stack": self.stack,
+                    "Cluster": c.cluster,
+                    "Outcome": c.outcome,
+                    "Repaired": n(c.outcome == Outcome::Repaired),
+                    "Granted": n(c.outcome == Outcome::Granted),
+                    "Failed": n(c.outcome == Outcome::Failed),
+                })
+            })
+            .collect()
+    }
+}
+
+/// A reconcile event, checked against itself.
+struct Target {
+    stack_id: String,
+    logical_id: String,
+    physical_id: String,
+    rec: Recorded,
+    props: Properties,
+}
+
+fn text<'a>(event: &'a Value, field: &str) -> Option<&'a str> {
+    event
+        .get(field)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// The stack's name, from its ARN (`...:stack/NAME/ID`).
+fn stack_name(stack_id: &str) -> &str {
+    stack_id
+        .split_once(":stack/")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .unwrap_or("")
+}
+
+fn parse(event: &Value) -> Result<Target> {
+    let stack_id = text(event, "StackId")
+        .filter(|s| stack_region(s).is_some())
+        .ok_or_else(|| {
+            Invalid::new(
+                "StackId",
+                "expected the stack's ARN (arn:PARTITION:cloudformation:REGION:ACCOUNT:stack/NAME/ID)",
+            )
+        })?;
+    let logical_id = text(event, "LogicalResourceId")
+        .ok_or_else(|| Invalid::new("LogicalResourceId", "required: the custom resource's name"))?;
+    let physical_id = text(event, "PhysicalResourceId").ok_or_else(|| {
+        Invalid::new(
+            "PhysicalResourceId",
+            "required: the id the custom resource answered (Ref of it)",
+        )
+    })?;
+    let rec = Recorded::decode(physical_id).ok_or_else(|| {
+        Invalid::new(
+            "PhysicalResourceId",
+            "expected an id this function answered (eks-role-mapper/v2|REGION|OWNER|ROLE)",
+        )
+    })?;
+    let props = Properties::parse(event.get("ResourceProperties").unwrap_or(&Value::Null))?;
+    // The properties must be the resource's own: its role, its region, its owner key.
+    if props.role.match_key() != rec.role.match_key()
+        || props.region.as_deref().is_some_and(|r| r != rec.region)
+        || owner_key(stack_id, logical_id, &props.role) != rec.owner
+    {
+        return Err(Invalid::new(
+            "PhysicalResourceId",
+            "does not belong to this StackId, LogicalResourceId, RoleArn and Region",
+        )
+        .into());
+    }
+    Ok(Target {
+        stack_id: stack_id.to_string(),
+        logical_id: logical_id.to_string(),
+        physical_id: physical_id.to_string(),
+        rec,
+        props,
+    })
+}
+
+/// Whether CloudFormation's answer lets the reconcile write; the verdict when not.
+fn holds(target: &Target, resource: Option<&StackResource>) -> std::result::Result<(), Verdict> {
+    let Some(r) = resource else {
+        return Err(Verdict::StackGone);
+    };
+    if r.status.starts_with("DELETE_") {
+        return Err(Verdict::StackGone);
+    }
+    if r.physical_id.as_deref() != Some(target.physical_id.as_str()) {
+        return Err(Verdict::Superseded);
+    }
+    if !r.status.ends_with("_COMPLETE") {
+        return Err(Verdict::StackBusy(r.status.clone()));
+    }
+    Ok(())
+}
+
+/// Reconciles the grant an event describes, within `deadline`; never fails, the report says.
+pub async fn reconcile<C: Connect>(connect: &C, event: &Value, deadline: SystemTime) -> Report {
+    let stack = stack_name(text(event, "StackId").unwrap_or("")).to_string();
+    let target = match parse(event) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(reason = %e, "reconcile event refused; nothing was written");
+            return Report::without_clusters(&stack, Verdict::Invalid(e.to_string()));
+        }
+    };
+    let resource = match connect
+        .stack_resource(&target.stack_id, &target.logical_id)
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "could not ask CloudFormation whether the stack holds the grant; nothing was written");
+            return Report::without_clusters(&stack, Verdict::Failed(e.to_string()));
+        }
+    };
+    if let Err(verdict) = holds(&target, resource.as_ref()) {
+        tracing::info!(verdict = ?verdict, "the stack does not hold this grant now; nothing was written");
+        return Report::without_clusters(&stack, verdict);
+    }
+    let since = resource.and_then(|r| r.last_updated);
+    let done: Arc<Mutex<Vec<ClusterReport>>> = Arc::default();
+    let names: Arc<Mutex<Vec<String>>> = Arc::default();
+    let work = {
+        let (connect, done, names) = (connect.clone(), done.clone(), names.clone());
+        async move { over_clusters(&connect, &target, since, &done, &names).await }
+    };
+    let verdict = match protocol::within(deadline, work).await {
+        Some(Ok(())) => Verdict::Reconciled,
+        Some(Err(e)) => Verdict::Failed(e.to_string()),
+        None => Verdict::Reconciled,
+    };
+    let mut clusters = take(&done);
+    let names = take(&names);
+    // Cut off by the deadline: the clusters not done are named, not dropped.
+    for n in &names {
+        if !clusters.iter().any(|c| &c.cluster == n) {
+            clusters.push(ClusterReport {
+                cluster: n.clone(),
+                outcome: Outcome::Failed,
+                detail: Some("not finished before the Lambda deadline".into()),
+            });
+        }
+    }
+    clusters.sort_by_key(|c| names.iter().position(|n| n == &c.cluster));
+    let report = Report {
+        stack,
+        verdict,
+        clusters,
+    };
+    if let Verdict::Failed(e) = &report.verdict {
+        tracing::error!(error = %e, "reconcile could not list the clusters; nothing was written");
+    }
+    tracing::info!(
+        clusters = report.clusters.len(),
+        repaired = report.count(Outcome::Repaired),
+        granted = report.count(Outcome::Granted),
+        failed = report.count(Outcome::Failed),
+        pending = report.count(Outcome::Pending),
+        gone = report.count(Outcome::Gone),
+        "reconciled"
+    );
+    report
+}
+
+fn take<T>(shared: &Mutex<Vec<T>>) -> Vec<T> {
+    std::mem::take(&mut *shared.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+async fn over_clusters<C: Connect>(
+    connect: &C,
+    target: &Target,
+    since: Option<SystemTime>,
+    done: &Mutex<Vec<ClusterReport>>,
+    names_out: &Mutex<Vec<String>>,
+) -> Result<()> {
+    let cloud = connect.connect(&target.rec.region, admin_of(Some(&target.props)));
+    let scope = scope(&cloud, Some(&target.props), &target.rec);
+    let names = scope.resolve(&target.props.clusters).await?;
+    *names_out.lock().unwrap_or_else(|e| e.into_inner()) = names.clone();
+    let scope = &scope;
+    per_cluster::each(&names, |c| async move {
+        let (outcome, detail) = one(scope, &target.props, c, since).await;
+        match outcome {
+            Outcome::Unchanged => tracing::debug!(cluster = c, "grant stands"),
+            Outcome::Failed => {
+                tracing::error!(cluster = c, outcome = ?outcome, detail = detail.as_deref().unwrap_or(""), "reconcile failed on this cluster")
+            }
+            _ => {
+                tracing::info!(cluster = c, outcome = ?outcome, detail = detail.as_deref().unwrap_or(""), "reconciled")
+            }
+        }
+        done.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(ClusterReport {
+                cluster: c.to_string(),
+                outcome,
+                detail,
+            });
+        Ok(())
+    })
+    .await;
+    Ok(())
+}
+
+/// One cluster: described, then granted exactly as a Create grants (held before: an entry the
+/// grant moved off aws-auth stays moved).
+async fn one<K: Cloud>(
+    scope: &Scope<'_, K>,
+    props: &Properties,
+    cluster: &str,
+    since: Option<SystemTime>,
+) -> (Outcome, Option<String>) {
+    let info = match scope.cloud.describe(cluster).await {
+        Ok(Some(info)) => info,
+        Ok(None) => return (Outcome::Gone, None),
+        Err(e) => return (Outcome::Failed, Some(e.to_string())),
+    };
+    if !info.is_active() {
+        return (Outcome::Skipped, Some(format!("status {}", info.status)));
+    }
+    match scope.grant_on(props, &info, true).await {
+        Ok(g) if !g.changed => (Outcome::Unchanged, None),
+        Ok(g) => {
+            let newer = matches!((info.created_at, since), (Some(c), Some(s)) if c > s);
+            let outcome = if newer {
+                Outcome::Granted
+            } else {
+                Outcome::Repaired
+            };
+            (outcome, Some(g.mechanism.as_str().to_string()))
+        }
+        Err(Error::Pending(w)) => (Outcome::Pending, Some(w)),
+        Err(e) => (Outcome::Failed, Some(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stack_arn_gives_the_stack_name() {
+        assert_eq!(
+            stack_name("arn:aws:cloudformation:us-east-1:1:stack/concurrent-eks/6f1c"),
+            "concurrent-eks"
+        );
+        assert_eq!(stack_name("nonsense"), "");
+    }
+
+    #[test]
+    fn only_an_event_without_a_response_url_is_a_reconcile() {
+        assert!(is_reconcile(&json!({"RequestType": "Reconcile"})));
+        assert!(!is_reconcile(
+            &json!({"RequestType": "Reconcile", "ResponseURL": "https://x"})
+        ));
+        assert!(!is_reconcile(&json!({"RequestType": "Create"})));
+    }
+}
