@@ -45,10 +45,14 @@ pub struct Prepared {
 /// Points the event's ResponseURL at the local receiver (dropping the original, a credential)
 /// and, when `previous_id` is given, carries it into an Update or Delete event.
 pub fn prepare(event: &mut Value, response_url: String, previous_id: Option<&str>) -> Prepared {
-    event["ResponseURL"] = json!(response_url);
+    // A reconcile (the schedule's event) is answered to nobody: it gets no ResponseURL.
+    let reconcile = eks_role_mapper::reconcile::is_reconcile(event);
+    if !reconcile {
+        event["ResponseURL"] = json!(response_url);
+    }
     let kind = event["RequestType"].as_str().unwrap_or_default();
     let mut chained_id = None;
-    if let (Some(id), "Update" | "Delete") = (previous_id, kind) {
+    if let (Some(id), "Update" | "Delete" | "Reconcile") = (previous_id, kind) {
         if event["PhysicalResourceId"].as_str() != Some(id) {
             chained_id = Some(id.to_string());
         }
@@ -109,6 +113,11 @@ mod tests {
             prepare(&mut delete, "u".into(), Some("id-1")).chained_id,
             None
         );
+
+        let mut reconcile = json!({"RequestType": "Reconcile", "PhysicalResourceId": "stale"});
+        let p = prepare(&mut reconcile, "u".into(), Some("id-1"));
+        assert!(reconcile.get("ResponseURL").is_none());
+        assert_eq!(p.chained_id.as_deref(), Some("id-1"));
 
         let mut unchained = json!({"RequestType": "Delete", "PhysicalResourceId": "own"});
         prepare(&mut unchained, "u".into(), None);

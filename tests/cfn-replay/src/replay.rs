@@ -138,14 +138,20 @@ pub async fn run(opts: &Options, out: &mut impl Write, err: &mut impl Write) -> 
             sim.response_url(&key),
             previous.as_deref().filter(|_| opts.chain),
         );
+        let reconcile = eks_role_mapper::reconcile::is_reconcile(&event);
         let mut head = format!(
-            "== {}: {} {}\nResponseURL replaced by the local receiver (the event's own URL is not used)\n",
+            "== {}: {} {}\n{}\n",
             path.display(),
             event["RequestType"].as_str().unwrap_or("(no RequestType)"),
             event["ResourceProperties"]["ClusterName"]
                 .as_str()
                 .map(|c| format!("on cluster {c}"))
                 .unwrap_or_default(),
+            if reconcile {
+                "a reconcile: no ResponseURL, nothing is answered"
+            } else {
+                "ResponseURL replaced by the local receiver (the event's own URL is not used)"
+            },
         );
         if let Some(id) = &prepared.chained_id {
             head.push_str(&format!(
@@ -153,6 +159,45 @@ pub async fn run(opts: &Options, out: &mut impl Write, err: &mut impl Write) -> 
             ));
         }
         emit(err, "stderr", &head)?;
+
+        if reconcile {
+            let before = sim.state_json();
+            let before_text = state_text(&sim);
+            let (line, report) = if opts.dry_run {
+                let plan = eks_role_mapper::dry_run_reconcile(&clients, &event).await;
+                let line = serde_json::json!({"DryRun": true, "Reconcile": plan.report, "Calls": plan.calls});
+                (line, plan.report)
+            } else {
+                let ctx = lambda::context(&region, &account_id, lambda::INVOCATION_BUDGET);
+                let invocation = eks_role_mapper::Invocation {
+                    request_id: &ctx.request_id,
+                    deadline_ms: ctx.deadline,
+                    function_arn: &ctx.invoked_function_arn,
+                };
+                let report = eks_role_mapper::reconcile_with(&clients, &event, invocation).await;
+                // The metrics the function prints on stdout in Lambda, shown here on stderr.
+                for record in report.metric_records(std::time::SystemTime::now()) {
+                    emit(err, "stderr", &format!("metric: {record}\n"))?;
+                }
+                (serde_json::json!({"Reconcile": report}), report)
+            };
+            emit(out, "stdout", &format!("{line}\n"))?;
+            for c in &report.clusters {
+                let detail = c.detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
+                emit(err, "stderr", &format!("  {}: {:?}{detail}\n", c.cluster, c.outcome))?;
+            }
+            emit(err, "stderr", &format!("  verdict: {:?}\n", report.verdict))?;
+            if report.failed() {
+                outcome = Outcome::SomeFailed;
+            }
+            if opts.dry_run && state_text(&sim) != before_text {
+                outcome = Outcome::SomeFailed;
+                emit(err, "stderr", "the dry run changed the simulator's state\n")?;
+            } else if !opts.dry_run && !opts.aws {
+                emit(err, "stderr", &account::account(&before, &sim.state_json()))?;
+            }
+            continue;
+        }
 
         if opts.dry_run {
             let before = state_text(&sim);

@@ -69,6 +69,10 @@ fn every_good_event_is_a_cloudformation_request_with_known_properties_only() {
     for f in &files {
         let file = name(f);
         let text = std::fs::read_to_string(f).unwrap();
+        if file.starts_with("reconcile") {
+            // The schedule's event, not CloudFormation's: checked by its own test below.
+            continue;
+        }
         let parsed = parses_as_request(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
         let raw: Value = serde_json::from_str(&text).unwrap();
         assert_presigned_s3(&file, raw["ResponseURL"].as_str().unwrap());
@@ -109,6 +113,70 @@ fn every_good_event_is_a_cloudformation_request_with_known_properties_only() {
             "{file}: RequestId {id} reused"
         );
     }
+}
+
+/// The reconcile events have the shape the template's schedule sends (infra/eks-role-mapper.yaml,
+/// `ReconcileSchedule`'s Input): no ResponseURL, the stack's ARN and resource, the id the resource
+/// answered, and exactly the properties the schedule carries.
+#[test]
+fn the_reconcile_events_are_what_the_schedule_sends_for_a_stack_of_the_other_events() {
+    let mut seen = 0;
+    for f in json_files(&events_dir()) {
+        let file = name(&f);
+        if !file.starts_with("reconcile") {
+            continue;
+        }
+        seen += 1;
+        let raw: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        assert!(eks_role_mapper::reconcile::is_reconcile(&raw), "{file}");
+        let keys: BTreeSet<&str> = raw.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            BTreeSet::from([
+                "RequestType",
+                "StackId",
+                "LogicalResourceId",
+                "PhysicalResourceId",
+                "ResourceProperties"
+            ]),
+            "{file}"
+        );
+        let props: BTreeSet<&str> = raw["ResourceProperties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            props,
+            BTreeSet::from([
+                "ClusterName",
+                "RoleArn",
+                "EnableAccessEntries",
+                "Region",
+                "ClusterAdminRoleArn"
+            ]),
+            "{file}"
+        );
+        // The id is the one the matching Create answers: the owner key of this stack,
+        // resource and role.
+        let role = eks_role_mapper::arn::RoleArn::parse(
+            "RoleArn",
+            raw["ResourceProperties"]["RoleArn"].as_str().unwrap(),
+        )
+        .unwrap();
+        let owner = eks_role_mapper::ownership::owner_key(
+            raw["StackId"].as_str().unwrap(),
+            raw["LogicalResourceId"].as_str().unwrap(),
+            &role,
+        );
+        assert_eq!(
+            raw["PhysicalResourceId"],
+            format!("eks-role-mapper/v2|us-east-1|{owner}|{role}"),
+            "{file}"
+        );
+    }
+    assert_eq!(seen, 2);
 }
 
 #[test]
