@@ -129,7 +129,13 @@ async fn drift_on_every_mechanism_is_repaired_and_a_second_run_writes_nothing() 
     }
     m.world().writes.clear();
     let again = reconcile(&m, &reconcile_event(&id, "legacy,hybrid,modern")).await;
-    assert!(again.clusters.iter().all(|c| c.outcome == Outcome::Unchanged), "{again:?}");
+    assert!(
+        again
+            .clusters
+            .iter()
+            .all(|c| c.outcome == Outcome::Unchanged),
+        "{again:?}"
+    );
     assert!(m.world().writes.is_empty(), "{:?}", m.world().writes);
     assert!(!again.failed());
 }
@@ -149,7 +155,9 @@ async fn a_cluster_new_under_star_is_granted_and_a_deleted_one_is_no_error() {
     assert_eq!(got["fresh"], Outcome::Granted);
     assert_eq!(got["creating"], Outcome::Skipped);
     assert_eq!(got["legacy"], Outcome::Unchanged);
-    assert!(m.world().clusters["fresh"].entries[ROLE].policies.contains(ADMIN));
+    assert!(m.world().clusters["fresh"].entries[ROLE]
+        .policies
+        .contains(ADMIN));
     assert!(m.world().clusters["creating"].entries.is_empty());
     // A named cluster deleted since: reported gone, not failed.
     let id = create(&m, "legacy,modern").await;
@@ -177,8 +185,14 @@ async fn nothing_is_written_once_the_stack_no_longer_holds_the_grant() {
     let cases: [(Option<(&str, &str)>, Verdict); 5] = [
         (None, Verdict::StackGone),
         (Some((id.as_str(), "DELETE_COMPLETE")), Verdict::StackGone),
-        (Some((id.as_str(), "DELETE_IN_PROGRESS")), Verdict::StackGone),
-        (Some(("eks-role-mapper/v2|other", "UPDATE_COMPLETE")), Verdict::Superseded),
+        (
+            Some((id.as_str(), "DELETE_IN_PROGRESS")),
+            Verdict::StackGone,
+        ),
+        (
+            Some(("eks-role-mapper/v2|other", "UPDATE_COMPLETE")),
+            Verdict::Superseded,
+        ),
         (
             Some((id.as_str(), "UPDATE_IN_PROGRESS")),
             Verdict::StackBusy("UPDATE_IN_PROGRESS".into()),

@@ -183,8 +183,16 @@ pub async fn run(opts: &Options, out: &mut impl Write, err: &mut impl Write) -> 
             };
             emit(out, "stdout", &format!("{line}\n"))?;
             for c in &report.clusters {
-                let detail = c.detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
-                emit(err, "stderr", &format!("  {}: {:?}{detail}\n", c.cluster, c.outcome))?;
+                let detail = c
+                    .detail
+                    .as_deref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default();
+                emit(
+                    err,
+                    "stderr",
+                    &format!("  {}: {:?}{detail}\n", c.cluster, c.outcome),
+                )?;
             }
             emit(err, "stderr", &format!("  verdict: {:?}\n", report.verdict))?;
             if report.failed() {

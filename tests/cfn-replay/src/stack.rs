@@ -30,14 +30,15 @@ use crate::rendered::{render_in, MotoServer, Rendered, MOTO_ACCOUNT};
 
 pub const USAGE: &str = "\
 usage: cfn-replay stack --template FILE [--scenario FILE] --parameters K=V [K=V ...]
-                        [--then K=V ...]... [--then delete]
+                        [--then K=V ... | --then reconcile]... [--then delete [--then reconcile]]
 
 Plays a stack's lifecycle in CloudFormation's order on the simulator: Create (the roles and their
 policies, then the custom resource), each --then K=V ... an update that changes those parameters
 and keeps the others (the role's policy first, then the custom resource; a FAILED custom-resource
 Update is rolled back with the old properties under the new policy, then the policy is restored;
 a replaced resource's old id is deleted in the cleanup phase), --then delete (the custom resource,
-then the roles). The policy in force at each step is the one the template renders for that step's
+then the roles), --then reconcile (the schedule's reconcile event for the current parameters, as
+the template's schedule sends it: no answer; its report is the step's Reconcile). The policy in force at each step is the one the template renders for that step's
 parameters on moto's CloudFormation (aws-cli and moto from scripts/test's .venv, or AWS_CLI and
 MOTO_SERVER). The simulator's account becomes moto's (123456789012).
 
@@ -49,6 +50,8 @@ Exit status: 0 every step reached its *_COMPLETE without a rollback, 1 otherwise
 pub enum Step {
     Update(Vec<(String, String)>),
     Delete,
+    /// The schedule's reconcile event, as the template builds it from the current parameters.
+    Reconcile,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,12 +101,17 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<StackOpt
             "delete" if in_then && steps.last() == Some(&Step::Update(Vec::new())) => {
                 *steps.last_mut().expect("a --then") = Step::Delete;
             }
+            "reconcile" if in_then && steps.last() == Some(&Step::Update(Vec::new())) => {
+                *steps.last_mut().expect("a --then") = Step::Reconcile;
+            }
             kv if !kv.starts_with('-') => {
                 let p = pair(kv)?;
                 match steps.last_mut() {
                     Some(Step::Update(u)) if in_then => u.push(p),
-                    Some(Step::Delete) if in_then => {
-                        return Err(Error::Usage("nothing may follow --then delete".into()))
+                    Some(Step::Delete | Step::Reconcile) if in_then => {
+                        return Err(Error::Usage(format!(
+                            "{kv}: --then delete and --then reconcile take no K=V"
+                        )))
                     }
                     _ => parameters.push(p),
                 }
@@ -116,8 +124,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<StackOpt
         return Err(Error::Usage("--then needs K=V ... or delete".into()));
     }
     if let Some(i) = steps.iter().position(|s| s == &Step::Delete) {
-        if i + 1 != steps.len() {
-            return Err(Error::Usage("--then delete must be the last step".into()));
+        if steps[i + 1..].iter().any(|s| s != &Step::Reconcile) {
+            return Err(Error::Usage(
+                "only --then reconcile may follow --then delete".into(),
+            ));
         }
     }
     Ok(Some(StackOptions {
@@ -148,6 +158,24 @@ fn properties(params: &BTreeMap<String, String>, r: &Rendered, region: &str) -> 
         }
     }
     Some(p)
+}
+
+/// The reconcile event the template's schedule sends for the custom resource's properties.
+fn reconcile_event(stack_id: &str, physical_id: &str, props: &Value) -> Value {
+    let get = |k: &str| props.get(k).cloned().unwrap_or(json!(""));
+    json!({
+        "RequestType": "Reconcile",
+        "StackId": stack_id,
+        "LogicalResourceId": "Mapping",
+        "PhysicalResourceId": physical_id,
+        "ResourceProperties": {
+            "ClusterName": get("ClusterName"),
+            "RoleArn": get("RoleArn"),
+            "EnableAccessEntries": get("EnableAccessEntries"),
+            "Region": get("Region"),
+            "ClusterAdminRoleArn": get("ClusterAdminRoleArn"),
+        },
+    })
 }
 
 struct Lifecycle<'a> {
@@ -464,6 +492,38 @@ pub async fn run_scenario(
                     }
                 }
             }
+            Step::Reconcile => {
+                // The schedule's Input (infra/eks-role-mapper.yaml, ReconcileSchedule): the
+                // custom resource's properties, less what it never carries, and its id.
+                let report = match (&props, &id) {
+                    (Some(p), Some(pid)) => {
+                        let event = reconcile_event(&stack_id, pid, p);
+                        let ctx = lambda::context(&region, MOTO_ACCOUNT, lambda::INVOCATION_BUDGET);
+                        let invocation = eks_role_mapper::Invocation {
+                            request_id: &ctx.request_id,
+                            deadline_ms: ctx.deadline,
+                            function_arn: &ctx.invoked_function_arn,
+                        };
+                        let r = eks_role_mapper::reconcile_with(&life.clients, &event, invocation)
+                            .await;
+                        serde_json::to_value(&r).unwrap_or_default()
+                    }
+                    _ => json!(null),
+                };
+                let failed = report["Verdict"].is_object()
+                    && (report["Verdict"].get("Failed").is_some()
+                        || report["Verdict"].get("Invalid").is_some())
+                    || report["Clusters"]
+                        .as_array()
+                        .is_some_and(|c| c.iter().any(|c| c["Outcome"] == "Failed"));
+                clean &= !failed;
+                let _ = writeln!(err, "reconcile: {report}");
+                let line = json!({"Step": n, "Action": "reconcile", "Reconcile": report});
+                writeln!(out, "{line}").map_err(|e| Error::Write {
+                    what: "stdout".into(),
+                    source: e,
+                })?;
+            }
             Step::Delete => {
                 let (status, reason) = match &props {
                     None => ("DELETE_COMPLETE", String::new()),
@@ -543,7 +603,11 @@ mod tests {
             "B=z",
             "C=",
             "--then",
+            "reconcile",
+            "--then",
             "delete",
+            "--then",
+            "reconcile",
         ]))
         .unwrap()
         .unwrap();
@@ -557,7 +621,9 @@ mod tests {
             [
                 Step::Update(vec![("A".into(), "2".into())]),
                 Step::Update(vec![("B".into(), "z".into()), ("C".into(), "".into())]),
-                Step::Delete
+                Step::Reconcile,
+                Step::Delete,
+                Step::Reconcile
             ]
         );
     }
@@ -569,7 +635,11 @@ mod tests {
             (&["--template", "t", "--then"][..], "--then needs"),
             (
                 &["--template", "t", "--then", "delete", "--then", "A=1"][..],
-                "last step",
+                "only --then reconcile may follow",
+            ),
+            (
+                &["--template", "t", "--then", "reconcile", "A=1"][..],
+                "take no K=V",
             ),
             (&["--template", "t", "A"][..], "expected K=V"),
             (&["--template", "t", "--frob"][..], "unknown option"),

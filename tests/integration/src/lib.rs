@@ -227,6 +227,51 @@ impl Harness {
         self.invoke_within(event, Duration::from_secs(60)).await
     }
 
+    /// The schedule's reconcile event for this harness's stack resource, as the template builds
+    /// it (the custom resource's properties, its id).
+    pub fn reconcile_event(&self, props: &Value, physical_id: &str) -> Value {
+        let mut p = json!({
+            "ClusterName": props["ClusterName"],
+            "RoleArn": props["RoleArn"],
+            "EnableAccessEntries": props.get("EnableAccessEntries").cloned().unwrap_or(json!("false")),
+            "Region": "us-east-1",
+            "ClusterAdminRoleArn": props.get("ClusterAdminRoleArn").cloned().unwrap_or(json!("")),
+        });
+        if let Some(m) = props.get("Method") {
+            p["Method"] = m.clone();
+        }
+        json!({
+            "RequestType": "Reconcile",
+            "StackId": STACK_ID,
+            "LogicalResourceId": "Mapping",
+            "PhysicalResourceId": physical_id,
+            "ResourceProperties": p,
+        })
+    }
+
+    /// Runs a reconcile event as Lambda would (60 s deadline); its report.
+    pub async fn reconcile(&self, event: &Value) -> eks_role_mapper::reconcile::Report {
+        let ctx = context(Duration::from_secs(60));
+        let invocation = eks_role_mapper::Invocation {
+            request_id: &ctx.request_id,
+            deadline_ms: ctx.deadline,
+            function_arn: &ctx.invoked_function_arn,
+        };
+        eks_role_mapper::reconcile_with(&self.clients, event, invocation).await
+    }
+
+    /// The writes (2xx, not GET) the simulator logged for EKS and Kubernetes since the log was
+    /// last cleared.
+    pub fn writes(&self) -> Vec<String> {
+        self.sim
+            .request_log()
+            .into_iter()
+            .filter(|r| (200..300).contains(&r.status) && r.method != "GET")
+            .filter(|r| r.op.starts_with("eks:") || r.op.starts_with("k8s:"))
+            .map(|r| format!("{} {}", r.op, r.path))
+            .collect()
+    }
+
     /// An EKS client of the mapper's identity, for setting a scene by hand.
     pub fn clients_eks(&self) -> aws_sdk_eks::Client {
         self.clients.eks("us-east-1")
