@@ -1,7 +1,7 @@
 //! `cfn-replay`: replays CloudFormation custom-resource events through the mapper's real handler,
 //! as Lambda would invoke it, against the embedded simulator (or real AWS with `--aws`), and
 //! catches the response locally. The README's main command:
-//! `cargo run --release -p cfn-replay -- events/create.json`.
+//! `cargo run -p cfn-replay -- events/create.json`.
 
 pub mod account;
 pub mod cli;
