@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use eks_sim::{Scenario, Simulator};
 use integration::{Harness, SERVICE_ROLE};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const NEW_ROLE: &str = "arn:aws:iam::111122223333:role/concurrent-pipelines";
 
@@ -667,4 +667,50 @@ async fn the_aws_mode_uses_only_the_standard_chain_and_catches_the_response_loca
         serde_json::json!([]),
         "the response went to the tool's own receiver, not elsewhere"
     );
+}
+
+#[test]
+fn the_reconcile_event_restores_the_entry_on_the_default_scenario_and_writes_nothing_once_the_stack_is_gone(
+) {
+    // The default scenario holds create.json's stack, and the role is not in legacy's aws-auth.
+    let (code, lines, stderr) = replay(&["events/reconcile.json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let report = &lines[0]["Reconcile"];
+    assert_eq!(report["Verdict"], "Reconciled", "{stderr}");
+    assert_eq!(report["Clusters"][0]["Cluster"], "legacy");
+    assert_eq!(report["Clusters"][0]["Outcome"], "Repaired", "{stderr}");
+    assert!(
+        stderr.contains("\"Repaired\":1"),
+        "the metric line: {stderr}"
+    );
+    assert!(
+        stderr.contains("3f1c2a9e-0b7d-4c55-9e2f-6d1a8b7c5e40-RoleForAccessingEksAndEcr"),
+        "the aws-auth diff: {stderr}"
+    );
+    assert_no_secrets(&lines, &stderr);
+
+    // The dry run shows the repair and writes nothing.
+    let (code, lines, stderr) = replay(&["--dry-run", "events/reconcile.json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(lines[0]["Reconcile"]["Clusters"][0]["Outcome"], "Repaired");
+    assert!(
+        lines[0]["Calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["write"] == true && c["op"] == "k8s:update"),
+        "{lines:?}"
+    );
+
+    // After the stack's Delete: no write, and nothing comes back.
+    let (code, lines, stderr) = replay(&[
+        "events/create.json",
+        "events/delete.json",
+        "events/reconcile.json",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[2]["Reconcile"]["Verdict"], "StackGone", "{stderr}");
+    assert_eq!(lines[2]["Reconcile"]["Clusters"], json!([]));
 }
