@@ -115,17 +115,8 @@ async fn compare(h: &Harness, name: &str, mut event: Value) -> Value {
     h.sim.clear_request_log();
     let answer = h.invoke(event).await;
     let log = h.sim.request_log();
-    let mut made: Vec<String> = log
-        .iter()
-        .filter(|r| (200..300).contains(&r.status))
-        .filter(|r| r.method != "GET" && (r.op.starts_with("k8s:") || r.op.starts_with("eks:")))
-        .map(|r| {
-            let cluster = r.path.split('/').nth(2).map(str::to_string);
-            key(&r.op, cluster.as_deref())
-        })
-        .collect();
+    let made = made_writes(h);
     planned.sort();
-    made.sort();
     assert_eq!(
         planned, made,
         "{name}: planned writes vs. the writes made\n{plan}\nanswer: {answer}\nlog: {log:?}"

@@ -129,15 +129,12 @@ fn the_reconcile_events_are_what_the_schedule_sends_for_a_stack_of_the_other_eve
         seen += 1;
         let raw: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
         assert!(eks_role_mapper::reconcile::is_reconcile(&raw), "{file}");
-        let keys: BTreeSet<&str> = raw
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
+        let keys =
+            |v: &Value| -> BTreeSet<String> { v.as_object().unwrap().keys().cloned().collect() };
+        let set = |k: &[&str]| -> BTreeSet<String> { k.iter().map(|s| s.to_string()).collect() };
         assert_eq!(
-            keys,
-            BTreeSet::from([
+            keys(&raw),
+            set(&[
                 "RequestType",
                 "StackId",
                 "LogicalResourceId",
@@ -146,15 +143,9 @@ fn the_reconcile_events_are_what_the_schedule_sends_for_a_stack_of_the_other_eve
             ]),
             "{file}"
         );
-        let props: BTreeSet<&str> = raw["ResourceProperties"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
         assert_eq!(
-            props,
-            BTreeSet::from([
+            keys(&raw["ResourceProperties"]),
+            set(&[
                 "ClusterName",
                 "RoleArn",
                 "EnableAccessEntries",
