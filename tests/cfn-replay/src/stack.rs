@@ -377,6 +377,8 @@ pub async fn run_scenario(
     };
     clean &= status == "CREATE_COMPLETE";
     let _ = writeln!(err, "create: {status} {reason}");
+    // The stack's status as the last operation left it (a reconcile does not change it).
+    let mut stack_status = status.to_string();
     emit(
         out,
         0,
@@ -473,6 +475,7 @@ pub async fn run_scenario(
                     (None, None) => ("UPDATE_COMPLETE", String::new()),
                 };
                 let _ = writeln!(err, "{action}: {status} {reason}");
+                stack_status = status.to_string();
                 emit(
                     out,
                     n,
@@ -518,7 +521,7 @@ pub async fn run_scenario(
                         .is_some_and(|c| c.iter().any(|c| c["Outcome"] == "Failed"));
                 clean &= !failed;
                 let _ = writeln!(err, "reconcile: {report}");
-                let line = json!({"Step": n, "Action": "reconcile", "Reconcile": report});
+                let line = json!({"Step": n, "Action": "reconcile", "StackStatus": stack_status, "Reconcile": report});
                 writeln!(out, "{line}").map_err(|e| Error::Write {
                     what: "stdout".into(),
                     source: e,
@@ -543,6 +546,7 @@ pub async fn run_scenario(
                 }
                 clean &= status == "DELETE_COMPLETE";
                 let _ = writeln!(err, "delete: {status} {reason}");
+                stack_status = status.to_string();
                 emit(
                     out,
                     n,

@@ -167,3 +167,61 @@ async fn one_ten_and_a_hundred_clusters_with_the_longest_names_a_stack_takes() {
         assert!(clean, "{n} x {len}: {lines:#?}");
     }
 }
+
+/// The schedule's reconcile under the policy the template renders: with `Reconcile` on, the
+/// ownership check and every read are allowed and a standing grant is left as it is; after the
+/// stack's Delete nothing is written; with `Reconcile` off the function may not even ask
+/// CloudFormation, so a stray reconcile event writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconcile_runs_under_the_rendered_policy_only_where_the_template_schedules_it() {
+    let (clean, lines) = play(
+        eks_sim::Scenario::default_scenario(),
+        &[
+            ("ClusterName", "modern,legacy"),
+            ("ClusterAdminRoleArn", ADMIN_ROLE),
+            ("Reconcile", "rate(1 hour)"),
+        ],
+        vec![Step::Reconcile, Step::Delete, Step::Reconcile],
+    )
+    .await;
+    assert!(clean, "{lines:?}");
+    assert_eq!(
+        statuses(&lines),
+        [
+            "CREATE_COMPLETE",
+            "CREATE_COMPLETE",
+            "DELETE_COMPLETE",
+            "DELETE_COMPLETE"
+        ]
+    );
+    let first = &lines[1]["Reconcile"];
+    assert_eq!(first["Verdict"], "Reconciled", "{first}");
+    let outcomes: Vec<&str> = first["Clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["Outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["Unchanged", "Unchanged"], "{first}");
+    assert_eq!(
+        lines[3]["Reconcile"]["Verdict"], "StackGone",
+        "{}",
+        lines[3]
+    );
+
+    let (clean, lines) = play(
+        eks_sim::Scenario::default_scenario(),
+        &[("ClusterName", "modern")],
+        vec![Step::Reconcile],
+    )
+    .await;
+    assert!(!clean, "{lines:?}");
+    let failed = lines[1]["Reconcile"]["Verdict"]["Failed"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        failed.contains("DescribeStackResource") && failed.contains("AccessDenied"),
+        "{}",
+        lines[1]
+    );
+}
