@@ -698,3 +698,116 @@ pub fn role_match_key(arn: &str) -> String {
         None => arn.to_lowercase(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STACK: &str = "arn:aws:cloudformation:us-east-1:111122223333:stack/s/0b6c";
+
+    fn world() -> World {
+        World::new(Scenario::default_scenario(), &|_| String::new())
+    }
+
+    fn answer(w: &mut World, id: &str, kind: &str, status: &str, physical: &str) {
+        w.request_types.insert(id.into(), kind.into());
+        let body = json!({"Status": status, "StackId": STACK, "LogicalResourceId": "Mapping",
+            "PhysicalResourceId": physical, "RequestId": id, "Reason": "r"});
+        w.learn_from_response(id, &body);
+    }
+
+    fn resource(w: &World) -> (String, Option<String>) {
+        let r = &w.stacks[STACK].resources["Mapping"];
+        (r.status.clone(), r.physical_resource_id.clone())
+    }
+
+    #[test]
+    fn responses_make_the_resources_state_as_cloudformation_would() {
+        let mut w = world();
+        answer(&mut w, "1", "Create", "SUCCESS", "a");
+        assert_eq!(resource(&w), ("CREATE_COMPLETE".into(), Some("a".into())));
+        // A failed update keeps the id the resource had.
+        answer(&mut w, "2", "Update", "FAILED", "b");
+        assert_eq!(resource(&w), ("UPDATE_FAILED".into(), Some("a".into())));
+        // A replacement: the new id, then the old one's Delete is clean-up, not the resource's.
+        answer(&mut w, "3", "Update", "SUCCESS", "b");
+        answer(&mut w, "4", "Delete", "SUCCESS", "a");
+        assert_eq!(resource(&w), ("UPDATE_COMPLETE".into(), Some("b".into())));
+        answer(&mut w, "5", "Delete", "FAILED", "b");
+        assert_eq!(resource(&w), ("DELETE_FAILED".into(), Some("b".into())));
+        answer(&mut w, "6", "Delete", "SUCCESS", "b");
+        assert_eq!(resource(&w), ("DELETE_COMPLETE".into(), Some("b".into())));
+        let name = &w.stacks[STACK].name;
+        assert_eq!(name, "s");
+    }
+
+    #[test]
+    fn an_unregistered_response_changes_no_stack_and_time_is_the_simulated_clock() {
+        let mut w = world();
+        let body = json!({"Status": "SUCCESS", "StackId": STACK, "LogicalResourceId": "Mapping",
+            "PhysicalResourceId": "a", "RequestId": "x"});
+        w.learn_from_response("x", &body);
+        assert!(!w.stacks.contains_key(STACK));
+        answer(&mut w, "1", "Create", "FAILED", "a");
+        assert_eq!(resource(&w), ("CREATE_FAILED".into(), Some("a".into())));
+        let before = w.stacks[STACK].resources["Mapping"].last_updated_ms;
+        w.advanced_ms += 3_600_000;
+        answer(&mut w, "2", "Update", "SUCCESS", "a");
+        let after = w.stacks[STACK].resources["Mapping"].last_updated_ms;
+        assert!(after - before >= 3_600_000, "{before} {after}");
+    }
+
+    #[test]
+    fn stack_ids_must_be_stack_arns() {
+        assert_eq!(
+            parse_stack_id(STACK),
+            Some((
+                "aws".into(),
+                "us-east-1".into(),
+                "111122223333".into(),
+                "s".into()
+            ))
+        );
+        for bad in [
+            "s",
+            "arn:aws:cloudformation:us-east-1:111122223333:stack/s",
+            "arn:aws:lambda:us-east-1:111122223333:stack/s/1",
+            "arn:aws:cloudformation::111122223333:stack/s/1",
+        ] {
+            assert_eq!(parse_stack_id(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_created_cluster_is_creating_then_active_and_a_deleted_one_goes() {
+        let mut w = world();
+        let mut spec = w.scenario.clusters[2].clone(); // modern: API
+        spec.name = "fresh".into();
+        let c = w.begin_cluster(&spec, "https://127.0.0.1:1");
+        assert_eq!(c.status, "CREATING");
+        // The creator's admin entry comes with an API-mode cluster.
+        assert!(c.access_entries.contains_key(&spec.creator));
+        w.clusters.insert("fresh".into(), c);
+        w.advanced_ms += 599_000;
+        w.settle();
+        assert_eq!(w.clusters["fresh"].status, "CREATING");
+        w.advanced_ms += 1_000;
+        w.settle();
+        assert_eq!(w.clusters["fresh"].status, "ACTIVE");
+        // A CONFIG_MAP cluster's aws-auth only appears with it ACTIVE.
+        let mut legacy = w.scenario.clusters[0].clone();
+        legacy.name = "old-style".into();
+        let c = w.begin_cluster(&legacy, "https://127.0.0.1:2");
+        assert!(c.config_maps.is_empty() && c.access_entries.is_empty());
+        w.clusters.insert("old-style".into(), c);
+        w.advanced_ms += 600_000;
+        w.settle();
+        assert!(w.clusters["old-style"]
+            .config_maps
+            .contains_key("kube-system/aws-auth"));
+        w.clusters.get_mut("fresh").unwrap().deleting_until_ms = Some(w.sim_ms() + 300_000);
+        w.advanced_ms += 300_000;
+        w.settle();
+        assert!(!w.clusters.contains_key("fresh"));
+    }
+}
