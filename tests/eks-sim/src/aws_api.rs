@@ -5,7 +5,15 @@ use serde_json::{json, Value};
 
 use crate::http::{json as json_resp, with_type, Req, Resp};
 use crate::sigv4;
-use crate::state::{canonical_principal, mode_rank, AccessEntry, ClusterUpdate, KeyOwner, World};
+use crate::state::{
+    canonical_principal, mode_rank, AccessEntry, ClusterState, ClusterUpdate, KeyOwner, World,
+};
+
+/// EKS's refusal of `bootstrapClusterCreatorAdminPermissions: false` on a CONFIG_MAP cluster
+/// (400 InvalidParameterException, quoted in crossplane-contrib/provider-upjet-aws#1345 and
+/// terraform-aws-modules/terraform-aws-eks#3270).
+pub const BOOTSTRAP_CONFIG_MAP: &str =
+    "bootstrapClusterCreatorAdminPermissions must be true if cluster authentication mode is set to CONFIG_MAP";
 
 /// The EKS cluster-admin access policy.
 pub const CLUSTER_ADMIN_POLICY: &str =
@@ -108,7 +116,7 @@ pub fn sts_error(status: u16, code: &str, message: &str) -> Resp {
     )
 }
 
-fn xml_escape(s: &str) -> String {
+pub(crate) fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -123,6 +131,10 @@ pub fn eks_op(req: &Req) -> &'static str {
         // TagResource / UntagResource: /tags/{resourceArn} (botocore's eks service model).
         ("POST", 2) if seg[0] == "tags" => "eks:TagResource",
         ("DELETE", 2) if seg[0] == "tags" => "eks:UntagResource",
+        // CreateCluster POST /clusters, DeleteCluster DELETE /clusters/{name} (botocore's eks
+        // model, operations CreateCluster and DeleteCluster).
+        ("POST", 1) if seg[0] == "clusters" => "eks:CreateCluster",
+        ("DELETE", 2) if seg[0] == "clusters" => "eks:DeleteCluster",
         ("GET", 1) => "eks:ListClusters",
         ("GET", 2) => "eks:DescribeCluster",
         ("POST", 3) if seg[2] == "access-entries" => "eks:CreateAccessEntry",
@@ -172,12 +184,23 @@ fn entry_json(cluster: &str, arn_prefix: &str, e: &AccessEntry) -> Value {
     })
 }
 
-/// Answers one EKS request (already authenticated).
-pub fn handle_eks(world: &mut World, req: &Req, ca_b64: &str) -> Resp {
+/// Answers one EKS request (already authenticated) from `caller`; `new_endpoint` is the
+/// Kubernetes API URL a CreateCluster gives its cluster (a listener already bound).
+pub fn handle_eks(
+    world: &mut World,
+    req: &Req,
+    ca_b64: &str,
+    caller: &str,
+    new_endpoint: Option<&str>,
+) -> Resp {
     let seg = req.segments();
+    world.settle();
     let now = world.now();
     let sim_ms = world.sim_ms();
     let op = eks_op(req);
+    if op == "eks:CreateCluster" {
+        return create_cluster(world, req, ca_b64, caller, new_endpoint);
+    }
     if op == "eks:ListClusters" {
         let names: Vec<&String> = world.clusters.keys().collect();
         let start: usize = req
@@ -203,6 +226,7 @@ pub fn handle_eks(world: &mut World, req: &Req, ca_b64: &str) -> Resp {
         return tag_access_entry(world, req, op);
     }
     let name = &seg[1];
+    let delete_ms = (world.scenario.cluster_delete_seconds * 1000.0) as i64;
     let Some(cluster) = world.clusters.get_mut(name) else {
         return not_found_cluster(name);
     };
@@ -215,33 +239,28 @@ pub fn handle_eks(world: &mut World, req: &Req, ca_b64: &str) -> Resp {
     let api_mode = cluster.authentication_mode != "CONFIG_MAP";
     let body: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
     match op {
-        "eks:DescribeCluster" => json_resp(
-            200,
-            &json!({ "cluster": {
-                "name": cluster.name,
-                "arn": arn,
-                "createdAt": cluster.created_at,
-                "version": "1.31",
-                "endpoint": cluster.endpoint,
-                "roleArn": format!("arn:aws:iam::{}:role/eks-cluster-role", cluster.account),
-                "resourcesVpcConfig": {
-                    "subnetIds": ["subnet-0a1b2c3d"], "securityGroupIds": [],
-                    "clusterSecurityGroupId": "sg-0a1b2c3d", "vpcId": "vpc-0a1b2c3d",
-                    "endpointPublicAccess": true, "endpointPrivateAccess": false,
-                    "publicAccessCidrs": ["0.0.0.0/0"]
-                },
-                "kubernetesNetworkConfig": { "serviceIpv4Cidr": "10.100.0.0/16", "ipFamily": "ipv4" },
-                "logging": { "clusterLogging": [] },
-                "identity": { "oidc": { "issuer": format!("https://oidc.eks.{}.amazonaws.com/id/SIM{}", cluster.region, cluster.name.to_uppercase()) } },
-                "status": cluster.status,
-                "certificateAuthority": { "data": ca_b64 },
-                "platformVersion": "eks.10",
-                "tags": {},
-                "accessConfig": {
-                    "bootstrapClusterCreatorAdminPermissions": true,
-                    "authenticationMode": cluster.authentication_mode
-                }
-            }}),
+        "eks:DescribeCluster" => json_resp(200, &json!({ "cluster": cluster_json(cluster, ca_b64) })),
+        "eks:DeleteCluster" => {
+            // A cluster with managed node groups cannot be deleted: 409 ResourceInUseException
+            // "Cluster has nodegroups attached" (eksctl-io/eksctl#1325, aws/aws-cdk#8400). While
+            // the cluster is being created, updated or deleted the call is refused as in use;
+            // terraform-provider-aws retries a ResourceInUseException whose message says "in
+            // progress" (internal/service/eks/cluster.go, deleteCluster), the wording here.
+            if !cluster.node_roles.is_empty() {
+                return eks_error(409, "ResourceInUseException", "Cluster has nodegroups attached");
+            }
+            if cluster.status != "ACTIVE" && cluster.status != "FAILED" {
+                return eks_error(409, "ResourceInUseException", &format!("Cannot delete cluster {name}: an operation is in progress (status {})", cluster.status));
+            }
+            cluster.status = "DELETING".into();
+            cluster.deleting_until_ms = Some(sim_ms + delete_ms);
+            json_resp(200, &json!({ "cluster": cluster_json(cluster, ca_b64) }))
+        }
+        _ if matches!(cluster.status.as_str(), "CREATING" | "DELETING") && op != "eks:DescribeUpdate" && op != "eks:ListAccessEntries" && op != "eks:DescribeAccessEntry" && op != "eks:ListAssociatedAccessPolicies" => eks_error(
+            // A cluster on its way in or out takes no configuration (the simulator's wording).
+            409,
+            "ResourceInUseException",
+            &format!("Cluster {name} is in {} state", cluster.status),
         ),
         "eks:UpdateClusterConfig" => {
             // One update at a time: "Cannot AccessConfigUpdate because cluster X currently has
@@ -370,6 +389,170 @@ pub fn handle_eks(world: &mut World, req: &Req, ca_b64: &str) -> Resp {
         _ => eks_error(404, "UnknownOperationException", "Unknown operation"),
     }
 }
+
+/// DescribeCluster's `cluster` (also CreateCluster's and DeleteCluster's answer). While a
+/// cluster is CREATING it has no endpoint and no certificate yet: EKS fills `endpoint` and
+/// `certificateAuthority.data` once the control plane is up (botocore's Cluster shape documents
+/// `endpoint` as "The endpoint for your Kubernetes API server"; clients such as
+/// terraform-provider-aws wait for ACTIVE before reading them).
+pub fn cluster_json(cluster: &ClusterState, ca_b64: &str) -> Value {
+    let mut c = json!({
+        "name": cluster.name,
+        "arn": cluster.arn(),
+        "createdAt": cluster.created_at,
+        "version": cluster.version,
+        "endpoint": cluster.endpoint,
+        "roleArn": cluster.role_arn,
+        "resourcesVpcConfig": {
+            "subnetIds": cluster.subnet_ids, "securityGroupIds": [],
+            "clusterSecurityGroupId": "sg-0a1b2c3d", "vpcId": "vpc-0a1b2c3d",
+            "endpointPublicAccess": true, "endpointPrivateAccess": false,
+            "publicAccessCidrs": ["0.0.0.0/0"]
+        },
+        "kubernetesNetworkConfig": { "serviceIpv4Cidr": "10.100.0.0/16", "ipFamily": "ipv4" },
+        "logging": { "clusterLogging": [] },
+        "identity": { "oidc": { "issuer": format!("https://oidc.eks.{}.amazonaws.com/id/SIM{}", cluster.region, cluster.name.to_uppercase()) } },
+        "status": cluster.status,
+        "certificateAuthority": { "data": ca_b64 },
+        "platformVersion": "eks.10",
+        "tags": {},
+        "accessConfig": {
+            "bootstrapClusterCreatorAdminPermissions": cluster.creator_admin,
+            "authenticationMode": cluster.authentication_mode
+        }
+    });
+    if cluster.status == "CREATING" {
+        let o = c.as_object_mut().expect("an object");
+        o.remove("endpoint");
+        o.insert("certificateAuthority".into(), json!({}));
+        o.remove("identity");
+    }
+    c
+}
+
+/// CreateCluster (POST /clusters): checked as EKS checks it, then CREATING for the scenario's
+/// `cluster_create_seconds`, then ACTIVE.
+/// - `name`, `roleArn` and `resourcesVpcConfig` are required (botocore's CreateClusterRequest);
+///   the name matches `^[0-9A-Za-z][A-Za-z0-9\-_]*`, 1 to 100 characters (ClusterName shape);
+/// - a name in use is 409 ResourceInUseException "Cluster already exists with name: NAME"
+///   (quoted in terraform-aws-modules/terraform-aws-eks#1991);
+/// - subnets in fewer than two AZs are refused (InvalidParameterException "Subnets specified
+///   must be in at least two different AZs"; the simulator counts subnets, one AZ each);
+/// - `accessConfig.authenticationMode` defaults to CONFIG_MAP through the API
+///   (https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateAccessConfigRequest.html,
+///   and botocore's CreateAccessConfigRequest: "If you create a cluster by using the EKS API, ...
+///   the default is CONFIG_MAP"); `bootstrapClusterCreatorAdminPermissions` defaults to true
+///   and false is refused on CONFIG_MAP;
+/// - the creator (the caller's IAM principal) is cluster admin; in the API modes that is a
+///   STANDARD access entry with AmazonEKSClusterAdminPolicy, made with the cluster. aws-auth does
+///   not exist until node groups make it
+///   (https://docs.aws.amazon.com/eks/latest/userguide/auth-configmap.html: "the aws-auth
+///   ConfigMap is created and applied to your cluster" when a managed node group is created).
+fn create_cluster(
+    world: &mut World,
+    req: &Req,
+    ca_b64: &str,
+    caller: &str,
+    new_endpoint: Option<&str>,
+) -> Resp {
+    let body: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
+    let invalid = |m: &str| eks_error(400, "InvalidParameterException", m);
+    let Some(name) = body["name"].as_str() else {
+        return invalid("name is required");
+    };
+    let name_ok = (1..=100).contains(&name.len())
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !name_ok {
+        return invalid(&format!("The cluster name {name} is invalid: it must start with an alphanumeric character and contain only alphanumeric characters, hyphens and underscores, at most 100."));
+    }
+    let Some(role_arn) = body["roleArn"].as_str() else {
+        return invalid("roleArn is required");
+    };
+    if !(role_arn.starts_with("arn:")
+        && role_arn.split(':').nth(2) == Some("iam")
+        && role_arn.contains(":role/"))
+    {
+        return invalid(&format!(
+            "The roleArn {role_arn} is not a valid IAM role ARN"
+        ));
+    }
+    if !body["resourcesVpcConfig"].is_object() {
+        return invalid("resourcesVpcConfig is required");
+    }
+    let subnets: Vec<String> = body["resourcesVpcConfig"]["subnetIds"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if subnets.len() < 2 {
+        return invalid("Subnets specified must be in at least two different AZs");
+    }
+    let mode = body["accessConfig"]["authenticationMode"]
+        .as_str()
+        .unwrap_or("CONFIG_MAP");
+    if mode_rank(mode) == 255 {
+        return invalid(&format!("Unsupported authentication mode: {mode}"));
+    }
+    let creator_admin = body["accessConfig"]["bootstrapClusterCreatorAdminPermissions"]
+        .as_bool()
+        .unwrap_or(true);
+    if mode == "CONFIG_MAP" && !creator_admin {
+        return invalid(BOOTSTRAP_CONFIG_MAP);
+    }
+    if world.clusters.contains_key(name) {
+        return eks_error(
+            409,
+            "ResourceInUseException",
+            &format!("Cluster already exists with name: {name}"),
+        );
+    }
+    let Some(endpoint) = new_endpoint else {
+        return eks_error(
+            500,
+            "ServerException",
+            "No endpoint could be made for the cluster.",
+        );
+    };
+    let region =
+        crate::cfn_api::signing_region(req).unwrap_or_else(|| world.scenario.region.clone());
+    let version = body["version"]
+        .as_str()
+        .unwrap_or(DEFAULT_VERSION)
+        .to_string();
+    let spec = crate::scenario::Cluster {
+        name: name.to_string(),
+        region: Some(region),
+        authentication_mode: mode.to_string(),
+        creator: canonical_principal(caller),
+        aws_auth: None,
+        foreign_ca: false,
+        status: "ACTIVE".into(),
+        authentication_mode_switch_seconds: crate::scenario::DEFAULT_SWITCH_SECONDS,
+        authentication_mode_switch_fails: false,
+        node_roles: Vec::new(),
+        fargate_roles: Vec::new(),
+        bootstrap_cluster_creator_admin_permissions: creator_admin,
+    };
+    let mut c = world.begin_cluster(&spec, endpoint);
+    c.role_arn = role_arn.to_string();
+    c.subnet_ids = subnets;
+    c.version = version;
+    let out = cluster_json(&c, ca_b64);
+    world.clusters.insert(name.to_string(), c);
+    json_resp(200, &json!({ "cluster": out }))
+}
+
+/// The Kubernetes version a cluster gets when CreateCluster names none.
+pub const DEFAULT_VERSION: &str = "1.31";
 
 /// TagResource / UntagResource on an access entry, found by the ARN its description gives.
 fn tag_access_entry(world: &mut World, req: &Req, op: &str) -> Resp {

@@ -253,6 +253,8 @@ pub enum ResourceType {
     AccessEntry,
     /// `arn:${Partition}:iam::${Account}:role/${RoleNameWithPath}`
     Role,
+    /// `arn:${Partition}:cloudformation:${Region}:${Account}:stack/${StackName}/${Id}`
+    Stack,
     /// No resource type: the statement's Resource must be `*`.
     None,
 }
@@ -265,13 +267,42 @@ pub struct ActionInfo {
     pub condition_keys: &'static [&'static str],
 }
 
-/// The EKS actions the simulator serves and STS's AssumeRole, as the Service Authorization
-/// Reference lists them (resource type marked required, action-level condition keys). Checked
+/// The EKS actions the simulator serves, STS's AssumeRole, IAM's PassRole (which CreateCluster
+/// also needs on the cluster role) and CloudFormation's DescribeStackResource, as the Service
+/// Authorization Reference lists them (resource type marked required, action-level condition keys). Checked
 /// against the reference's machine-readable copy by `tests/integration/tests/iam_reference.rs`.
 pub const ACTIONS: &[ActionInfo] = &[
     ActionInfo {
         action: "eks:ListClusters",
         resource: ResourceType::None,
+        condition_keys: &[],
+    },
+    ActionInfo {
+        action: "eks:CreateCluster",
+        // No resource type: the statement's Resource must be "*". Of the reference's keys, the
+        // ones this simulator's CreateCluster fills.
+        resource: ResourceType::None,
+        condition_keys: &[
+            "aws:RequestTag/${TagKey}",
+            "aws:TagKeys",
+            "eks:authenticationMode",
+            "eks:bootstrapClusterCreatorAdminPermissions",
+            "eks:kubernetesVersion",
+        ],
+    },
+    ActionInfo {
+        action: "eks:DeleteCluster",
+        resource: ResourceType::Cluster,
+        condition_keys: &[],
+    },
+    ActionInfo {
+        action: "iam:PassRole",
+        resource: ResourceType::Role,
+        condition_keys: &["iam:PassedToService"],
+    },
+    ActionInfo {
+        action: "cloudformation:DescribeStackResource",
+        resource: ResourceType::Stack,
         condition_keys: &[],
     },
     ActionInfo {
@@ -652,7 +683,13 @@ mod tests {
             action_info("eks:CreateAccessEntry").unwrap().resource,
             ResourceType::Cluster
         );
-        assert!(action_info("eks:CreateCluster").is_none());
+        assert_eq!(
+            action_info("cloudformation:describestackresource")
+                .unwrap()
+                .resource,
+            ResourceType::Stack
+        );
+        assert!(action_info("eks:CreateNodegroup").is_none());
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! <https://github.com/linz/topo-workflows/pull/279> and
 //! <https://github.com/eksctl-io/eksctl/issues/5831> read. For ListClusters (no resource type) the
 //! message names `arn:aws:eks:REGION:ACCOUNT:cluster/*`, as in
-//! <https://github.com/aws/aws-cli/issues/5823>. STS answers its own `AccessDenied`.
+//! <https://github.com/aws/aws-cli/issues/5823>. STS and CloudFormation answer their own
+//! query-protocol `AccessDenied`.
 
 use std::collections::BTreeMap;
 
@@ -110,7 +111,7 @@ pub fn eks_request(world: &World, req: &Req, region: &str) -> Option<Request> {
                 }
             }
         }
-        ResourceType::Role => return None,
+        ResourceType::Role | ResourceType::Stack => return None,
     }
     match action {
         "eks:CreateAccessEntry" => {
@@ -158,6 +159,29 @@ pub fn eks_request(world: &World, req: &Req, region: &str) -> Option<Request> {
                 r = r.with("eks:authenticationMode", &[m]);
             }
         }
+        "eks:CreateCluster" => {
+            if let Some(m) = body["accessConfig"]["authenticationMode"].as_str() {
+                r = r.with("eks:authenticationMode", &[m]);
+            }
+            if let Some(b) =
+                body["accessConfig"]["bootstrapClusterCreatorAdminPermissions"].as_bool()
+            {
+                r = r.with(
+                    "eks:bootstrapClusterCreatorAdminPermissions",
+                    &[&b.to_string()],
+                );
+            }
+            if let Some(v) = body["version"].as_str() {
+                r = r.with("eks:kubernetesVersion", &[v]);
+            }
+            if let Some(tags) = body["tags"].as_object().filter(|t| !t.is_empty()) {
+                let keys: Vec<&str> = tags.keys().map(String::as_str).collect();
+                r = r.with("aws:TagKeys", &keys);
+                for (k, v) in tags {
+                    r = r.with(&format!("aws:RequestTag/{k}"), &[v.as_str().unwrap_or("")]);
+                }
+            }
+        }
         _ => {}
     }
     Some(r)
@@ -187,16 +211,36 @@ pub fn authorize(policies: &Policies, world: &World, req: &Req, caller: &str) ->
         .and_then(crate::sigv4::parse_authorization)
         .map(|a| a.credential.region)
         .unwrap_or_else(|| world.scenario.region.clone());
-    let is_sts = crate::aws_api::service_of(req).as_deref() == Some("sts");
-    let request = if is_sts {
-        sts_request(req, &region)?
-    } else {
-        eks_request(world, req, &region)?
+    let service = crate::aws_api::service_of(req).unwrap_or_default();
+    let requests: Vec<Request> = match service.as_str() {
+        "sts" => sts_request(req, &region).into_iter().collect(),
+        "cloudformation" => crate::cfn_api::iam_request(world, req, &region, caller)
+            .into_iter()
+            .collect(),
+        _ => {
+            let mut r: Vec<Request> = eks_request(world, req, &region).into_iter().collect();
+            // CreateCluster hands the cluster its role: iam:PassRole on it, to EKS
+            // (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html; the
+            // key iam:PassedToService is the service principal).
+            if eks_op(req) == "eks:CreateCluster" {
+                let body: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
+                if let Some(role) = body["roleArn"].as_str() {
+                    r.push(
+                        Request::new("iam:PassRole", role)
+                            .with("iam:PassedToService", &["eks.amazonaws.com"]),
+                    );
+                }
+            }
+            r
+        }
     };
-    let decision = iam::evaluate(docs, &request);
-    if decision == Decision::Allow {
-        return None;
-    }
+    let (request, decision) = requests
+        .into_iter()
+        .map(|r| {
+            let d = iam::evaluate(docs, &r);
+            (r, d)
+        })
+        .find(|(_, d)| *d != Decision::Allow)?;
     let shown = if request.resource == "*" {
         format!("arn:aws:eks:{region}:{}:cluster/*", world.scenario.account)
     } else {
@@ -212,10 +256,11 @@ pub fn authorize(policies: &Policies, world: &World, req: &Req, caller: &str) ->
         request.action
     );
     tracing::info!(action = %request.action, resource = %request.resource, "denied by IAM");
-    Some(if is_sts {
-        sts_error(403, "AccessDenied", &message)
-    } else {
-        eks_error(403, "AccessDeniedException", &message)
+    // CloudFormation's refusal is its query-protocol AccessDenied (403), as STS's.
+    Some(match service.as_str() {
+        "sts" => sts_error(403, "AccessDenied", &message),
+        "cloudformation" => crate::cfn_api::cfn_error(403, "AccessDenied", &message),
+        _ => eks_error(403, "AccessDeniedException", &message),
     })
 }
 

@@ -62,7 +62,9 @@ pub fn identity(
     // The authenticator's CanonicalARN: an assumed role becomes its role, without a path, since
     // the STS ARN carries none (aws-iam-authenticator pkg/arn/arn.go, Canonicalize).
     let principal = canonical_principal(caller_arn);
-    if principal == cluster.creator || caller_arn == cluster.creator {
+    // The creator is admin unless the cluster was made with
+    // bootstrapClusterCreatorAdminPermissions false (API modes only).
+    if cluster.creator_admin && (principal == cluster.creator || caller_arn == cluster.creator) {
         return Some(Identity {
             username: "kubernetes-admin".into(),
             groups: vec!["system:masters".into()],

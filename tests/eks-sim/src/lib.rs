@@ -6,6 +6,7 @@
 
 pub mod authenticator_yaml;
 pub mod aws_api;
+pub mod cfn_api;
 pub mod error;
 pub mod http;
 pub mod iam;
@@ -38,7 +39,6 @@ use server::{Shared, Target};
 pub struct Simulator {
     shared: Arc<Shared>,
     aws_port: u16,
-    cluster_ports: Vec<(String, u16)>,
     ca_pem: String,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -46,6 +46,9 @@ pub struct Simulator {
 impl Drop for Simulator {
     fn drop(&mut self) {
         for t in &self.tasks {
+            t.abort();
+        }
+        for t in self.shared.tasks.lock().expect("tasks lock").iter() {
             t.abort();
         }
     }
@@ -69,11 +72,10 @@ impl Simulator {
             let port = l.local_addr()?.port();
             listeners.push((c.name.clone(), port, c.foreign_ca, l));
         }
-        let cluster_ports: Vec<(String, u16)> = listeners
+        let ports: Vec<(String, u16)> = listeners
             .iter()
             .map(|(n, p, _, _)| (n.clone(), *p))
             .collect();
-        let ports = cluster_ports.clone();
         let world = state::World::new(scenario, &|name| {
             let port = ports
                 .iter()
@@ -86,6 +88,8 @@ impl Simulator {
             world: Mutex::new(world),
             ca_b64: base64::engine::general_purpose::STANDARD.encode(&ca.ca_pem),
             iam: Default::default(),
+            tls: ca.server_config(),
+            tasks: Mutex::new(Vec::new()),
         });
         let mut tasks = vec![tokio::spawn(server::serve(
             aws,
@@ -108,7 +112,6 @@ impl Simulator {
         Ok(Simulator {
             shared,
             aws_port,
-            cluster_ports,
             ca_pem: ca.ca_pem.clone(),
             tasks,
         })
@@ -128,12 +131,12 @@ impl Simulator {
         self.ca_pem.clone()
     }
 
-    /// The Kubernetes API URL of a cluster.
+    /// The Kubernetes API URL of a cluster (also one made at run time, even before DescribeCluster
+    /// shows it).
     pub fn cluster_endpoint(&self, cluster: &str) -> Option<String> {
-        self.cluster_ports
-            .iter()
-            .find(|(n, _)| n == cluster)
-            .map(|(_, p)| format!("https://127.0.0.1:{p}"))
+        let mut w = self.world();
+        w.settle();
+        w.clusters.get(cluster).map(|c| c.endpoint.clone())
     }
 
     /// A ResponseURL the receiver accepts, shaped like a presigned S3 URL.
@@ -144,6 +147,140 @@ impl Simulator {
             receiver::PREFIX,
             sigv4::uri_encode(request_id, false)
         )
+    }
+
+    /// [`Simulator::response_url`], registering the request's type (`Create`, `Update`,
+    /// `Delete`) as CloudFormation knows it: the receiver then turns the response into the stack
+    /// resource's state (see [`state::World::learn_from_response`]), which DescribeStackResource
+    /// reports. A response to an unregistered request changes no stack.
+    pub fn response_url_for(&self, request_id: &str, request_type: &str) -> String {
+        self.world().request_types.insert(
+            sigv4::uri_encode(request_id, false),
+            request_type.to_string(),
+        );
+        self.response_url(request_id)
+    }
+
+    /// Sets a stack resource as CloudFormation would hold it (the stack made if new, not
+    /// deleted), LastUpdatedTimestamp now; a `stack_id` that is not a stack ARN is refused.
+    pub fn put_stack_resource(
+        &self,
+        stack_id: &str,
+        logical: &str,
+        physical: &str,
+        status: &str,
+    ) -> Result<()> {
+        let mut w = self.world();
+        let at = w.sim_epoch_ms();
+        let resource_type = w
+            .stacks
+            .get(stack_id)
+            .and_then(|s| s.resources.get(logical))
+            .map(|r| r.resource_type.clone())
+            .unwrap_or_else(|| scenario::DEFAULT_RESOURCE_TYPE.to_string());
+        if !w.put_stack_resource(
+            stack_id,
+            logical,
+            Some(physical),
+            status,
+            &resource_type,
+            at,
+        ) {
+            return Err(Error::ScenarioInvalid(format!(
+                "{stack_id} is not arn:PARTITION:cloudformation:REGION:ACCOUNT:stack/NAME/ID"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Changes a stack resource's status (e.g. UPDATE_IN_PROGRESS while a stack operation runs),
+    /// LastUpdatedTimestamp now; false when there is no such resource.
+    pub fn set_stack_resource_status(&self, stack_id: &str, logical: &str, status: &str) -> bool {
+        let mut w = self.world();
+        let at = w.sim_epoch_ms();
+        let Some(r) = w
+            .stacks
+            .get_mut(stack_id)
+            .and_then(|s| s.resources.get_mut(logical))
+        else {
+            return false;
+        };
+        r.status = status.to_string();
+        r.last_updated_ms = at;
+        true
+    }
+
+    /// Deletes a stack as CloudFormation does: every resource DELETE_COMPLETE, the stack found
+    /// by its ID only from now on. False when there is no such stack.
+    pub fn delete_stack(&self, stack_id: &str) -> bool {
+        let mut w = self.world();
+        let at = w.sim_epoch_ms();
+        let Some(s) = w.stacks.get_mut(stack_id) else {
+            return false;
+        };
+        s.deleted = true;
+        for r in s.resources.values_mut() {
+            r.status = "DELETE_COMPLETE".into();
+            r.last_updated_ms = at;
+        }
+        true
+    }
+
+    /// A stack resource as CloudFormation holds it now.
+    pub fn stack_resource(&self, stack_id: &str, logical: &str) -> Option<state::StackResource> {
+        self.world()
+            .stacks
+            .get(stack_id)?
+            .resources
+            .get(logical)
+            .cloned()
+    }
+
+    /// Starts making a cluster as CreateCluster does (CREATING for the scenario's
+    /// `cluster_create_seconds`, then `spec.status`; aws-auth from `spec.aws_auth` only then; the
+    /// creator's entry in the API modes), with its own Kubernetes API listener. Returns its
+    /// endpoint. Refused when the name is taken or the spec is one EKS refuses.
+    pub fn create_cluster(&self, spec: scenario::Cluster) -> Result<String> {
+        if spec.authentication_mode == "CONFIG_MAP"
+            && !spec.bootstrap_cluster_creator_admin_permissions
+        {
+            return Err(Error::ScenarioInvalid(aws_api::BOOTSTRAP_CONFIG_MAP.into()));
+        }
+        if state::mode_rank(&spec.authentication_mode) == 255 {
+            return Err(Error::ScenarioInvalid(format!(
+                "unsupported authentication mode {}",
+                spec.authentication_mode
+            )));
+        }
+        let (listener, url) = server::bind_cluster()?;
+        {
+            let mut w = self.world();
+            w.settle();
+            if w.clusters.contains_key(&spec.name) {
+                return Err(Error::ScenarioInvalid(format!(
+                    "Cluster already exists with name: {}",
+                    spec.name
+                )));
+            }
+            let c = w.begin_cluster(&spec, &url);
+            w.clusters.insert(spec.name.clone(), c);
+        }
+        server::spawn_cluster(&self.shared, listener, spec.name)?;
+        Ok(url)
+    }
+
+    /// Starts deleting a cluster as DeleteCluster does: DELETING for the scenario's
+    /// `cluster_delete_seconds`, then gone. False when there is no such cluster.
+    pub fn delete_cluster(&self, name: &str) -> bool {
+        let mut w = self.world();
+        w.settle();
+        let until = w.sim_ms() + (w.scenario.cluster_delete_seconds * 1000.0) as i64;
+        let Some(c) = w.clusters.get_mut(name) else {
+            return false;
+        };
+        c.status = "DELETING".into();
+        c.deleting_until_ms = Some(until);
+        true
     }
 
     /// Takes the asynchronous Lambda invocations queued since the last call (function, event).

@@ -25,6 +25,7 @@ pub fn handle(world: &mut World, req: &Req) -> Resp {
     match verdict {
         Ok(body) => {
             let request_id = req.raw_path[PREFIX.len()..].to_string();
+            world.learn_from_response(&request_id, &body);
             world.responses.push(RecordedResponse {
                 request_id,
                 body,

@@ -39,6 +39,63 @@ pub struct Scenario {
     /// tokens are still checked against the wall clock (plus `Simulator::set_clock_skew`).
     #[serde(default = "default_clock_scale")]
     pub clock_scale: f64,
+    /// How long a cluster made by CreateCluster (or `Simulator::create_cluster`) stays CREATING,
+    /// in simulated seconds. EKS takes about ten minutes
+    /// (<https://docs.aws.amazon.com/eks/latest/userguide/create-cluster.html>: "Cluster
+    /// provisioning takes several minutes"; terraform-provider-aws waits up to 30 minutes).
+    #[serde(default = "default_cluster_create_seconds")]
+    pub cluster_create_seconds: f64,
+    /// How long a DeleteCluster keeps the cluster DELETING before it is gone (404), in simulated
+    /// seconds (terraform-provider-aws waits up to 15 minutes).
+    #[serde(default = "default_cluster_delete_seconds")]
+    pub cluster_delete_seconds: f64,
+    /// CloudFormation stack resources that exist at the start (DescribeStackResource finds them).
+    #[serde(default)]
+    pub stacks: Vec<StackSpec>,
+}
+
+/// The resource type of the mapper's custom resource, the default of a scenario stack's resource.
+pub const DEFAULT_RESOURCE_TYPE: &str = "Custom::EksRoleMapping";
+
+/// One resource of a stack that exists at the start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StackSpec {
+    /// The stack's ARN, `arn:PARTITION:cloudformation:REGION:ACCOUNT:stack/NAME/ID`.
+    pub stack_id: String,
+    #[serde(default = "default_logical_resource_id")]
+    pub logical_resource_id: String,
+    pub physical_resource_id: String,
+    #[serde(default = "default_stack_status")]
+    pub status: String,
+    #[serde(default = "default_resource_type")]
+    pub resource_type: String,
+    /// LastUpdatedTimestamp this long before the start; absent: the start.
+    #[serde(default)]
+    pub last_updated_seconds_ago: Option<f64>,
+}
+
+fn default_logical_resource_id() -> String {
+    "Mapping".into()
+}
+
+fn default_stack_status() -> String {
+    "CREATE_COMPLETE".into()
+}
+
+fn default_resource_type() -> String {
+    DEFAULT_RESOURCE_TYPE.into()
+}
+
+fn default_cluster_create_seconds() -> f64 {
+    600.0
+}
+
+fn default_cluster_delete_seconds() -> f64 {
+    300.0
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_iam_propagation_seconds() -> f64 {
@@ -114,10 +171,18 @@ pub struct Cluster {
     /// Fargate pod execution roles: a FARGATE_LINUX access entry each on the switch.
     #[serde(default)]
     pub fargate_roles: Vec<String>,
+    /// `accessConfig.bootstrapClusterCreatorAdminPermissions` (default true): the creator is
+    /// cluster admin (an access entry in the API modes). False is refused on CONFIG_MAP, as EKS
+    /// does.
+    #[serde(default = "default_true")]
+    pub bootstrap_cluster_creator_admin_permissions: bool,
 }
 
+/// How long a mode switch takes when the scenario does not say (see the default scenario).
+pub const DEFAULT_SWITCH_SECONDS: f64 = 300.0;
+
 fn default_switch_seconds() -> f64 {
-    300.0
+    DEFAULT_SWITCH_SECONDS
 }
 
 fn default_status() -> String {
@@ -151,6 +216,23 @@ impl Scenario {
                 return Err(Error::ScenarioInvalid(format!(
                     "cluster {}: authentication_mode must be CONFIG_MAP, API_AND_CONFIG_MAP or API",
                     c.name
+                )));
+            }
+            if c.authentication_mode == "CONFIG_MAP"
+                && !c.bootstrap_cluster_creator_admin_permissions
+            {
+                return Err(Error::ScenarioInvalid(format!(
+                    "cluster {}: {}",
+                    c.name,
+                    crate::aws_api::BOOTSTRAP_CONFIG_MAP
+                )));
+            }
+        }
+        for st in &s.stacks {
+            if crate::state::parse_stack_id(&st.stack_id).is_none() {
+                return Err(Error::ScenarioInvalid(format!(
+                    "stack {}: stack_id must be arn:PARTITION:cloudformation:REGION:ACCOUNT:stack/NAME/ID",
+                    st.stack_id
                 )));
             }
         }

@@ -31,6 +31,37 @@ pub struct Shared {
     pub ca_b64: String,
     /// The identity-based policies in force (issue 13).
     pub iam: Mutex<crate::iam_enforce::Policies>,
+    /// The TLS configuration of the clusters made at run time (certificates of the main CA).
+    pub tls: Arc<rustls::ServerConfig>,
+    /// The listeners of clusters made at run time, stopped with the simulator.
+    pub tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// Binds the Kubernetes API listener of a cluster about to be made: its URL is the cluster's
+/// endpoint from the start, as EKS fixes it at creation.
+pub fn bind_cluster() -> std::io::Result<(std::net::TcpListener, String)> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let url = format!("https://127.0.0.1:{}", l.local_addr()?.port());
+    Ok((l, url))
+}
+
+/// Serves the Kubernetes API of the cluster `name` on a listener from [`bind_cluster`]. Must run
+/// within the Tokio runtime.
+pub fn spawn_cluster(
+    shared: &Arc<Shared>,
+    listener: std::net::TcpListener,
+    name: String,
+) -> std::io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let l = TcpListener::from_std(listener)?;
+    let task = tokio::spawn(serve(
+        l,
+        shared.tls.clone(),
+        shared.clone(),
+        Target::Cluster(name),
+    ));
+    shared.tasks.lock().expect("tasks lock").push(task);
+    Ok(())
 }
 
 /// Why a connection is closed without an answer.
@@ -53,6 +84,7 @@ pub async fn serve(
     target: Target,
 ) {
     let acceptor = TlsAcceptor::from(tls);
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
     loop {
         let Ok((tcp, _)) = listener.accept().await else {
             continue;
@@ -68,7 +100,7 @@ pub async fn serve(
                 return;
             };
             let svc = hyper::service::service_fn(move |req| {
-                dispatch(shared.clone(), target.clone(), req)
+                dispatch(shared.clone(), target.clone(), port, req)
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc)
@@ -99,6 +131,7 @@ fn op_of(target: &Target, req: &Req) -> String {
         Target::Aws => match aws_api::service_of(req).as_deref() {
             Some("eks") => aws_api::eks_op(req).into(),
             Some("sts") => aws_api::sts_op(req),
+            Some("cloudformation") => crate::cfn_api::cfn_op(req),
             Some("lambda") => crate::lambda_api::lambda_op(req),
             _ => "aws:unsigned".into(),
         },
@@ -111,6 +144,8 @@ fn fault_response(op: &str, fault: &Fault) -> Option<Resp> {
     Some(match (fault, service) {
         (Fault::Status(code), "eks") => aws_api::eks_error(*code, "ServerException", "Injected server error"),
         (Fault::Status(code), "sts") => aws_api::sts_error(*code, "InternalFailure", "Injected server error"),
+        (Fault::Status(code), "cloudformation") => crate::cfn_api::cfn_error(*code, "InternalFailure", "Injected server error"),
+        (Fault::Throttle, "cloudformation") => crate::cfn_api::cfn_error(400, "Throttling", "Rate exceeded"),
         (Fault::Status(code), "cfn") => receiver::s3_error(*code, "InternalError", "We encountered an internal error. Please try again."),
         (Fault::Throttle, "cfn") => receiver::s3_error(503, "SlowDown", "Please reduce your request rate."),
         (Fault::Status(code), _) => k8s_api::status(*code, "InternalError", "Injected server error", json!({})),
@@ -133,13 +168,39 @@ fn fault_response(op: &str, fault: &Fault) -> Option<Resp> {
     })
 }
 
+/// Whether the cluster a Kubernetes listener on `port` stands for answers now: it exists with
+/// this endpoint (a cluster made again under the same name has another) and is neither being
+/// created (no endpoint yet) nor deleted (its control plane goes away first). Otherwise the
+/// connection is closed unanswered, as an endpoint that is not there.
+fn cluster_serves(world: &mut World, name: &str, port: u16) -> bool {
+    world.settle();
+    world.clusters.get(name).is_some_and(|c| {
+        c.endpoint == format!("https://127.0.0.1:{port}")
+            && c.status != "CREATING"
+            && c.status != "DELETING"
+    })
+}
+
 async fn dispatch(
     shared: Arc<Shared>,
     target: Target,
+    port: u16,
     req: Request<Incoming>,
 ) -> Result<Resp, Dropped> {
     let req = read(req).await;
     let op = op_of(&target, &req);
+    if let Target::Cluster(name) = &target {
+        let mut w = shared.world.lock().expect("world lock");
+        if !cluster_serves(&mut w, name, port) {
+            w.log.push(RequestRecord {
+                op: op.clone(),
+                method: req.method.clone(),
+                path: req.raw_path.clone(),
+                status: 0,
+            });
+            return Err(Dropped);
+        }
+    }
     let fault = shared.world.lock().expect("world lock").take_fault(&op);
     let record = |status: u16| {
         shared
@@ -168,11 +229,33 @@ async fn dispatch(
         }
         None => {}
     }
+    // A CreateCluster gets its Kubernetes listener bound before it is answered (the endpoint is
+    // part of the cluster), served once the cluster is made.
+    let new_cluster = match op.as_str() {
+        "eks:CreateCluster" => bind_cluster().ok(),
+        _ => None,
+    };
     let resp = {
         let mut world = shared.world.lock().expect("world lock");
         let iam = shared.iam.lock().expect("iam lock");
-        answer(&mut world, &iam, &shared.ca_b64, &target, &op, &req)
+        let endpoint = new_cluster.as_ref().map(|(_, url)| url.as_str());
+        answer(
+            &mut world,
+            &iam,
+            &shared.ca_b64,
+            &target,
+            &op,
+            &req,
+            endpoint,
+        )
     };
+    if let (Some((listener, _)), true) = (new_cluster, resp.status().is_success()) {
+        let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
+        let name = body["name"].as_str().unwrap_or_default().to_string();
+        if let Err(e) = spawn_cluster(&shared, listener, name) {
+            tracing::warn!(error = %e, "the new cluster's listener did not start");
+        }
+    }
     record(resp.status().as_u16());
     Ok(resp)
 }
@@ -184,12 +267,14 @@ fn answer(
     target: &Target,
     op: &str,
     req: &Req,
+    new_endpoint: Option<&str>,
 ) -> Resp {
     match target {
         Target::Cluster(name) => k8s_api::handle(world, name, req),
         Target::Aws if op == "cfn:response" => receiver::handle(world, req),
         Target::Aws => {
-            let is_sts = op.starts_with("sts:");
+            // STS and CloudFormation are query-protocol services: their errors are XML.
+            let is_sts = op.starts_with("sts:") || op.starts_with("cloudformation:");
             if op.starts_with("lambda:") {
                 return match aws_api::verify_signed(world, req) {
                     Ok(caller) if !crate::lambda_api::allowed(iam, &caller, req) => {
@@ -203,10 +288,14 @@ fn answer(
                 Ok(c) => c,
                 Err(e) => {
                     tracing::info!(op, reason = ?e, "signature refused");
+                    let query_error = match op.starts_with("cloudformation:") {
+                        true => crate::cfn_api::cfn_error,
+                        false => aws_api::sts_error,
+                    };
                     return match (is_sts, e) {
-                        (true, aws_api::AuthError::UnknownKey) => aws_api::sts_error(403, "InvalidClientTokenId", "The security token included in the request is invalid."),
-                        (true, aws_api::AuthError::Expired) => aws_api::sts_error(403, "ExpiredToken", "The security token included in the request is expired"),
-                        (true, _) => aws_api::sts_error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided."),
+                        (true, aws_api::AuthError::UnknownKey) => query_error(403, "InvalidClientTokenId", "The security token included in the request is invalid."),
+                        (true, aws_api::AuthError::Expired) => query_error(403, "ExpiredToken", "The security token included in the request is expired"),
+                        (true, _) => query_error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided."),
                         (false, aws_api::AuthError::UnknownKey) => aws_api::eks_error(403, "UnrecognizedClientException", "The security token included in the request is invalid."),
                         (false, aws_api::AuthError::Expired) => aws_api::eks_error(403, "ExpiredTokenException", "The security token included in the request is expired"),
                         (false, _) => aws_api::eks_error(403, "InvalidSignatureException", "The request signature we calculated does not match the signature you provided."),
@@ -216,10 +305,12 @@ fn answer(
             if let Some(denied) = crate::iam_enforce::authorize(iam, world, req, &caller) {
                 return denied;
             }
-            if is_sts {
+            if op.starts_with("cloudformation:") {
+                crate::cfn_api::handle(world, req, &caller)
+            } else if is_sts {
                 aws_api::handle_sts(world, req, &caller)
             } else {
-                aws_api::handle_eks(world, req, ca_b64)
+                aws_api::handle_eks(world, req, ca_b64, &caller, new_endpoint)
             }
         }
     }

@@ -92,9 +92,32 @@ pub struct ClusterState {
     pub account: String,
     pub authentication_mode: String,
     pub creator: String,
-    pub created_at: i64,
+    /// Whether the creator is cluster admin (`bootstrapClusterCreatorAdminPermissions`, default
+    /// true; EKS refuses false on a CONFIG_MAP cluster).
+    #[serde(skip)]
+    pub creator_admin: bool,
+    /// Epoch seconds, with milliseconds, on the simulated clock ([`World::sim_epoch_ms`]): EKS
+    /// answers restJson1 timestamps as epoch seconds, fraction included, and a reconcile compares
+    /// it with the stack's LastUpdatedTimestamp on the same clock.
+    pub created_at: f64,
     pub endpoint: String,
     pub status: String,
+    /// The Kubernetes version.
+    #[serde(skip)]
+    pub version: String,
+    /// The cluster's IAM role (CreateCluster's `roleArn`).
+    #[serde(skip)]
+    pub role_arn: String,
+    /// `resourcesVpcConfig.subnetIds` as created.
+    #[serde(skip)]
+    pub subnet_ids: Vec<String>,
+    /// A CreateCluster in progress: the simulated ms at which the cluster leaves CREATING, the
+    /// status it then takes and the aws-auth its node groups then make (absent: none).
+    #[serde(skip)]
+    pub creating: Option<Creating>,
+    /// A DeleteCluster in progress: the simulated ms at which the cluster is gone.
+    #[serde(skip)]
+    pub deleting_until_ms: Option<i64>,
     #[serde(skip)]
     pub foreign_ca: bool,
     /// "namespace/name" -> ConfigMap object
@@ -156,7 +179,7 @@ impl ClusterState {
     /// principal that originally created the cluster"), and EC2_LINUX / FARGATE_LINUX entries for
     /// the managed node group and Fargate roles (https://docs.aws.amazon.com/eks/latest/userguide/creating-access-entries.html,
     /// access entry types; the usernames are the ones EKS gives those types).
-    fn bootstrap_access_entries(&mut self, now: i64) {
+    pub(crate) fn bootstrap_access_entries(&mut self, now: i64) {
         let mut add = |arn: &str, kind: &str, username: String, admin: bool| {
             if self.access_entries.contains_key(arn) {
                 return;
@@ -184,12 +207,14 @@ impl ClusterState {
             );
         };
         let creator = self.creator.clone();
-        add(
-            &creator,
-            "STANDARD",
-            crate::aws_api::default_username(&creator),
-            true,
-        );
+        if self.creator_admin {
+            add(
+                &creator,
+                "STANDARD",
+                crate::aws_api::default_username(&creator),
+                true,
+            );
+        }
         for r in self.node_roles.clone() {
             add(
                 &r,
@@ -207,6 +232,54 @@ impl ClusterState {
             );
         }
     }
+}
+
+/// What a cluster still being created becomes.
+#[derive(Debug, Clone)]
+pub struct Creating {
+    pub until_ms: i64,
+    pub then_status: String,
+    pub aws_auth: Option<Value>,
+}
+
+/// One resource of a CloudFormation stack, as DescribeStackResource reports it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StackResource {
+    pub logical_resource_id: String,
+    pub physical_resource_id: Option<String>,
+    pub resource_type: String,
+    /// CREATE_COMPLETE, UPDATE_IN_PROGRESS, DELETE_COMPLETE, ... (botocore's ResourceStatus).
+    pub status: String,
+    /// Epoch milliseconds on the simulated clock ([`World::sim_epoch_ms`]).
+    pub last_updated_ms: i64,
+}
+
+/// A CloudFormation stack: found by its ID (ARN) always, by its name only while not deleted
+/// (<https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStackResource.html>:
+/// "Running stacks: You can specify either the stack's name or its unique stack ID. Deleted
+/// stacks: You must specify the unique stack ID.").
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Stack {
+    pub stack_id: String,
+    pub name: String,
+    pub region: String,
+    pub account: String,
+    pub deleted: bool,
+    pub resources: BTreeMap<String, StackResource>,
+}
+
+/// (partition, region, account, name) of a stack ID `arn:P:cloudformation:R:A:stack/NAME/ID`.
+pub fn parse_stack_id(stack_id: &str) -> Option<(String, String, String, String)> {
+    let p: Vec<&str> = stack_id.splitn(6, ':').collect();
+    if p.len() != 6 || p[0] != "arn" || p[2] != "cloudformation" || p[3].is_empty() {
+        return None;
+    }
+    let rest = p[5].strip_prefix("stack/")?;
+    let (name, id) = rest.split_once('/')?;
+    if name.is_empty() || id.is_empty() || id.contains('/') || p[4].len() != 12 {
+        return None;
+    }
+    Some((p[1].into(), p[3].into(), p[4].into(), name.into()))
 }
 
 /// The order of authentication modes: a cluster may only move forward.
@@ -241,6 +314,15 @@ pub struct World {
     pub advanced_ms: i64,
     /// Role ARN -> simulated ms at which it was created (negative: before the start).
     pub role_created_ms: HashMap<String, i64>,
+    /// Wall-clock epoch milliseconds at the start: simulated ms 0 on the epoch clock.
+    pub started_epoch_ms: i64,
+    /// CloudFormation stacks by stack ID.
+    pub stacks: BTreeMap<String, Stack>,
+    /// Custom-resource request id -> its RequestType (Create, Update, Delete), registered by
+    /// whoever plays CloudFormation when it makes the ResponseURL
+    /// ([`crate::Simulator::response_url_for`]): CloudFormation knows which request a response
+    /// answers, the response body does not say.
+    pub request_types: HashMap<String, String>,
 }
 
 impl World {
@@ -284,41 +366,211 @@ impl World {
                 })
                 .collect(),
             scenario: scenario.clone(),
+            started_epoch_ms: (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+                as i64,
+            stacks: BTreeMap::new(),
+            request_types: HashMap::new(),
         };
-        let now = world.now();
         for c in &scenario.clusters {
-            let mut cs = ClusterState {
-                name: c.name.clone(),
-                region: c.region.clone().unwrap_or_else(|| scenario.region.clone()),
-                account: scenario.account.clone(),
-                authentication_mode: c.authentication_mode.clone(),
-                creator: c.creator.clone(),
-                created_at: now,
-                endpoint: endpoint_of(&c.name),
-                status: c.status.clone(),
-                foreign_ca: c.foreign_ca,
-                config_maps: BTreeMap::new(),
-                access_entries: BTreeMap::new(),
-                updates: BTreeMap::new(),
-                switch_ms: (c.authentication_mode_switch_seconds * 1000.0) as i64,
-                switch_fails: c.authentication_mode_switch_fails,
-                node_roles: c.node_roles.clone(),
-                fargate_roles: c.fargate_roles.clone(),
-            };
-            if let Some(data) = &c.aws_auth {
-                world.resource_version += 1;
-                let obj = new_config_map(
-                    "kube-system",
-                    "aws-auth",
-                    json!(data),
-                    world.resource_version,
-                    now,
-                );
-                cs.config_maps.insert("kube-system/aws-auth".into(), obj);
-            }
+            let cs = world.new_cluster(c, &endpoint_of(&c.name));
             world.clusters.insert(c.name.clone(), cs);
         }
+        let start = world.sim_epoch_ms();
+        for st in &scenario.stacks {
+            let at = start - (st.last_updated_seconds_ago.unwrap_or(0.0) * 1000.0) as i64;
+            world.put_stack_resource(
+                &st.stack_id,
+                &st.logical_resource_id,
+                Some(&st.physical_resource_id),
+                &st.status,
+                &st.resource_type,
+                at,
+            );
+        }
         world
+    }
+
+    /// A scenario cluster as `spec` describes it, there from the start, its Kubernetes API at
+    /// `endpoint`, with its aws-auth when the spec has one.
+    pub fn new_cluster(&mut self, c: &crate::scenario::Cluster, endpoint: &str) -> ClusterState {
+        let now = self.now();
+        let mut cs = ClusterState {
+            name: c.name.clone(),
+            region: c
+                .region
+                .clone()
+                .unwrap_or_else(|| self.scenario.region.clone()),
+            account: self.scenario.account.clone(),
+            authentication_mode: c.authentication_mode.clone(),
+            creator: c.creator.clone(),
+            creator_admin: c.bootstrap_cluster_creator_admin_permissions,
+            created_at: self.sim_epoch_ms() as f64 / 1000.0,
+            endpoint: endpoint.to_string(),
+            status: c.status.clone(),
+            version: crate::aws_api::DEFAULT_VERSION.to_string(),
+            role_arn: format!(
+                "arn:aws:iam::{}:role/eks-cluster-role",
+                self.scenario.account
+            ),
+            subnet_ids: vec!["subnet-0a1b2c3d".into(), "subnet-1a2b3c4d".into()],
+            creating: None,
+            deleting_until_ms: None,
+            foreign_ca: c.foreign_ca,
+            config_maps: BTreeMap::new(),
+            access_entries: BTreeMap::new(),
+            updates: BTreeMap::new(),
+            switch_ms: (c.authentication_mode_switch_seconds * 1000.0) as i64,
+            switch_fails: c.authentication_mode_switch_fails,
+            node_roles: c.node_roles.clone(),
+            fargate_roles: c.fargate_roles.clone(),
+        };
+        if let Some(data) = &c.aws_auth {
+            self.resource_version += 1;
+            let obj = new_config_map(
+                "kube-system",
+                "aws-auth",
+                json!(data),
+                self.resource_version,
+                now,
+            );
+            cs.config_maps.insert("kube-system/aws-auth".into(), obj);
+        }
+        cs
+    }
+
+    /// A cluster being created now (CreateCluster): CREATING for the scenario's
+    /// `cluster_create_seconds`, then `spec.status` (ACTIVE), with `spec.aws_auth` only from then
+    /// on (node groups make aws-auth). In the API modes the creator, when admin, gets its
+    /// STANDARD entry with AmazonEKSClusterAdminPolicy with the cluster
+    /// (https://docs.aws.amazon.com/eks/latest/userguide/creating-access-entries.html; the same
+    /// entry a switch from CONFIG_MAP makes).
+    pub fn begin_cluster(
+        &mut self,
+        spec: &crate::scenario::Cluster,
+        endpoint: &str,
+    ) -> ClusterState {
+        let mut bare = spec.clone();
+        bare.aws_auth = None;
+        let mut c = self.new_cluster(&bare, endpoint);
+        c.status = "CREATING".into();
+        c.creating = Some(Creating {
+            until_ms: self.sim_ms() + (self.scenario.cluster_create_seconds * 1000.0) as i64,
+            then_status: spec.status.clone(),
+            aws_auth: spec.aws_auth.as_ref().map(|d| json!(d)),
+        });
+        if c.authentication_mode != "CONFIG_MAP" {
+            let (nodes, fargate) = (
+                std::mem::take(&mut c.node_roles),
+                std::mem::take(&mut c.fargate_roles),
+            );
+            c.bootstrap_access_entries(self.now());
+            (c.node_roles, c.fargate_roles) = (nodes, fargate);
+        }
+        c
+    }
+
+    /// Simulated now as epoch milliseconds: the start's wall clock plus the simulated time since
+    /// (`sim_ms`, which scaling, `advance_clock` and the skew move).
+    pub fn sim_epoch_ms(&self) -> i64 {
+        self.started_epoch_ms + self.sim_ms()
+    }
+
+    /// Sets (creating the stack if needed) one resource of a stack; `at` is its
+    /// LastUpdatedTimestamp in epoch ms. A stack ID that is not a stack ARN is ignored (false).
+    pub fn put_stack_resource(
+        &mut self,
+        stack_id: &str,
+        logical: &str,
+        physical: Option<&str>,
+        status: &str,
+        resource_type: &str,
+        at: i64,
+    ) -> bool {
+        let Some((_, region, account, name)) = parse_stack_id(stack_id) else {
+            return false;
+        };
+        let stack = self.stacks.entry(stack_id.to_string()).or_insert(Stack {
+            stack_id: stack_id.to_string(),
+            name,
+            region,
+            account,
+            deleted: false,
+            resources: BTreeMap::new(),
+        });
+        stack.resources.insert(
+            logical.to_string(),
+            StackResource {
+                logical_resource_id: logical.to_string(),
+                physical_resource_id: physical.map(str::to_string),
+                resource_type: resource_type.to_string(),
+                status: status.to_string(),
+                last_updated_ms: at,
+            },
+        );
+        true
+    }
+
+    /// What CloudFormation makes of a custom resource's response (`body`, accepted by the
+    /// receiver) to the request `request_id`, whose type was registered with the ResponseURL:
+    /// - Create: SUCCESS -> CREATE_COMPLETE with the answered physical id, FAILED ->
+    ///   CREATE_FAILED (the id CloudFormation records is still the answered one);
+    /// - Update: SUCCESS -> UPDATE_COMPLETE with the answered id (a new id is a replacement),
+    ///   FAILED -> UPDATE_FAILED, the id unchanged;
+    /// - Delete: SUCCESS -> DELETE_COMPLETE, FAILED -> DELETE_FAILED; but a Delete of an id the
+    ///   resource no longer has is the clean-up of a replaced resource after an Update
+    ///   (UPDATE_COMPLETE_CLEANUP_IN_PROGRESS), which leaves the resource as it is
+    ///   (<https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-requesttypes-update.html>:
+    ///   "CloudFormation sends a Delete request ... for the old resource").
+    ///
+    /// An unregistered request id teaches nothing: the simulator does not guess a request type.
+    pub fn learn_from_response(&mut self, request_id: &str, body: &Value) {
+        let Some(kind) = self.request_types.get(request_id).cloned() else {
+            tracing::debug!(
+                request_id,
+                "response to an unregistered request: stack state unchanged"
+            );
+            return;
+        };
+        let field = |k: &str| body[k].as_str().unwrap_or_default().to_string();
+        let (stack_id, logical, physical) = (
+            field("StackId"),
+            field("LogicalResourceId"),
+            field("PhysicalResourceId"),
+        );
+        let ok = field("Status") == "SUCCESS";
+        let at = self.sim_epoch_ms();
+        let current = self
+            .stacks
+            .get(&stack_id)
+            .and_then(|s| s.resources.get(&logical))
+            .cloned();
+        let resource_type = current
+            .as_ref()
+            .map(|r| r.resource_type.clone())
+            .unwrap_or_else(|| crate::scenario::DEFAULT_RESOURCE_TYPE.to_string());
+        let old_id = current
+            .as_ref()
+            .and_then(|r| r.physical_resource_id.clone());
+        let (status, id) = match (kind.as_str(), ok) {
+            ("Create", true) => ("CREATE_COMPLETE", Some(physical)),
+            ("Create", false) => ("CREATE_FAILED", Some(physical)),
+            ("Update", true) => ("UPDATE_COMPLETE", Some(physical)),
+            ("Update", false) => ("UPDATE_FAILED", old_id),
+            ("Delete", _) if current.is_some() && old_id.as_deref() != Some(physical.as_str()) => {
+                return;
+            }
+            ("Delete", true) => ("DELETE_COMPLETE", old_id.or(Some(physical))),
+            ("Delete", false) => ("DELETE_FAILED", old_id.or(Some(physical))),
+            _ => return,
+        };
+        self.put_stack_resource(
+            &stack_id,
+            &logical,
+            id.as_deref(),
+            status,
+            &resource_type,
+            at,
+        );
     }
 
     /// The simulator's clock (Unix seconds), shifted by the configured skew.
@@ -341,10 +593,23 @@ impl World {
         self.clock_scale = scale.max(0.0);
     }
 
-    /// Brings every cluster's updates up to the simulated now.
+    /// Brings every cluster up to the simulated now: updates end, a cluster being created becomes
+    /// ACTIVE (with what EKS makes then), one being deleted is gone.
     pub fn settle(&mut self) {
         let (sim, now) = (self.sim_ms(), self.now());
+        let rv = &mut self.resource_version;
+        self.clusters
+            .retain(|_, c| c.deleting_until_ms.is_none_or(|t| t > sim));
         for c in self.clusters.values_mut() {
+            if c.creating.as_ref().is_some_and(|k| k.until_ms <= sim) {
+                let k = c.creating.take().expect("checked above");
+                c.status = k.then_status;
+                if let Some(data) = k.aws_auth {
+                    *rv += 1;
+                    let obj = new_config_map("kube-system", "aws-auth", data, *rv, now);
+                    c.config_maps.insert("kube-system/aws-auth".into(), obj);
+                }
+            }
             c.settle_updates(sim, now);
         }
     }
@@ -378,6 +643,7 @@ impl World {
             "account": self.scenario.account,
             "region": self.scenario.region,
             "clusters": self.clusters,
+            "stacks": self.stacks,
             "responses": self.responses,
             "rejected_responses": self.rejected_responses,
         })
@@ -430,5 +696,118 @@ pub fn role_match_key(arn: &str) -> String {
             format!("{prefix}:role/{name}").to_lowercase()
         }
         None => arn.to_lowercase(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STACK: &str = "arn:aws:cloudformation:us-east-1:111122223333:stack/s/0b6c";
+
+    fn world() -> World {
+        World::new(Scenario::default_scenario(), &|_| String::new())
+    }
+
+    fn answer(w: &mut World, id: &str, kind: &str, status: &str, physical: &str) {
+        w.request_types.insert(id.into(), kind.into());
+        let body = json!({"Status": status, "StackId": STACK, "LogicalResourceId": "Mapping",
+            "PhysicalResourceId": physical, "RequestId": id, "Reason": "r"});
+        w.learn_from_response(id, &body);
+    }
+
+    fn resource(w: &World) -> (String, Option<String>) {
+        let r = &w.stacks[STACK].resources["Mapping"];
+        (r.status.clone(), r.physical_resource_id.clone())
+    }
+
+    #[test]
+    fn responses_make_the_resources_state_as_cloudformation_would() {
+        let mut w = world();
+        answer(&mut w, "1", "Create", "SUCCESS", "a");
+        assert_eq!(resource(&w), ("CREATE_COMPLETE".into(), Some("a".into())));
+        // A failed update keeps the id the resource had.
+        answer(&mut w, "2", "Update", "FAILED", "b");
+        assert_eq!(resource(&w), ("UPDATE_FAILED".into(), Some("a".into())));
+        // A replacement: the new id, then the old one's Delete is clean-up, not the resource's.
+        answer(&mut w, "3", "Update", "SUCCESS", "b");
+        answer(&mut w, "4", "Delete", "SUCCESS", "a");
+        assert_eq!(resource(&w), ("UPDATE_COMPLETE".into(), Some("b".into())));
+        answer(&mut w, "5", "Delete", "FAILED", "b");
+        assert_eq!(resource(&w), ("DELETE_FAILED".into(), Some("b".into())));
+        answer(&mut w, "6", "Delete", "SUCCESS", "b");
+        assert_eq!(resource(&w), ("DELETE_COMPLETE".into(), Some("b".into())));
+        let name = &w.stacks[STACK].name;
+        assert_eq!(name, "s");
+    }
+
+    #[test]
+    fn an_unregistered_response_changes_no_stack_and_time_is_the_simulated_clock() {
+        let mut w = world();
+        let body = json!({"Status": "SUCCESS", "StackId": STACK, "LogicalResourceId": "Mapping",
+            "PhysicalResourceId": "a", "RequestId": "x"});
+        w.learn_from_response("x", &body);
+        assert!(!w.stacks.contains_key(STACK));
+        answer(&mut w, "1", "Create", "FAILED", "a");
+        assert_eq!(resource(&w), ("CREATE_FAILED".into(), Some("a".into())));
+        let before = w.stacks[STACK].resources["Mapping"].last_updated_ms;
+        w.advanced_ms += 3_600_000;
+        answer(&mut w, "2", "Update", "SUCCESS", "a");
+        let after = w.stacks[STACK].resources["Mapping"].last_updated_ms;
+        assert!(after - before >= 3_600_000, "{before} {after}");
+    }
+
+    #[test]
+    fn stack_ids_must_be_stack_arns() {
+        assert_eq!(
+            parse_stack_id(STACK),
+            Some((
+                "aws".into(),
+                "us-east-1".into(),
+                "111122223333".into(),
+                "s".into()
+            ))
+        );
+        for bad in [
+            "s",
+            "arn:aws:cloudformation:us-east-1:111122223333:stack/s",
+            "arn:aws:lambda:us-east-1:111122223333:stack/s/1",
+            "arn:aws:cloudformation::111122223333:stack/s/1",
+        ] {
+            assert_eq!(parse_stack_id(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_created_cluster_is_creating_then_active_and_a_deleted_one_goes() {
+        let mut w = world();
+        let mut spec = w.scenario.clusters[2].clone(); // modern: API
+        spec.name = "fresh".into();
+        let c = w.begin_cluster(&spec, "https://127.0.0.1:1");
+        assert_eq!(c.status, "CREATING");
+        // The creator's admin entry comes with an API-mode cluster.
+        assert!(c.access_entries.contains_key(&spec.creator));
+        w.clusters.insert("fresh".into(), c);
+        w.advanced_ms += 599_000;
+        w.settle();
+        assert_eq!(w.clusters["fresh"].status, "CREATING");
+        w.advanced_ms += 1_000;
+        w.settle();
+        assert_eq!(w.clusters["fresh"].status, "ACTIVE");
+        // A CONFIG_MAP cluster's aws-auth only appears with it ACTIVE.
+        let mut legacy = w.scenario.clusters[0].clone();
+        legacy.name = "old-style".into();
+        let c = w.begin_cluster(&legacy, "https://127.0.0.1:2");
+        assert!(c.config_maps.is_empty() && c.access_entries.is_empty());
+        w.clusters.insert("old-style".into(), c);
+        w.advanced_ms += 600_000;
+        w.settle();
+        assert!(w.clusters["old-style"]
+            .config_maps
+            .contains_key("kube-system/aws-auth"));
+        w.clusters.get_mut("fresh").unwrap().deleting_until_ms = Some(w.sim_ms() + 300_000);
+        w.advanced_ms += 300_000;
+        w.settle();
+        assert!(!w.clusters.contains_key("fresh"));
     }
 }

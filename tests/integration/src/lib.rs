@@ -162,7 +162,9 @@ impl Harness {
         let mut e = json!({
             "RequestType": kind,
             "ServiceToken": props["ServiceToken"],
-            "ResponseURL": self.sim.response_url(&request_id),
+            // Registered with its type, as CloudFormation knows it: the simulator's stack learns
+            // the resource's state from the response.
+            "ResponseURL": self.sim.response_url_for(&request_id, kind),
             "StackId": STACK_ID,
             "RequestId": request_id,
             "ResourceType": "Custom::EksRoleMapping",

@@ -45,6 +45,7 @@ fn type_name(t: ResourceType) -> Option<&'static str> {
         ResourceType::Cluster => Some("cluster"),
         ResourceType::AccessEntry => Some("access-entry"),
         ResourceType::Role => Some("role"),
+        ResourceType::Stack => Some("stack"),
         ResourceType::None => None,
     }
 }
