@@ -133,11 +133,11 @@ pub async fn run(opts: &Options, out: &mut impl Write, err: &mut impl Write) -> 
     let mut previous: Option<String> = None;
     for (index, (path, mut event)) in events.into_iter().enumerate() {
         let key = event_file::receiver_key(&event, index);
-        let prepared = event_file::prepare(
-            &mut event,
-            sim.response_url(&key),
-            previous.as_deref().filter(|_| opts.chain),
-        );
+        // The request type is registered with the URL: the answer then moves the stack's
+        // resource as CloudFormation would (what a later reconcile asks about).
+        let url = sim.response_url_for(&key, event["RequestType"].as_str().unwrap_or_default());
+        let prepared =
+            event_file::prepare(&mut event, url, previous.as_deref().filter(|_| opts.chain));
         let reconcile = eks_role_mapper::reconcile::is_reconcile(&event);
         let mut head = format!(
             "== {}: {} {}\n{}\n",

@@ -242,7 +242,7 @@ impl Lifecycle<'_> {
         let mut e = json!({
             "RequestType": kind,
             "ServiceToken": props["ServiceToken"],
-            "ResponseURL": self.sim.response_url(&request_id),
+            "ResponseURL": self.sim.response_url_for(&request_id, kind),
             "StackId": stack_id,
             "RequestId": request_id,
             "ResourceType": "Custom::EksRoleMapping",

@@ -93,7 +93,11 @@ async fn compare_reconcile(h: &Harness, name: &str, event: Value) {
 /// Dry-runs `event`, then runs it for real; compares the two. Returns the real answer.
 async fn compare(h: &Harness, name: &str, mut event: Value) -> Value {
     let request_id = event["RequestId"].as_str().unwrap().to_string();
-    event["ResponseURL"] = Value::String(h.sim.response_url(&request_id));
+    let kind = event["RequestType"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    event["ResponseURL"] = Value::String(h.sim.response_url_for(&request_id, &kind));
     let before = serde_json::to_string(&h.sim.state_json()).unwrap();
     let plan = eks_role_mapper::dry_run(&h.clients, event.clone())
         .await

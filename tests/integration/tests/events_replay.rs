@@ -31,7 +31,8 @@ fn load(name: &str) -> Value {
 async fn invoke(h: &Harness, name: &str) -> Value {
     let mut e = load(name);
     let id = e["RequestId"].as_str().unwrap().to_string();
-    e["ResponseURL"] = Value::String(h.sim.response_url(&id));
+    let kind = e["RequestType"].as_str().unwrap_or_default().to_string();
+    e["ResponseURL"] = Value::String(h.sim.response_url_for(&id, &kind));
     h.invoke(e).await
 }
 

@@ -199,6 +199,7 @@ async fn a_reconcile_beside_a_stack_update_on_the_same_aws_auth_loses_no_entry()
         .filter(|e| e["rolearn"] != SECOND_ROLE && e["rolearn"] != path_less(SERVICE_ROLE).as_str())
         .collect();
     assert!(others.len() >= 2, "{others:?}");
+    let mut conflicts = 0;
     for round in 0..3 {
         // The second role's entry dropped by someone; the first resource's groups change.
         let kept: Vec<Value> = h
@@ -223,9 +224,10 @@ async fn a_reconcile_beside_a_stack_update_on_the_same_aws_auth_loses_no_entry()
             "aws-auth",
             Some(Value::Object(data)),
         );
-        // Both read the same resourceVersion before either writes: one of them conflicts.
+        // Each write is held 300 ms before it is applied, so both read the same resourceVersion
+        // before either write lands: one of them conflicts.
         h.sim.inject(
-            "k8s:get",
+            "k8s:update",
             eks_sim::Fault::Delay(std::time::Duration::from_millis(300)),
             2,
         );
@@ -240,8 +242,15 @@ async fn a_reconcile_beside_a_stack_update_on_the_same_aws_auth_loses_no_entry()
             p
         };
         let update = h.update_event(updated, previous, &first_id);
+        h.sim.clear_request_log();
         let (answer, report) = tokio::join!(h.invoke(update), h.reconcile(&reconcile_second));
         ok(&answer);
+        conflicts += h
+            .sim
+            .request_log()
+            .iter()
+            .filter(|r| r.op == "k8s:update" && r.status == 409)
+            .count();
         assert_eq!(
             outcomes(&report).get("legacy"),
             Some(&Outcome::Repaired),
@@ -263,4 +272,65 @@ async fn a_reconcile_beside_a_stack_update_on_the_same_aws_auth_loses_no_entry()
             assert!(after.contains(e), "round {round}: {e} kept: {after:?}");
         }
     }
+    // The two writers really raced: some write was refused for a stale resourceVersion.
+    assert!(conflicts > 0, "no write conflicted");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cluster_created_under_star_is_granted_once_active_and_a_deleted_one_is_no_error() {
+    let h = Harness::start().await;
+    let p = with_admin("*");
+    let id = ok(&h.invoke(h.event("Create", p.clone(), None)).await);
+    // A cluster made after the stack, with aws-cli as its owner would.
+    let env = ClientEnv::new(&h.sim);
+    aws(
+        &env,
+        &[
+            "eks",
+            "create-cluster",
+            "--name",
+            "fresh",
+            "--role-arn",
+            "arn:aws:iam::111122223333:role/eks-cluster-role",
+            "--resources-vpc-config",
+            "subnetIds=subnet-0a,subnet-0b",
+            "--access-config",
+            "authenticationMode=API",
+        ],
+    );
+    // Still CREATING: left for the next run, nothing written there.
+    let r = h.reconcile(&h.reconcile_event(&p, &id)).await;
+    let got = outcomes(&r);
+    assert_eq!(got["fresh"], Outcome::Skipped, "{r:?}");
+    for c in ["legacy", "hybrid", "modern"] {
+        assert_eq!(got[c], Outcome::Unchanged, "{c}: {r:?}");
+    }
+    assert!(policies(&h, "fresh").is_none());
+    h.sim.advance_clock(600.0);
+    let r = h.reconcile(&h.reconcile_event(&p, &id)).await;
+    assert_eq!(outcomes(&r)["fresh"], Outcome::Granted, "{r:?}");
+    assert_eq!(policies(&h, "fresh"), Some(vec![ADMIN_POLICY.to_string()]));
+    let metrics = r.metric_records(std::time::SystemTime::now());
+    let fresh = metrics.iter().find(|m| m["Cluster"] == "fresh").unwrap();
+    assert_eq!(
+        (fresh["Granted"].clone(), fresh["Failed"].clone()),
+        (json!(1), json!(0))
+    );
+    // Deleted while a reconcile may look at it: DELETING is skipped, gone is gone; neither fails.
+    aws(&env, &["eks", "delete-cluster", "--name", "fresh"]);
+    let r = h.reconcile(&h.reconcile_event(&p, &id)).await;
+    assert_eq!(outcomes(&r)["fresh"], Outcome::Skipped, "{r:?}");
+    assert!(!r.failed(), "{r:?}");
+    h.sim.advance_clock(300.0);
+    let named = with_admin("legacy,fresh");
+    let r = h.reconcile(&h.reconcile_event(&named, &id)).await;
+    assert_eq!(
+        outcomes(&r),
+        BTreeMap::from([
+            ("fresh".to_string(), Outcome::Gone),
+            ("legacy".to_string(), Outcome::Unchanged)
+        ]),
+        "{r:?}"
+    );
+    assert!(!r.failed(), "{r:?}");
 }

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 /// The default scenario's stack.
 const LIVE: &str =
-    "arn:aws:cloudformation:us-east-1:111122223333:stack/concurrent-eks/6f1c2e10-0000-4000-8000-000000000001";
+    "arn:aws:cloudformation:us-east-1:111122223333:stack/concurrent-eks/3f1c2a9e-0b7d-4c55-9e2f-6d1a8b7c5e40";
 
 fn describe(env: &ClientEnv, stack: &str, logical: &str) -> Result<Value, String> {
     env.aws(&[
@@ -26,22 +26,25 @@ fn describe(env: &ClientEnv, stack: &str, logical: &str) -> Result<Value, String
 #[test]
 fn the_default_scenarios_stack_holds_the_id_the_function_encodes() {
     let s = Scenario::default_scenario();
-    let st = s
+    let logical: Vec<&str> = s
         .stacks
         .iter()
-        .find(|st| st.stack_id == LIVE)
-        .expect("the stack");
-    // The function's encoding (functions/eks-role-mapper/src/physical_id.rs, Recorded::encode).
-    let role = RoleArn::parse("RoleArn", SERVICE_ROLE).unwrap();
-    let id = format!(
-        "eks-role-mapper/v2|{}|{}|{SERVICE_ROLE}",
-        s.region,
-        owner_key(LIVE, "Mapping", &role)
-    );
-    assert_eq!(st.physical_resource_id, id);
-    assert_eq!(st.logical_resource_id, "Mapping");
-    assert_eq!(st.status, "CREATE_COMPLETE");
-    assert_eq!(st.resource_type, "Custom::EksRoleMapping");
+        .filter(|st| st.stack_id == LIVE)
+        .map(|st| st.logical_resource_id.as_str())
+        .collect();
+    assert_eq!(logical, ["Mapping", "EveryCluster"]);
+    for st in &s.stacks {
+        // The function's encoding (functions/eks-role-mapper/src/physical_id.rs, Recorded::encode).
+        let role = RoleArn::parse("RoleArn", SERVICE_ROLE).unwrap();
+        let id = format!(
+            "eks-role-mapper/v2|{}|{}|{SERVICE_ROLE}",
+            s.region,
+            owner_key(&st.stack_id, &st.logical_resource_id, &role)
+        );
+        assert_eq!(st.physical_resource_id, id);
+        assert_eq!(st.status, "CREATE_COMPLETE");
+        assert_eq!(st.resource_type, "Custom::EksRoleMapping");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -81,7 +84,7 @@ async fn aws_cli_reads_live_deleted_and_unknown_stacks_as_cloudformation_answers
         e.contains("(ValidationError)") && e.contains("Stack with id nope does not exist"),
         "{e}"
     );
-    let other = LIVE.replace("6f1c2e10", "00000000");
+    let other = LIVE.replace("3f1c2a9e", "00000000");
     let e = describe(&env, &other, "Mapping").unwrap_err();
     assert!(
         e.contains(&format!("Stack with id {other} does not exist")),
@@ -120,7 +123,7 @@ async fn aws_cli_reads_live_deleted_and_unknown_stacks_as_cloudformation_answers
         "{e}"
     );
     // A new stack of the same name is found by name, the deleted one still by its ID.
-    let again = LIVE.replace("6f1c2e10", "7a2d3f21");
+    let again = LIVE.replace("3f1c2a9e", "7a2d3f21");
     sim.put_stack_resource(&again, "Mapping", "x", "CREATE_COMPLETE")
         .unwrap();
     let d = describe(&env, "concurrent-eks", "Mapping").unwrap();
