@@ -230,18 +230,37 @@ fn parse(event: &Value) -> Result<Target> {
     })
 }
 
-/// Whether CloudFormation's answer lets the reconcile write; the verdict when not.
+/// Resource statuses (botocore data/cloudformation/2010-05-15/service-2.json, `ResourceStatus`)
+/// in which the stack holds the resource as it was last made: created, updated, imported, or
+/// back after a rolled-back update or export.
+const HELD: &[&str] = &[
+    "CREATE_COMPLETE",
+    "UPDATE_COMPLETE",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "IMPORT_COMPLETE",
+    "EXPORT_ROLLBACK_COMPLETE",
+];
+/// Statuses in which the stack no longer holds it: deleted (or skipped on delete), its creation or
+/// import rolled back, or exported to another stack.
+const LET_GO: &[&str] = &[
+    "ROLLBACK_COMPLETE",
+    "IMPORT_ROLLBACK_COMPLETE",
+    "EXPORT_COMPLETE",
+];
+
+/// Whether CloudFormation's answer lets the reconcile write; the verdict when not. Any other
+/// status (in progress, failed) is an operation that has not settled: the next run looks again.
 fn holds(target: &Target, resource: Option<&StackResource>) -> std::result::Result<(), Verdict> {
     let Some(r) = resource else {
         return Err(Verdict::StackGone);
     };
-    if r.status.starts_with("DELETE_") {
+    if r.status.starts_with("DELETE_") || LET_GO.contains(&r.status.as_str()) {
         return Err(Verdict::StackGone);
     }
     if r.physical_id.as_deref() != Some(target.physical_id.as_str()) {
         return Err(Verdict::Superseded);
     }
-    if !r.status.ends_with("_COMPLETE") {
+    if !HELD.contains(&r.status.as_str()) {
         return Err(Verdict::StackBusy(r.status.clone()));
     }
     Ok(())

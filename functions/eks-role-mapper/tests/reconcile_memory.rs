@@ -182,7 +182,14 @@ async fn nothing_is_written_once_the_stack_no_longer_holds_the_grant() {
         .entries
         .clear();
     let e = reconcile_event(&id, "legacy,modern");
-    let cases: [(Option<(&str, &str)>, Verdict); 5] = [
+    let cases: [(Option<(&str, &str)>, Verdict); 9] = [
+        (Some((id.as_str(), "EXPORT_COMPLETE")), Verdict::StackGone),
+        (Some((id.as_str(), "ROLLBACK_COMPLETE")), Verdict::StackGone),
+        (Some((id.as_str(), "DELETE_SKIPPED")), Verdict::StackGone),
+        (
+            Some((id.as_str(), "UPDATE_FAILED")),
+            Verdict::StackBusy("UPDATE_FAILED".into()),
+        ),
         (None, Verdict::StackGone),
         (Some((id.as_str(), "DELETE_COMPLETE")), Verdict::StackGone),
         (
@@ -210,6 +217,11 @@ async fn nothing_is_written_once_the_stack_no_longer_holds_the_grant() {
         assert!(m.world().writes.is_empty(), "{:?}", m.world().writes);
     }
     assert!(!map_roles(&m).contains(ROLE));
+    // After a rolled-back update the stack holds it again: repaired.
+    stack_holds(&m, &id, "UPDATE_ROLLBACK_COMPLETE");
+    assert_eq!(reconcile(&m, &e).await.verdict, Verdict::Reconciled);
+    assert!(map_roles(&m).contains(ROLE));
+    m.world().writes.clear();
     // CloudFormation unreachable: a failure, still no write.
     stack_holds(&m, &id, "UPDATE_COMPLETE");
     m.fail("DescribeStackResource", STACK, 1);
