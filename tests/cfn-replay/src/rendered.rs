@@ -151,7 +151,8 @@ impl RenderedRole {
     }
 }
 
-/// A stack deployed on moto: its stack id, outputs and roles (by logical id).
+/// A stack deployed on moto: its stack id, outputs and roles (by logical id: every
+/// `AWS::IAM::Role` the parameters make).
 #[derive(Debug, Clone)]
 pub struct Rendered {
     pub stack_id: String,
@@ -326,6 +327,15 @@ pub fn render_in(
             for logical in wanted {
                 let name = physical(logical).unwrap();
                 roles.push((logical.to_string(), read_role(moto, region, &name)));
+            }
+            // Every other role the parameters make (the schedule's, with Reconcile on).
+            for r in res["StackResources"].as_array().unwrap() {
+                let logical = r["LogicalResourceId"].as_str().unwrap_or_default();
+                if r["ResourceType"] == "AWS::IAM::Role" && !wanted.contains(&logical) {
+                    if let Some(name) = r["PhysicalResourceId"].as_str() {
+                        roles.push((logical.to_string(), read_role(moto, region, name)));
+                    }
+                }
             }
             return Rendered {
                 stack_id,
