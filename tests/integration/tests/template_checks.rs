@@ -110,7 +110,11 @@ fn no_name_collides_across_stacks_regions_or_partitions() {
         "partition must come from AWS::Partition"
     );
     let t = template();
-    for r in ["MapperRole", "RoleForConcurrentService"] {
+    for r in [
+        "MapperRole",
+        "RoleForConcurrentService",
+        "ReconcileScheduleRole",
+    ] {
         let name =
             serde_json::to_string(&plain(&t["Resources"][r]["Properties"]["RoleName"])).unwrap();
         assert!(name.contains("AWS::StackId"), "{r}: {name}");
@@ -535,8 +539,18 @@ fn finding_4_the_largest_parameters_fit_iams_inline_policy_limit_or_are_refused(
                 ),
                 ("SubnetIds", "subnet-0123456789abcdef0,subnet-0123456789abcdef1"),
                 ("SecurityGroupIds", "sg-0123456789abcdef0"),
+                // The function's policy then also names this stack; the schedule's role is made.
+                ("Reconcile", "rate(1 hour)"),
             ],
         ),
+    );
+    assert_eq!(
+        r.roles.iter().map(|(l, _)| l.as_str()).collect::<Vec<_>>(),
+        [
+            "RoleForConcurrentService",
+            "MapperRole",
+            "ReconcileScheduleRole"
+        ]
     );
     let seed = r.role("RoleForConcurrentService");
     let arns = strings(&statements_for(&seed.policies[0].1, "eks:*")[0]["Resource"]);
