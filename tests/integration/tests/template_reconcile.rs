@@ -430,6 +430,32 @@ async fn the_schedules_input_is_the_custom_resources_properties_in_a_reconcile_e
     }
 }
 
+/// Scheduler takes a target Input of at most 8,192 characters
+/// (https://docs.aws.amazon.com/scheduler/latest/APIReference/API_Target.html): the largest
+/// ClusterName (4,096 characters) with the longest role ARN IAM allows (a 512-character path and a
+/// 64-character name) fits.
+#[test]
+fn the_largest_input_fits_schedulers_limit() {
+    let names: Vec<String> = (0..100)
+        .map(|i| format!("{i:03}{}", "x".repeat(37)))
+        .collect();
+    let mut list = names.join(",");
+    list.truncate(4096);
+    assert_eq!(list.len(), 4096);
+    let admin = format!(
+        "arn:aws-us-gov:iam::123456789012:role/{}/{}",
+        "p".repeat(510),
+        "n".repeat(64)
+    );
+    let s = Stack::new(template(), &base(&list, &[("ClusterAdminRoleArn", &admin)]));
+    let text = s.properties("ReconcileSchedule")["Target"]["Input"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    eprintln!("the largest Input: {} characters of 8192", text.len());
+    assert!(text.len() <= 8192, "{}", text.len());
+}
+
 #[test]
 fn a_property_added_to_the_custom_resource_but_not_to_the_input_is_caught() {
     let mut t = template();
