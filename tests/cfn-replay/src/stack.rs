@@ -303,7 +303,15 @@ pub async fn run_scenario(
     out: &mut impl Write,
     err: &mut impl Write,
 ) -> Result<bool> {
-    scenario.account = MOTO_ACCOUNT.to_string();
+    // Everything of the scenario's account moves to moto's, where the template renders: the
+    // function's own role included, since CloudFormation answers a stack's caller only from the
+    // stack's own account. Parameters naming the old account (a ClusterAdminRoleArn) move too.
+    let from = std::mem::replace(&mut scenario.account, MOTO_ACCOUNT.to_string());
+    let moved = |text: &str| text.replace(&from, MOTO_ACCOUNT);
+    let scenario: Scenario = serde_json::to_string(&scenario)
+        .ok()
+        .and_then(|t| serde_json::from_str(&moved(&t)).ok())
+        .ok_or_else(|| Error::Usage("the scenario does not move to moto's account".into()))?;
     let region = scenario.region.clone();
     let function_arn = scenario
         .principals
@@ -346,7 +354,11 @@ pub async fn run_scenario(
     };
 
     // Create: roles and policies, then the custom resource.
-    let mut params: BTreeMap<String, String> = opts.parameters.iter().cloned().collect();
+    let mut params: BTreeMap<String, String> = opts
+        .parameters
+        .iter()
+        .map(|(k, v)| (k.clone(), moved(v)))
+        .collect();
     let mut current = life.render(&params);
     let stack_id = current.stack_id.clone();
     life.roles_made(&current);
@@ -404,7 +416,7 @@ pub async fn run_scenario(
                         .join(" ")
                 );
                 let mut next_params = params.clone();
-                next_params.extend(changes.iter().cloned());
+                next_params.extend(changes.iter().map(|(k, v)| (k.clone(), moved(v))));
                 let next = life.render(&next_params);
                 let next_props = properties(&next_params, &next, &region);
                 // The roles and the role's policy first (a role the update removes keeps its old
