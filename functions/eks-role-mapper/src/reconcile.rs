@@ -394,7 +394,15 @@ async fn one<K: Cloud>(
     match scope.grant_on(props, &info, true).await {
         Ok(g) if !g.changed => (Outcome::Unchanged, None),
         Ok(g) => {
-            let newer = matches!((info.created_at, since), (Some(c), Some(s)) if c > s);
+            // Whole milliseconds: EKS gives createdAt as fractional epoch seconds, CloudFormation
+            // its timestamp to the millisecond; a float's last digit must not make a cluster
+            // made with the stack look newer than it.
+            let ms = |t: SystemTime| {
+                t.duration_since(SystemTime::UNIX_EPOCH)
+                    .map(|d| d.as_millis())
+                    .unwrap_or_default()
+            };
+            let newer = matches!((info.created_at, since), (Some(c), Some(s)) if ms(c) > ms(s));
             let outcome = if newer {
                 Outcome::Granted
             } else {

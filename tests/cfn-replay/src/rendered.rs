@@ -177,15 +177,9 @@ impl Rendered {
     }
 }
 
-/// A Python literal (moto's repr of a policy) as JSON, `None` list items dropped.
-fn python_literal_to_json(repr: &str) -> Json {
+/// Runs `script` with the venv's Python (beside aws-cli), `input` on its stdin.
+pub fn python(script: &str, input: &[u8]) -> std::process::Output {
     let python = aws_cli().with_file_name("python");
-    let script = "import ast, json, sys\n\
-        def clean(v):\n\
-        \x20   if isinstance(v, list): return [clean(x) for x in v if x is not None]\n\
-        \x20   if isinstance(v, dict): return {k: clean(x) for k, x in v.items()}\n\
-        \x20   return v\n\
-        print(json.dumps(clean(ast.literal_eval(sys.stdin.read()))))\n";
     let mut child = std::process::Command::new(&python)
         .args(["-c", script])
         .stdin(std::process::Stdio::piped())
@@ -193,13 +187,19 @@ fn python_literal_to_json(repr: &str) -> Json {
         .spawn()
         .unwrap_or_else(|e| panic!("{}: {e}", python.display()));
     use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(repr.as_bytes())
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// A Python literal (moto's repr of a policy) as JSON, `None` list items dropped.
+fn python_literal_to_json(repr: &str) -> Json {
+    let script = "import ast, json, sys\n\
+        def clean(v):\n\
+        \x20   if isinstance(v, list): return [clean(x) for x in v if x is not None]\n\
+        \x20   if isinstance(v, dict): return {k: clean(x) for k, x in v.items()}\n\
+        \x20   return v\n\
+        print(json.dumps(clean(ast.literal_eval(sys.stdin.read()))))\n";
+    let o = python(script, repr.as_bytes());
     assert!(o.status.success(), "not a Python literal: {repr}");
     serde_json::from_slice(&o.stdout).unwrap()
 }

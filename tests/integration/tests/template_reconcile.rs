@@ -584,24 +584,10 @@ fn the_rule_refuses_reconcile_with_the_external_id_and_the_other_rule_still_hold
 /// Python's `re.fullmatch` of each value (the patterns use nothing where Java's and Python's
 /// regular expressions differ).
 fn matches(pattern: &str, values: &[&str]) -> Vec<bool> {
-    let python = integration::aws_cli().with_file_name("python");
     let script = "import json, re, sys\n\
         p, vs = json.load(sys.stdin)\n\
         print(json.dumps([re.fullmatch(p, v) is not None for v in vs]))\n";
-    let mut child = std::process::Command::new(&python)
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{}: {e}", python.display()));
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(json!([pattern, values]).to_string().as_bytes())
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = integration::rendered::python(script, json!([pattern, values]).to_string().as_bytes());
     assert!(o.status.success());
     serde_json::from_slice(&o.stdout).unwrap()
 }
