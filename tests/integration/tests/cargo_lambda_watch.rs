@@ -184,29 +184,60 @@ async fn an_event_invoked_under_cargo_lambda_watch_is_answered_success_and_maps_
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let invoke = Command::new(&bin)
-        .current_dir(root())
-        .args([
-            "lambda",
-            "invoke",
-            "bootstrap",
-            "-A",
-            "127.0.0.1",
-            "-P",
-            &port,
-        ])
-        .arg("--data-file")
-        .arg(&data_file)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cargo lambda invoke starts");
+    let invoke_file = |file: &Path| {
+        Command::new(&bin)
+            .current_dir(root())
+            .args([
+                "lambda",
+                "invoke",
+                "bootstrap",
+                "-A",
+                "127.0.0.1",
+                "-P",
+                &port,
+            ])
+            .arg("--data-file")
+            .arg(file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cargo lambda invoke starts")
+    };
+    let invoke = invoke_file(&data_file);
     let (invoked, invoke_out) = tokio::task::spawn_blocking(move || {
         wait_output(invoke, BUILD_AND_INVOKE.saturating_sub(started.elapsed()))
     })
     .await
     .expect("invoke waiter");
+
+    // Then the schedule's event, after someone dropped the entry: the bootstrap puts it back and
+    // prints the metric record on stdout, a line of its own (what Lambda hands to CloudWatch).
+    let cm = h
+        .sim
+        .config_map("legacy", "kube-system", "aws-auth")
+        .expect("aws-auth");
+    let mut data = cm["data"].as_object().expect("data").clone();
+    let kept: Vec<serde_json::Value> = h
+        .map_roles("legacy")
+        .into_iter()
+        .filter(|e| e["rolearn"] != SERVICE_ROLE)
+        .collect();
+    data.insert(
+        "mapRoles".into(),
+        serde_yaml_ng::to_string(&kept).expect("YAML").into(),
+    );
+    h.sim
+        .set_config_map_data("legacy", "kube-system", "aws-auth", Some(data.into()));
+    let reconciled = if invoked {
+        let again = invoke_file(&root().join("events/reconcile.json"));
+        tokio::task::spawn_blocking(move || wait_output(again, Duration::from_secs(60)))
+            .await
+            .expect("invoke waiter")
+            .0
+    } else {
+        false
+    };
     drop(watch);
     let watch_out = std::fs::read_to_string(&log).unwrap_or_default();
     keep_output(
@@ -220,6 +251,20 @@ async fn an_event_invoked_under_cargo_lambda_watch_is_answered_success_and_maps_
     assert!(
         invoked,
         "cargo lambda invoke failed: {invoke_out}\nwatch:\n{watch_out}"
+    );
+    assert!(
+        reconciled,
+        "cargo lambda invoke of the reconcile failed\nwatch:\n{watch_out}"
+    );
+    let record = watch_out
+        .lines()
+        .find(|l| l.starts_with("{\"Cluster\":\"legacy\""))
+        .unwrap_or_else(|| panic!("no metric record on its own line; watch:\n{watch_out}"));
+    let record: serde_json::Value = serde_json::from_str(record).expect("a JSON record");
+    assert_eq!(record["Repaired"], 1, "{record}");
+    assert_eq!(
+        record["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "EksRoleMapper"
     );
 
     let answers: Vec<_> = h
@@ -239,6 +284,7 @@ async fn an_event_invoked_under_cargo_lambda_watch_is_answered_success_and_maps_
         .cloned()
         .collect::<Vec<_>>();
     assert_eq!(mapped.len(), 1, "aws-auth of legacy: {mapped:?}");
+    // (put back by the reconcile)
     assert_eq!(mapped[0]["groups"], serde_json::json!(["system:masters"]));
     // The deadline the runtime sent was read as unknown, not as "already over".
     assert!(
