@@ -123,6 +123,18 @@ impl fmt::Display for RoleArn {
     }
 }
 
+/// The region of an ARN of `service` whose resource starts with `resource_prefix`
+/// (`arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`): where to send a call about it.
+pub fn region_of<'a>(arn: &'a str, service: &str, resource_prefix: &str) -> Option<&'a str> {
+    let mut parts = arn.splitn(6, ':');
+    (parts.next()? == "arn").then_some(())?;
+    parts.next()?;
+    (parts.next()? == service).then_some(())?;
+    let region = parts.next().filter(|r| !r.is_empty())?;
+    parts.next()?;
+    parts.next()?.starts_with(resource_prefix).then_some(region)
+}
+
 /// The aws-auth matching key of any ARN text found in a ConfigMap (which we did not validate).
 pub fn match_key_of(text: &str) -> String {
     match text.split_once(":role/") {

@@ -15,11 +15,7 @@ const MAX_ASYNC_PAYLOAD: usize = 256 * 1024;
 
 /// The region of a function ARN (`arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME`).
 fn region_of(function_arn: &str) -> Option<&str> {
-    let mut parts = function_arn.split(':');
-    (parts.next()? == "arn").then_some(())?;
-    parts.next()?;
-    (parts.next()? == "lambda").then_some(())?;
-    parts.next().filter(|r| !r.is_empty())
+    crate::arn::region_of(function_arn, "lambda", "function")
 }
 
 impl Reinvoke for Clients {

@@ -21,13 +21,7 @@ const ATTEMPTS: u32 = 3;
 
 /// The region of a stack ARN (`arn:PARTITION:cloudformation:REGION:ACCOUNT:stack/NAME/ID`).
 pub fn stack_region(stack_id: &str) -> Option<&str> {
-    let mut parts = stack_id.split(':');
-    (parts.next()? == "arn").then_some(())?;
-    parts.next()?;
-    (parts.next()? == "cloudformation").then_some(())?;
-    let region = parts.next().filter(|r| !r.is_empty())?;
-    parts.next()?;
-    parts.next()?.starts_with("stack/").then_some(region)
+    crate::arn::region_of(stack_id, "cloudformation", "stack/")
 }
 
 impl Stacks for Clients {
