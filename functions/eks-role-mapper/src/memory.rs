@@ -78,6 +78,8 @@ pub struct World {
     pub racers: HashMap<String, Vec<String>>,
     /// CloudFormation's view: (stack id, logical id) → the resource.
     pub stacks: HashMap<(String, String), StackResource>,
+    /// Operations that never answer (a hung endpoint), by name.
+    pub stalled: BTreeSet<String>,
     resource_version: u64,
 }
 
@@ -222,6 +224,10 @@ impl Connect for Memory {
 
 impl Cloud for Memory {
     async fn list_clusters(&self) -> Result<Vec<String>> {
+        let stalled = self.world().stalled.contains("ListClusters");
+        if stalled {
+            std::future::pending::<()>().await;
+        }
         Ok(self.world().clusters.keys().cloned().collect())
     }
 

@@ -297,13 +297,18 @@ pub async fn reconcile<C: Connect>(connect: &C, event: &Value, deadline: SystemT
         let (connect, done, names) = (connect.clone(), done.clone(), names.clone());
         async move { over_clusters(&connect, &target, since, &done, &names).await }
     };
-    let verdict = match protocol::within(deadline, work).await {
-        Some(Ok(())) => Verdict::Reconciled,
-        Some(Err(e)) => Verdict::Failed(e.to_string()),
-        None => Verdict::Reconciled,
-    };
+    let finished = protocol::within(deadline, work).await;
     let mut clusters = take(&done);
     let names = take(&names);
+    let verdict = match finished {
+        Some(Ok(())) => Verdict::Reconciled,
+        Some(Err(e)) => Verdict::Failed(e.to_string()),
+        // Cut off before the clusters were even listed: nothing to name, but not a success.
+        None if names.is_empty() => {
+            Verdict::Failed("the clusters were not listed before the Lambda deadline".into())
+        }
+        None => Verdict::Reconciled,
+    };
     // Cut off by the deadline: the clusters not done are named, not dropped.
     for n in &names {
         if !clusters.iter().any(|c| &c.cluster == n) {

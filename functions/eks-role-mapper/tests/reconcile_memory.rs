@@ -287,3 +287,21 @@ async fn one_failing_cluster_is_reported_and_the_others_are_repaired() {
         json!([["Stack"], ["Stack", "Cluster"]])
     );
 }
+
+/// A run cut off by the deadline before it listed the clusters is a failure (one stack-level
+/// Failed record), never an empty success.
+#[tokio::test]
+async fn a_run_cut_off_before_the_clusters_are_listed_is_a_failure() {
+    let m = region();
+    let id = create(&m, "*").await;
+    m.world().stalled.insert("ListClusters".into());
+    let e = reconcile_event(&id, "*");
+    let deadline = SystemTime::now() + Duration::from_secs(1);
+    let r = eks_role_mapper::reconcile::reconcile(&m, &e, deadline).await;
+    assert!(
+        matches!(&r.verdict, Verdict::Failed(why) if why.contains("deadline")),
+        "{r:?}"
+    );
+    assert!(r.failed() && r.clusters.is_empty());
+    assert_eq!(r.metric_records(SystemTime::now())[0]["Failed"], 1);
+}
