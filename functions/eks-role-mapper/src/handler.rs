@@ -22,12 +22,7 @@ pub async fn handle(
     event: Value,
     ctx: lambda_runtime::Context,
 ) -> Result<(), lambda_runtime::Error> {
-    let invocation = Invocation {
-        request_id: &ctx.request_id,
-        deadline_ms: ctx.deadline,
-        function_arn: &ctx.invoked_function_arn,
-    };
-    handle_with(clients, clients.sender(), event, invocation)
+    handle_with(clients, clients.sender(), event, Invocation::from(&ctx))
         .await
         .map(drop)
 }
@@ -41,6 +36,16 @@ pub struct Invocation<'a> {
     /// The function's own ARN, for handing a long request over to a fresh invocation (empty:
     /// no hand-over).
     pub function_arn: &'a str,
+}
+
+impl<'a> From<&'a lambda_runtime::Context> for Invocation<'a> {
+    fn from(ctx: &'a lambda_runtime::Context) -> Invocation<'a> {
+        Invocation {
+            request_id: &ctx.request_id,
+            deadline_ms: ctx.deadline,
+            function_arn: &ctx.invoked_function_arn,
+        }
+    }
 }
 
 /// A reconcile event from the stack's schedule (see `reconcile`): never answers CloudFormation.

@@ -169,11 +169,7 @@ pub async fn run(opts: &Options, out: &mut impl Write, err: &mut impl Write) -> 
                 (line, plan.report)
             } else {
                 let ctx = lambda::context(&region, &account_id, lambda::INVOCATION_BUDGET);
-                let invocation = eks_role_mapper::Invocation {
-                    request_id: &ctx.request_id,
-                    deadline_ms: ctx.deadline,
-                    function_arn: &ctx.invoked_function_arn,
-                };
+                let invocation = eks_role_mapper::Invocation::from(&ctx);
                 let report = eks_role_mapper::reconcile_with(&clients, &event, invocation).await;
                 // The metrics the function prints on stdout in Lambda, shown here on stderr.
                 for record in report.metric_records(std::time::SystemTime::now()) {

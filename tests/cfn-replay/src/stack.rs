@@ -160,20 +160,22 @@ fn properties(params: &BTreeMap<String, String>, r: &Rendered, region: &str) -> 
     Some(p)
 }
 
-/// The reconcile event the template's schedule sends for the custom resource's properties.
-fn reconcile_event(stack_id: &str, physical_id: &str, props: &Value) -> Value {
-    let get = |k: &str| props.get(k).cloned().unwrap_or(json!(""));
+/// The reconcile event the template's schedule sends (infra/eks-role-mapper.yaml,
+/// `ReconcileSchedule`'s Input) for the custom resource's properties: those it carries, with the
+/// template's values where the properties leave one out (`Region` is required).
+pub fn reconcile_event(stack_id: &str, physical_id: &str, props: &Value) -> Value {
+    let get = |k: &str, default: &str| props.get(k).cloned().unwrap_or(json!(default));
     json!({
         "RequestType": "Reconcile",
         "StackId": stack_id,
         "LogicalResourceId": "Mapping",
         "PhysicalResourceId": physical_id,
         "ResourceProperties": {
-            "ClusterName": get("ClusterName"),
-            "RoleArn": get("RoleArn"),
-            "EnableAccessEntries": get("EnableAccessEntries"),
-            "Region": get("Region"),
-            "ClusterAdminRoleArn": get("ClusterAdminRoleArn"),
+            "ClusterName": get("ClusterName", ""),
+            "RoleArn": get("RoleArn", ""),
+            "EnableAccessEntries": get("EnableAccessEntries", "false"),
+            "Region": get("Region", ""),
+            "ClusterAdminRoleArn": get("ClusterAdminRoleArn", ""),
         },
     })
 }
@@ -514,24 +516,16 @@ pub async fn run_scenario(
                     (Some(p), Some(pid)) => {
                         let event = reconcile_event(&stack_id, pid, p);
                         let ctx = lambda::context(&region, MOTO_ACCOUNT, lambda::INVOCATION_BUDGET);
-                        let invocation = eks_role_mapper::Invocation {
-                            request_id: &ctx.request_id,
-                            deadline_ms: ctx.deadline,
-                            function_arn: &ctx.invoked_function_arn,
-                        };
-                        let r = eks_role_mapper::reconcile_with(&life.clients, &event, invocation)
-                            .await;
-                        serde_json::to_value(&r).unwrap_or_default()
+                        let invocation = eks_role_mapper::Invocation::from(&ctx);
+                        Some(
+                            eks_role_mapper::reconcile_with(&life.clients, &event, invocation)
+                                .await,
+                        )
                     }
-                    _ => json!(null),
+                    _ => None,
                 };
-                let failed = report["Verdict"].is_object()
-                    && (report["Verdict"].get("Failed").is_some()
-                        || report["Verdict"].get("Invalid").is_some())
-                    || report["Clusters"]
-                        .as_array()
-                        .is_some_and(|c| c.iter().any(|c| c["Outcome"] == "Failed"));
-                clean &= !failed;
+                clean &= !report.as_ref().is_some_and(|r| r.failed());
+                let report = serde_json::to_value(&report).unwrap_or_default();
                 let _ = writeln!(err, "reconcile: {report}");
                 let line = json!({"Step": n, "Action": "reconcile", "StackStatus": stack_status, "Reconcile": report});
                 writeln!(out, "{line}").map_err(|e| Error::Write {

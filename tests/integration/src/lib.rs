@@ -232,33 +232,15 @@ impl Harness {
     /// The schedule's reconcile event for this harness's stack resource, as the template builds
     /// it (the custom resource's properties, its id).
     pub fn reconcile_event(&self, props: &Value, physical_id: &str) -> Value {
-        let mut p = json!({
-            "ClusterName": props["ClusterName"],
-            "RoleArn": props["RoleArn"],
-            "EnableAccessEntries": props.get("EnableAccessEntries").cloned().unwrap_or(json!("false")),
-            "Region": "us-east-1",
-            "ClusterAdminRoleArn": props.get("ClusterAdminRoleArn").cloned().unwrap_or(json!("")),
-        });
-        if let Some(m) = props.get("Method") {
-            p["Method"] = m.clone();
-        }
-        json!({
-            "RequestType": "Reconcile",
-            "StackId": STACK_ID,
-            "LogicalResourceId": "Mapping",
-            "PhysicalResourceId": physical_id,
-            "ResourceProperties": p,
-        })
+        let mut props = props.clone();
+        props["Region"] = json!("us-east-1");
+        cfn_replay::stack::reconcile_event(STACK_ID, physical_id, &props)
     }
 
     /// Runs a reconcile event as Lambda would (60 s deadline); its report.
     pub async fn reconcile(&self, event: &Value) -> eks_role_mapper::reconcile::Report {
         let ctx = context(Duration::from_secs(60));
-        let invocation = eks_role_mapper::Invocation {
-            request_id: &ctx.request_id,
-            deadline_ms: ctx.deadline,
-            function_arn: &ctx.invoked_function_arn,
-        };
+        let invocation = eks_role_mapper::Invocation::from(&ctx);
         eks_role_mapper::reconcile_with(&self.clients, event, invocation).await
     }
 
