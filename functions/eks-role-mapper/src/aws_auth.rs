@@ -257,6 +257,7 @@ pub fn remove(
 }
 
 /// A unified diff of two `mapRoles` texts (absent = empty), for dry runs and the replay's account.
+#[cfg(feature = "dry-run")]
 pub fn diff(before: Option<&str>, after: Option<&str>) -> String {
     similar::TextDiff::from_lines(before.unwrap_or(""), after.unwrap_or(""))
         .unified_diff()

@@ -1,19 +1,29 @@
-//! The clients, built once per process and shared by every invocation: the SDK configuration from
-//! aws-config's standard chain (so `AWS_ENDPOINT_URL` and credentials work as everywhere), extra
-//! trusted CAs from `AWS_CA_BUNDLE` (as aws-cli reads it), and the response sender.
+//! The clients, built once per process and shared by every invocation: the SDK configuration of
+//! Lambda's environment, extra trusted CAs from `AWS_CA_BUNDLE` (as aws-cli reads it), and the
+//! response sender.
+//!
+//! In Lambda the configuration is all in the environment: `AWS_REGION`, the role's credentials
+//! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), and `AWS_ENDPOINT_URL`
+//! where one is set. So the bootstrap reads exactly those ([`Clients::from_env`]) instead of
+//! aws-config's standard chain, whose profile files, IMDS, ECS, SSO and web-identity providers a
+//! function never uses (and which were a sixth of the artifact's AWS code). The replay tool and
+//! the tests keep the chain through [`Clients::new`].
+//! <https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime>
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_credential_types::provider::ProvideCredentials;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_credential_types::Credentials;
 use aws_smithy_http_client::tls;
 
 use crate::error::{Error, Result};
 use crate::response::Sender;
 
-/// Lets a ResponseURL point at loopback (tests and replays only).
+/// Lets a ResponseURL point at loopback (tests and replays only). Read only by a build with the
+/// `local` feature: the artifact has neither the switch nor this name.
+#[cfg(feature = "local")]
 pub const ALLOW_LOOPBACK_ENV: &str = "EKS_ROLE_MAPPER_ALLOW_LOOPBACK_RESPONSE_URL";
 
 /// Everything an invocation needs to talk to AWS, clusters and CloudFormation.
@@ -27,6 +37,25 @@ struct Inner {
     sender: Sender,
 }
 
+/// Lambda's environment as an SDK configuration: the region, the role's credentials from the
+/// environment, and `AWS_ENDPOINT_URL` when it is set.
+fn lambda_environment() -> SdkConfig {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let credentials = aws_config::environment::EnvironmentVariableCredentialsProvider::new();
+    let mut sdk = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(
+            var("AWS_REGION")
+                .or_else(|| var("AWS_DEFAULT_REGION"))
+                .map(aws_config::Region::new),
+        )
+        .credentials_provider(SharedCredentialsProvider::new(credentials));
+    if let Some(url) = var("AWS_ENDPOINT_URL") {
+        sdk = sdk.endpoint_url(url);
+    }
+    sdk.build()
+}
+
 /// The SDK's timeouts: every call ends well before a Lambda deadline.
 fn timeouts() -> aws_config::timeout::TimeoutConfig {
     aws_config::timeout::TimeoutConfig::builder()
@@ -37,7 +66,8 @@ fn timeouts() -> aws_config::timeout::TimeoutConfig {
 }
 
 impl Clients {
-    /// From the Lambda environment: the standard chain, `AWS_CA_BUNDLE`, and the loopback switch.
+    /// From the Lambda environment: the standard chain, `AWS_CA_BUNDLE`, and (in a `local` build)
+    /// the loopback switch.
     pub async fn from_env() -> Result<Clients> {
         let extra = match std::env::var_os("AWS_CA_BUNDLE") {
             Some(path) if !path.is_empty() => Some(std::fs::read(&path).map_err(|e| {
@@ -48,39 +78,51 @@ impl Clients {
             })?),
             _ => None,
         };
+        #[cfg(feature = "local")]
         let allow = std::env::var(ALLOW_LOOPBACK_ENV).is_ok_and(|v| v == "1" || v == "true");
-        Self::new(
-            aws_config::defaults(BehaviorVersion::latest()),
-            extra,
-            allow,
-        )
-        .await
+        #[cfg(not(feature = "local"))]
+        let allow = false;
+        Self::with_sdk(lambda_environment(), extra, allow)
     }
 
     /// From an explicit loader (tests and the replay tool point it at the simulator).
+    /// `allow_loopback` is taken only by a `local` build; the product refuses loopback whatever
+    /// it is told.
     pub async fn new(
         loader: aws_config::ConfigLoader,
         extra_ca_pem: Option<Vec<u8>>,
         allow_loopback: bool,
     ) -> Result<Clients> {
+        Self::with_sdk(loader.load().await, extra_ca_pem, allow_loopback)
+    }
+
+    /// The clients over `sdk`, with this crate's timeouts, retries and HTTP client.
+    fn with_sdk(
+        sdk: SdkConfig,
+        extra_ca_pem: Option<Vec<u8>>,
+        allow_loopback: bool,
+    ) -> Result<Clients> {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let mut loader = loader
-            .timeout_config(timeouts())
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5));
+        let mut trust = tls::TrustStore::default();
         if let Some(pem) = &extra_ca_pem {
-            let ctx = tls::TlsContext::builder()
-                .with_trust_store(tls::TrustStore::default().with_pem_certificate(pem.clone()))
-                .build()
-                .map_err(|e| Error::Setup(format!("AWS_CA_BUNDLE: {e}")))?;
-            let http = aws_smithy_http_client::Builder::new()
-                .tls_provider(tls::Provider::Rustls(
-                    tls::rustls_provider::CryptoMode::AwsLc,
-                ))
-                .tls_context(ctx)
-                .build_https();
-            loader = loader.http_client(http);
+            trust = trust.with_pem_certificate(pem.clone());
         }
-        let sdk = loader.load().await;
+        let ctx = tls::TlsContext::builder()
+            .with_trust_store(trust)
+            .build()
+            .map_err(|e| Error::Setup(format!("AWS_CA_BUNDLE: {e}")))?;
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .tls_context(ctx)
+            .build_https();
+        let sdk = sdk
+            .into_builder()
+            .timeout_config(timeouts())
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))
+            .http_client(http)
+            .build();
         let sender = Sender::new(extra_ca_pem.as_deref(), allow_loopback)?;
         Ok(Clients {
             inner: Arc::new(Inner { sdk, sender }),

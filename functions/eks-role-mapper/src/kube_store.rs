@@ -1,44 +1,67 @@
 //! The Kubernetes edge of the live adapter: GET, PUT and POST of aws-auth, errors classified for
 //! the conflict loop in `aws_auth_store`. The client is built in memory from DescribeCluster's
-//! endpoint and CA with an EKS bearer token: no kubeconfig file, and TLS is always verified.
+//! endpoint and CA with an EKS bearer token: no kubeconfig file, and TLS is always verified
+//! against the cluster's own CA.
+//!
+//! Three calls of one object do not need a Kubernetes client library: they are plain HTTPS with
+//! a bearer token we made ourselves, on the HTTP stack the binary already has. (kube's client
+//! brought its kubeconfig and exec-credential machinery, a JSONPath engine, a YAML parser and a
+//! full regex engine into the artifact for them.)
+//! <https://kubernetes.io/docs/reference/using-api/api-concepts/>
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::PostParams;
-use kube::client::ConfigExt;
-use kube::Api;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
+use serde::Deserialize;
 
 use crate::aws_auth::{CONFIG_MAP_NAME, NAMESPACE};
 use crate::cloud::{ClusterInfo, StoreError};
 use crate::error::{Error, Result};
 
-/// Errors worth another try: the API server was busy or the connection broke.
-fn transient(e: &kube::Error) -> bool {
-    match e {
-        kube::Error::Api(s) => s.code == 429 || s.code >= 500,
-        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
-        _ => false,
-    }
-}
-
-fn conflict(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == 409)
-}
-
 /// How long a connection may take to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one Kubernetes call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+/// The most of an answer read: a ConfigMap is at most 1 MiB of data (etcd's limit is 1.5 MiB).
+const MAX_ANSWER: usize = 3 << 20;
+
+/// A Kubernetes `Status`, as the API server answers a refused request.
+/// <https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/status/>
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Status {
+    kind: String,
+    code: u16,
+    reason: String,
+    message: String,
+}
+
+/// What one call met short of the object.
+enum Failure {
+    /// An answer with this HTTP status, and the Status object when the body was one.
+    Answer(u16, Option<Status>),
+    /// A 2xx answer whose body was not the object.
+    NotAnObject,
+    /// No answer: the connection failed or broke.
+    Network(String),
+    Timeout,
+}
 
 /// A Kubernetes client for one cluster.
 pub struct ClusterApi {
-    api: Api<ConfigMap>,
+    client: Arc<Client<HttpsConnector<HttpConnector>, Full<Bytes>>>,
+    /// `https://host[:port]`, without a trailing slash.
+    base: String,
+    authorization: http::HeaderValue,
     cluster: String,
     identity: String,
 }
@@ -47,118 +70,189 @@ impl ClusterApi {
     /// Builds the client from DescribeCluster's answer and a bearer token of `identity`.
     pub fn new(info: &ClusterInfo, token: String, identity: String) -> Result<ClusterApi> {
         let cluster = info.name.as_str();
-        let url: http::Uri = info
-            .endpoint
-            .parse()
-            .map_err(|_| Error::Setup(format!("cluster {cluster} has no usable endpoint")))?;
-        let mut roots = Vec::new();
+        let endpoint = url::Url::parse(&info.endpoint)
+            .ok()
+            .filter(|u| u.scheme() == "https" && u.host_str().is_some())
+            .ok_or_else(|| Error::Setup(format!("cluster {cluster} has no usable endpoint")))?;
+        let mut roots = rustls::RootCertStore::empty();
         for c in CertificateDer::pem_slice_iter(&info.ca_pem) {
-            roots.push(
-                c.map_err(|e| Error::Setup(format!("cluster {cluster} CA: {e}")))?
-                    .to_vec(),
-            );
+            let c = c.map_err(|e| Error::Setup(format!("cluster {cluster} CA: {e}")))?;
+            roots
+                .add(c)
+                .map_err(|e| Error::Setup(format!("cluster {cluster} CA: {e}")))?;
         }
         if roots.is_empty() {
             return Err(Error::Setup(format!(
                 "cluster {cluster} has no certificate authority"
             )));
         }
-        let mut config = kube::Config::new(url);
-        config.root_cert = Some(roots);
-        config.accept_invalid_certs = false;
-        config.auth_info.token = Some(secrecy::SecretString::from(token));
-        let setup = |e: kube::Error| Error::Setup(format!("Kubernetes client for {cluster}: {e}"));
-        // kube's own builder leaves Nagle's algorithm on: a request written in two TLS records
-        // then waits for the server's delayed ACK (~40 ms). The same stack, with TCP_NODELAY; a
-        // timeout on each call (`call`) instead of the socket-level ones.
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Setup(format!("Kubernetes client for {cluster}: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        // Nagle's algorithm off: a request written in two TLS records would otherwise wait for
+        // the server's delayed ACK (~40 ms). A timeout on each call (`call`) instead of the
+        // socket-level ones.
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let https = config
-            .rustls_https_connector_with_connector(http)
-            .map_err(setup)?;
-        let service = tower::ServiceBuilder::new()
-            .layer(config.base_uri_layer())
-            .option_layer(config.auth_layer().map_err(setup)?)
-            .map_err(tower::BoxError::from)
-            .service(Client::builder(TokioExecutor::new()).build(https));
-        let client = kube::Client::new(service, NAMESPACE);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_only()
+            .enable_http1()
+            .wrap_connector(http);
+        let mut authorization = http::HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| Error::Setup(format!("the token for {cluster} is not a header value")))?;
+        authorization.set_sensitive(true);
         Ok(ClusterApi {
-            api: Api::namespaced(client, NAMESPACE),
+            client: Arc::new(Client::builder(TokioExecutor::new()).build(https)),
+            base: endpoint.as_str().trim_end_matches('/').to_string(),
+            authorization,
             cluster: cluster.to_string(),
             identity,
         })
     }
 
-    fn error(&self, operation: &str, e: kube::Error) -> Error {
-        match &e {
-            kube::Error::Api(s) if s.code == 401 || s.code == 403 => Error::NotAuthorized {
-                cluster: self.cluster.clone(),
-                identity: self.identity.clone(),
-                status: s.code,
-            },
-            kube::Error::Api(s) => Error::Kube {
-                operation: operation.into(),
-                message: format!("{} {}: {}", s.code, s.reason, s.message),
-            },
-            // A body that is neither the object nor a Kubernetes Status (an empty redirect, a
-            // proxy's page): say what it is, not the deserializer's complaint.
-            kube::Error::SerdeError(_) => Error::Kube {
-                operation: operation.into(),
-                message: "the API server's answer was not a Kubernetes object or Status (a redirect or a proxy in the way?)".into(),
-            },
-            other => Error::Kube {
-                operation: operation.into(),
-                message: other.to_string(),
-            },
-        }
-    }
-
     /// The ConfigMap, or None when it does not exist.
     pub async fn read(&self) -> Result<Option<ConfigMap>, StoreError> {
-        self.call("get aws-auth", self.api.get_opt(CONFIG_MAP_NAME))
-            .await
-    }
-
-    /// One call, cut off after [`CALL_TIMEOUT`] (then worth another try).
-    async fn call<T>(
-        &self,
-        operation: &str,
-        f: impl std::future::Future<Output = kube::Result<T>>,
-    ) -> Result<T, StoreError> {
-        match tokio::time::timeout(CALL_TIMEOUT, f).await {
-            Ok(r) => r.map_err(|e| self.classify(operation, e)),
-            Err(_) => Err(StoreError::Transient(Error::Kube {
-                operation: operation.into(),
-                message: format!("no answer within {CALL_TIMEOUT:?}"),
-            })),
+        const OP: &str = "get aws-auth";
+        match self.call(http::Method::GET, &object_path(), None).await {
+            Ok(object) => Ok(Some(object)),
+            Err(Failure::Answer(404, _)) => Ok(None),
+            Err(f) => Err(self.classify(OP, f)),
         }
     }
 
     /// Replaces (guarded by its `resourceVersion`) or creates the ConfigMap; answers what was
     /// stored.
     pub async fn write(&self, object: &ConfigMap, create: bool) -> Result<ConfigMap, StoreError> {
-        let pp = PostParams::default();
-        if create {
-            self.call("create aws-auth", self.api.create(&pp, object))
-                .await
+        let (op, method, path) = if create {
+            ("create aws-auth", http::Method::POST, collection_path())
         } else {
-            self.call(
-                "replace aws-auth",
-                self.api.replace(CONFIG_MAP_NAME, &pp, object),
-            )
+            ("replace aws-auth", http::Method::PUT, object_path())
+        };
+        let body = serde_json::to_vec(object).map_err(|e| {
+            StoreError::Failed(Error::Kube {
+                operation: op.into(),
+                message: format!("serializing the ConfigMap: {e}"),
+            })
+        })?;
+        self.call(method, &path, Some(body))
             .await
-        }
+            .map_err(|f| self.classify(op, f))
     }
 
-    fn classify(&self, operation: &str, e: kube::Error) -> StoreError {
-        if conflict(&e) {
-            StoreError::Conflict
-        } else if transient(&e) {
-            StoreError::Transient(self.error(operation, e))
-        } else {
-            StoreError::Failed(self.error(operation, e))
+    /// One request, cut off after [`CALL_TIMEOUT`]; a 2xx answer is read as the object.
+    async fn call(
+        &self,
+        method: http::Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> std::result::Result<ConfigMap, Failure> {
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header(http::header::AUTHORIZATION, self.authorization.clone())
+            .header(http::header::ACCEPT, "application/json");
+        if body.is_some() {
+            request = request.header(http::header::CONTENT_TYPE, "application/json");
         }
+        let request = request
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .map_err(|e| Failure::Network(e.to_string()))?;
+        let exchange = async {
+            let answer = self.client.request(request).await.map_err(|e| {
+                Failure::Network(if e.is_connect() {
+                    "connect error".into()
+                } else {
+                    "request error".into()
+                })
+            })?;
+            let status = answer.status().as_u16();
+            let body = Limited::new(answer.into_body(), MAX_ANSWER)
+                .collect()
+                .await
+                .map_err(|_| Failure::Network("reading the answer".into()))?
+                .to_bytes();
+            if (200..300).contains(&status) {
+                serde_json::from_slice(&body).map_err(|_| Failure::NotAnObject)
+            } else {
+                let s = serde_json::from_slice::<Status>(&body)
+                    .ok()
+                    .filter(|s| s.kind == "Status");
+                Err(Failure::Answer(status, s))
+            }
+        };
+        tokio::time::timeout(CALL_TIMEOUT, exchange)
+            .await
+            .unwrap_or(Err(Failure::Timeout))
+    }
+
+    /// A conflict for the loop in `aws_auth_store`; what is worth another try (the API server
+    /// busy, the connection broken, no answer in time) as transient; the rest as failed.
+    fn classify(&self, operation: &str, failure: Failure) -> StoreError {
+        let kube = |message: String| Error::Kube {
+            operation: operation.into(),
+            message,
+        };
+        match failure {
+            Failure::Answer(409, _) => StoreError::Conflict,
+            Failure::Answer(code @ (401 | 403), _) => StoreError::Failed(Error::NotAuthorized {
+                cluster: self.cluster.clone(),
+                identity: self.identity.clone(),
+                status: code,
+            }),
+            Failure::Answer(code, status) => {
+                let error = kube(match status {
+                    Some(s) => format!("{code} {}: {}", s.reason, s.message),
+                    // A body that is not a Kubernetes Status (an empty redirect, a proxy's page):
+                    // say what it is.
+                    None => format!("{code}: the API server's answer was not a Kubernetes Status (a redirect or a proxy in the way?)"),
+                });
+                if code == 429 || code >= 500 {
+                    StoreError::Transient(error)
+                } else {
+                    StoreError::Failed(error)
+                }
+            }
+            Failure::NotAnObject => StoreError::Failed(kube(
+                "the API server's answer was not a Kubernetes object or Status (a redirect or a proxy in the way?)".into(),
+            )),
+            Failure::Network(what) => StoreError::Transient(kube(format!("network error ({what})"))),
+            Failure::Timeout => {
+                StoreError::Transient(kube(format!("no answer within {CALL_TIMEOUT:?}")))
+            }
+        }
+    }
+}
+
+/// The aws-auth ConfigMap's path.
+fn object_path() -> String {
+    format!("{}/{CONFIG_MAP_NAME}", collection_path())
+}
+
+/// The ConfigMaps of aws-auth's namespace.
+fn collection_path() -> String {
+    format!("/api/v1/namespaces/{NAMESPACE}/configmaps")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_paths_are_those_of_the_core_api() {
+        assert_eq!(
+            object_path(),
+            "/api/v1/namespaces/kube-system/configmaps/aws-auth"
+        );
+        assert_eq!(
+            collection_path(),
+            "/api/v1/namespaces/kube-system/configmaps"
+        );
     }
 }

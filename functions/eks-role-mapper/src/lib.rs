@@ -7,6 +7,10 @@
 //! port (`cloud`) with three adapters: `live` (AWS and the Kubernetes API), `dry_run` (real reads,
 //! recorded writes) and `memory` (in-process, for fast tests). `protocol` answers CloudFormation;
 //! `reconcile` re-applies a stack's grant on a schedule and answers nobody.
+//!
+//! What only tests and local runs need is behind cargo features that the artifact build never
+//! enables (see Cargo.toml): `dry-run` (the dry run), `test-support` (the in-memory region) and
+//! `local` (a loopback ResponseURL, plain-http endpoints).
 
 mod aws_auth_store;
 mod clients;
@@ -32,8 +36,10 @@ pub mod arn;
 pub mod aws_auth;
 pub mod block_reader;
 pub mod cloud;
+#[cfg(feature = "dry-run")]
 pub mod dry_run;
 pub mod logging;
+#[cfg(feature = "test-support")]
 pub mod memory;
 pub mod ownership;
 pub mod reconcile;
@@ -41,6 +47,7 @@ pub mod yaml_text;
 
 pub use clients::Clients;
 pub use decision::{AuthMode, Mechanism};
+#[cfg(feature = "dry-run")]
 pub use dry_run::{dry_run, dry_run_reconcile, DryRun, ReconcileDryRun};
 pub use error::{Error, Invalid, Result};
 pub use event::{Envelope, Request};

@@ -21,6 +21,11 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 
+/// Whether this build may take a ResponseURL on loopback and plain-http endpoints: only with the
+/// `local` feature, which the artifact never has (a real Lambda's runtime API and extensions
+/// listen on 127.0.0.1, so the product must never PUT there).
+pub const LOCAL: bool = cfg!(feature = "local");
+
 /// CloudFormation's limit on a response body.
 pub const MAX_BODY: usize = 4096;
 
@@ -49,8 +54,9 @@ fn is_s3_host(host: &str) -> bool {
 }
 
 impl ResponseUrl {
-    /// Accepts https on an S3 host, or (when allowed) http/https on loopback.
+    /// Accepts https on an S3 host, or (when allowed, in a `local` build) http/https on loopback.
     pub fn parse(s: &str, allow_loopback: bool) -> Result<ResponseUrl> {
+        let allow_loopback = allow_loopback && LOCAL;
         let refuse = |why: &str| {
             Error::invalid(
                 "ResponseURL",
@@ -137,10 +143,12 @@ pub struct Sender {
 }
 
 impl Sender {
-    /// A sender trusting the web PKI plus `extra_ca_pem`.
+    /// A sender trusting the system's roots (as the SDK's client does) plus `extra_ca_pem`; `allow_loopback` only in a `local`
+    /// build.
     pub fn new(extra_ca_pem: Option<&[u8]>, allow_loopback: bool) -> Result<Sender> {
         let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        // Those that do not parse are skipped, as the SDK's client skips them.
+        let _ = roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
         if let Some(pem) = extra_ca_pem {
             for cert in CertificateDer::pem_slice_iter(pem) {
                 let cert = cert.map_err(|e| Error::Setup(format!("AWS_CA_BUNDLE: {e}")))?;
@@ -159,14 +167,17 @@ impl Sender {
         // A small PUT and its answer: Nagle's algorithm would hold the body back for an ACK.
         http.set_nodelay(true);
         http.set_connect_timeout(Some(Duration::from_secs(3)));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        let https = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls);
+        // Plain http (a local endpoint) only in a `local` build.
+        let https = if LOCAL {
+            https.https_or_http()
+        } else {
+            https.https_only()
+        };
+        let https = https.enable_http1().wrap_connector(http);
         Ok(Sender {
             client: Arc::new(Client::builder(TokioExecutor::new()).build(https)),
-            allow_loopback,
+            allow_loopback: allow_loopback && LOCAL,
         })
     }
 }

@@ -3,12 +3,15 @@
 
 use std::time::{Duration, SystemTime};
 
-use eks_role_mapper::memory::{Answers, Cluster, Memory};
+use eks_role_mapper::memory::{Answers, Cluster, Memory, INVOKE};
 use eks_role_mapper::ownership::{owner_annotation, owner_key, OWNER_TAG};
 use eks_role_mapper::{handle_with, AuthMode, Body, Invocation};
 use serde_json::{json, Value};
 
 const ROLE: &str = "arn:aws:iam::111122223333:role/3f1c-RoleForAccessingEksAndEcr";
+/// A presigned S3 URL's shape: what the product's sender takes (never loopback).
+const RESPONSE_URL: &str =
+    "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x?X-Amz-Signature=a";
 const STACK: &str = "arn:aws:cloudformation:us-east-1:111122223333:stack/s/0b6c";
 const NODES: &str = "- rolearn: arn:aws:iam::111122223333:role/node\n  username: system:node:{{EC2PrivateDNSName}}\n  groups:\n    - system:bootstrappers\n    - system:nodes\n";
 
@@ -26,7 +29,7 @@ fn region() -> Memory {
 fn event(kind: &str, clusters: &str, old: Option<(&str, &str)>) -> Value {
     let mut e = json!({
         "RequestType": kind,
-        "ResponseURL": "https://127.0.0.1/response",
+        "ResponseURL": RESPONSE_URL,
         "StackId": STACK,
         "RequestId": format!("req-{kind}"),
         "LogicalResourceId": "Mapping",
@@ -176,6 +179,10 @@ async fn a_create_that_fails_on_one_cluster_undoes_the_others_and_names_the_fail
     let m = region();
     m.fail("AssociateAccessPolicy", "modern", 1);
     let b = run(&m, event("Create", "legacy,hybrid,modern", None)).await;
+    assert!(
+        m.pending_failures().is_empty(),
+        "the injected failure fired"
+    );
     assert_eq!(b.status, "FAILED");
     let reason = b.reason.unwrap();
     assert!(
@@ -259,6 +266,10 @@ async fn a_write_error_that_is_not_a_conflict_fails_the_delete_and_the_next_dele
     let before = m.world().writes.len();
     m.fail("k8s:write", "legacy", 1);
     let b = run(&m, event("Delete", "legacy", Some((&id, "legacy")))).await;
+    assert!(
+        m.pending_failures().is_empty(),
+        "the injected failure fired"
+    );
     assert_eq!(
         b.status, "FAILED",
         "a non-conflict write error is not retried"
@@ -379,4 +390,97 @@ async fn on_an_adopted_entry_delete_takes_back_only_the_policy_this_resource_ass
             "the adopted entry as it was (had the admin policy before: {had_admin})"
         );
     }
+}
+
+fn invocation() -> Invocation<'static> {
+    let ms = (SystemTime::now() + Duration::from_secs(60))
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    Invocation {
+        request_id: "lambda-req",
+        deadline_ms: ms,
+        function_arn: "arn:aws:lambda:us-east-1:111122223333:function:eks-role-mapper",
+    }
+}
+
+#[tokio::test]
+async fn a_loopback_response_url_is_refused_as_the_product_sender_refuses_it() {
+    for url in ["https://127.0.0.1/response", "http://127.0.0.1:9/response"] {
+        let m = region();
+        let mut e = event("Create", "modern", None);
+        e["ResponseURL"] = json!(url);
+        let answers = Answers::default();
+        let out = handle_with(&m, &answers, e.clone(), invocation()).await;
+        assert!(out.is_err(), "{url}: nobody to answer");
+        assert!(answers.sent().is_empty(), "{url}");
+        assert!(m.world().writes.is_empty(), "{url}: {:?}", m.world().writes);
+        // A local build with the switch set takes it.
+        let local = Answers::allowing_loopback();
+        handle_with(&m, &local, e, invocation()).await.unwrap();
+        assert_eq!(local.sent().len(), 1, "{url}");
+    }
+}
+
+#[tokio::test]
+async fn a_cluster_is_found_only_in_its_own_region_and_its_arn_names_that_region() {
+    let m = region();
+    m.world().clusters.insert(
+        "far".into(),
+        Cluster::new(AuthMode::Api).in_region("eu-west-1"),
+    );
+    let failed = run(&m, event("Create", "far", None)).await;
+    assert_eq!(failed.status, "FAILED");
+    assert!(
+        failed.reason.as_deref().unwrap_or_default().contains("far"),
+        "{:?}",
+        failed.reason
+    );
+    assert!(!has_entry(&m, "far"));
+    let mut e = event("Create", "far", None);
+    e["ResourceProperties"]["Region"] = json!("eu-west-1");
+    let made = run(&m, e).await;
+    ok(&made);
+    assert!(has_entry(&m, "far"));
+    let arn = made.data.as_ref().unwrap()["ClusterArn"].as_str().unwrap();
+    assert!(arn.starts_with("arn:aws:eks:eu-west-1:"), "{arn}");
+    // us-east-1's clusters are not seen from eu-west-1.
+    let mut e = event("Create", "modern", None);
+    e["ResourceProperties"]["Region"] = json!("eu-west-1");
+    assert_eq!(run(&m, e).await.status, "FAILED");
+    assert!(!has_entry(&m, "modern"));
+}
+
+#[tokio::test]
+async fn a_hand_over_that_fails_answers_failed_naming_it() {
+    let m = region();
+    let e = event("Create", "modern", None);
+    let request = eks_role_mapper::Request::parse(&e, false).unwrap();
+    let hand_over = eks_role_mapper::HandOver {
+        function_arn: "arn:aws:lambda:us-east-1:111122223333:function:eks-role-mapper".into(),
+        continuation: eks_role_mapper::Continuation {
+            count: 0,
+            since_ms: invocation().deadline_ms - 60_000,
+        },
+        event: e,
+    };
+    m.fail(INVOKE, &hand_over.function_arn, 1);
+    let answers = Answers::default();
+    let body = eks_role_mapper::respond_with(
+        &answers,
+        &request.envelope,
+        SystemTime::now() + Duration::from_secs(10),
+        &eks_role_mapper::Progress::default(),
+        Some((&hand_over, &m)),
+        async { Err(eks_role_mapper::Error::Pending("the switch".into())) },
+    )
+    .await
+    .unwrap()
+    .expect("answered here, not handed over");
+    assert!(m.pending_failures().is_empty(), "the Invoke failure fired");
+    assert_eq!(body.status, "FAILED");
+    let reason = body.reason.unwrap_or_default();
+    assert!(reason.contains("handing over failed"), "{reason}");
+    assert!(m.world().invocations.is_empty());
+    assert_eq!(answers.sent().len(), 1);
 }

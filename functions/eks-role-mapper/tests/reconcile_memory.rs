@@ -11,6 +11,9 @@ use eks_role_mapper::{handle_with, reconcile_with, AuthMode, Invocation};
 use serde_json::{json, Value};
 
 const ROLE: &str = "arn:aws:iam::111122223333:role/3f1c-RoleForAccessingEksAndEcr";
+/// A presigned S3 URL's shape: what the product's sender takes (never loopback).
+const RESPONSE_URL: &str =
+    "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x?X-Amz-Signature=a";
 const STACK: &str = "arn:aws:cloudformation:us-east-1:111122223333:stack/s/0b6c";
 const NODES: &str = "- rolearn: arn:aws:iam::111122223333:role/node\n  username: system:node:{{EC2PrivateDNSName}}\n  groups:\n    - system:bootstrappers\n    - system:nodes\n";
 const ADMIN: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
@@ -47,7 +50,7 @@ async fn create(m: &Memory, clusters: &str) -> String {
     let mut props = properties(clusters);
     props["ServiceToken"] = json!("arn:aws:lambda:us-east-1:111122223333:function:f");
     let e = json!({
-        "RequestType": "Create", "ResponseURL": "https://127.0.0.1/response", "StackId": STACK,
+        "RequestType": "Create", "ResponseURL": RESPONSE_URL, "StackId": STACK,
         "RequestId": "req-create", "LogicalResourceId": "Mapping",
         "ResourceType": "Custom::EksRoleMapping", "ResourceProperties": props,
     });
@@ -226,6 +229,10 @@ async fn nothing_is_written_once_the_stack_no_longer_holds_the_grant() {
     stack_holds(&m, &id, "UPDATE_COMPLETE");
     m.fail("DescribeStackResource", STACK, 1);
     let r = reconcile(&m, &e).await;
+    assert!(
+        m.pending_failures().is_empty(),
+        "the injected failure fired"
+    );
     assert!(matches!(r.verdict, Verdict::Failed(_)) && r.failed());
     assert!(m.world().writes.is_empty());
     let stack_level = r.metric_records(SystemTime::now());
@@ -267,6 +274,10 @@ async fn one_failing_cluster_is_reported_and_the_others_are_repaired() {
     }
     m.fail("DescribeCluster", "hybrid", 1);
     let r = reconcile(&m, &reconcile_event(&id, "legacy,hybrid,modern")).await;
+    assert!(
+        m.pending_failures().is_empty(),
+        "the injected failure fired"
+    );
     assert_eq!(
         outcomes(&r),
         [

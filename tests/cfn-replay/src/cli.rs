@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 /// What `--help` prints.
 pub const USAGE: &str = "\
 usage: cfn-replay [OPTIONS] EVENT.json...
+       cfn-replay stack --help    a whole stack's lifecycle, with the template's IAM policy in force
 
 Replays CloudFormation custom-resource events, in order, through the mapper's handler
 (eks_role_mapper::handle) exactly as Lambda would invoke it, against an embedded simulator of EKS,
@@ -19,8 +20,9 @@ mapRoles diff, the access entries and policies made or removed) and the mapper's
 Options:
   --scenario FILE   simulator scenario, YAML or JSON (default: the built-in default scenario)
   --state-out FILE  write the simulator's final state as JSON
-  --dry-run         call eks_role_mapper::plan instead: print the calls and the aws-auth diff
-                    it would make (stdout: the plan as JSON); nothing is written or sent
+  --dry-run         run eks_role_mapper::dry_run instead: the live code with its writes
+                    recorded, not sent; stdout: one JSON line per event (DryRun, Status,
+                    Reason, PhysicalResourceId, Data, Calls), stderr: the aws-auth diff
   --aws             real AWS: endpoints, credentials and region from the standard chain
                     (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, AWS_CA_BUNDLE, ...); no
                     simulator, the response is still caught by a local receiver

@@ -4,12 +4,15 @@ use std::process::ExitCode;
 
 use cfn_replay::cli::{self, Command, USAGE};
 use cfn_replay::Outcome;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(eks_role_mapper::logging::filter("warn"))
+        .finish()
+        .with(eks_role_mapper::logging::filter("warn"))
         .init();
     if std::env::args_os().nth(1).is_some_and(|a| a == "stack") {
         return cfn_replay::stack::main(std::env::args_os().skip(2)).await;

@@ -8,21 +8,43 @@
 //! `AWS::NoValue` list item as `None` where CloudFormation drops the item.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 
-/// A tool's path from `var`, else `.venv/bin/NAME` of the workspace (as scripts/test makes it),
-/// else NAME on PATH.
+/// The venv of the Python tools named on the command line (`cfn-replay stack --venv DIR`).
+static VENV: OnceLock<PathBuf> = OnceLock::new();
+
+/// Takes the Python tools (aws-cli, moto, cfn-lint) from the venv `dir` (the first call wins).
+pub fn use_venv(dir: PathBuf) {
+    let _ = VENV.set(dir);
+}
+
+/// A tool's path, found at run time, never at build time: `var` (`AWS_CLI`, `MOTO_SERVER`,
+/// `CFN_LINT`); else `bin/NAME` of the venv given by `--venv`, `CFN_REPLAY_VENV` or an activated
+/// venv (`VIRTUAL_ENV`); else `.venv/bin/NAME` in the current directory or one above it (as
+/// scripts/test makes it at the checkout's root); else NAME on PATH.
 pub fn tool(var: &str, name: &str) -> PathBuf {
     if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
         return p.into();
     }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../.venv/bin")
-        .join(name);
-    if venv.is_file() {
-        return venv;
+    let named = VENV.get().cloned().or_else(|| {
+        ["CFN_REPLAY_VENV", "VIRTUAL_ENV"]
+            .iter()
+            .find_map(|v| std::env::var_os(v).filter(|p| !p.is_empty()))
+            .map(PathBuf::from)
+    });
+    if let Some(venv) = named {
+        return venv.join("bin").join(name);
+    }
+    let here = std::env::current_dir().unwrap_or_default();
+    if let Some(found) = here
+        .ancestors()
+        .map(|d| d.join(".venv/bin").join(name))
+        .find(|p| p.is_file())
+    {
+        return found;
     }
     std::env::var_os("PATH")
         .and_then(|paths| {

@@ -29,7 +29,7 @@ use crate::lambda;
 use crate::rendered::{render_in, MotoServer, Rendered, MOTO_ACCOUNT};
 
 pub const USAGE: &str = "\
-usage: cfn-replay stack --template FILE [--scenario FILE] --parameters K=V [K=V ...]
+usage: cfn-replay stack --template FILE [--scenario FILE] [--venv DIR] --parameters K=V [K=V ...]
                         [--then K=V ... | --then reconcile]... [--then delete [--then reconcile]]
 
 Plays a stack's lifecycle in CloudFormation's order on the simulator: Create (the roles and their
@@ -38,9 +38,13 @@ and keeps the others (the role's policy first, then the custom resource; a FAILE
 Update is rolled back with the old properties under the new policy, then the policy is restored;
 a replaced resource's old id is deleted in the cleanup phase), --then delete (the custom resource,
 then the roles), --then reconcile (the schedule's reconcile event for the current parameters, as
-the template's schedule sends it: no answer; its report is the step's Reconcile). The policy in force at each step is the one the template renders for that step's
-parameters on moto's CloudFormation (aws-cli and moto from scripts/test's .venv, or AWS_CLI and
-MOTO_SERVER). The simulator's account becomes moto's (123456789012).
+the template's schedule sends it: no answer; its report is the step's Reconcile). The policy in
+force at each step is the one the template renders for that step's parameters on moto's
+CloudFormation. The simulator's account becomes moto's (123456789012).
+
+aws-cli and moto (scripts/requirements-test.txt) are found at run time: AWS_CLI and MOTO_SERVER,
+else the venv of --venv DIR, CFN_REPLAY_VENV or VIRTUAL_ENV, else .venv in the current directory
+or one above it (scripts/test makes it at the checkout's root), else PATH.
 
 One JSON line per step on stdout: Step, Action, StackStatus, Reason, Calls.
 Exit status: 0 every step reached its *_COMPLETE without a rollback, 1 otherwise, 2 usage.";
@@ -60,6 +64,8 @@ pub struct StackOptions {
     pub scenario: Option<PathBuf>,
     pub parameters: Vec<(String, String)>,
     pub steps: Vec<Step>,
+    /// The Python tools' venv (`--venv`), when not found from the environment.
+    pub venv: Option<PathBuf>,
 }
 
 fn pair(text: &str) -> Result<(String, String)> {
@@ -75,6 +81,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<StackOpt
     let mut scenario = None;
     let mut parameters = Vec::new();
     let mut steps: Vec<Step> = Vec::new();
+    let mut venv = None;
     // Where a K=V goes: the create's parameters or the last --then.
     let mut in_then = false;
     let mut args = args.into_iter().map(|a| a.to_string_lossy().into_owned());
@@ -91,6 +98,12 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<StackOpt
                 scenario =
                     Some(PathBuf::from(args.next().ok_or_else(|| {
                         Error::Usage("--scenario needs a file".into())
+                    })?))
+            }
+            "--venv" => {
+                venv =
+                    Some(PathBuf::from(args.next().ok_or_else(|| {
+                        Error::Usage("--venv needs a directory".into())
                     })?))
             }
             "--parameters" => in_then = false,
@@ -135,6 +148,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<StackOpt
         scenario,
         parameters,
         steps,
+        venv,
     }))
 }
 
@@ -300,10 +314,22 @@ pub async fn run(opts: &StackOptions, out: &mut impl Write, err: &mut impl Write
 
 /// [`run`] on a scenario given as a value (`opts.scenario` is not read).
 pub async fn run_scenario(
+    scenario: Scenario,
+    opts: &StackOptions,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> Result<bool> {
+    run_scenario_observed(scenario, opts, out, err, &mut |_, _| {}).await
+}
+
+/// [`run_scenario`], with `observe` shown the simulator after each step (by its number), so a
+/// test can hold each step to what it did to every cluster.
+pub async fn run_scenario_observed(
     mut scenario: Scenario,
     opts: &StackOptions,
     out: &mut impl Write,
     err: &mut impl Write,
+    observe: &mut dyn FnMut(usize, &Simulator),
 ) -> Result<bool> {
     // Everything of the scenario's account moves to moto's, where the template renders: the
     // function's own role included, since CloudFormation answers a stack's caller only from the
@@ -341,18 +367,21 @@ pub async fn run_scenario(
         made: Default::default(),
     };
     let mut clean = true;
-    let emit = |out: &mut dyn Write,
-                step: usize,
-                action: String,
-                status: &str,
-                reason: &str,
-                calls: Vec<Value>|
+    let sim_ref = &sim;
+    let mut emit = |out: &mut dyn Write,
+                    step: usize,
+                    action: String,
+                    status: &str,
+                    reason: &str,
+                    calls: Vec<Value>|
      -> Result<()> {
         let line = json!({"Step": step, "Action": action, "StackStatus": status, "Reason": reason, "Calls": calls});
         writeln!(out, "{line}").map_err(|e| Error::Write {
             what: "stdout".into(),
             source: e,
-        })
+        })?;
+        observe(step, sim_ref);
+        Ok(())
     };
 
     // Create: roles and policies, then the custom resource.
@@ -581,6 +610,9 @@ pub async fn main(args: impl IntoIterator<Item = OsString>) -> std::process::Exi
             return ExitCode::from(2);
         }
     };
+    if let Some(dir) = &opts.venv {
+        crate::rendered::use_venv(dir.clone());
+    }
     match run(&opts, &mut std::io::stdout(), &mut std::io::stderr()).await {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),

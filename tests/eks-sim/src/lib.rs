@@ -15,6 +15,7 @@ pub mod k8s_api;
 pub mod lambda_api;
 pub mod out_dir;
 pub mod receiver;
+pub mod runtime_api;
 pub mod scenario;
 pub mod server;
 pub mod sigv4;
@@ -418,6 +419,29 @@ impl Simulator {
         for _ in 0..times {
             q.push_back(fault.clone());
         }
+    }
+
+    /// The injected faults not met yet, by operation (none: every one fired). A fault that never
+    /// fires proves nothing (a misspelled operation passes silently), so tests assert this empty.
+    pub fn pending_faults(&self) -> Vec<(String, usize)> {
+        let w = self.world();
+        let mut pending: Vec<(String, usize)> = w
+            .faults
+            .iter()
+            .filter(|(_, q)| !q.is_empty())
+            .map(|(op, q)| (op.clone(), q.len()))
+            .collect();
+        pending.sort();
+        pending
+    }
+
+    /// Panics naming every injected fault that has not fired.
+    pub fn assert_faults_fired(&self) {
+        let pending = self.pending_faults();
+        assert!(
+            pending.is_empty(),
+            "injected faults that never fired (operation, how many left): {pending:?}"
+        );
     }
 
     /// Every request answered (or dropped), in order.

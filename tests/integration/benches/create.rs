@@ -3,7 +3,7 @@
 //! - wall time of one Create through the mapper's code path vs the seed's Step 2 (kubectl with the
 //!   `aws eks get-token` exec plugin, kubectl get, awk, kubectl patch), as a ratio;
 //! - HTTP requests per Create on each path, from the simulator's request log;
-//! - peak RSS of the release `bootstrap` binary serving one Create through a local Lambda
+//! - peak RSS and cold init of the release `bootstrap` binary serving one Create through a local Lambda
 //!   runtime API;
 //! - time of the pure aws-auth upsert into 1,000 and 10,000 entries;
 //! - one resource over 1, 10 and 100 clusters (API and CONFIG_MAP), Create and Delete;
@@ -15,12 +15,11 @@
 //!   where a process's time goes (its `cfn_replay::timing` lines).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader, Read};
 use std::time::{Duration, Instant};
 
 use integration::{context, scenario_with_clusters, ClientEnv, Harness, ADMIN_ROLE, SERVICE_ROLE};
-use serde_json::{json, Value};
+use serde_json::json;
 
 const RUNS: usize = 5;
 /// Runs of each whole-process path.
@@ -77,92 +76,28 @@ fn seed_step_2(env: &ClientEnv) -> Duration {
     took
 }
 
-/// A minimal Lambda runtime API: hands out one event, records the answer, then holds `next`.
-fn runtime_api(event: Value) -> (u16, std::sync::mpsc::Receiver<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut served = false;
-        for stream in listener.incoming() {
-            let mut stream = stream.unwrap();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut first = String::new();
-            if reader.read_line(&mut first).is_err() {
-                continue;
-            }
-            let mut len = 0usize;
-            loop {
-                let mut h = String::new();
-                reader.read_line(&mut h).unwrap();
-                if h == "\r\n" || h.is_empty() {
-                    break;
-                }
-                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; len];
-            reader.read_exact(&mut body).unwrap();
-            if first.starts_with("GET") && first.contains("/invocation/next") {
-                if served {
-                    std::thread::sleep(Duration::from_secs(3600));
-                    continue;
-                }
-                served = true;
-                let payload = event.to_string();
-                let deadline = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_millis()
-                    + 60_000;
-                let _ = write!(stream, "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nlambda-runtime-aws-request-id: bench-1\r\nlambda-runtime-deadline-ms: {deadline}\r\nlambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:111122223333:function:eks-role-mapper\r\ncontent-length: {}\r\n\r\n{payload}", payload.len());
-            } else {
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 202 Accepted\r\ncontent-length: 2\r\n\r\n{{}}"
-                );
-                if first.contains("/response") || first.contains("/error") {
-                    let _ = done_tx.send(());
-                }
-            }
-        }
-    });
-    (port, done_rx)
-}
-
-async fn bootstrap_peak_rss(h: &Harness) -> Option<u64> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let status = std::process::Command::new(env!("CARGO"))
-        .current_dir(&root)
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "-p",
-            "eks-role-mapper",
-            "--bin",
-            "bootstrap",
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let bin = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-        .join("release/bootstrap");
+/// Peak RSS of the release `bootstrap` serving one Create through a local Lambda runtime API,
+/// and its cold init (process start to its first request for work).
+async fn bootstrap_peak_rss(h: &Harness) -> Option<(u64, Duration)> {
+    // The workspace's build of it: the `local` feature (a loopback ResponseURL) comes with it.
+    let bin = integration::workspace_bin("bootstrap");
     let event = h.event(
         "Create",
         json!({ "ClusterName": "modern", "RoleArn": "arn:aws:iam::111122223333:role/bench-rss" }),
         None,
     );
-    let (port, done) = runtime_api(event);
+    let api = eks_sim::runtime_api::RuntimeApi::start(
+        "arn:aws:lambda:us-east-1:111122223333:function:eks-role-mapper",
+    )
+    .unwrap();
+    api.push("bench-1", &event);
     let ca = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(ca.path(), h.sim.ca_pem()).unwrap();
     let (ak, sk) = h.sim.credentials("mapper-lambda-role").unwrap();
+    let spawned = Instant::now();
     let mut child = std::process::Command::new(bin)
         .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
+        .env("AWS_LAMBDA_RUNTIME_API", api.address())
         .env("AWS_LAMBDA_FUNCTION_NAME", "eks-role-mapper")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
@@ -178,10 +113,12 @@ async fn bootstrap_peak_rss(h: &Harness) -> Option<u64> {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let answered =
-        tokio::task::spawn_blocking(move || done.recv_timeout(Duration::from_secs(60)).is_ok())
-            .await
-            .unwrap();
+    let (answered, init) = tokio::task::spawn_blocking(move || {
+        let answered = api.wait_posted(1, Duration::from_secs(60)).len() == 1;
+        (answered, api.first_next().map(|t| t - spawned))
+    })
+    .await
+    .unwrap();
     let status =
         std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
     let _ = child.kill();
@@ -198,6 +135,7 @@ async fn bootstrap_peak_rss(h: &Harness) -> Option<u64> {
         .find(|l| l.starts_with("VmHWM:"))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kb| kb.parse().ok())
+        .zip(init)
 }
 
 fn upsert_time(entries: usize) -> Duration {
@@ -280,9 +218,10 @@ async fn main() {
     }
 
     match bootstrap_peak_rss(&h).await {
-        Some(kb) => println!(
-            "bootstrap (release) peak RSS for one Create: {:.1} MiB",
-            kb as f64 / 1024.0
+        Some((kb, init)) => println!(
+            "bootstrap (release) peak RSS for one Create: {:.1} MiB; cold init (start to its first request for work): {:.1} ms",
+            kb as f64 / 1024.0,
+            init.as_secs_f64() * 1000.0
         ),
         None => println!("bootstrap peak RSS: /proc not readable"),
     }

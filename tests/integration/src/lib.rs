@@ -83,11 +83,12 @@ pub fn capture_logs() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let file = std::sync::Mutex::new(suite_log_file("tracing"));
+        use tracing_subscriber::layer::SubscriberExt;
         let subscriber = tracing_subscriber::fmt()
             .json()
-            .with_env_filter(eks_role_mapper::logging::filter("trace"))
             .with_writer(file)
-            .finish();
+            .finish()
+            .with(eks_role_mapper::logging::filter("trace"));
         let _ = tracing::subscriber::set_global_default(subscriber);
     });
 }
@@ -130,6 +131,16 @@ pub fn find_secret(text: &str, extra: &[&str]) -> Option<String> {
         .into_iter()
         .chain(extra.iter().map(|s| s.to_string()))
         .find(|m| lower.contains(&m.to_lowercase()))
+}
+
+/// A test that injected a fault and ends without having met it fails here (unless it is failing
+/// already): a misspelled operation, or a fault the code path never reaches, proves nothing.
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.sim.assert_faults_fired();
+        }
+    }
 }
 
 impl Harness {

@@ -28,11 +28,12 @@ impl std::io::Write for Captured {
 async fn no_response_url_token_or_credential_reaches_the_logs_even_at_trace_level() {
     let captured = Captured::default();
     let sink = captured.clone();
+    use tracing_subscriber::layer::SubscriberExt;
     let subscriber = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(eks_role_mapper::logging::filter("trace"))
         .with_writer(move || sink.clone())
-        .finish();
+        .finish()
+        .with(eks_role_mapper::logging::filter("trace"));
     // The only test in this binary: the capture is global, so no callsite escapes it.
     tracing::subscriber::set_global_default(subscriber).expect("first subscriber");
 

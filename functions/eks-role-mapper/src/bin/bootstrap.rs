@@ -2,14 +2,17 @@
 
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(eks_role_mapper::logging::filter("info"))
         .with_current_span(true)
         .without_time()
+        .finish()
+        .with(eks_role_mapper::logging::filter("info"))
         .init();
     let clients = eks_role_mapper::Clients::from_env().await?;
     let clients = &clients;

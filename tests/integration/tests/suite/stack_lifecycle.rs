@@ -1,7 +1,7 @@
 //! `cfn-replay stack`: whole stack lifecycles in CloudFormation's order with the rendered policy
 //! in force at each step, and their final statuses.
 
-use cfn_replay::stack::{run_scenario, StackOptions, Step};
+use cfn_replay::stack::{run_scenario_observed, StackOptions, Step};
 use integration::rendered::template_path;
 use integration::{scenario_with_clusters, ADMIN_ROLE};
 use serde_json::Value;
@@ -19,6 +19,16 @@ async fn play(
     create: &[(&str, &str)],
     steps: Vec<Step>,
 ) -> (bool, Vec<Value>) {
+    play_observed(scenario, create, steps, &mut |_, _| {}).await
+}
+
+/// [`play`], with `observe` shown the simulator after each step.
+async fn play_observed(
+    scenario: eks_sim::Scenario,
+    create: &[(&str, &str)],
+    steps: Vec<Step>,
+    observe: &mut dyn FnMut(usize, &eks_sim::Simulator),
+) -> (bool, Vec<Value>) {
     integration::capture_logs();
     let mut params = kv(&[
         ("ConcurrentAccountId", "210987654321"),
@@ -30,6 +40,7 @@ async fn play(
         scenario: None,
         parameters: params,
         steps,
+        venv: None,
     };
     let mut out = Vec::new();
     let mut err = Vec::new();
@@ -37,7 +48,7 @@ async fn play(
     // propagated it (20 s): simulated time runs 20 times as fast.
     let mut scenario = scenario;
     scenario.clock_scale = 20.0;
-    let clean = run_scenario(scenario, &opts, &mut out, &mut err)
+    let clean = run_scenario_observed(scenario, &opts, &mut out, &mut err, observe)
         .await
         .expect("the lifecycle runs");
     let lines = String::from_utf8(out)
@@ -158,13 +169,44 @@ async fn one_ten_and_a_hundred_clusters_with_the_longest_names_a_stack_takes() {
     // 100 names in 4,096 characters: 39 each (100-character names fit 40 at most).
     for (n, len) in [(1, 100), (10, 100), (100, 39)] {
         let (scenario, list) = long_named(n, len);
-        let (clean, lines) = play(
+        let names: Vec<String> = list.split(',').map(str::to_string).collect();
+        // After each step, the clusters of the list that hold an access entry of the stack's
+        // service role (RoleForConcurrentService, `<stack uuid>-RoleForAccessingEksAndEcr`).
+        let mut granted: Vec<Vec<String>> = Vec::new();
+        let (clean, lines) = play_observed(
             scenario,
             &[("ClusterName", &list), ("ClusterAdminRoleArn", ADMIN_ROLE)],
             vec![update(&[("ClusterName", "*")]), Step::Delete],
+            &mut |_, sim| {
+                let state = sim.state_json();
+                granted.push(
+                    names
+                        .iter()
+                        .filter(|c| {
+                            state["clusters"][c.as_str()]["access_entries"]
+                                .as_object()
+                                .is_some_and(|entries| {
+                                    entries
+                                        .keys()
+                                        .any(|arn| arn.ends_with("-RoleForAccessingEksAndEcr"))
+                                })
+                        })
+                        .cloned()
+                        .collect(),
+                );
+            },
         )
         .await;
         assert!(clean, "{n} x {len}: {lines:#?}");
+        // Create and the update to `*`: every cluster granted; Delete: every one removed.
+        assert_eq!(granted.len(), 3, "{n} x {len}: one look per step");
+        assert_eq!(granted[0], names, "{n} x {len}: granted by the Create");
+        assert_eq!(granted[1], names, "{n} x {len}: still granted under *");
+        assert!(
+            granted[2].is_empty(),
+            "{n} x {len}: left after the Delete: {:?}",
+            granted[2]
+        );
     }
 }
 

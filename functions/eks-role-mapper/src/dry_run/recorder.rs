@@ -1,16 +1,14 @@
-//! The dry run: the live lifecycle over a recording adapter. Reads go to the real port; writes are
-//! recorded instead of sent, and later reads of the same request see them (an access entry made,
-//! a cluster switched, aws-auth written), so the plan is what a real run would do, call for call.
-//! The aws-auth diff is computed from the recorded write itself.
+//! The recording adapter of the dry run: reads go to the real port, writes are recorded as
+//! [`Call`]s instead of sent, and what they changed is remembered so that later reads of the same
+//! run see it.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::ConfigMap;
-use serde::Serialize;
 use serde_json::Value;
 
+use super::Call;
 use crate::arn::RoleArn;
 use crate::aws_auth::{self, MAP_ROLES};
 use crate::cloud::{
@@ -18,111 +16,7 @@ use crate::cloud::{
 };
 use crate::decision::AuthMode;
 use crate::error::Result;
-use crate::event::Request;
 use crate::ownership::EntryOwner;
-use crate::protocol::{self, Progress};
-use crate::reconcile::Report;
-use crate::response::Body;
-
-/// One call of the run: made (a read) or recorded in its place (a write).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Call {
-    /// The operation, named as the service names it (`eks:CreateAccessEntry`, `k8s:update`).
-    pub op: &'static str,
-    /// None for region-wide calls (ListClusters).
-    pub cluster: Option<String>,
-    pub write: bool,
-    /// The principal or policy the call is about.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    /// For an aws-auth write: the unified diff of `mapRoles`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub map_roles_diff: Option<String>,
-    /// For an aws-auth write: the ConfigMap's data as it would be stored.
-    #[serde(skip)]
-    pub data_after: Option<std::collections::BTreeMap<String, String>>,
-}
-
-/// What a dry run found: the answer CloudFormation would get, and every call.
-#[derive(Debug, Clone, Serialize)]
-pub struct DryRun {
-    pub response: Body,
-    pub calls: Vec<Call>,
-}
-
-impl DryRun {
-    /// The writes a real run would make, in order.
-    pub fn writes(&self) -> impl Iterator<Item = &Call> {
-        self.calls.iter().filter(|c| c.write)
-    }
-}
-
-impl fmt::Display for DryRun {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in &self.calls {
-            let verb = if c.write { "would call" } else { "reads" };
-            let on = c
-                .cluster
-                .as_deref()
-                .map(|n| format!(" on {n}"))
-                .unwrap_or_default();
-            let detail = c
-                .detail
-                .as_deref()
-                .map(|d| format!(" {d}"))
-                .unwrap_or_default();
-            writeln!(f, "  {verb} {}{detail}{on}", c.op)?;
-            if let Some(d) = &c.map_roles_diff {
-                for line in d.lines() {
-                    writeln!(f, "    {line}")?;
-                }
-            }
-        }
-        if self.writes().next().is_none() {
-            writeln!(f, "  no write")?;
-        }
-        match &self.response.reason {
-            Some(r) => writeln!(f, "  would answer {}: {r}", self.response.status),
-            None => writeln!(f, "  would answer {}", self.response.status),
-        }
-    }
-}
-
-/// Runs the request's lifecycle with writes recorded, not sent, and nothing answered.
-pub async fn dry_run<C: Connect>(connect: &C, event: Value) -> Result<DryRun> {
-    let request = Request::parse(&event, true)?;
-    let envelope = request.envelope.clone();
-    let recorder = Recorder::over(connect);
-    let progress = Progress::default();
-    let work = crate::lifecycle::act(recorder.clone(), request, progress.clone());
-    let outcome = match tokio::time::timeout(protocol::FALLBACK_BUDGET, work).await {
-        Ok(r) => r,
-        Err(_) => Err(crate::Error::Deadline("planning".into())),
-    };
-    let response = protocol::answer(&envelope, &progress, outcome);
-    Ok(DryRun {
-        response,
-        calls: recorder.calls(),
-    })
-}
-
-/// What a reconcile would repair: its report, and every call (writes recorded, not sent).
-#[derive(Debug, Clone, Serialize)]
-pub struct ReconcileDryRun {
-    pub report: Report,
-    pub calls: Vec<Call>,
-}
-
-/// Runs a reconcile event with writes recorded, not sent.
-pub async fn dry_run_reconcile<C: Connect>(connect: &C, event: &Value) -> ReconcileDryRun {
-    let recorder = Recorder::over(connect);
-    let deadline = std::time::SystemTime::now() + protocol::FALLBACK_BUDGET;
-    let report = crate::reconcile::reconcile(&recorder, event, deadline).await;
-    ReconcileDryRun {
-        report,
-        calls: recorder.calls(),
-    }
-}
 
 /// The recording adapter's factory.
 #[derive(Clone)]
@@ -132,14 +26,14 @@ pub struct Recorder<C> {
 }
 
 impl<C: Connect> Recorder<C> {
-    fn over(connect: &C) -> Recorder<C> {
+    pub(super) fn over(connect: &C) -> Recorder<C> {
         Recorder {
             inner: connect.clone(),
             log: Arc::default(),
         }
     }
 
-    fn calls(&self) -> Vec<Call> {
+    pub(super) fn calls(&self) -> Vec<Call> {
         std::mem::take(&mut *self.log.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }

@@ -339,6 +339,7 @@ async fn conflicting_writers_are_retried_and_nothing_is_lost() {
         .filter(|r| r.op == "k8s:update")
         .count();
     assert_eq!(updates, 4, "three conflicts then one write");
+    h.sim.assert_faults_fired();
 }
 
 #[tokio::test]
@@ -562,6 +563,7 @@ async fn the_deadline_sends_failed_before_the_lambda_dies() {
         "answered at {:?}",
         started.elapsed()
     );
+    h.sim.assert_faults_fired();
 }
 
 #[tokio::test]
@@ -597,6 +599,7 @@ async fn throttling_and_server_errors_from_eks_are_retried() {
     h.sim.inject("eks:DescribeCluster", Fault::Throttle, 2);
     h.sim.inject("eks:CreateAccessEntry", Fault::Status(503), 1);
     ok(&h.invoke(h.event("Create", props("modern"), None)).await);
+    h.sim.assert_faults_fired();
     assert!(h.access_entries("modern").get(SERVICE_ROLE).is_some());
 }
 
@@ -606,6 +609,7 @@ async fn the_response_put_is_retried_after_a_dropped_connection_and_a_5xx() {
     h.sim.inject("cfn:response", Fault::Drop, 1);
     h.sim.inject("cfn:response", Fault::Status(500), 1);
     ok(&h.invoke(h.event("Create", props("modern"), None)).await);
+    h.sim.assert_faults_fired();
     assert_eq!(h.sim.rejected_responses(), 0);
     assert_eq!(h.sim.responses()[0].content_type.as_deref(), Some(""));
 }
@@ -830,7 +834,7 @@ async fn a_delete_that_cannot_look_into_aws_auth_of_an_api_and_config_map_cluste
     assert_eq!(k8s, [401], "one look into aws-auth, refused");
     // A Kubernetes API that does not answer (no network path) costs a bounded time.
     h.sim
-        .inject("k8s:get", Fault::Delay(Duration::from_secs(40)), 10);
+        .inject("k8s:get", Fault::Delay(Duration::from_secs(40)), 1);
     let start = std::time::Instant::now();
     ok(&h
         .invoke(h.event("Delete", with_admin("hybrid"), Some(&id)))
@@ -840,6 +844,7 @@ async fn a_delete_that_cannot_look_into_aws_auth_of_an_api_and_config_map_cluste
         took < eks_role_mapper::SWITCHED_LOOK + Duration::from_secs(3),
         "{took:?}"
     );
+    h.sim.assert_faults_fired();
     // With an entry of ours in place there is nothing to look for in aws-auth.
     let id = ok(&h.invoke(h.event("Create", props("hybrid"), None)).await);
     h.sim.clear_request_log();

@@ -185,6 +185,11 @@ async fn run_path(path: &'static Path) -> Tally {
                 )
                 .await;
             let took = started.elapsed();
+            assert!(
+                h.sim.pending_faults().is_empty(),
+                "{label}: the fault never fired: {:?}",
+                h.sim.pending_faults()
+            );
             t.runs += 1;
             // Each invocation answers or hands over before its own deadline.
             assert!(
@@ -270,6 +275,7 @@ async fn a_hung_call_is_cut_by_its_own_timeout_and_retried() {
         // The hung attempt is never answered, so the log holds only the retry that succeeded.
         let answered = h.sim.request_log().iter().filter(|r| r.op == op).count();
         assert_eq!(answered, 1, "{op}");
+        h.sim.assert_faults_fired();
         (took, hang)
     };
     let (eks, k8s) = tokio::join!(

@@ -4,6 +4,7 @@
 
 use eks_role_mapper::arn::RoleArn;
 use eks_role_mapper::ownership::owner_key;
+use eks_role_mapper::Recorded;
 use eks_sim::{Scenario, Simulator};
 use integration::{props, ClientEnv, Harness, SERVICE_ROLE, STACK_ID};
 use serde_json::{json, Value};
@@ -34,13 +35,14 @@ fn the_default_scenarios_stack_holds_the_id_the_function_encodes() {
         .collect();
     assert_eq!(logical, ["Mapping", "EveryCluster"]);
     for st in &s.stacks {
-        // The function's encoding (functions/eks-role-mapper/src/physical_id.rs, Recorded::encode).
+        // The function's own encoder, not a copy of its format.
         let role = RoleArn::parse("RoleArn", SERVICE_ROLE).unwrap();
-        let id = format!(
-            "eks-role-mapper/v2|{}|{}|{SERVICE_ROLE}",
-            s.region,
-            owner_key(&st.stack_id, &st.logical_resource_id, &role)
-        );
+        let id = Recorded {
+            region: s.region.clone(),
+            owner: owner_key(&st.stack_id, &st.logical_resource_id, &role),
+            role,
+        }
+        .encode();
         assert_eq!(st.physical_resource_id, id);
         assert_eq!(st.status, "CREATE_COMPLETE");
         assert_eq!(st.resource_type, "Custom::EksRoleMapping");

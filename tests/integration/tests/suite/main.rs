@@ -1,0 +1,32 @@
+//! The end-to-end tests, one test binary: each module was a test file of its own, and a binary
+//! each meant linking the whole dependency graph some twenty-five times. Every module stands
+//! alone; `integration` (src/lib.rs) holds what they share.
+//!
+//! `suite_secrets_scan` is ignored: `scripts/test` runs it after the whole suite, over its logs.
+//! `secrets_in_logs.rs` stays a binary of its own: it installs the process's global log capture
+//! first, which every other test here would race it for.
+
+mod dry_run_matches_real_run;
+mod events_bad_corpus;
+mod events_replay;
+mod events_shapes;
+mod fault_matrix;
+mod fidelity_aws_cli;
+mod fidelity_binary;
+mod fidelity_eks_behaviour;
+mod fidelity_kubectl;
+mod fidelity_moto;
+mod fidelity_tokens;
+mod hardening;
+mod iam_in_force;
+mod iam_reference;
+mod mapper_modes;
+mod multi_cluster;
+mod reconcile;
+mod sim_aws_auth_oracle;
+mod sim_cluster_lifecycle;
+mod sim_stacks;
+mod stack_lifecycle;
+mod suite_secrets_scan;
+mod template_checks;
+mod template_reconcile;
