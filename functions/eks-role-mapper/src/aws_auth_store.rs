@@ -4,8 +4,7 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::ConfigMap;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use crate::config_map::{ConfigMap, ObjectMeta};
 use rand::Rng;
 
 use crate::arn::RoleArn;

@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::time::SystemTime;
 
-use k8s_openapi::api::core::v1::ConfigMap;
+use crate::config_map::ConfigMap;
 
 use crate::arn::RoleArn;
 use crate::decision::AuthMode;

@@ -36,6 +36,7 @@ pub mod arn;
 pub mod aws_auth;
 pub mod block_reader;
 pub mod cloud;
+pub mod config_map;
 #[cfg(feature = "dry-run")]
 pub mod dry_run;
 pub mod logging;

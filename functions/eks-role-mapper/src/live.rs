@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use crate::config_map::ConfigMap;
 use aws_credential_types::Credentials;
-use k8s_openapi::api::core::v1::ConfigMap;
 use tokio::sync::OnceCell;
 
 use crate::arn::RoleArn;

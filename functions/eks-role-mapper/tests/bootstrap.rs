@@ -8,7 +8,7 @@
 //! switch set.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use eks_sim::runtime_api::{Posted, RuntimeApi};
@@ -28,7 +28,8 @@ fn event_file(name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(&path).expect("event file")).expect("event JSON")
 }
 
-/// A bootstrap process, killed on drop (also when the test panics); its stdout is kept.
+/// A bootstrap process, killed on drop (also when the test panics); what it printed is kept, and
+/// left among the suite's logs for the secrets scan that `scripts/test` runs after the suite.
 struct Bootstrap {
     child: Child,
     stdout: PathBuf,
@@ -41,7 +42,8 @@ impl Bootstrap {
         let dir = tempfile::tempdir().expect("temp dir");
         let ca = dir.path().join("ca.pem");
         std::fs::write(&ca, sim.ca_pem()).expect("CA file");
-        let stdout = dir.path().join("stdout");
+        let stdout = dir.path().join("output");
+        let out = std::fs::File::create(&stdout).expect("output file");
         let (key, secret) = sim
             .credentials("mapper-lambda-role")
             .expect("the Lambda's role");
@@ -59,8 +61,8 @@ impl Bootstrap {
             .env("AWS_ACCESS_KEY_ID", key)
             .env("AWS_SECRET_ACCESS_KEY", secret)
             .env(SWITCH, "1")
-            .stdout(std::fs::File::create(&stdout).expect("stdout file"))
-            .stderr(Stdio::inherit())
+            .stdout(out.try_clone().expect("output file"))
+            .stderr(out)
             .spawn()
             .expect("bootstrap starts");
         Bootstrap {
@@ -70,6 +72,7 @@ impl Bootstrap {
         }
     }
 
+    /// What it printed (stdout and stderr).
     fn stdout(&self) -> String {
         std::fs::read_to_string(&self.stdout).unwrap_or_default()
     }
@@ -79,6 +82,15 @@ impl Drop for Bootstrap {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // target/<profile>/deps/<test exe> -> target/<profile>/suite-logs
+        if let Some(dir) = std::env::current_exe()
+            .ok()
+            .and_then(|exe| Some(exe.parent()?.parent()?.join("suite-logs")))
+        {
+            let name = format!("bootstrap-{}-{}.log", std::process::id(), self.child.id());
+            let _ = std::fs::create_dir_all(&dir);
+            let _ = std::fs::copy(&self.stdout, dir.join(name));
+        }
     }
 }
 

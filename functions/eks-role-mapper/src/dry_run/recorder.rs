@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use k8s_openapi::api::core::v1::ConfigMap;
+use crate::config_map::ConfigMap;
 use serde_json::Value;
 
 use super::Call;

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use k8s_openapi::api::core::v1::ConfigMap;
+use crate::config_map::ConfigMap;
 
 use crate::cloud::{AdminRole, Connect, Reinvoke, StackResource, Stacks};
 use crate::decision::AuthMode;

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use k8s_openapi::api::core::v1::ConfigMap;
+use crate::config_map::ConfigMap;
 
 use super::{Cluster, Entry, Memory, World};
 use crate::arn::RoleArn;
