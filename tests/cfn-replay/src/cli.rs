@@ -25,7 +25,8 @@ Options:
                     Reason, PhysicalResourceId, Data, Calls), stderr: the aws-auth diff
   --aws             real AWS: endpoints, credentials and region from the standard chain
                     (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, AWS_CA_BUNDLE, ...); no
-                    simulator, the response is still caught by a local receiver
+                    simulator, the response is still caught by a local receiver (SSO and
+                    credential_process profiles: build with --features aws-profiles)
   --chain           (default) Update and Delete events take the PhysicalResourceId of the
                     previous event's response, so create/update/delete replay as one stack
   --no-chain        keep each event's own PhysicalResourceId (e.g. a replacement's Delete,

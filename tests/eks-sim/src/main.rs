@@ -3,14 +3,22 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // RUST_LOG as a list of `target=level` directives (a Targets filter: no regex engine in the
+    // builds that link the simulator, the replay's among them).
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .finish()
+        .with(filter)
         .init();
     let (mut scenario, mut out, mut state_out) = (None, None, None);
     let mut args = std::env::args().skip(1);
