@@ -617,3 +617,93 @@ impl Harness {
             .clone()
     }
 }
+
+/// The real control plane (etcd, kube-apiserver with RBAC, the EKS authenticator; see
+/// `eks_sim::control_plane`) behind the default scenario's `CONFIG_MAP` cluster `legacy`.
+pub async fn real_simulator(scenario: Scenario) -> Simulator {
+    capture_logs();
+    let options = eks_sim::Options {
+        real_control_plane: true,
+    };
+    Simulator::start_with(scenario, options)
+        .await
+        .expect("the simulator and its real control plane start (tests/control-plane/build makes the binaries)")
+}
+
+impl Harness {
+    /// [`Harness::with`] on [`real_simulator`].
+    pub async fn real(scenario: Scenario, principal: &str) -> Harness {
+        let sim = real_simulator(scenario).await;
+        let clients = clients_for(&sim, principal).await;
+        Harness {
+            sim,
+            clients,
+            counter: Default::default(),
+        }
+    }
+}
+
+/// Who the Kubernetes API says a caller is (`kubectl auth whoami`): username and groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhoAmI {
+    pub username: String,
+    pub groups: Vec<String>,
+}
+
+impl ClientEnv {
+    /// This environment acting as a scenario role: its session from the out dir's
+    /// `as/<role name>.env` (what `eks-sim --out DIR` writes for every role).
+    pub fn as_role(&self, role_name: &str) -> ClientEnv {
+        let text =
+            std::fs::read_to_string(self.dir.path().join("as").join(format!("{role_name}.env")))
+                .unwrap_or_else(|e| panic!("as/{role_name}.env: {e}"));
+        let mut vars = self.vars.clone();
+        for (k, v) in text
+            .lines()
+            .filter_map(|l| l.strip_prefix("export "))
+            .filter_map(|l| l.split_once('='))
+        {
+            vars.retain(|(key, _)| key != k);
+            vars.push((k.to_string(), v.to_string()));
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        for f in ["kubeconfig", "ca.pem"] {
+            let _ = std::fs::copy(self.dir.path().join(f), dir.path().join(f));
+        }
+        ClientEnv { dir, vars }
+    }
+
+    /// `kubectl auth whoami` against `context`'s cluster: Ok(who) or Err(kubectl's stderr, e.g.
+    /// "Unauthorized" for a token the authenticator refuses).
+    pub fn whoami(&self, cluster_arn: &str) -> Result<WhoAmI, String> {
+        let o = self.kubectl(
+            &kubectl(),
+            &["--context", cluster_arn, "auth", "whoami", "-o", "json"],
+        );
+        let (out, err) = text(&o);
+        if !o.status.success() {
+            return Err(err);
+        }
+        let v: Value = serde_json::from_str(&out).expect("whoami prints JSON");
+        let info = &v["status"]["userInfo"];
+        Ok(WhoAmI {
+            username: info["username"].as_str().unwrap_or_default().to_string(),
+            groups: info["groups"]
+                .as_array()
+                .map(|g| {
+                    g.iter()
+                        .filter_map(|s| s.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+
+    /// `kubectl auth can-i ARGS` against `cluster_arn`: whether the answer is yes.
+    pub fn can_i(&self, cluster_arn: &str, args: &[&str]) -> bool {
+        let mut all = vec!["--context", cluster_arn, "auth", "can-i"];
+        all.extend_from_slice(args);
+        let o = self.kubectl(&kubectl(), &all);
+        text(&o).0.trim() == "yes"
+    }
+}
