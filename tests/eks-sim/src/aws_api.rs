@@ -138,6 +138,9 @@ pub fn eks_op(req: &Req) -> &'static str {
         // model, operations CreateCluster and DeleteCluster).
         ("POST", 1) if seg[0] == "clusters" => "eks:CreateCluster",
         ("DELETE", 2) if seg[0] == "clusters" => "eks:DeleteCluster",
+        // DescribeClusterVersions GET /cluster-versions (botocore's eks model): eksctl asks it
+        // before it touches a cluster.
+        ("GET", 1) if seg[0] == "cluster-versions" => "eks:DescribeClusterVersions",
         ("GET", 1) => "eks:ListClusters",
         ("GET", 2) => "eks:DescribeCluster",
         ("POST", 3) if seg[2] == "access-entries" => "eks:CreateAccessEntry",
@@ -203,6 +206,9 @@ pub fn handle_eks(
     let op = eks_op(req);
     if op == "eks:CreateCluster" {
         return create_cluster(world, req, ca_b64, caller, new_endpoint);
+    }
+    if op == "eks:DescribeClusterVersions" {
+        return json_resp(200, &cluster_versions());
     }
     if op == "eks:ListClusters" {
         let names: Vec<&String> = world.clusters.keys().collect();
@@ -556,6 +562,32 @@ fn create_cluster(
 
 /// The Kubernetes version a cluster gets when CreateCluster names none.
 pub const DEFAULT_VERSION: &str = "1.31";
+
+/// DescribeClusterVersions' answer: the versions EKS offered in late 2026, the default one
+/// marked (shape: botocore's eks model, `ClusterVersionInformation`; statuses
+/// `STANDARD_SUPPORT` / `EXTENDED_SUPPORT`, https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html).
+pub fn cluster_versions() -> Value {
+    let versions: Vec<Value> = [
+        ("1.30", "EXTENDED_SUPPORT"),
+        ("1.31", "EXTENDED_SUPPORT"),
+        ("1.32", "STANDARD_SUPPORT"),
+        ("1.33", "STANDARD_SUPPORT"),
+        ("1.34", "STANDARD_SUPPORT"),
+    ]
+    .iter()
+    .map(|(v, status)| {
+        json!({
+            "clusterVersion": v,
+            "clusterType": "eks",
+            "defaultPlatformVersion": "eks.1",
+            "defaultVersion": *v == DEFAULT_VERSION,
+            "status": status,
+            "versionStatus": status,
+        })
+    })
+    .collect();
+    json!({ "clusterVersions": versions })
+}
 
 /// TagResource / UntagResource on an access entry, found by the ARN its description gives.
 fn tag_access_entry(world: &mut World, req: &Req, op: &str) -> Resp {

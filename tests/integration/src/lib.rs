@@ -667,7 +667,7 @@ impl ClientEnv {
             vars.push((k.to_string(), v.to_string()));
         }
         let dir = tempfile::tempdir().expect("temp dir");
-        for f in ["kubeconfig", "ca.pem"] {
+        for f in ["kubeconfig", "ca.pem", "proxy.env"] {
             let _ = std::fs::copy(self.dir.path().join(f), dir.path().join(f));
         }
         ClientEnv { dir, vars }
@@ -705,5 +705,52 @@ impl ClientEnv {
         all.extend_from_slice(args);
         let o = self.kubectl(&kubectl(), &all);
         text(&o).0.trim() == "yes"
+    }
+}
+
+/// eksctl, built from its pinned module by `tests/control-plane/build`.
+pub fn eksctl() -> std::path::PathBuf {
+    eks_sim::control_plane::binary("eksctl").expect("eksctl is built")
+}
+
+impl ClientEnv {
+    /// eksctl with this environment: EKS at the simulator (`AWS_ENDPOINT_URL_EKS`), and STS at
+    /// its real name through the simulator's proxy (`DIR/proxy.env`), never `AWS_ENDPOINT_URL`:
+    /// eksctl's tokens must name the real STS host.
+    pub fn eksctl(&self, args: &[&str]) -> std::process::Output {
+        let endpoint = self
+            .vars
+            .iter()
+            .find(|(k, _)| k == "AWS_ENDPOINT_URL")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        let proxy = std::fs::read_to_string(self.dir.path().join("proxy.env")).expect("proxy.env");
+        let mut c = self.command(eksctl());
+        c.env_remove("AWS_ENDPOINT_URL")
+            .env("AWS_ENDPOINT_URL_EKS", endpoint);
+        for (k, v) in proxy
+            .lines()
+            .filter_map(|l| l.strip_prefix("export "))
+            .filter_map(|l| l.split_once('='))
+        {
+            c.env(k, v);
+        }
+        c.args(args).args(["--region", "us-east-1"]);
+        c.output().expect("eksctl runs")
+    }
+}
+
+impl ClientEnv {
+    /// A second environment with the same variables and copies of the out dir's client files,
+    /// for a client run on another thread.
+    pub fn from_vars(other: &ClientEnv) -> ClientEnv {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for f in ["kubeconfig", "ca.pem", "proxy.env"] {
+            let _ = std::fs::copy(other.dir.path().join(f), dir.path().join(f));
+        }
+        ClientEnv {
+            dir,
+            vars: other.vars.clone(),
+        }
     }
 }
