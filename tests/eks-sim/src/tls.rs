@@ -75,7 +75,7 @@ fn issue(
         .map_err(tls)?;
     leaf.distinguished_name
         .push(DnType::CommonName, common_name);
-    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).map_err(tls)?;
+    let leaf_cert = leaf.signed_by(&leaf_key, issuer).map_err(tls)?;
     let chain = vec![leaf_cert.der().clone(), ca_der.clone()];
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
     let mut server = rustls::ServerConfig::builder_with_provider(Arc::new(

@@ -754,3 +754,106 @@ impl ClientEnv {
         }
     }
 }
+
+/// AWS's Lambda Runtime Interface Emulator (`aws-lambda-rie`, built from its module by
+/// `tests/control-plane/build`) running one bootstrap, as Lambda's base images run it; killed on
+/// drop. Its log has Lambda's `REPORT` lines and, on the first invocation, `INIT REPORT`: the
+/// bootstrap's start to its first poll of the runtime API's `next`.
+pub struct Rie {
+    child: std::process::Child,
+    /// The emulator's invoke URL.
+    pub invoke_url: String,
+    out: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Rie {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Rie {
+    /// Starts the emulator on loopback ports with `bootstrap` and exactly the environment `env`
+    /// (nothing of this process's).
+    pub fn start(bootstrap: &std::path::Path, env: &[(&str, String)]) -> Rie {
+        let free = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        let (api, runtime) = (free(), free());
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("rie.log");
+        let log = std::fs::File::create(&out).unwrap();
+        let child = std::process::Command::new(
+            eks_sim::control_plane::binary("aws-lambda-rie").expect("aws-lambda-rie is built"),
+        )
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .args([
+            "--runtime-interface-emulator-address",
+            &format!("127.0.0.1:{api}"),
+        ])
+        .args(["--runtime-api-address", &format!("127.0.0.1:{runtime}")])
+        .arg(bootstrap)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("aws-lambda-rie starts");
+        let rie = Rie {
+            child,
+            invoke_url: format!("http://127.0.0.1:{api}/2015-03-31/functions/function/invocations"),
+            out,
+            _dir: dir,
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", api)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "aws-lambda-rie did not listen:\n{}",
+                rie.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        rie
+    }
+
+    /// Invokes the function with `event`, as Lambda's Invoke API would: the function's answer.
+    pub fn invoke(&self, event: &Value) -> Value {
+        let url = url::Url::parse(&self.invoke_url).unwrap();
+        let mut s =
+            std::net::TcpStream::connect((url.host_str().unwrap(), url.port().unwrap())).unwrap();
+        use std::io::{Read, Write};
+        let body = event.to_string();
+        write!(s, "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", url.path(), url.authority(), body.len()).unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        let (head, rest) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}\n{}", self.log());
+        // A chunked body is one chunk here: its size line, then the JSON.
+        let json = rest
+            .lines()
+            .find(|l| l.starts_with('{') || l.starts_with('"') || *l == "null")
+            .unwrap_or("null");
+        serde_json::from_str(json).unwrap_or(Value::Null)
+    }
+
+    /// Everything the emulator and the bootstrap printed so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    /// The init phase of the first invocation, in ms: the emulator's `INIT REPORT(durationMs: X)`,
+    /// from starting the bootstrap to its first poll of `next` (INIT RTDONE).
+    pub fn init_ms(&self) -> Option<f64> {
+        self.log().lines().find_map(|l| {
+            let rest = l.split("INIT REPORT(durationMs: ").nth(1)?;
+            rest.split(')').next()?.trim().parse().ok()
+        })
+    }
+}

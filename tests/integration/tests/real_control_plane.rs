@@ -307,3 +307,91 @@ async fn kubectl_apply_of_a_whole_aws_auth_beside_the_mapper_loses_nothing_and_t
     )
     .unwrap();
 }
+
+/// What a newcomer does by hand: `eks-sim --real-control-plane --out DIR`, a real kubectl on
+/// DIR/kubeconfig, the replay with `--aws` on DIR/env, and a real client acting as the role
+/// through DIR/as/<role>.env.
+#[test]
+fn the_standalone_simulator_with_a_real_control_plane_serves_the_replay_and_real_clients() {
+    use std::io::BufRead;
+    let out = tempfile::tempdir().unwrap();
+    let mut sim = std::process::Command::new(integration::workspace_bin("eks-sim"))
+        .args(["--real-control-plane", "--out"])
+        .arg(out.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    std::io::BufReader::new(sim.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready.trim(), "ready");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            // SIGTERM: the simulator stops its control plane and removes its files.
+            let _ = std::process::Command::new("kill")
+                .arg(self.0.id().to_string())
+                .status();
+            let _ = self.0.wait();
+        }
+    }
+    let _sim = Kill(sim);
+    let dir = tempfile::TempDir::new().unwrap();
+    for f in ["env", "kubeconfig", "ca.pem", "proxy.env"] {
+        std::fs::copy(out.path().join(f), dir.path().join(f)).unwrap();
+    }
+    std::fs::create_dir_all(dir.path().join("as")).unwrap();
+    for e in std::fs::read_dir(out.path().join("as")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.path().join("as").join(e.file_name())).unwrap();
+    }
+    let env = ClientEnv::from_out_dir(dir);
+    let o = env.kubectl(
+        &integration::kubectl(),
+        &["--context", LEGACY, "version", "-o", "json"],
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{:?}", text(&o)));
+    let server = v["serverVersion"]["gitVersion"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    println!("kubectl version: server {server}");
+    let minor: u32 = v["serverVersion"]["minor"]
+        .as_str()
+        .unwrap_or("0")
+        .trim_end_matches('+')
+        .parse()
+        .unwrap();
+    assert!(
+        server.starts_with("v1.") && minor >= 34,
+        "a real server: {v}"
+    );
+
+    let role = env.as_role(SERVICE_ROLE_NAME);
+    refused(role.whoami(LEGACY)).expect("401 before the Create");
+    let replay = |event: &str| {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let o = env
+            .command(integration::workspace_bin("cfn-replay"))
+            .current_dir(root)
+            .args(["--aws", event])
+            .output()
+            .unwrap();
+        integration::keep_output("cfn-replay", &o);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{event}: {out}\n{err}");
+        let answer: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+        assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    };
+    replay("events/create.json");
+    eventually("the role after events/create.json", || {
+        is(role.whoami(LEGACY), SERVICE_ROLE, &["system:masters"])
+    });
+    assert!(role.can_i(LEGACY, &["*", "*"]));
+    replay("events/delete.json");
+    eventually("the role after events/delete.json", || {
+        refused(role.whoami(LEGACY))
+    });
+}
