@@ -24,7 +24,10 @@ pub fn service_of(req: &Req) -> Option<String> {
     if let Some(h) = req.header("authorization") {
         return sigv4::parse_authorization(h).map(|a| a.credential.service);
     }
-    None
+    // A presigned URL (the EKS authenticator calls one): the scope is in the query.
+    req.query("X-Amz-Credential")
+        .and_then(|c| sigv4::parse_credential(&c))
+        .map(|c| c.service)
 }
 
 /// Why a signed request was refused.
@@ -135,6 +138,9 @@ pub fn eks_op(req: &Req) -> &'static str {
         // model, operations CreateCluster and DeleteCluster).
         ("POST", 1) if seg[0] == "clusters" => "eks:CreateCluster",
         ("DELETE", 2) if seg[0] == "clusters" => "eks:DeleteCluster",
+        // DescribeClusterVersions GET /cluster-versions (botocore's eks model): eksctl asks it
+        // before it touches a cluster.
+        ("GET", 1) if seg[0] == "cluster-versions" => "eks:DescribeClusterVersions",
         ("GET", 1) => "eks:ListClusters",
         ("GET", 2) => "eks:DescribeCluster",
         ("POST", 3) if seg[2] == "access-entries" => "eks:CreateAccessEntry",
@@ -200,6 +206,9 @@ pub fn handle_eks(
     let op = eks_op(req);
     if op == "eks:CreateCluster" {
         return create_cluster(world, req, ca_b64, caller, new_endpoint);
+    }
+    if op == "eks:DescribeClusterVersions" {
+        return json_resp(200, &cluster_versions());
     }
     if op == "eks:ListClusters" {
         let names: Vec<&String> = world.clusters.keys().collect();
@@ -554,6 +563,32 @@ fn create_cluster(
 /// The Kubernetes version a cluster gets when CreateCluster names none.
 pub const DEFAULT_VERSION: &str = "1.31";
 
+/// DescribeClusterVersions' answer: the versions EKS offered in late 2026, the default one
+/// marked (shape: botocore's eks model, `ClusterVersionInformation`; statuses
+/// `STANDARD_SUPPORT` / `EXTENDED_SUPPORT`, https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html).
+pub fn cluster_versions() -> Value {
+    let versions: Vec<Value> = [
+        ("1.30", "EXTENDED_SUPPORT"),
+        ("1.31", "EXTENDED_SUPPORT"),
+        ("1.32", "STANDARD_SUPPORT"),
+        ("1.33", "STANDARD_SUPPORT"),
+        ("1.34", "STANDARD_SUPPORT"),
+    ]
+    .iter()
+    .map(|(v, status)| {
+        json!({
+            "clusterVersion": v,
+            "clusterType": "eks",
+            "defaultPlatformVersion": "eks.1",
+            "defaultVersion": *v == DEFAULT_VERSION,
+            "status": status,
+            "versionStatus": status,
+        })
+    })
+    .collect();
+    json!({ "clusterVersions": versions })
+}
+
 /// TagResource / UntagResource on an access entry, found by the ARN its description gives.
 fn tag_access_entry(world: &mut World, req: &Req, op: &str) -> Resp {
     let seg = req.segments();
@@ -680,6 +715,115 @@ fn check_principal(world: &World, principal: &str) -> Option<Resp> {
     None
 }
 
+/// GetCallerIdentity's `UserId` for a caller ARN, as STS gives it
+/// (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html, and the
+/// "UserId" row of https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html#principaltable):
+/// an assumed role is `ROLE-ID:SESSION` (the EKS authenticator, pkg/token/token.go
+/// `getIdentityFromSTSResponse`, refuses any other shape for a role), a user its `AIDA...` id, the
+/// root user the account.
+fn user_id(caller: &str) -> String {
+    let account = caller.split(':').nth(4).unwrap_or_default();
+    let resource = caller.splitn(6, ':').nth(5).unwrap_or_default();
+    let id = sha256_id(caller);
+    match resource.split_once('/') {
+        Some(("assumed-role", rest)) => {
+            let (role, session) = rest.split_once('/').unwrap_or((rest, ""));
+            format!(
+                "AROA{}:{session}",
+                sha256_id(&format!("arn:aws:iam::{account}:role/{role}"))
+            )
+        }
+        _ if resource == "root" => account.to_string(),
+        _ => format!("AIDA{id}"),
+    }
+}
+
+/// A stable 17-character upper-case id, as IAM's unique ids look.
+fn sha256_id(s: &str) -> String {
+    sigv4::sha256_hex(s.as_bytes())[..17].to_ascii_uppercase()
+}
+
+/// STS's GetCallerIdentity answer for `caller`: XML, or JSON when the client asked for it with
+/// `Accept: application/json` (the EKS authenticator does, and reads only JSON).
+pub fn caller_identity(caller: &str, json: bool) -> Resp {
+    let account = caller.split(':').nth(4).unwrap_or_default();
+    let rid = uuid::Uuid::new_v4();
+    let user_id = user_id(caller);
+    if json {
+        return json_resp(
+            200,
+            &json!({
+                "GetCallerIdentityResponse": {
+                    "GetCallerIdentityResult": { "Account": account, "Arn": caller, "UserId": user_id },
+                    "ResponseMetadata": { "RequestId": rid.to_string() }
+                }
+            }),
+        );
+    }
+    with_type(200, "text/xml", format!(
+        "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>{}</Arn><UserId>{}</UserId><Account>{account}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>{rid}</RequestId></ResponseMetadata></GetCallerIdentityResponse>",
+        xml_escape(caller), xml_escape(&user_id)))
+}
+
+/// Whether a client asked for STS's JSON answers (`Accept: application/json`).
+pub fn wants_json(req: &Req) -> bool {
+    req.header("accept")
+        .is_some_and(|a| a.contains("application/json"))
+}
+
+/// An STS error as XML, or as JSON for a client that asked for JSON (the shape token.go quotes:
+/// `{"Error":{"Code":..,"Message":..,"Type":..},"RequestId":..}`).
+pub fn sts_error_for(req: &Req, status: u16, code: &str, message: &str) -> Resp {
+    if !wants_json(req) {
+        return sts_error(status, code, message);
+    }
+    let kind = if status >= 500 { "Receiver" } else { "Sender" };
+    json_resp(
+        status,
+        &json!({
+            "Error": { "Code": code, "Message": message, "Type": kind },
+            "RequestId": uuid::Uuid::new_v4().to_string()
+        }),
+    )
+}
+
+/// A presigned STS GetCallerIdentity URL being called, as the EKS authenticator calls a token's
+/// URL (GET, `x-k8s-aws-id` sent as its own cluster id, `Accept: application/json`): STS checks
+/// the signature over the headers actually sent and answers who signed it.
+pub fn handle_presigned_sts(world: &World, req: &Req) -> Resp {
+    let host = req.header("host").unwrap_or_default();
+    let host = host.split(':').next().unwrap_or_default();
+    let pairs = sigv4::query_pairs(&req.raw_query);
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.clone())
+    };
+    if req.method != "GET" || get("Action").as_deref() != Some("GetCallerIdentity") {
+        return sts_error_for(
+            req,
+            400,
+            "InvalidAction",
+            "Only GetCallerIdentity is presigned here",
+        );
+    }
+    let signed: Vec<String> = get("X-Amz-SignedHeaders")
+        .unwrap_or_default()
+        .split(';')
+        .map(str::to_string)
+        .collect();
+    match crate::token::signed_caller(world, host, &pairs, &signed, |h| {
+        req.header(h).map(str::to_string)
+    }) {
+        Ok(caller) => caller_identity(&caller, wants_json(req)),
+        Err(crate::token::TokenError::Expired) => {
+            sts_error_for(req, 403, "ExpiredToken", "The security token included in the request is expired")
+        }
+        Err(_) => sts_error_for(req, 403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."),
+    }
+}
+
 /// Answers one STS request from `caller` (already authenticated).
 pub fn handle_sts(world: &mut World, req: &Req, caller: &str) -> Resp {
     let form: Vec<(String, String)> =
@@ -687,12 +831,7 @@ pub fn handle_sts(world: &mut World, req: &Req, caller: &str) -> Resp {
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let rid = uuid::Uuid::new_v4();
     match get("Action").as_deref() {
-        Some("GetCallerIdentity") => {
-            let account = caller.split(':').nth(4).unwrap_or_default();
-            with_type(200, "text/xml", format!(
-                "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>{}</Arn><UserId>AIDASIM{}</UserId><Account>{account}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>{rid}</RequestId></ResponseMetadata></GetCallerIdentityResponse>",
-                xml_escape(caller), account))
-        }
+        Some("GetCallerIdentity") => caller_identity(caller, false),
         Some("AssumeRole") => {
             let Some(role_arn) = get("RoleArn") else {
                 return sts_error(400, "ValidationError", "1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null");
@@ -715,25 +854,17 @@ pub fn handle_sts(world: &mut World, req: &Req, caller: &str) -> Resp {
             if !trusted || role.external_id.is_some() && role.external_id != get("ExternalId") {
                 return denied();
             }
-            let n = world.fresh_id();
-            let akid = format!("ASIASIMSESSION{n:06}");
-            let secret = format!("sim-session-secret-{}", uuid::Uuid::new_v4().simple());
-            let token = format!("SimSessionToken{}", uuid::Uuid::new_v4().simple());
             let duration: i64 = get("DurationSeconds")
                 .and_then(|d| d.parse().ok())
                 .unwrap_or(3600);
-            let expires = world.now() + duration;
-            let role_name = role_arn.rsplit('/').next().unwrap_or_default();
-            let account = role_arn.split(':').nth(4).unwrap_or_default();
-            let assumed = format!("arn:aws:sts::{account}:assumed-role/{role_name}/{session}");
-            world.keys.insert(
-                akid.clone(),
-                KeyOwner {
-                    secret: secret.clone(),
-                    caller_arn: assumed.clone(),
-                    session: Some((token.clone(), expires)),
-                },
-            );
+            let crate::state::Session {
+                n,
+                access_key_id: akid,
+                secret,
+                token,
+                expires,
+                assumed_arn: assumed,
+            } = world.mint_session(&role_arn, &session, duration);
             with_type(200, "text/xml", format!(
                 "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult><Credentials><AccessKeyId>{akid}</AccessKeyId><SecretAccessKey>{secret}</SecretAccessKey><SessionToken>{token}</SessionToken><Expiration>{}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROASIM{n}:{}</AssumedRoleId><Arn>{}</Arn></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>{rid}</RequestId></ResponseMetadata></AssumeRoleResponse>",
                 crate::state::rfc3339(expires), xml_escape(&session), xml_escape(&assumed)))

@@ -15,6 +15,8 @@ pub enum Error {
     ScenarioParse(String),
     #[error("scenario: {0}")]
     ScenarioInvalid(String),
+    #[error("control plane: {0}")]
+    ControlPlane(String),
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
 }

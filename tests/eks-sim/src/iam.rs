@@ -278,6 +278,11 @@ pub const ACTIONS: &[ActionInfo] = &[
         condition_keys: &[],
     },
     ActionInfo {
+        action: "eks:DescribeClusterVersions",
+        resource: ResourceType::None,
+        condition_keys: &[],
+    },
+    ActionInfo {
         action: "eks:CreateCluster",
         // No resource type: the statement's Resource must be "*". Of the reference's keys, the
         // ones this simulator's CreateCluster fills.

@@ -56,6 +56,7 @@ pub struct Identity {
 pub fn identity(
     cluster: &ClusterState,
     caller_arn: &str,
+    access_key_id: &str,
     sim_ms: i64,
     entry_delay_secs: f64,
 ) -> Option<Identity> {
@@ -94,9 +95,46 @@ pub fn identity(
         }
     }
     if cluster.authentication_mode != "API" {
-        return aws_auth_identity(cluster, &principal);
+        let id = aws_auth_identity(cluster, &principal)?;
+        return render(id, caller_arn, &cluster.account, access_key_id);
     }
     None
+}
+
+/// The authenticator's username and group templates, rendered for the caller
+/// (aws-iam-authenticator pkg/server/server.go, `renderTemplates` / `renderTemplate`):
+/// `{{AccountID}}`, `{{SessionName}}` (`@` made `-`), `{{SessionNameRaw}}`, `{{AccessKeyID}}`, in
+/// the username and in every group. `{{EC2PrivateDNSName}}` needs the session name to be an
+/// instance id (`^i-(\w{8}|\w{17})$`), else the caller is refused; EC2's answer for an instance
+/// is played here as `ip-<id>.<region>.compute.internal`.
+fn render(id: Identity, caller_arn: &str, account: &str, access_key_id: &str) -> Option<Identity> {
+    let session = caller_arn
+        .split_once(":assumed-role/")
+        .and_then(|(_, rest)| rest.split_once('/'))
+        .map(|(_, s)| s)
+        .unwrap_or_default();
+    let one = |t: &str| -> Option<String> {
+        let mut t = t.to_string();
+        if t.contains("{{EC2PrivateDNSName}}") {
+            let id = session.strip_prefix("i-")?;
+            let ok = (id.len() == 8 || id.len() == 17)
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !ok {
+                return None;
+            }
+            t = t.replace("{{EC2PrivateDNSName}}", &format!("ip-{id}.ec2.internal"));
+        }
+        Some(
+            t.replace("{{AccountID}}", account)
+                .replace("{{SessionName}}", &session.replace('@', "-"))
+                .replace("{{SessionNameRaw}}", session)
+                .replace("{{AccessKeyID}}", access_key_id),
+        )
+    };
+    Some(Identity {
+        username: one(&id.username)?,
+        groups: id.groups.iter().map(|g| one(g)).collect::<Option<_>>()?,
+    })
 }
 
 /// aws-iam-authenticator's ConfigMapMapper.Map (pkg/mapper/configmap/mapper.go): mapRoles first,
@@ -133,7 +171,7 @@ pub fn handle(world: &mut World, cluster_name: &str, req: &Req) -> Resp {
     else {
         return unauthorized();
     };
-    let caller = match token::verify(world, tok.trim(), cluster_name) {
+    let (caller, access_key_id) = match token::verify(world, tok.trim(), cluster_name) {
         Ok(c) => c,
         Err(e) => {
             tracing::info!(cluster = cluster_name, reason = %e, "token refused");
@@ -148,7 +186,7 @@ pub fn handle(world: &mut World, cluster_name: &str, req: &Req) -> Resp {
     let Some(cluster) = world.clusters.get(cluster_name) else {
         return unauthorized();
     };
-    let Some(id) = identity(cluster, &caller, sim_ms, delay) else {
+    let Some(id) = identity(cluster, &caller, &access_key_id, sim_ms, delay) else {
         return unauthorized();
     };
     let seg = req.segments();

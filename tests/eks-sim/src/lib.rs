@@ -7,6 +7,7 @@
 pub mod authenticator_yaml;
 pub mod aws_api;
 pub mod cfn_api;
+pub mod control_plane;
 pub mod error;
 pub mod http;
 pub mod iam;
@@ -36,12 +37,24 @@ pub use state::{Fault, RecordedResponse, RequestRecord};
 
 use server::{Shared, Target};
 
-/// A running simulator. Dropping it stops every listener.
+/// How a simulator is started beyond its scenario.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Serve each `CONFIG_MAP` cluster's Kubernetes API from a real control plane (etcd,
+    /// kube-apiserver with RBAC, the EKS authenticator as its token webhook; see
+    /// [`control_plane`]) instead of the simulator's own stand-in. The other clusters keep the
+    /// stand-in: EKS's access entries exist only in EKS's own authenticator.
+    pub real_control_plane: bool,
+}
+
+/// A running simulator. Dropping it stops every listener and control plane.
 pub struct Simulator {
     shared: Arc<Shared>,
     aws_port: u16,
+    proxy_port: u16,
     ca_pem: String,
     tasks: Vec<JoinHandle<()>>,
+    control_planes: Vec<(String, control_plane::ControlPlane)>,
 }
 
 impl Drop for Simulator {
@@ -58,7 +71,36 @@ impl Drop for Simulator {
 impl Simulator {
     /// Starts every endpoint of `scenario` on loopback ports chosen by the OS.
     pub async fn start(scenario: Scenario) -> Result<Simulator> {
-        let ca = tls::Authority::new("eks-sim CA")?;
+        Self::start_with(scenario, Options::default()).await
+    }
+
+    /// [`Simulator::start`] with [`Options`].
+    pub async fn start_with(scenario: Scenario, options: Options) -> Result<Simulator> {
+        let ca = Arc::new(tls::Authority::new("eks-sim CA")?);
+        let proxy = TcpListener::bind("127.0.0.1:0").await?;
+        let proxy_port = proxy.local_addr()?.port();
+        let mut control_planes = Vec::new();
+        if options.real_control_plane {
+            for c in scenario
+                .clusters
+                .iter()
+                .filter(|c| c.authentication_mode == "CONFIG_MAP")
+            {
+                let spec = control_plane::ClusterSpec {
+                    name: &c.name,
+                    region: c.region.as_deref().unwrap_or(&scenario.region),
+                    creator: &c.creator,
+                    aws_auth: c.aws_auth.as_ref().map(|d| serde_json::json!(d)),
+                };
+                let cp = control_plane::ControlPlane::start(
+                    &spec,
+                    &ca,
+                    &format!("http://127.0.0.1:{proxy_port}"),
+                )
+                .await?;
+                control_planes.push((c.name.clone(), cp));
+            }
+        }
         // A second CA only for scenarios with a cluster that presents one: every key pair is
         // start-up time (the replay's local receiver starts a simulator per process).
         let foreign = match scenario.clusters.iter().any(|c| c.foreign_ca) {
@@ -68,7 +110,11 @@ impl Simulator {
         let aws = TcpListener::bind("127.0.0.1:0").await?;
         let aws_port = aws.local_addr()?.port();
         let mut listeners = Vec::new();
-        for c in &scenario.clusters {
+        for c in scenario
+            .clusters
+            .iter()
+            .filter(|c| !control_planes.iter().any(|(n, _)| *n == c.name))
+        {
             let l = TcpListener::bind("127.0.0.1:0").await?;
             let port = l.local_addr()?.port();
             listeners.push((c.name.clone(), port, c.foreign_ca, l));
@@ -77,7 +123,10 @@ impl Simulator {
             .iter()
             .map(|(n, p, _, _)| (n.clone(), *p))
             .collect();
-        let world = state::World::new(scenario, &|name| {
+        let mut world = state::World::new(scenario, &|name| {
+            if let Some((_, cp)) = control_planes.iter().find(|(n, _)| n == name) {
+                return cp.endpoint.clone();
+            }
             let port = ports
                 .iter()
                 .find(|(n, _)| n == name)
@@ -85,6 +134,13 @@ impl Simulator {
                 .unwrap_or(0);
             format!("https://127.0.0.1:{port}")
         });
+        for (name, cp) in &control_planes {
+            if let Some(c) = world.clusters.get_mut(name) {
+                // The real apiserver holds this cluster's objects from now on.
+                c.config_maps.clear();
+                c.kube_apiserver = Some(cp.version.clone());
+            }
+        }
         let shared = Arc::new(Shared {
             world: Mutex::new(world),
             ca_b64: base64::engine::general_purpose::STANDARD.encode(&ca.ca_pem),
@@ -92,12 +148,15 @@ impl Simulator {
             tls: ca.server_config(),
             tasks: Mutex::new(Vec::new()),
         });
-        let mut tasks = vec![tokio::spawn(server::serve(
-            aws,
-            ca.server_config(),
-            shared.clone(),
-            Target::Aws,
-        ))];
+        let mut tasks = vec![
+            tokio::spawn(server::serve(
+                aws,
+                ca.server_config(),
+                shared.clone(),
+                Target::Aws,
+            )),
+            tokio::spawn(server::serve_proxy(proxy, ca.clone(), shared.clone())),
+        ];
         for (name, _, foreign_ca, l) in listeners {
             let tls = match (&foreign, foreign_ca) {
                 (Some(f), true) => f.server_config(),
@@ -113,8 +172,10 @@ impl Simulator {
         Ok(Simulator {
             shared,
             aws_port,
+            proxy_port,
             ca_pem: ca.ca_pem.clone(),
             tasks,
+            control_planes,
         })
     }
 
@@ -125,6 +186,34 @@ impl Simulator {
     /// The one HTTPS endpoint of EKS and STS (what `AWS_ENDPOINT_URL` points at).
     pub fn aws_endpoint_url(&self) -> String {
         format!("https://127.0.0.1:{}", self.aws_port)
+    }
+
+    /// The HTTP CONNECT proxy that answers for the real STS and EKS host names (`HTTPS_PROXY` of
+    /// a real component that cannot be pointed at an endpoint; see [`server::serve_proxy`]).
+    pub fn proxy_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.proxy_port)
+    }
+
+    /// The real control plane serving a cluster's Kubernetes API, when it has one.
+    pub fn control_plane(&self, cluster: &str) -> Option<&control_plane::ControlPlane> {
+        self.control_planes
+            .iter()
+            .find(|(n, _)| n == cluster)
+            .map(|(_, cp)| cp)
+    }
+
+    /// (cluster, kube-apiserver version) of every cluster a real control plane serves.
+    pub fn real_clusters(&self) -> Vec<(String, String)> {
+        self.control_planes
+            .iter()
+            .map(|(n, cp)| (n.clone(), cp.version.clone()))
+            .collect()
+    }
+
+    /// New session credentials of a scenario role, as AssumeRole would give them, without its
+    /// trust check: for a test or a real client that acts as the role.
+    pub fn role_session(&self, role_arn: &str, session: &str) -> state::Session {
+        self.world().mint_session(role_arn, session, 12 * 3600)
     }
 
     /// PEM of the CA every endpoint's certificate chains to.
@@ -344,12 +433,22 @@ impl Simulator {
     }
 
     /// Who `principal_arn` is inside a cluster right now, as the authenticator would map it; None
-    /// is a 401. Lets tests see that node roles keep their access after an edit.
+    /// is a 401. Lets tests see that node roles keep their access after an edit. An assumed-role
+    /// ARN is a session (its name renders `{{SessionName}}`; a node's is its instance id, which
+    /// `{{EC2PrivateDNSName}}` needs); its access key is the newest the simulator handed out for
+    /// that ARN.
     pub fn identity_of(&self, cluster: &str, principal_arn: &str) -> Option<k8s_api::Identity> {
         let mut w = self.world();
         w.settle();
         let (sim_ms, delay) = (w.sim_ms(), w.scenario.access_entry_propagation_seconds);
-        k8s_api::identity(w.clusters.get(cluster)?, principal_arn, sim_ms, delay)
+        let key = w
+            .keys
+            .iter()
+            .filter(|(_, o)| o.caller_arn == principal_arn)
+            .map(|(k, _)| k.clone())
+            .max()
+            .unwrap_or_default();
+        k8s_api::identity(w.clusters.get(cluster)?, principal_arn, &key, sim_ms, delay)
     }
 
     /// The authentication mode a cluster has now.
@@ -459,9 +558,16 @@ impl Simulator {
         self.world().clock_skew = secs;
     }
 
-    /// Writes `kubeconfig`, `env` and `ca.pem` for real clients into `dir`.
+    /// Writes `kubeconfig`, `env`, `proxy.env`, `ca.pem` and `as/<role name>.env` (a session of
+    /// each scenario role) for real clients into `dir`.
     pub fn write_out_dir(&self, dir: &std::path::Path) -> Result<()> {
-        let w = self.world();
-        out_dir::write(dir, &self.aws_endpoint_url(), &self.ca_pem, &w)
+        let mut w = self.world();
+        out_dir::write(
+            dir,
+            &self.aws_endpoint_url(),
+            &self.proxy_url(),
+            &self.ca_pem,
+            &mut w,
+        )
     }
 }

@@ -21,6 +21,7 @@ async fn main() -> anyhow::Result<()> {
         .with(filter)
         .init();
     let (mut scenario, mut out, mut state_out) = (None, None, None);
+    let mut options = eks_sim::Options::default();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = |name: &str| args.next().with_context(|| format!("{name} needs a value"));
@@ -28,8 +29,9 @@ async fn main() -> anyhow::Result<()> {
             "--scenario" => scenario = Some(PathBuf::from(value("--scenario")?)),
             "--out" => out = Some(PathBuf::from(value("--out")?)),
             "--state-out" => state_out = Some(PathBuf::from(value("--state-out")?)),
+            "--real-control-plane" => options.real_control_plane = true,
             "-h" | "--help" => {
-                println!("usage: eks-sim [--scenario FILE] --out DIR [--state-out FILE]");
+                println!("usage: eks-sim [--scenario FILE] [--real-control-plane] --out DIR [--state-out FILE]\n\n--real-control-plane: serve each CONFIG_MAP cluster's Kubernetes API from a real etcd,\n  kube-apiserver and aws-iam-authenticator (built by tests/control-plane/build)\nDIR gets kubeconfig, env, proxy.env, ca.pem, and as/ROLE.env: a session of each scenario role");
                 return Ok(());
             }
             other => anyhow::bail!("unknown argument {other} (see --help)"),
@@ -40,13 +42,16 @@ async fn main() -> anyhow::Result<()> {
         Some(p) => eks_sim::Scenario::from_file(&p)?,
         None => eks_sim::Scenario::default_scenario(),
     };
-    let sim = eks_sim::Simulator::start(scenario).await?;
+    let sim = eks_sim::Simulator::start_with(scenario, options).await?;
     sim.write_out_dir(&out)?;
     eprintln!(
         "serving AWS at {}; files in {}",
         sim.aws_endpoint_url(),
         out.display()
     );
+    for (name, version) in sim.real_clusters() {
+        eprintln!("cluster {name}: kube-apiserver {version}");
+    }
     println!("ready");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {

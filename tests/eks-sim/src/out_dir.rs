@@ -11,8 +11,14 @@ use base64::Engine;
 use crate::error::Result;
 use crate::state::World;
 
-/// Writes DIR/kubeconfig, DIR/env and DIR/ca.pem.
-pub fn write(dir: &Path, endpoint: &str, ca_pem: &str, world: &World) -> Result<()> {
+/// Writes DIR/kubeconfig, DIR/env, DIR/proxy.env, DIR/ca.pem and DIR/as/<role name>.env.
+pub fn write(
+    dir: &Path,
+    endpoint: &str,
+    proxy: &str,
+    ca_pem: &str,
+    world: &mut World,
+) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let ca_path = dir.join("ca.pem");
     std::fs::write(&ca_path, ca_pem)?;
@@ -55,12 +61,13 @@ pub fn write(dir: &Path, endpoint: &str, ca_pem: &str, world: &World) -> Result<
             .iter()
             .find(|p| p.arn == c.creator)
     });
-    let mut env = format!(
+    let base = format!(
         "export AWS_ENDPOINT_URL={endpoint}\nexport AWS_REGION={r}\nexport AWS_DEFAULT_REGION={r}\nexport AWS_CA_BUNDLE={}\nexport KUBECONFIG={}\n",
         ca_path.display(),
         dir.join("kubeconfig").display(),
         r = world.scenario.region
     );
+    let mut env = base.clone();
     if let Some(p) = creator {
         let _ = write!(
             env,
@@ -69,5 +76,29 @@ pub fn write(dir: &Path, endpoint: &str, ca_pem: &str, world: &World) -> Result<
         );
     }
     std::fs::write(dir.join("env"), env)?;
+    // For a Go client that only calls the real AWS host names (eksctl's STS calls): the proxy
+    // answers for them with certificates of the simulator's CA.
+    std::fs::write(
+        dir.join("proxy.env"),
+        format!(
+            "export HTTPS_PROXY={proxy}\nexport SSL_CERT_FILE={}\n",
+            ca_path.display()
+        ),
+    )?;
+    // A session of every scenario role, so any real client can act as that role.
+    let as_dir = dir.join("as");
+    std::fs::create_dir_all(&as_dir)?;
+    let roles: Vec<String> = world.scenario.roles.iter().map(|r| r.arn.clone()).collect();
+    for arn in roles {
+        let name = arn.rsplit('/').next().unwrap_or_default().to_string();
+        let s = world.mint_session(&arn, "eks-sim-out", 12 * 3600);
+        std::fs::write(
+            as_dir.join(format!("{name}.env")),
+            format!(
+                "{base}export AWS_ACCESS_KEY_ID={}\nexport AWS_SECRET_ACCESS_KEY={}\nexport AWS_SESSION_TOKEN={}\nunset AWS_PROFILE\n",
+                s.access_key_id, s.secret, s.token
+            ),
+        )?;
+    }
     Ok(())
 }

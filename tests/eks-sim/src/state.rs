@@ -120,6 +120,10 @@ pub struct ClusterState {
     pub deleting_until_ms: Option<i64>,
     #[serde(skip)]
     pub foreign_ca: bool,
+    /// The version of the real kube-apiserver serving this cluster's Kubernetes API, when one
+    /// does (its objects are then there, not in `config_maps`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kube_apiserver: Option<String>,
     /// "namespace/name" -> ConfigMap object
     pub config_maps: BTreeMap<String, Value>,
     pub access_entries: BTreeMap<String, AccessEntry>,
@@ -292,6 +296,19 @@ pub fn mode_rank(mode: &str) -> u8 {
     }
 }
 
+/// Temporary credentials of a role session, as AssumeRole hands them out.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub n: u64,
+    pub access_key_id: String,
+    pub secret: String,
+    pub token: String,
+    /// Epoch seconds.
+    pub expires: i64,
+    /// `arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION` (the role's path is not part of it).
+    pub assumed_arn: String,
+}
+
 /// All mutable state, behind one lock.
 pub struct World {
     pub scenario: Scenario,
@@ -416,6 +433,7 @@ impl World {
             creating: None,
             deleting_until_ms: None,
             foreign_ca: c.foreign_ca,
+            kube_apiserver: None,
             config_maps: BTreeMap::new(),
             access_entries: BTreeMap::new(),
             updates: BTreeMap::new(),
@@ -627,6 +645,31 @@ impl World {
     }
 
     /// A fresh, unique identifier.
+    /// A new session of `role_arn` (what AssumeRole returns once trust is checked), its keys
+    /// known from now on.
+    pub fn mint_session(&mut self, role_arn: &str, session: &str, duration_secs: i64) -> Session {
+        let n = self.fresh_id();
+        let role_name = role_arn.rsplit('/').next().unwrap_or_default();
+        let account = role_arn.split(':').nth(4).unwrap_or_default();
+        let s = Session {
+            n,
+            access_key_id: format!("ASIASIMSESSION{n:06}"),
+            secret: format!("sim-session-secret-{}", uuid::Uuid::new_v4().simple()),
+            token: format!("SimSessionToken{}", uuid::Uuid::new_v4().simple()),
+            expires: self.now() + duration_secs,
+            assumed_arn: format!("arn:aws:sts::{account}:assumed-role/{role_name}/{session}"),
+        };
+        self.keys.insert(
+            s.access_key_id.clone(),
+            KeyOwner {
+                secret: s.secret.clone(),
+                caller_arn: s.assumed_arn.clone(),
+                session: Some((s.token.clone(), s.expires)),
+            },
+        );
+        s
+    }
+
     pub fn fresh_id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id

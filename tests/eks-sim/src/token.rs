@@ -103,8 +103,9 @@ fn allowed_host(host: &str, partition: &str) -> bool {
     matches!(service, "sts" | "sts-fips") && region_ok && sts_domains(partition).contains(&domain)
 }
 
-/// Verifies a bearer token for `cluster`; returns the caller ARN.
-pub fn verify(world: &World, token: &str, cluster: &str) -> Result<String, TokenError> {
+/// Verifies a bearer token for `cluster`; returns the caller ARN and the access key it was
+/// signed with (the authenticator's `{{AccessKeyID}}`).
+pub fn verify(world: &World, token: &str, cluster: &str) -> Result<(String, String), TokenError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(TokenError::TooLarge);
     }
@@ -168,6 +169,34 @@ pub fn verify(world: &World, token: &str, cluster: &str) -> Result<String, Token
     {
         return Err(TokenError::ClusterId);
     }
+    let caller = signed_caller(world, host, &pairs, &signed, |h| {
+        (h == "x-k8s-aws-id").then(|| cluster.to_string())
+    })?;
+    let key = get("X-Amz-Credential")
+        .and_then(sigv4::parse_credential)
+        .map(|c| c.access_key_id)
+        .unwrap_or_default();
+    Ok((caller, key))
+}
+
+/// The caller a presigned STS GetCallerIdentity URL on `host` stands for, as STS itself checks it
+/// when the URL is called: a known key (and its session token), at most 15 minutes since
+/// `X-Amz-Date`, and a signature over the signed headers' values as `header` gives them (the
+/// authenticator sends `x-k8s-aws-id` as its own cluster id, so a token made for another cluster
+/// fails here). Shared by the token check and the STS endpoint behind the simulator's proxy.
+pub fn signed_caller(
+    world: &World,
+    host: &str,
+    pairs: &[(String, String)],
+    signed: &[String],
+    header: impl Fn(&str) -> Option<String>,
+) -> Result<String, TokenError> {
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.as_str())
+    };
     let amz_date = get("X-Amz-Date").ok_or(TokenError::Url)?;
     let issued = sigv4::parse_amz_date(amz_date).ok_or(TokenError::Url)?;
     let age = world.now() - issued;
@@ -190,15 +219,15 @@ pub fn verify(world: &World, token: &str, cluster: &str) -> Result<String, Token
         }
     }
     let mut headers = Vec::new();
-    for h in &signed {
-        match h.as_str() {
-            "host" => headers.push((h.clone(), host.to_string())),
-            "x-k8s-aws-id" => headers.push((h.clone(), cluster.to_string())),
-            _ => return Err(TokenError::Signature),
-        }
+    for h in signed {
+        let value = match h.as_str() {
+            "host" => Some(host.to_string()),
+            other => header(other),
+        };
+        headers.push((h.clone(), value.ok_or(TokenError::Signature)?));
     }
     let signature = get("X-Amz-Signature").ok_or(TokenError::Signature)?;
-    let canonical_query = sigv4::canonical_query(&pairs, "X-Amz-Signature");
+    let canonical_query = sigv4::canonical_query(pairs, "X-Amz-Signature");
     // botocore presigns with UNSIGNED-PAYLOAD; some SDKs hash the empty body: STS accepts both.
     for payload in ["UNSIGNED-PAYLOAD".to_string(), sigv4::sha256_hex(b"")] {
         let canonical = sigv4::canonical_request(&sigv4::CanonicalInput {
@@ -206,7 +235,7 @@ pub fn verify(world: &World, token: &str, cluster: &str) -> Result<String, Token
             raw_path: "/",
             canonical_query: canonical_query.clone(),
             headers: headers.clone(),
-            signed_headers: &signed,
+            signed_headers: signed,
             payload_hash: payload,
         });
         let expected = sigv4::signature(&owner.secret, amz_date, &cred, &canonical);

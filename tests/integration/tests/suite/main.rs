@@ -7,6 +7,7 @@
 //! first, which every other test here would race it for.
 
 mod dry_run_matches_real_run;
+mod eksctl_peer;
 mod events_bad_corpus;
 mod events_replay;
 mod events_shapes;
@@ -20,10 +21,12 @@ mod fidelity_tokens;
 mod hardening;
 mod iam_in_force;
 mod iam_reference;
+mod lambda_rie;
 mod mapper_modes;
 mod multi_cluster;
+mod real_control_plane;
+mod real_vs_simulated_kubernetes;
 mod reconcile;
-mod sim_aws_auth_oracle;
 mod sim_cluster_lifecycle;
 mod sim_stacks;
 mod stack_lifecycle;

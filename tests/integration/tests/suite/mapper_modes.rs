@@ -401,7 +401,10 @@ async fn a_missing_config_map_is_created_with_only_our_entry() {
 async fn yaml_1_1_bool_and_number_words_stay_strings_so_node_roles_keep_their_access() {
     // The authenticator decodes aws-auth as YAML 1.1: `on`, `yes` or `1_000` written plain would be
     // a bool or a number there, and the whole mapRoles (node roles too) would stop decoding.
-    const NODE: &str = "arn:aws:iam::111122223333:role/eks-node-group-a";
+    // A node's session: EC2 instances assume their node role with the instance id as the session
+    // name, which the authenticator's {{EC2PrivateDNSName}} needs.
+    const NODE: &str =
+        "arn:aws:sts::111122223333:assumed-role/eks-node-group-a/i-0123456789abcdef0";
     const HAND: &str = "arn:aws:iam::111122223333:role/by-hand";
     let h = Harness::start().await;
     let data = h
@@ -442,7 +445,10 @@ async fn yaml_1_1_bool_and_number_words_stay_strings_so_node_roles_keep_their_ac
         .sim
         .identity_of("legacy", NODE)
         .expect("node roles keep their access");
-    assert_eq!(node.username, "system:node:{{EC2PrivateDNSName}}");
+    assert_eq!(
+        node.username,
+        "system:node:ip-0123456789abcdef0.ec2.internal"
+    );
 }
 
 #[tokio::test]

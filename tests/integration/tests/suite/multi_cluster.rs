@@ -4,7 +4,9 @@
 use integration::{entries_for, scenario_with_clusters, Harness, ADMIN_ROLE, SERVICE_ROLE};
 use serde_json::{json, Value};
 
-const NODE: &str = "arn:aws:iam::111122223333:role/eks-node-group-a";
+// A node's session: EC2 instances assume their node role with the instance id as the session
+// name, which the authenticator's {{EC2PrivateDNSName}} needs.
+const NODE: &str = "arn:aws:sts::111122223333:assumed-role/eks-node-group-a/i-0123456789abcdef0";
 
 fn props(clusters: &str) -> Value {
     json!({ "ClusterName": clusters, "RoleArn": SERVICE_ROLE, "ClusterAdminRoleArn": ADMIN_ROLE })

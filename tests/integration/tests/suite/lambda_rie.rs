@@ -1,0 +1,71 @@
+//! The built `bootstrap` under AWS's Lambda Runtime Interface Emulator (the runtime API as AWS
+//! ships it in its base images, built from its module): a Create and a Delete delivered the way
+//! Lambda delivers them, answered to the simulator's CloudFormation receiver.
+
+use integration::{props, Rie, ADMIN_ROLE, SERVICE_ROLE};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_create_and_a_delete_through_the_runtime_interface_emulator() {
+    let h = integration::Harness::start().await;
+    let (key, secret) = h.sim.credentials("mapper-lambda-role").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, h.sim.ca_pem()).unwrap();
+    let env = [
+        ("AWS_ENDPOINT_URL", h.sim.aws_endpoint_url()),
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("AWS_CA_BUNDLE", ca.display().to_string()),
+        ("AWS_ACCESS_KEY_ID", key),
+        ("AWS_SECRET_ACCESS_KEY", secret),
+        ("AWS_LAMBDA_FUNCTION_NAME", "eks-role-mapper".to_string()),
+        ("AWS_LAMBDA_FUNCTION_TIMEOUT", "60".to_string()),
+        ("HOME", dir.path().display().to_string()),
+        // The simulator's receiver is on loopback: the test build's switch (never the artifact's).
+        (
+            "EKS_ROLE_MAPPER_ALLOW_LOOPBACK_RESPONSE_URL",
+            "1".to_string(),
+        ),
+    ];
+    let rie = Rie::start(&integration::workspace_bin("bootstrap"), &env);
+    let mut p = props("legacy");
+    p["ClusterAdminRoleArn"] = json!(ADMIN_ROLE);
+    let before = h.sim.responses().len();
+    rie.invoke(&h.event("Create", p.clone(), None));
+    let responses = h.sim.responses();
+    assert_eq!(
+        responses.len(),
+        before + 1,
+        "one answer to CloudFormation:\n{}",
+        rie.log()
+    );
+    let created = &responses[before].body;
+    assert_eq!(created["Status"], "SUCCESS", "{created}\n{}", rie.log());
+    assert!(
+        integration::entries_for(&h.map_roles("legacy"), SERVICE_ROLE).len() == 1,
+        "granted"
+    );
+    let init = rie.init_ms().expect("the emulator reports the init");
+    println!("Init Duration under aws-lambda-rie: {init} ms");
+
+    let pid = created["PhysicalResourceId"].as_str().unwrap();
+    rie.invoke(&h.event("Delete", p, Some(pid)));
+    let responses = h.sim.responses();
+    assert_eq!(responses.len(), before + 2, "{}", rie.log());
+    assert_eq!(
+        responses[before + 1].body["Status"],
+        "SUCCESS",
+        "{}",
+        rie.log()
+    );
+    assert!(
+        integration::entries_for(&h.map_roles("legacy"), SERVICE_ROLE).is_empty(),
+        "revoked"
+    );
+    let log = rie.log();
+    assert_eq!(log.matches("REPORT RequestId").count(), 2, "{log}");
+    assert!(
+        integration::find_secret(&log, &["X-Amz-Signature"]).is_none(),
+        "a secret in the function's log:\n{log}"
+    );
+}
