@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::http::{Req, Resp};
-use crate::state::{Fault, RequestRecord, World};
+use crate::state::{Fault, World};
 use crate::{aws_api, k8s_api, receiver};
 
 /// What a listener serves.
@@ -130,17 +130,8 @@ async fn tunnel(
         .map_or(authority, |(h, _)| h)
         .to_ascii_lowercase();
     let ok = method == "CONNECT" && authority.ends_with(":443") && proxied_host(&host);
-    shared
-        .world
-        .lock()
-        .expect("world lock")
-        .log
-        .push(RequestRecord {
-            op: "proxy:CONNECT".into(),
-            method: "CONNECT".into(),
-            path: host.clone(),
-            status: if ok { 200 } else { 403 },
-        });
+    let status = if ok { 200 } else { 403 };
+    (shared.world.lock().expect("world lock")).record("proxy:CONNECT", "CONNECT", &host, status);
     if !ok {
         tcp.write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n")
             .await?;
@@ -298,28 +289,14 @@ async fn dispatch(
     if let Target::Cluster(name) = &target {
         let mut w = shared.world.lock().expect("world lock");
         if !cluster_serves(&mut w, name, port) {
-            w.log.push(RequestRecord {
-                op: op.clone(),
-                method: req.method.clone(),
-                path: req.raw_path.clone(),
-                status: 0,
-            });
+            w.record(&op, &req.method, &req.raw_path, 0);
             return Err(Dropped);
         }
     }
     let fault = shared.world.lock().expect("world lock").take_fault(&op);
     let record = |status: u16| {
-        shared
-            .world
-            .lock()
-            .expect("world lock")
-            .log
-            .push(RequestRecord {
-                op: op.clone(),
-                method: req.method.clone(),
-                path: req.raw_path.clone(),
-                status,
-            });
+        let mut w = shared.world.lock().expect("world lock");
+        w.record(&op, &req.method, &req.raw_path, status);
     };
     match &fault {
         Some(Fault::Drop) => {

@@ -670,6 +670,16 @@ impl World {
         s
     }
 
+    /// Adds one line to the request log (status 0: closed unanswered).
+    pub fn record(&mut self, op: &str, method: &str, path: &str, status: u16) {
+        self.log.push(RequestRecord {
+            op: op.to_string(),
+            method: method.to_string(),
+            path: path.to_string(),
+            status,
+        });
+    }
+
     pub fn fresh_id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id

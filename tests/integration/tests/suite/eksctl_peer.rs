@@ -3,15 +3,14 @@
 //! what the other wrote, keeps what the other wrote, and the same grant made by each is compared
 //! in the text it leaves and in what the real authenticator then says.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use eks_sim::Scenario;
-use integration::{props, text, ClientEnv, Harness, WhoAmI, ADMIN_ROLE, SERVICE_ROLE};
+use integration::{
+    eventually, named, props, text, ClientEnv, Harness, ADMIN_ROLE, LEGACY_ARN, SERVICE_ROLE,
+    SERVICE_ROLE_NAME, SSO_ROLE,
+};
 use serde_json::{json, Value};
-
-const LEGACY: &str = "arn:aws:eks:us-east-1:111122223333:cluster/legacy";
-const SERVICE_ROLE_NAME: &str = "3f1c2a9e-0b7d-4c55-9e2f-6d1a8b7c5e40-RoleForAccessingEksAndEcr";
-const SSO_ROLE: &str = "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0a1b2c";
 
 fn legacy_props() -> Value {
     let mut p = props("legacy");
@@ -20,6 +19,22 @@ fn legacy_props() -> Value {
 }
 
 /// `eksctl get iamidentitymapping`: (arn, username, groups) of every entry.
+/// `eksctl create iamidentitymapping` of `arn` as `username` in `group` on legacy.
+fn eksctl_map(env: &ClientEnv, arn: &str, username: &str, group: &str) -> std::process::Output {
+    env.eksctl(&[
+        "create",
+        "iamidentitymapping",
+        "--cluster",
+        "legacy",
+        "--arn",
+        arn,
+        "--username",
+        username,
+        "--group",
+        group,
+    ])
+}
+
 fn eksctl_mappings(env: &ClientEnv) -> Vec<(String, String, String)> {
     let o = env.eksctl(&[
         "get",
@@ -53,24 +68,6 @@ fn eksctl_mappings(env: &ClientEnv) -> Vec<(String, String, String)> {
         .collect()
 }
 
-fn eventually<T>(what: &str, f: impl Fn() -> Result<T, String>) -> T {
-    let deadline = Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        match f() {
-            Ok(v) => return v,
-            Err(e) if Instant::now() > deadline => panic!("{what}: still {e}"),
-            Err(_) => std::thread::sleep(std::time::Duration::from_millis(200)),
-        }
-    }
-}
-
-fn mapped(who: Result<WhoAmI, String>, username: &str) -> Result<(), String> {
-    match who {
-        Ok(w) if w.username == username => Ok(()),
-        other => Err(format!("{other:?}")),
-    }
-}
-
 fn map_roles(h: &Harness) -> String {
     let cp = h.sim.control_plane("legacy").unwrap();
     let rt = tokio::runtime::Handle::current();
@@ -94,18 +91,12 @@ async fn eksctl_lists_our_entry_and_each_keeps_what_the_other_wrote() {
     let h = Harness::real(Scenario::default_scenario(), "mapper-lambda-role").await;
     let env = ClientEnv::new(&h.sim);
     // eksctl maps a user; our Create and Delete must leave it.
-    let o = env.eksctl(&[
-        "create",
-        "iamidentitymapping",
-        "--cluster",
-        "legacy",
-        "--arn",
+    let o = eksctl_map(
+        &env,
         "arn:aws:iam::111122223333:user/nobody",
-        "--username",
         "from-eksctl",
-        "--group",
         "system:masters",
-    ]);
+    );
     assert!(o.status.success(), "{:?}", text(&o));
     let r = h.invoke(h.event("Create", legacy_props(), None)).await;
     assert_eq!(r["Status"], "SUCCESS", "{r}");
@@ -124,15 +115,15 @@ async fn eksctl_lists_our_entry_and_each_keeps_what_the_other_wrote() {
             .any(|(a, u, _)| a.ends_with("user/nobody") && u == "from-eksctl"),
         "{listed:?}"
     );
-    let mut nobody = ClientEnv::new(&h.sim);
-    let (k, s) = h.sim.credentials("nobody").unwrap();
-    nobody.set("AWS_ACCESS_KEY_ID", &k);
-    nobody.set("AWS_SECRET_ACCESS_KEY", &s);
+    let nobody = env.as_principal(&h.sim, "nobody");
     eventually("eksctl's user", || {
-        mapped(nobody.whoami(LEGACY), "from-eksctl")
+        named(nobody.whoami(LEGACY_ARN), "from-eksctl")
     });
     eventually("our role", || {
-        mapped(env.as_role(SERVICE_ROLE_NAME).whoami(LEGACY), SERVICE_ROLE)
+        named(
+            env.as_role(SERVICE_ROLE_NAME).whoami(LEGACY_ARN),
+            SERVICE_ROLE,
+        )
     });
 
     // eksctl removes what it made and keeps ours.
@@ -152,18 +143,12 @@ async fn eksctl_lists_our_entry_and_each_keeps_what_the_other_wrote() {
         "eksctl kept our entry"
     );
     // eksctl maps it again; our Delete leaves it.
-    let o = env.eksctl(&[
-        "create",
-        "iamidentitymapping",
-        "--cluster",
-        "legacy",
-        "--arn",
+    let o = eksctl_map(
+        &env,
         "arn:aws:iam::111122223333:user/nobody",
-        "--username",
         "from-eksctl",
-        "--group",
         "system:masters",
-    ]);
+    );
     assert!(o.status.success(), "{:?}", text(&o));
     let pid = r["PhysicalResourceId"].as_str().unwrap();
     let r = h.invoke(h.event("Delete", legacy_props(), Some(pid))).await;
@@ -180,7 +165,7 @@ async fn eksctl_lists_our_entry_and_each_keeps_what_the_other_wrote() {
         "{listed:?}"
     );
     eventually("eksctl's user after our Delete", || {
-        mapped(nobody.whoami(LEGACY), "from-eksctl")
+        named(nobody.whoami(LEGACY_ARN), "from-eksctl")
     });
 }
 
@@ -193,18 +178,7 @@ async fn the_same_grant_by_eksctl_and_by_the_mapper_compared() {
     let sso = env.as_role("AWSReservedSSO_Admin_0a1b2c");
     let before = map_roles(&h);
     let t = Instant::now();
-    let o = env.eksctl(&[
-        "create",
-        "iamidentitymapping",
-        "--cluster",
-        "legacy",
-        "--arn",
-        SSO_ROLE,
-        "--username",
-        "sso-admin",
-        "--group",
-        "system:masters",
-    ]);
+    let o = eksctl_map(&env, SSO_ROLE, "sso-admin", "system:masters");
     let eksctl_time = t.elapsed();
     assert!(o.status.success(), "{:?}", text(&o));
     let eksctl_text = map_roles(&h);
@@ -212,9 +186,9 @@ async fn the_same_grant_by_eksctl_and_by_the_mapper_compared() {
     // eksctl's grant never works for an SSO role (the EKS user guide: aws-auth's rolearn can't
     // include a path).
     assert!(eksctl_text.contains(SSO_ROLE), "{eksctl_text}");
-    std::thread::sleep(std::time::Duration::from_secs(1));
+    std::thread::sleep(Duration::from_secs(1));
     assert!(
-        sso.whoami(LEGACY)
+        sso.whoami(LEGACY_ARN)
             .is_err_and(|e| e.contains("Unauthorized")),
         "eksctl's entry with a path matched"
     );
@@ -248,7 +222,7 @@ async fn the_same_grant_by_eksctl_and_by_the_mapper_compared() {
         "{ours_text}"
     );
     eventually("the SSO role after our grant", || {
-        mapped(sso.whoami(LEGACY), "sso-admin")
+        named(sso.whoami(LEGACY_ARN), "sso-admin")
     });
     println!("eksctl create iamidentitymapping: {eksctl_time:?} (a process: STS, DescribeClusterVersions, DescribeCluster, GET+PUT aws-auth)");
     println!("mapper Create: {ours_time:?} (in-process: DescribeCluster, AssumeRole, GET+PUT aws-auth, the response PUT)");
@@ -269,24 +243,18 @@ async fn the_mapper_eksctl_and_kubectl_apply_writing_at_once_lose_no_identity_th
         let user = format!("arn:aws:iam::111122223333:user/round-{round}");
         let (e1, e2) = (ClientEnv::from_vars(&env), ClientEnv::from_vars(&env));
         let m = manifest.display().to_string();
-        let eksctl = std::thread::spawn(move || {
-            e1.eksctl(&[
-                "create",
-                "iamidentitymapping",
-                "--cluster",
-                "legacy",
-                "--arn",
-                &user,
-                "--username",
-                "u",
-                "--group",
-                "g",
-            ])
-        });
+        let eksctl = std::thread::spawn(move || eksctl_map(&e1, &user, "u", "g"));
         let kubectl = std::thread::spawn(move || {
             e2.kubectl(
                 &integration::kubectl(),
-                &["--context", LEGACY, "apply", "--validate=false", "-f", &m],
+                &[
+                    "--context",
+                    LEGACY_ARN,
+                    "apply",
+                    "--validate=false",
+                    "-f",
+                    &m,
+                ],
             )
         });
         let reconcile = h.reconcile(&h.reconcile_event(&legacy_props(), &pid)).await;
@@ -318,18 +286,12 @@ async fn the_mapper_eksctl_and_kubectl_apply_writing_at_once_lose_no_identity_th
     println!("eksctl's create won {eksctl_won} of 6 races");
     // After the last write of anyone, the schedule's reconcile puts our entry back; the apply's
     // identity and a last eksctl entry stay.
-    let o = env.eksctl(&[
-        "create",
-        "iamidentitymapping",
-        "--cluster",
-        "legacy",
-        "--arn",
+    let o = eksctl_map(
+        &env,
         "arn:aws:iam::111122223333:user/nobody",
-        "--username",
         "last-eksctl",
-        "--group",
         "g",
-    ]);
+    );
     assert!(o.status.success(), "{:?}", text(&o));
     let report = h.reconcile(&h.reconcile_event(&legacy_props(), &pid)).await;
     assert!(
@@ -339,19 +301,19 @@ async fn the_mapper_eksctl_and_kubectl_apply_writing_at_once_lose_no_identity_th
         "{report:?}"
     );
     eventually("our role", || {
-        mapped(env.as_role(SERVICE_ROLE_NAME).whoami(LEGACY), SERVICE_ROLE)
+        named(
+            env.as_role(SERVICE_ROLE_NAME).whoami(LEGACY_ARN),
+            SERVICE_ROLE,
+        )
     });
     eventually("the applied role", || {
-        mapped(
-            env.as_role("cluster-admin-role").whoami(LEGACY),
+        named(
+            env.as_role("cluster-admin-role").whoami(LEGACY_ARN),
             "cluster-admin",
         )
     });
-    let mut nobody = ClientEnv::new(&h.sim);
-    let (k, s) = h.sim.credentials("nobody").unwrap();
-    nobody.set("AWS_ACCESS_KEY_ID", &k);
-    nobody.set("AWS_SECRET_ACCESS_KEY", &s);
+    let nobody = env.as_principal(&h.sim, "nobody");
     eventually("eksctl's last user", || {
-        mapped(nobody.whoami(LEGACY), "last-eksctl")
+        named(nobody.whoami(LEGACY_ARN), "last-eksctl")
     });
 }

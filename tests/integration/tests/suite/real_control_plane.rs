@@ -5,15 +5,12 @@
 //! (`DIR/as/<role>.env`), `kubectl auth whoami` and `kubectl auth can-i`; nothing reads the
 //! simulator's state.
 
-use std::time::{Duration, Instant};
-
 use eks_sim::Scenario;
-use integration::{props, text, ClientEnv, Harness, WhoAmI, ADMIN_ROLE, SERVICE_ROLE};
+use integration::{
+    eventually, is, props, refused, text, ClientEnv, Harness, ADMIN_ROLE, LEGACY_ARN, SERVICE_ROLE,
+    SERVICE_ROLE_NAME, SSO_ROLE,
+};
 use serde_json::{json, Value};
-
-const LEGACY: &str = "arn:aws:eks:us-east-1:111122223333:cluster/legacy";
-const SERVICE_ROLE_NAME: &str = "3f1c2a9e-0b7d-4c55-9e2f-6d1a8b7c5e40-RoleForAccessingEksAndEcr";
-const SSO_ROLE: &str = "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0a1b2c";
 
 /// The Create's properties on `legacy`, reaching the cluster through the role aws-auth maps as
 /// `system:masters` (the Lambda's own role is mapped nowhere).
@@ -26,44 +23,6 @@ fn legacy_props(extra: Value) -> Value {
         }
     }
     p
-}
-
-/// Polls `f` until it is Ok: an aws-auth change reaches the authenticator through its watch, a
-/// moment after the write (as on EKS). Fails with the last answer after 20 s.
-fn eventually<T>(what: &str, f: impl Fn() -> Result<T, String>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        match f() {
-            Ok(v) => return v,
-            Err(e) if Instant::now() > deadline => panic!("{what}: still {e}"),
-            Err(_) => std::thread::sleep(Duration::from_millis(200)),
-        }
-    }
-}
-
-/// `who` is refused by the apiserver (the authenticator maps nobody: 401).
-fn refused(who: Result<WhoAmI, String>) -> Result<(), String> {
-    match who {
-        Err(e) if e.contains("Unauthorized") => Ok(()),
-        other => Err(format!("{other:?}")),
-    }
-}
-
-fn is(who: Result<WhoAmI, String>, username: &str, groups: &[&str]) -> Result<WhoAmI, String> {
-    let w = who?;
-    let want: Vec<String> = groups
-        .iter()
-        .map(|g| g.to_string())
-        .chain(["system:authenticated".to_string()])
-        .collect();
-    let mut got = w.groups.clone();
-    got.sort();
-    let mut want_sorted = want.clone();
-    want_sorted.sort();
-    match w.username == username && got == want_sorted {
-        true => Ok(w),
-        false => Err(format!("{w:?}, want {username} {want:?}")),
-    }
 }
 
 async fn success(h: &Harness, event: Value) -> Value {
@@ -97,18 +56,18 @@ async fn a_create_grants_the_role_on_the_real_apiserver_and_a_delete_takes_it_ba
 
     let env = ClientEnv::new(&h.sim);
     let role = env.as_role(SERVICE_ROLE_NAME);
-    refused(role.whoami(LEGACY)).expect("before the Create the role's token is refused");
-    assert!(!role.can_i(LEGACY, &["*", "*"]));
+    refused(role.whoami(LEGACY_ARN)).expect("before the Create the role's token is refused");
+    assert!(!role.can_i(LEGACY_ARN, &["*", "*"]));
 
     let r = success(&h, h.event("Create", legacy_props(json!({})), None)).await;
     eventually("the role after the Create", || {
-        is(role.whoami(LEGACY), SERVICE_ROLE, &["system:masters"])
+        is(role.whoami(LEGACY_ARN), SERVICE_ROLE, &["system:masters"])
     });
     assert!(
-        role.can_i(LEGACY, &["*", "*"]),
+        role.can_i(LEGACY_ARN, &["*", "*"]),
         "system:masters may do anything"
     );
-    assert!(role.can_i(LEGACY, &["delete", "nodes"]));
+    assert!(role.can_i(LEGACY_ARN, &["delete", "nodes"]));
 
     // The mapper's own token (signed by the function, not by aws-cli) got it there: the real
     // authenticator answered for the session of the admin role the function assumed.
@@ -120,16 +79,23 @@ async fn a_create_grants_the_role_on_the_real_apiserver_and_a_delete_takes_it_ba
 
     let pid = r["PhysicalResourceId"].as_str().unwrap().to_string();
     success(&h, h.event("Delete", legacy_props(json!({})), Some(&pid))).await;
-    eventually("the role after the Delete", || refused(role.whoami(LEGACY)));
+    eventually("the role after the Delete", || {
+        refused(role.whoami(LEGACY_ARN))
+    });
     // Every other identity still authenticates: the role aws-auth maps, and the creator (mapped
     // by EKS outside aws-auth).
     is(
-        env.as_role("cluster-admin-role").whoami(LEGACY),
+        env.as_role("cluster-admin-role").whoami(LEGACY_ARN),
         "cluster-admin",
         &["system:masters"],
     )
     .unwrap();
-    is(env.whoami(LEGACY), "kubernetes-admin", &["system:masters"]).unwrap();
+    is(
+        env.whoami(LEGACY_ARN),
+        "kubernetes-admin",
+        &["system:masters"],
+    )
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -137,19 +103,19 @@ async fn an_sso_role_with_yaml_words_gets_what_was_written_and_an_update_changes
     let h = Harness::real(Scenario::default_scenario(), "mapper-lambda-role").await;
     let env = ClientEnv::new(&h.sim);
     let sso = env.as_role("AWSReservedSSO_Admin_0a1b2c");
-    refused(sso.whoami(LEGACY)).expect("not mapped yet");
+    refused(sso.whoami(LEGACY_ARN)).expect("not mapped yet");
     // Words YAML 1.1 reads as booleans, nulls and numbers: the authenticator must read strings.
     let first = json!({"RoleArn": SSO_ROLE, "Username": "on", "Groups": ["yes", "null", "0x1F", "ml-team"]});
     let r = success(&h, h.event("Create", legacy_props(first.clone()), None)).await;
     eventually("the SSO role (mapped without its path)", || {
         is(
-            sso.whoami(LEGACY),
+            sso.whoami(LEGACY_ARN),
             "on",
             &["yes", "null", "0x1F", "ml-team"],
         )
     });
     assert!(
-        !sso.can_i(LEGACY, &["get", "pods"]),
+        !sso.can_i(LEGACY_ARN, &["get", "pods"]),
         "groups without bindings give no rights"
     );
 
@@ -161,13 +127,13 @@ async fn an_sso_role_with_yaml_words_gets_what_was_written_and_an_update_changes
     )
     .await;
     eventually("the new groups in force", || {
-        is(sso.whoami(LEGACY), "on", &["system:masters"])
+        is(sso.whoami(LEGACY_ARN), "on", &["system:masters"])
     });
-    assert!(sso.can_i(LEGACY, &["*", "*"]));
+    assert!(sso.can_i(LEGACY_ARN, &["*", "*"]));
 
     success(&h, h.event("Delete", legacy_props(second), Some(&pid))).await;
     eventually("the SSO role after the Delete", || {
-        refused(sso.whoami(LEGACY))
+        refused(sso.whoami(LEGACY_ARN))
     });
 }
 
@@ -235,29 +201,19 @@ async fn kubectl_apply_of_a_whole_aws_auth_beside_the_mapper_loses_nothing_and_t
         let groups = json!([format!("round-{round}"), "system:masters"]);
         let new = legacy_props(json!({"Groups": groups}));
         let kubectl = {
-            let manifest = manifest.clone();
-            let env_vars = env.vars.clone();
-            let dir = env.dir.path().to_path_buf();
+            let (e, m) = (ClientEnv::from_vars(&env), manifest.display().to_string());
             std::thread::spawn(move || {
-                let mut c = std::process::Command::new(integration::kubectl());
-                for (k, _) in std::env::vars() {
-                    if k.starts_with("AWS_") || k == "KUBECONFIG" {
-                        c.env_remove(k);
-                    }
-                }
-                c.envs(env_vars)
-                    .args([
-                        "--cache-dir",
-                        &dir.join(format!("cache-{round}")).display().to_string(),
+                e.kubectl(
+                    &integration::kubectl(),
+                    &[
                         "--context",
-                        LEGACY,
+                        LEGACY_ARN,
                         "apply",
                         "--validate=false",
                         "-f",
-                        &manifest.display().to_string(),
-                    ])
-                    .output()
-                    .unwrap()
+                        &m,
+                    ],
+                )
             })
         };
         success(&h, h.update_event(new.clone(), old, &pid)).await;
@@ -267,14 +223,14 @@ async fn kubectl_apply_of_a_whole_aws_auth_beside_the_mapper_loses_nothing_and_t
     }
     // The apply's own entries are always there; ours only if the mapper wrote last.
     eventually("the applied SSO entry", || {
-        is(sso.whoami(LEGACY), "sso-admin", &["system:masters"])
+        is(sso.whoami(LEGACY_ARN), "sso-admin", &["system:masters"])
     });
     // Make sure the apply won the last word, then the reconcile puts our entry back.
     let o = env.kubectl(
         &integration::kubectl(),
         &[
             "--context",
-            LEGACY,
+            LEGACY_ARN,
             "apply",
             "--validate=false",
             "-f",
@@ -283,7 +239,7 @@ async fn kubectl_apply_of_a_whole_aws_auth_beside_the_mapper_loses_nothing_and_t
     );
     assert!(o.status.success(), "{:?}", text(&o));
     eventually("the apply dropped our entry", || {
-        refused(role.whoami(LEGACY))
+        refused(role.whoami(LEGACY_ARN))
     });
     // The schedule's event carries the resource's properties (the template's own have no
     // Groups; a stack that sets them has them in its schedule's Input too).
@@ -294,14 +250,14 @@ async fn kubectl_apply_of_a_whole_aws_auth_beside_the_mapper_loses_nothing_and_t
     assert!(text.contains("Repaired"), "{text}");
     eventually("our entry restored", || {
         is(
-            role.whoami(LEGACY),
+            role.whoami(LEGACY_ARN),
             SERVICE_ROLE,
             &["round-4", "system:masters"],
         )
     });
-    is(sso.whoami(LEGACY), "sso-admin", &["system:masters"]).expect("the applied entry kept");
+    is(sso.whoami(LEGACY_ARN), "sso-admin", &["system:masters"]).expect("the applied entry kept");
     is(
-        env.as_role("cluster-admin-role").whoami(LEGACY),
+        env.as_role("cluster-admin-role").whoami(LEGACY_ARN),
         "cluster-admin",
         &["system:masters"],
     )
@@ -350,7 +306,7 @@ fn the_standalone_simulator_with_a_real_control_plane_serves_the_replay_and_real
     let env = ClientEnv::from_out_dir(dir);
     let o = env.kubectl(
         &integration::kubectl(),
-        &["--context", LEGACY, "version", "-o", "json"],
+        &["--context", LEGACY_ARN, "version", "-o", "json"],
     );
     let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{:?}", text(&o)));
     let server = v["serverVersion"]["gitVersion"]
@@ -370,7 +326,7 @@ fn the_standalone_simulator_with_a_real_control_plane_serves_the_replay_and_real
     );
 
     let role = env.as_role(SERVICE_ROLE_NAME);
-    refused(role.whoami(LEGACY)).expect("401 before the Create");
+    refused(role.whoami(LEGACY_ARN)).expect("401 before the Create");
     let replay = |event: &str| {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let o = env
@@ -387,11 +343,11 @@ fn the_standalone_simulator_with_a_real_control_plane_serves_the_replay_and_real
     };
     replay("events/create.json");
     eventually("the role after events/create.json", || {
-        is(role.whoami(LEGACY), SERVICE_ROLE, &["system:masters"])
+        is(role.whoami(LEGACY_ARN), SERVICE_ROLE, &["system:masters"])
     });
-    assert!(role.can_i(LEGACY, &["*", "*"]));
+    assert!(role.can_i(LEGACY_ARN, &["*", "*"]));
     replay("events/delete.json");
     eventually("the role after events/delete.json", || {
-        refused(role.whoami(LEGACY))
+        refused(role.whoami(LEGACY_ARN))
     });
 }
