@@ -4,7 +4,8 @@
 //!
 //! A [`Targets`] list (`info`, `eks_role_mapper=debug,warn`), not an `EnvFilter`: the same
 //! directives by crate and level, without span filters, and without a regex engine in the
-//! artifact.
+//! artifact. It is a layer: the subscriber under it must let everything through
+//! (`with_max_level(LevelFilter::TRACE)`; a `fmt()` subscriber stops at INFO by default).
 
 use tracing_subscriber::filter::{LevelFilter, Targets};
 

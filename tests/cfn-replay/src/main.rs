@@ -4,12 +4,14 @@ use std::process::ExitCode;
 
 use cfn_replay::cli::{self, Command, USAGE};
 use cfn_replay::Outcome;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
+        .with_max_level(LevelFilter::TRACE)
         .with_writer(std::io::stderr)
         .finish()
         .with(eks_role_mapper::logging::filter("warn"))

@@ -90,6 +90,7 @@ pub fn capture_logs() {
         let file = std::sync::Mutex::new(suite_log_file("tracing"));
         use tracing_subscriber::layer::SubscriberExt;
         let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
             .json()
             .with_writer(file)
             .finish()

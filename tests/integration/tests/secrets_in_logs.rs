@@ -30,6 +30,7 @@ async fn no_response_url_token_or_credential_reaches_the_logs_even_at_trace_leve
     let sink = captured.clone();
     use tracing_subscriber::layer::SubscriberExt;
     let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
         .json()
         .with_writer(move || sink.clone())
         .finish()

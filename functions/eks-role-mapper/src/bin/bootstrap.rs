@@ -2,12 +2,14 @@
 
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     tracing_subscriber::fmt()
+        .with_max_level(LevelFilter::TRACE)
         .json()
         .with_current_span(true)
         .without_time()
