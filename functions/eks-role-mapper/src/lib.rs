@@ -32,6 +32,7 @@ mod signed;
 mod stacks;
 mod token;
 
+pub mod access;
 pub mod arn;
 pub mod aws_auth;
 pub mod block_reader;
