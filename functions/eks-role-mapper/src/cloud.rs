@@ -12,6 +12,7 @@ use crate::arn::RoleArn;
 use crate::decision::AuthMode;
 use crate::error::{Error, Result};
 use crate::ownership::EntryOwner;
+use crate::rbac::{At, Binding};
 
 /// What the mapper needs to know about a cluster.
 #[derive(Debug, Clone)]
@@ -176,4 +177,29 @@ pub trait Cloud: Send + Sync {
         object: ConfigMap,
         create: bool,
     ) -> impl Future<Output = Result<ConfigMap, StoreError>> + Send;
+    /// The RBAC binding at `at`, or None.
+    fn read_binding(
+        &self,
+        cluster: &ClusterInfo,
+        at: &At,
+    ) -> impl Future<Output = Result<Option<Binding>, StoreError>> + Send;
+    /// Every binding labelled with `owner`'s key, cluster-wide and in every namespace.
+    fn owned_bindings(
+        &self,
+        cluster: &ClusterInfo,
+        owner: &str,
+    ) -> impl Future<Output = Result<Vec<Binding>, StoreError>> + Send;
+    /// Creates a binding (no `resource_version`) or replaces the version read. `Ok(false)`: its
+    /// namespace does not exist.
+    fn write_binding(
+        &self,
+        cluster: &ClusterInfo,
+        binding: &Binding,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Deletes a binding; `false` when there was none.
+    fn delete_binding(
+        &self,
+        cluster: &ClusterInfo,
+        at: &At,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }

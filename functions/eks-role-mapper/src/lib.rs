@@ -13,6 +13,7 @@
 //! `local` (a loopback ResponseURL, plain-http endpoints).
 
 mod aws_auth_store;
+mod bindings_store;
 mod clients;
 mod decision;
 mod eks;
@@ -44,6 +45,7 @@ pub mod logging;
 #[cfg(feature = "test-support")]
 pub mod memory;
 pub mod ownership;
+pub mod rbac;
 pub mod reconcile;
 pub mod yaml_text;
 

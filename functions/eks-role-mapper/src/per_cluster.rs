@@ -8,14 +8,17 @@ use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
 
+use crate::access::AccessLevel;
 use crate::arn::RoleArn;
 use crate::aws_auth::Change;
 use crate::aws_auth_store;
+use crate::bindings_store::{self, Written};
 use crate::cloud::{Cloud, ClusterInfo};
 use crate::decision::{decide, places, replaces_aws_auth_entry, Mechanism};
 use crate::error::{Error, Result};
 use crate::ownership::{EntryOwner, STANDARD};
 use crate::properties::{Clusters, Method, Properties};
+use crate::rbac;
 
 /// How many clusters are worked on at once: well inside EKS's request rates, and 100 clusters
 /// still finish in a few seconds.
@@ -146,17 +149,29 @@ impl<K: Cloud> Scope<'_, K> {
                 (adopted, !existed || associated)
             }
             Mechanism::AwsAuth => {
+                // Below cluster-admin: the bindings first, so the group means its level before
+                // aws-auth maps the role to it; bindings no longer wanted go last.
+                let wanted = rbac::wanted(&props.access, self.owner);
+                let bindings = if wanted.is_empty() && !held_before {
+                    Written::default()
+                } else {
+                    bindings_store::write(self.cloud, info, self.owner, &wanted).await?
+                };
                 let done = aws_auth_store::upsert(
                     self.cloud,
                     info,
                     self.role,
                     &props.username,
-                    &props.groups,
+                    &aws_auth_groups(props, self.owner),
                     self.owner,
                 )
                 .await?;
                 tracing::info!(cluster, change = ?done.change, conflicts = done.conflicts, "aws-auth written");
-                (done.adopted, done.change != Change::Unchanged)
+                let unbound = bindings_store::delete(self.cloud, info, &bindings.stale).await?;
+                (
+                    done.adopted,
+                    done.change != Change::Unchanged || bindings.changed || unbound,
+                )
             }
         };
         let changed = changed || decision.switch_mode;
@@ -235,6 +250,12 @@ impl<K: Cloud> Scope<'_, K> {
             let gone = aws_auth_store::remove(self.cloud, &info, self.role, self.owner).await?;
             tracing::info!(cluster, removed = gone, "aws-auth checked");
             removed |= gone;
+            let below_admin = self
+                .props
+                .is_none_or(|p| p.access.level != AccessLevel::ClusterAdmin);
+            if below_admin {
+                removed |= bindings_store::delete_all(self.cloud, &info, self.owner).await?;
+            }
         } else if places.aws_auth_if_switched && entry != EntryOwner::Ours {
             removed |= self.remove_from_aws_auth_if_reachable(&info).await;
         }
@@ -266,6 +287,21 @@ impl<K: Cloud> Scope<'_, K> {
             }
         }
     }
+}
+
+/// The groups aws-auth maps the role to: `Groups` (default `system:masters`) for cluster-admin,
+/// else the group our bindings give the level to; then the extra `KubernetesGroups`.
+fn aws_auth_groups(props: &Properties, owner: &str) -> Vec<String> {
+    let mut groups = match props.access.level {
+        AccessLevel::ClusterAdmin => props.groups.clone(),
+        _ => vec![rbac::group_of(owner)],
+    };
+    for g in &props.access.kubernetes_groups {
+        if !groups.contains(g) {
+            groups.push(g.clone());
+        }
+    }
+    groups
 }
 
 /// Runs `work` on every cluster, at most [`PARALLEL`] at once; results in the clusters' order.
