@@ -330,6 +330,8 @@ impl ControlPlane {
             .ok()
             .and_then(|v| v["gitVersion"].as_str().map(str::to_string))
             .unwrap_or_default();
+        // On EKS the controller manager fills the built-in admin, edit and view roles.
+        crate::aggregation::aggregate_cluster_roles(&cp).await?;
         if let Some(data) = &spec.aws_auth {
             let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "aws-auth", "namespace": "kube-system"}, "data": data});
             let (status, body) = cp
