@@ -137,18 +137,6 @@ async fn each_level_grants_what_its_cluster_role_grants_and_delete_leaves_the_cu
     let view_ml = legacy_props(json!({"AccessLevel": "view", "Namespaces": "ml"}));
     let r = success(&h, h.event("Create", view_ml.clone(), None)).await;
     let pid = r["PhysicalResourceId"].as_str().unwrap().to_string();
-    std::thread::sleep(Duration::from_secs(3));
-    eprintln!("DEBUG whoami {:?}", role.whoami(LEGACY));
-    eprintln!(
-        "DEBUG rb {:?}",
-        admin(
-            cp,
-            "GET",
-            &format!("{RBAC}/namespaces/ml/rolebindings"),
-            None
-        )
-        .await
-    );
     matrix(
         &role,
         "view in ml",
