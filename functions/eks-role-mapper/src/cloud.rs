@@ -111,12 +111,14 @@ pub trait Cloud: Send + Sync {
     fn list_clusters(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
     /// DescribeCluster; None when the cluster does not exist.
     fn describe(&self, cluster: &str) -> impl Future<Output = Result<Option<ClusterInfo>>> + Send;
-    /// Creates the role's access entry tagged with `owner`; `true` when one existed already.
+    /// Creates the role's access entry tagged with `owner`, with the extra Kubernetes groups;
+    /// `true` when one existed already.
     fn create_access_entry(
         &self,
         cluster: &str,
         role: &RoleArn,
         owner: &str,
+        kubernetes_groups: &[String],
     ) -> impl Future<Output = Result<bool>> + Send;
     /// Whether the role has an access entry and whether `owner`'s tag is on it.
     fn access_entry_owner(
@@ -125,8 +127,17 @@ pub trait Cloud: Send + Sync {
         role: &RoleArn,
         owner: &str,
     ) -> impl Future<Output = Result<EntryOwner>> + Send;
-    /// Associates `policy` with the role's entry at cluster scope.
+    /// Associates `policy` with the role's entry at cluster scope, or at namespace scope over
+    /// `namespaces` when there are any (again: the scope is replaced).
     fn associate_policy(
+        &self,
+        cluster: &str,
+        role: &RoleArn,
+        policy: &str,
+        namespaces: &[String],
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Disassociates `policy` from the role's entry (not associated is fine).
+    fn disassociate_policy(
         &self,
         cluster: &str,
         role: &RoleArn,

@@ -124,8 +124,9 @@ impl Cloud for Live {
         cluster: &str,
         role: &RoleArn,
         owner: &str,
+        kubernetes_groups: &[String],
     ) -> Result<bool> {
-        eks::create_access_entry(&self.eks, cluster, role, owner).await
+        eks::create_access_entry(&self.eks, cluster, role, owner, kubernetes_groups).await
     }
 
     async fn access_entry_owner(
@@ -137,8 +138,18 @@ impl Cloud for Live {
         eks::access_entry_owner(&self.eks, cluster, role, owner).await
     }
 
-    async fn associate_policy(&self, cluster: &str, role: &RoleArn, policy: &str) -> Result<()> {
-        eks::associate_cluster_policy(&self.eks, cluster, role, policy).await
+    async fn associate_policy(
+        &self,
+        cluster: &str,
+        role: &RoleArn,
+        policy: &str,
+        namespaces: &[String],
+    ) -> Result<()> {
+        eks::associate_policy(&self.eks, cluster, role, policy, namespaces).await
+    }
+
+    async fn disassociate_policy(&self, cluster: &str, role: &RoleArn, policy: &str) -> Result<()> {
+        eks::disassociate_policy(&self.eks, cluster, role, policy).await
     }
 
     async fn associated_policies(&self, cluster: &str, role: &RoleArn) -> Result<Vec<String>> {

@@ -109,27 +109,18 @@ impl<K: Cloud> Scope<'_, K> {
                 {
                     EntryOwner::Missing => {
                         // Made meanwhile by someone else: adopted.
+                        let groups = &props.access.kubernetes_groups;
                         let raced = self
                             .cloud
-                            .create_access_entry(cluster, self.role, self.owner)
+                            .create_access_entry(cluster, self.role, self.owner, groups)
                             .await?;
-                        self.cloud
-                            .associate_policy(cluster, self.role, &props.access_policy_arn)
+                        self.associate(cluster, props, &props.access_policy_arn)
                             .await?;
                         (raced, raced, true)
                     }
                     EntryOwner::Ours => {
-                        // A retried Create, or a reconcile: the association may have been
-                        // taken away since.
-                        let missing = !self
-                            .has_policy(cluster, &props.access_policy_arn)
-                            .await?;
-                        if missing {
-                            self.cloud
-                                .associate_policy(cluster, self.role, &props.access_policy_arn)
-                                .await?;
-                        }
-                        (true, false, missing)
+                        let changed = self.converge_ours(cluster, props, held_before).await?;
+                        (true, false, changed)
                     }
                     EntryOwner::Other { kind, .. } if kind != STANDARD => {
                         return Err(Error::Unsupported(format!(
@@ -137,9 +128,7 @@ impl<K: Cloud> Scope<'_, K> {
                         )))
                     }
                     EntryOwner::Other { arn, .. } => {
-                        let associated = self
-                            .adopt_entry(cluster, &arn, &props.access_policy_arn)
-                            .await?;
+                        let associated = self.adopt_entry(cluster, &arn, props).await?;
                         (true, true, associated)
                     }
                 };
@@ -198,17 +187,60 @@ impl<K: Cloud> Scope<'_, K> {
     /// it is not yet, and then recorded on the entry (before the association, so no association
     /// of ours is ever left unrecorded), so Delete takes back exactly that.
     /// Answers whether it associated the policy.
-    async fn adopt_entry(&self, cluster: &str, entry_arn: &str, policy: &str) -> Result<bool> {
+    async fn adopt_entry(
+        &self,
+        cluster: &str,
+        entry_arn: &str,
+        props: &Properties,
+    ) -> Result<bool> {
+        let policy = props.access_policy_arn.as_str();
         if self.has_policy(cluster, policy).await? {
             return Ok(false);
         }
         self.cloud
             .record_association(cluster, entry_arn, self.owner, policy)
             .await?;
-        self.cloud
-            .associate_policy(cluster, self.role, policy)
-            .await?;
+        self.associate(cluster, props, policy).await?;
         Ok(true)
+    }
+
+    /// Associates `policy` at the scope of the properties' namespaces (the cluster when none).
+    async fn associate(&self, cluster: &str, props: &Properties, policy: &str) -> Result<()> {
+        let namespaces = &props.access.namespaces;
+        self.cloud
+            .associate_policy(cluster, self.role, policy, namespaces)
+            .await
+    }
+
+    /// Our own entry (a retried Create, a reconcile, an Update): the level's policy associated
+    /// when missing, and again on an in-place Update below cluster-admin (its namespaces may
+    /// have changed: associating replaces the scope); then another level's policy taken away,
+    /// so the new grant stands before the old one goes. Answers whether it wrote.
+    async fn converge_ours(
+        &self,
+        cluster: &str,
+        props: &Properties,
+        held_before: bool,
+    ) -> Result<bool> {
+        let wanted = props.access_policy_arn.as_str();
+        let policies = self.cloud.associated_policies(cluster, self.role).await?;
+        let missing = !policies.iter().any(|p| p == wanted);
+        let again = held_before && props.access.level != AccessLevel::ClusterAdmin;
+        if missing || again {
+            self.associate(cluster, props, wanted).await?;
+        }
+        let mut changed = missing || again;
+        for old in policies
+            .iter()
+            .filter(|p| *p != wanted && is_level_policy(p))
+        {
+            self.cloud
+                .disassociate_policy(cluster, self.role, old)
+                .await?;
+            tracing::info!(cluster, policy = %old, "the previous level's access policy taken away");
+            changed = true;
+        }
+        Ok(changed)
     }
 
     /// Removes what this resource created on one cluster; a cluster, entry or ConfigMap that is
@@ -287,6 +319,14 @@ impl<K: Cloud> Scope<'_, K> {
             }
         }
     }
+}
+
+/// Whether `arn` is the access policy of one of the levels (the ones an Update swaps).
+fn is_level_policy(arn: &str) -> bool {
+    AccessLevel::ALL.iter().any(|l| {
+        arn.strip_suffix(l.policy_name())
+            .is_some_and(|head| head.ends_with(":eks::aws:cluster-access-policy/"))
+    })
 }
 
 /// The groups aws-auth maps the role to: `Groups` (default `system:masters`) for cluster-admin,

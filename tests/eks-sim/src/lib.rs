@@ -16,6 +16,7 @@ pub mod iam_enforce;
 pub mod k8s_api;
 pub mod lambda_api;
 pub mod out_dir;
+pub mod rbac_api;
 pub mod receiver;
 pub mod runtime_api;
 pub mod scenario;
@@ -92,6 +93,7 @@ impl Simulator {
                     region: c.region.as_deref().unwrap_or(&scenario.region),
                     creator: &c.creator,
                     aws_auth: c.aws_auth.as_ref().map(|d| serde_json::json!(d)),
+                    namespaces: &c.namespaces,
                 };
                 let cp = control_plane::ControlPlane::start(
                     &spec,

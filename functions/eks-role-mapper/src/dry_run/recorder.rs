@@ -170,6 +170,7 @@ impl<K: Cloud> Cloud for Recording<K> {
         cluster: &str,
         role: &RoleArn,
         owner: &str,
+        _kubernetes_groups: &[String],
     ) -> Result<bool> {
         if self.entry_exists(cluster, role, owner).await? {
             // A real run's create is refused (ResourceInUseException): the entry is adopted.
@@ -216,9 +217,35 @@ impl<K: Cloud> Cloud for Recording<K> {
         }
     }
 
-    async fn associate_policy(&self, cluster: &str, _role: &RoleArn, policy: &str) -> Result<()> {
+    async fn associate_policy(
+        &self,
+        cluster: &str,
+        _role: &RoleArn,
+        policy: &str,
+        namespaces: &[String],
+    ) -> Result<()> {
+        let scope = match namespaces {
+            [] => "cluster".to_string(),
+            some => format!("namespaces {}", some.join(",")),
+        };
+        let detail = format!("{policy} ({scope})");
         self.record(
             "eks:AssociateAccessPolicy",
+            Some(cluster),
+            true,
+            Some(&detail),
+        );
+        Ok(())
+    }
+
+    async fn disassociate_policy(
+        &self,
+        cluster: &str,
+        _role: &RoleArn,
+        policy: &str,
+    ) -> Result<()> {
+        self.record(
+            "eks:DisassociateAccessPolicy",
             Some(cluster),
             true,
             Some(policy),

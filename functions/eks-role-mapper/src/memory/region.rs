@@ -121,6 +121,7 @@ impl Cloud for Region {
         cluster: &str,
         role: &RoleArn,
         owner: &str,
+        _kubernetes_groups: &[String],
     ) -> Result<bool> {
         let mut w = self.world();
         let entries = w.entries("CreateAccessEntry", cluster)?;
@@ -157,7 +158,24 @@ impl Cloud for Region {
         )
     }
 
-    async fn associate_policy(&self, cluster: &str, role: &RoleArn, policy: &str) -> Result<()> {
+    async fn disassociate_policy(&self, cluster: &str, role: &RoleArn, policy: &str) -> Result<()> {
+        let mut w = self.world();
+        let entries = w.entries("DisassociateAccessPolicy", cluster)?;
+        if let Some(e) = entries.get_mut(role.as_str()) {
+            if e.policies.remove(policy) {
+                w.writes.push(format!("DisassociateAccessPolicy {cluster}"));
+            }
+        }
+        Ok(())
+    }
+
+    async fn associate_policy(
+        &self,
+        cluster: &str,
+        role: &RoleArn,
+        policy: &str,
+        _namespaces: &[String],
+    ) -> Result<()> {
         let mut w = self.world();
         let entry = w
             .entries("AssociateAccessPolicy", cluster)?
