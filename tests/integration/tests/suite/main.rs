@@ -27,6 +27,7 @@ mod mapper_modes;
 mod multi_cluster;
 mod real_control_plane;
 mod real_vs_simulated_kubernetes;
+mod real_vs_simulated_rbac;
 mod reconcile;
 mod sim_cluster_lifecycle;
 mod sim_stacks;
