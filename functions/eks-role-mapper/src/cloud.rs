@@ -12,6 +12,7 @@ use crate::arn::RoleArn;
 use crate::decision::AuthMode;
 use crate::error::{Error, Result};
 use crate::ownership::EntryOwner;
+use crate::rbac::{At, Binding};
 
 /// What the mapper needs to know about a cluster.
 #[derive(Debug, Clone)]
@@ -110,12 +111,14 @@ pub trait Cloud: Send + Sync {
     fn list_clusters(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
     /// DescribeCluster; None when the cluster does not exist.
     fn describe(&self, cluster: &str) -> impl Future<Output = Result<Option<ClusterInfo>>> + Send;
-    /// Creates the role's access entry tagged with `owner`; `true` when one existed already.
+    /// Creates the role's access entry tagged with `owner`, with the extra Kubernetes groups;
+    /// `true` when one existed already.
     fn create_access_entry(
         &self,
         cluster: &str,
         role: &RoleArn,
         owner: &str,
+        kubernetes_groups: &[String],
     ) -> impl Future<Output = Result<bool>> + Send;
     /// Whether the role has an access entry and whether `owner`'s tag is on it.
     fn access_entry_owner(
@@ -124,8 +127,17 @@ pub trait Cloud: Send + Sync {
         role: &RoleArn,
         owner: &str,
     ) -> impl Future<Output = Result<EntryOwner>> + Send;
-    /// Associates `policy` with the role's entry at cluster scope.
+    /// Associates `policy` with the role's entry at cluster scope, or at namespace scope over
+    /// `namespaces` when there are any (again: the scope is replaced).
     fn associate_policy(
+        &self,
+        cluster: &str,
+        role: &RoleArn,
+        policy: &str,
+        namespaces: &[String],
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Disassociates `policy` from the role's entry (not associated is fine).
+    fn disassociate_policy(
         &self,
         cluster: &str,
         role: &RoleArn,
@@ -176,4 +188,29 @@ pub trait Cloud: Send + Sync {
         object: ConfigMap,
         create: bool,
     ) -> impl Future<Output = Result<ConfigMap, StoreError>> + Send;
+    /// The RBAC binding at `at`, or None.
+    fn read_binding(
+        &self,
+        cluster: &ClusterInfo,
+        at: &At,
+    ) -> impl Future<Output = Result<Option<Binding>, StoreError>> + Send;
+    /// Every binding labelled with `owner`'s key, cluster-wide and in every namespace.
+    fn owned_bindings(
+        &self,
+        cluster: &ClusterInfo,
+        owner: &str,
+    ) -> impl Future<Output = Result<Vec<Binding>, StoreError>> + Send;
+    /// Creates a binding (no `resource_version`) or replaces the version read. `Ok(false)`: its
+    /// namespace does not exist.
+    fn write_binding(
+        &self,
+        cluster: &ClusterInfo,
+        binding: &Binding,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Deletes a binding; `false` when there was none.
+    fn delete_binding(
+        &self,
+        cluster: &ClusterInfo,
+        at: &At,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }

@@ -1,9 +1,9 @@
-//! The Kubernetes edge of the live adapter: GET, PUT and POST of aws-auth, errors classified for
-//! the conflict loop in `aws_auth_store`. The client is built in memory from DescribeCluster's
+//! The Kubernetes edge of the live adapter: GET, PUT and POST of aws-auth (and of our RBAC
+//! bindings, as JSON), errors classified for the conflict loops. The client is built in memory from DescribeCluster's
 //! endpoint and CA with an EKS bearer token: no kubeconfig file, and TLS is always verified
 //! against the cluster's own CA.
 //!
-//! Three calls of one object do not need a Kubernetes client library: they are plain HTTPS with
+//! A few calls of a few objects do not need a Kubernetes client library: they are plain HTTPS with
 //! a bearer token we made ourselves, on the HTTP stack the binary already has. (kube's client
 //! brought its kubeconfig and exec-credential machinery, a JSONPath engine, a YAML parser and a
 //! full regex engine into the artifact for them.)
@@ -21,7 +21,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::aws_auth::{CONFIG_MAP_NAME, NAMESPACE};
 use crate::cloud::{ClusterInfo, StoreError};
@@ -146,13 +148,58 @@ impl ClusterApi {
             .map_err(|f| self.classify(op, f))
     }
 
+    /// Another object (an RBAC binding) as JSON, or None when it does not exist.
+    pub async fn get_object(&self, op: &str, path: &str) -> Result<Option<Value>, StoreError> {
+        match self.call(http::Method::GET, path, None).await {
+            Ok(object) => Ok(Some(object)),
+            Err(Failure::Answer(404, _)) => Ok(None),
+            Err(f) => Err(self.classify(op, f)),
+        }
+    }
+
+    /// Creates (POST to `path`, its collection) or replaces (PUT) an object; 404 is `Ok(None)`
+    /// (a namespace that does not exist, or an object deleted meanwhile).
+    pub async fn put_object(
+        &self,
+        op: &str,
+        path: &str,
+        object: &Value,
+        create: bool,
+    ) -> Result<Option<Value>, StoreError> {
+        let method = if create {
+            http::Method::POST
+        } else {
+            http::Method::PUT
+        };
+        let body = serde_json::to_vec(object).map_err(|e| {
+            StoreError::Failed(Error::Kube {
+                operation: op.into(),
+                message: format!("serializing: {e}"),
+            })
+        })?;
+        match self.call(method, path, Some(body)).await {
+            Ok(stored) => Ok(Some(stored)),
+            Err(Failure::Answer(404, _)) => Ok(None),
+            Err(f) => Err(self.classify(op, f)),
+        }
+    }
+
+    /// Deletes an object; `false` when there was none.
+    pub async fn delete_object(&self, op: &str, path: &str) -> Result<bool, StoreError> {
+        match self.call::<Value>(http::Method::DELETE, path, None).await {
+            Ok(_) => Ok(true),
+            Err(Failure::Answer(404, _)) => Ok(false),
+            Err(f) => Err(self.classify(op, f)),
+        }
+    }
+
     /// One request, cut off after [`CALL_TIMEOUT`]; a 2xx answer is read as the object.
-    async fn call(
+    async fn call<T: DeserializeOwned>(
         &self,
         method: http::Method,
         path: &str,
         body: Option<Vec<u8>>,
-    ) -> std::result::Result<ConfigMap, Failure> {
+    ) -> std::result::Result<T, Failure> {
         let mut request = http::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base))

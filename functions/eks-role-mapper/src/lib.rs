@@ -13,6 +13,7 @@
 //! `local` (a loopback ResponseURL, plain-http endpoints).
 
 mod aws_auth_store;
+mod bindings_store;
 mod clients;
 mod decision;
 mod eks;
@@ -32,6 +33,7 @@ mod signed;
 mod stacks;
 mod token;
 
+pub mod access;
 pub mod arn;
 pub mod aws_auth;
 pub mod block_reader;
@@ -43,6 +45,7 @@ pub mod logging;
 #[cfg(feature = "test-support")]
 pub mod memory;
 pub mod ownership;
+pub mod rbac;
 pub mod reconcile;
 pub mod yaml_text;
 

@@ -17,6 +17,7 @@ use crate::eks;
 use crate::error::{Error, Result};
 use crate::kube_store::ClusterApi;
 use crate::ownership::EntryOwner;
+use crate::rbac::{self, At, Binding};
 use crate::token;
 
 /// How often a mode switch in progress is polled.
@@ -123,8 +124,9 @@ impl Cloud for Live {
         cluster: &str,
         role: &RoleArn,
         owner: &str,
+        kubernetes_groups: &[String],
     ) -> Result<bool> {
-        eks::create_access_entry(&self.eks, cluster, role, owner).await
+        eks::create_access_entry(&self.eks, cluster, role, owner, kubernetes_groups).await
     }
 
     async fn access_entry_owner(
@@ -136,8 +138,18 @@ impl Cloud for Live {
         eks::access_entry_owner(&self.eks, cluster, role, owner).await
     }
 
-    async fn associate_policy(&self, cluster: &str, role: &RoleArn, policy: &str) -> Result<()> {
-        eks::associate_cluster_policy(&self.eks, cluster, role, policy).await
+    async fn associate_policy(
+        &self,
+        cluster: &str,
+        role: &RoleArn,
+        policy: &str,
+        namespaces: &[String],
+    ) -> Result<()> {
+        eks::associate_policy(&self.eks, cluster, role, policy, namespaces).await
+    }
+
+    async fn disassociate_policy(&self, cluster: &str, role: &RoleArn, policy: &str) -> Result<()> {
+        eks::disassociate_policy(&self.eks, cluster, role, policy).await
     }
 
     async fn associated_policies(&self, cluster: &str, role: &RoleArn) -> Result<Vec<String>> {
@@ -184,5 +196,53 @@ impl Cloud for Live {
         create: bool,
     ) -> Result<ConfigMap, StoreError> {
         self.cluster_api(info).await?.write(&object, create).await
+    }
+
+    async fn read_binding(
+        &self,
+        info: &ClusterInfo,
+        at: &At,
+    ) -> Result<Option<Binding>, StoreError> {
+        let api = self.cluster_api(info).await?;
+        let object = api.get_object("get RBAC binding", &at.path()).await?;
+        Ok(object.as_ref().and_then(Binding::from_object))
+    }
+
+    async fn owned_bindings(
+        &self,
+        info: &ClusterInfo,
+        owner: &str,
+    ) -> Result<Vec<Binding>, StoreError> {
+        let api = self.cluster_api(info).await?;
+        let mut out = Vec::new();
+        for path in rbac::owned_list_paths(owner) {
+            let list = api.get_object("list RBAC bindings", &path).await?;
+            let items = list.as_ref().and_then(|l| l["items"].as_array());
+            out.extend(items.into_iter().flatten().filter_map(Binding::from_object));
+        }
+        Ok(out)
+    }
+
+    async fn write_binding(
+        &self,
+        info: &ClusterInfo,
+        binding: &Binding,
+    ) -> Result<bool, StoreError> {
+        let api = self.cluster_api(info).await?;
+        let create = binding.resource_version.is_none();
+        let path = if create {
+            rbac::collection_path(binding.at.namespace.as_deref())
+        } else {
+            binding.at.path()
+        };
+        let stored = api
+            .put_object("write RBAC binding", &path, &binding.to_object(), create)
+            .await?;
+        Ok(stored.is_some())
+    }
+
+    async fn delete_binding(&self, info: &ClusterInfo, at: &At) -> Result<bool, StoreError> {
+        let api = self.cluster_api(info).await?;
+        api.delete_object("delete RBAC binding", &at.path()).await
     }
 }

@@ -8,14 +8,17 @@ use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
 
+use crate::access::AccessLevel;
 use crate::arn::RoleArn;
 use crate::aws_auth::Change;
 use crate::aws_auth_store;
+use crate::bindings_store::{self, Written};
 use crate::cloud::{Cloud, ClusterInfo};
 use crate::decision::{decide, places, replaces_aws_auth_entry, Mechanism};
 use crate::error::{Error, Result};
 use crate::ownership::{EntryOwner, STANDARD};
 use crate::properties::{Clusters, Method, Properties};
+use crate::rbac;
 
 /// How many clusters are worked on at once: well inside EKS's request rates, and 100 clusters
 /// still finish in a few seconds.
@@ -106,27 +109,18 @@ impl<K: Cloud> Scope<'_, K> {
                 {
                     EntryOwner::Missing => {
                         // Made meanwhile by someone else: adopted.
+                        let groups = &props.access.kubernetes_groups;
                         let raced = self
                             .cloud
-                            .create_access_entry(cluster, self.role, self.owner)
+                            .create_access_entry(cluster, self.role, self.owner, groups)
                             .await?;
-                        self.cloud
-                            .associate_policy(cluster, self.role, &props.access_policy_arn)
+                        self.associate(cluster, props, &props.access_policy_arn)
                             .await?;
                         (raced, raced, true)
                     }
                     EntryOwner::Ours => {
-                        // A retried Create, or a reconcile: the association may have been
-                        // taken away since.
-                        let missing = !self
-                            .has_policy(cluster, &props.access_policy_arn)
-                            .await?;
-                        if missing {
-                            self.cloud
-                                .associate_policy(cluster, self.role, &props.access_policy_arn)
-                                .await?;
-                        }
-                        (true, false, missing)
+                        let changed = self.converge_ours(cluster, props, held_before).await?;
+                        (true, false, changed)
                     }
                     EntryOwner::Other { kind, .. } if kind != STANDARD => {
                         return Err(Error::Unsupported(format!(
@@ -134,9 +128,7 @@ impl<K: Cloud> Scope<'_, K> {
                         )))
                     }
                     EntryOwner::Other { arn, .. } => {
-                        let associated = self
-                            .adopt_entry(cluster, &arn, &props.access_policy_arn)
-                            .await?;
+                        let associated = self.adopt_entry(cluster, &arn, props).await?;
                         (true, true, associated)
                     }
                 };
@@ -146,17 +138,29 @@ impl<K: Cloud> Scope<'_, K> {
                 (adopted, !existed || associated)
             }
             Mechanism::AwsAuth => {
+                // Below cluster-admin: the bindings first, so the group means its level before
+                // aws-auth maps the role to it; bindings no longer wanted go last.
+                let wanted = rbac::wanted(&props.access, self.owner);
+                let bindings = if wanted.is_empty() && !held_before {
+                    Written::default()
+                } else {
+                    bindings_store::write(self.cloud, info, self.owner, &wanted).await?
+                };
                 let done = aws_auth_store::upsert(
                     self.cloud,
                     info,
                     self.role,
                     &props.username,
-                    &props.groups,
+                    &aws_auth_groups(props, self.owner),
                     self.owner,
                 )
                 .await?;
                 tracing::info!(cluster, change = ?done.change, conflicts = done.conflicts, "aws-auth written");
-                (done.adopted, done.change != Change::Unchanged)
+                let unbound = bindings_store::delete(self.cloud, info, &bindings.stale).await?;
+                (
+                    done.adopted,
+                    done.change != Change::Unchanged || bindings.changed || unbound,
+                )
             }
         };
         let changed = changed || decision.switch_mode;
@@ -183,17 +187,60 @@ impl<K: Cloud> Scope<'_, K> {
     /// it is not yet, and then recorded on the entry (before the association, so no association
     /// of ours is ever left unrecorded), so Delete takes back exactly that.
     /// Answers whether it associated the policy.
-    async fn adopt_entry(&self, cluster: &str, entry_arn: &str, policy: &str) -> Result<bool> {
+    async fn adopt_entry(
+        &self,
+        cluster: &str,
+        entry_arn: &str,
+        props: &Properties,
+    ) -> Result<bool> {
+        let policy = props.access_policy_arn.as_str();
         if self.has_policy(cluster, policy).await? {
             return Ok(false);
         }
         self.cloud
             .record_association(cluster, entry_arn, self.owner, policy)
             .await?;
-        self.cloud
-            .associate_policy(cluster, self.role, policy)
-            .await?;
+        self.associate(cluster, props, policy).await?;
         Ok(true)
+    }
+
+    /// Associates `policy` at the scope of the properties' namespaces (the cluster when none).
+    async fn associate(&self, cluster: &str, props: &Properties, policy: &str) -> Result<()> {
+        let namespaces = &props.access.namespaces;
+        self.cloud
+            .associate_policy(cluster, self.role, policy, namespaces)
+            .await
+    }
+
+    /// Our own entry (a retried Create, a reconcile, an Update): the level's policy associated
+    /// when missing, and again on an in-place Update below cluster-admin (its namespaces may
+    /// have changed: associating replaces the scope); then another level's policy taken away,
+    /// so the new grant stands before the old one goes. Answers whether it wrote.
+    async fn converge_ours(
+        &self,
+        cluster: &str,
+        props: &Properties,
+        held_before: bool,
+    ) -> Result<bool> {
+        let wanted = props.access_policy_arn.as_str();
+        let policies = self.cloud.associated_policies(cluster, self.role).await?;
+        let missing = !policies.iter().any(|p| p == wanted);
+        let again = held_before && props.access.level != AccessLevel::ClusterAdmin;
+        if missing || again {
+            self.associate(cluster, props, wanted).await?;
+        }
+        let mut changed = missing || again;
+        for old in policies
+            .iter()
+            .filter(|p| *p != wanted && is_level_policy(p))
+        {
+            self.cloud
+                .disassociate_policy(cluster, self.role, old)
+                .await?;
+            tracing::info!(cluster, policy = %old, "the previous level's access policy taken away");
+            changed = true;
+        }
+        Ok(changed)
     }
 
     /// Removes what this resource created on one cluster; a cluster, entry or ConfigMap that is
@@ -235,6 +282,12 @@ impl<K: Cloud> Scope<'_, K> {
             let gone = aws_auth_store::remove(self.cloud, &info, self.role, self.owner).await?;
             tracing::info!(cluster, removed = gone, "aws-auth checked");
             removed |= gone;
+            let below_admin = self
+                .props
+                .is_none_or(|p| p.access.level != AccessLevel::ClusterAdmin);
+            if below_admin {
+                removed |= bindings_store::delete_all(self.cloud, &info, self.owner).await?;
+            }
         } else if places.aws_auth_if_switched && entry != EntryOwner::Ours {
             removed |= self.remove_from_aws_auth_if_reachable(&info).await;
         }
@@ -266,6 +319,29 @@ impl<K: Cloud> Scope<'_, K> {
             }
         }
     }
+}
+
+/// Whether `arn` is the access policy of one of the levels (the ones an Update swaps).
+fn is_level_policy(arn: &str) -> bool {
+    AccessLevel::ALL.iter().any(|l| {
+        arn.strip_suffix(l.policy_name())
+            .is_some_and(|head| head.ends_with(":eks::aws:cluster-access-policy/"))
+    })
+}
+
+/// The groups aws-auth maps the role to: `Groups` (default `system:masters`) for cluster-admin,
+/// else the group our bindings give the level to; then the extra `KubernetesGroups`.
+fn aws_auth_groups(props: &Properties, owner: &str) -> Vec<String> {
+    let mut groups = match props.access.level {
+        AccessLevel::ClusterAdmin => props.groups.clone(),
+        _ => vec![rbac::group_of(owner)],
+    };
+    for g in &props.access.kubernetes_groups {
+        if !groups.contains(g) {
+            groups.push(g.clone());
+        }
+    }
+    groups
 }
 
 /// Runs `work` on every cluster, at most [`PARALLEL`] at once; results in the clusters' order.

@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use crate::access::{kind, validate_username, Access, AccessLevel};
 use crate::arn::{shown, RoleArn};
 use crate::error::{Error, Result};
 
@@ -21,6 +22,9 @@ pub const KNOWN_PROPERTIES: &[&str] = &[
     "ClusterAdminExternalId",
     "EnableAccessEntries",
     "Region",
+    "AccessLevel",
+    "Namespaces",
+    "KubernetesGroups",
 ];
 
 /// The group the seed's Step 2 maps the role to.
@@ -135,6 +139,8 @@ pub struct Properties {
     pub cluster_admin_external_id: Option<String>,
     pub enable_access_entries: bool,
     pub region: Option<String>,
+    /// The level, its namespaces and the extra groups.
+    pub access: Access,
 }
 
 fn string(props: &serde_json::Map<String, Value>, field: &str) -> Result<Option<String>> {
@@ -146,17 +152,6 @@ fn string(props: &serde_json::Map<String, Value>, field: &str) -> Result<Option<
             field,
             format!("expected a string, got {}", kind(other)),
         )),
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a map",
     }
 }
 
@@ -226,6 +221,15 @@ fn groups(props: &serde_json::Map<String, Value>) -> Result<Vec<String>> {
         validate_identity_text("Groups", g, false)?;
     }
     Ok(raw)
+}
+
+/// Whether a property holds anything (a non-empty string or a list).
+fn string_or_list_given(props: &serde_json::Map<String, Value>, field: &str) -> bool {
+    match props.get(field) {
+        None | Some(Value::Null) => false,
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(_) => true,
+    }
 }
 
 fn boolean(props: &serde_json::Map<String, Value>, field: &str) -> Result<bool> {
@@ -311,6 +315,7 @@ impl Properties {
         let username = match string(props, "Username")? {
             Some(u) => {
                 validate_identity_text("Username", &u, false)?;
+                validate_username(&u)?;
                 u
             }
             None => role.as_str().to_string(),
@@ -329,7 +334,23 @@ impl Properties {
                 ))
             }
         };
-        let access_policy_arn = match string(props, "AccessPolicyArn")? {
+        let access = Access::parse(props)?;
+        let explicit_policy = string(props, "AccessPolicyArn")?;
+        if access.level != AccessLevel::ClusterAdmin {
+            // Each level has its own policy and group: a second way to say it could contradict.
+            for (field, given) in [
+                ("AccessPolicyArn", explicit_policy.is_some()),
+                ("Groups", string_or_list_given(props, "Groups")),
+            ] {
+                if given {
+                    return Err(Error::invalid(
+                        field,
+                        format!("only with AccessLevel cluster-admin: {} has its own access policy and group (use KubernetesGroups for groups of your own)", access.level.as_str()),
+                    ));
+                }
+            }
+        }
+        let access_policy_arn = match explicit_policy {
             Some(p) => {
                 let ok = p.starts_with("arn:")
                     && p.contains(":eks::aws:cluster-access-policy/")
@@ -342,8 +363,9 @@ impl Properties {
                 p
             }
             None => format!(
-                "arn:{}:eks::aws:cluster-access-policy/{CLUSTER_ADMIN_POLICY_NAME}",
-                role.partition()
+                "arn:{}:eks::aws:cluster-access-policy/{}",
+                role.partition(),
+                access.level.policy_name()
             ),
         };
         let cluster_admin_role = string(props, "ClusterAdminRoleArn")?
@@ -378,6 +400,7 @@ impl Properties {
             cluster_admin_external_id,
             enable_access_entries: boolean(props, "EnableAccessEntries")?,
             region: string(props, "Region")?.map(|r| region(&r)).transpose()?,
+            access,
         })
     }
 }

@@ -550,6 +550,7 @@ fn create_cluster(
         node_roles: Vec::new(),
         fargate_roles: Vec::new(),
         bootstrap_cluster_creator_admin_permissions: creator_admin,
+        namespaces: Vec::new(),
     };
     let mut c = world.begin_cluster(&spec, endpoint);
     c.role_arn = role_arn.to_string();

@@ -84,6 +84,8 @@ pub struct ClusterSpec<'a> {
     pub creator: &'a str,
     /// aws-auth's data at the start, if the cluster has one.
     pub aws_auth: Option<Value>,
+    /// Namespaces made at the start, beyond Kubernetes' own.
+    pub namespaces: &'a [String],
 }
 
 /// A running control plane; dropping it stops every process and removes its files.
@@ -330,6 +332,19 @@ impl ControlPlane {
             .ok()
             .and_then(|v| v["gitVersion"].as_str().map(str::to_string))
             .unwrap_or_default();
+        // On EKS the controller manager fills the built-in admin, edit and view roles.
+        crate::aggregation::aggregate_cluster_roles(&cp).await?;
+        for ns in spec.namespaces {
+            let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+            let (status, answer) = cp
+                .request("POST", "/api/v1/namespaces", Some(&body))
+                .await?;
+            if status != 201 {
+                return Err(Error::ControlPlane(format!(
+                    "creating namespace {ns}: {status} {answer}"
+                )));
+            }
+        }
         if let Some(data) = &spec.aws_auth {
             let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "aws-auth", "namespace": "kube-system"}, "data": data});
             let (status, body) = cp

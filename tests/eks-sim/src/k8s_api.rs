@@ -29,10 +29,14 @@ pub fn verb(req: &Req) -> &'static str {
     let is_cm =
         seg.len() >= 5 && seg[0] == "api" && seg[2] == "namespaces" && seg[4] == "configmaps"
             || seg.len() == 3 && seg[0] == "api" && seg[2] == "configmaps";
-    if !is_cm {
+    let rbac = seg.len() >= 4 && seg[0] == "apis" && seg[1] == "rbac.authorization.k8s.io";
+    if !is_cm && !rbac {
         return "discovery";
     }
-    let named = seg.len() == 6;
+    let named = match rbac {
+        true => seg.len() == 5 || seg.len() == 7,
+        false => seg.len() == 6,
+    };
     match (req.method.as_str(), named) {
         ("GET", true) => "get",
         ("GET", false) => "list",
@@ -204,6 +208,9 @@ pub fn handle(world: &mut World, cluster_name: &str, req: &Req) -> Resp {
             ),
             json!({ "kind": "configmaps" }),
         );
+    }
+    if seg.len() >= 3 && seg[0] == "apis" && seg[1] == "rbac.authorization.k8s.io" {
+        return crate::rbac_api::handle(world, cluster_name, req, &seg);
     }
     configmaps(world, cluster_name, req, &seg)
 }

@@ -4,6 +4,7 @@
 //! out in DescribeCluster as EKS does. Real clients (kubectl, aws-cli, moto) are the judges of its
 //! fidelity; see the tests under `tests/integration`.
 
+pub mod aggregation;
 pub mod authenticator_yaml;
 pub mod aws_api;
 pub mod cfn_api;
@@ -15,6 +16,7 @@ pub mod iam_enforce;
 pub mod k8s_api;
 pub mod lambda_api;
 pub mod out_dir;
+pub mod rbac_api;
 pub mod receiver;
 pub mod runtime_api;
 pub mod scenario;
@@ -91,6 +93,7 @@ impl Simulator {
                     region: c.region.as_deref().unwrap_or(&scenario.region),
                     creator: &c.creator,
                     aws_auth: c.aws_auth.as_ref().map(|d| serde_json::json!(d)),
+                    namespaces: &c.namespaces,
                 };
                 let cp = control_plane::ControlPlane::start(
                     &spec,

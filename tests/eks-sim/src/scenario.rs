@@ -176,6 +176,10 @@ pub struct Cluster {
     /// does.
     #[serde(default = "default_true")]
     pub bootstrap_cluster_creator_admin_permissions: bool,
+    /// Namespaces beyond Kubernetes' own (default, kube-system, kube-public, kube-node-lease),
+    /// there from the start (on a real control plane too).
+    #[serde(default)]
+    pub namespaces: Vec<String>,
 }
 
 /// How long a mode switch takes when the scenario does not say (see the default scenario).

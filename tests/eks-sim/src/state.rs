@@ -127,6 +127,12 @@ pub struct ClusterState {
     /// "namespace/name" -> ConfigMap object
     pub config_maps: BTreeMap<String, Value>,
     pub access_entries: BTreeMap<String, AccessEntry>,
+    /// "rolebindings/namespace/name" or "clusterrolebindings/name" -> the binding.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rbac: BTreeMap<String, Value>,
+    /// The namespaces that exist (a RoleBinding goes only into one of them).
+    #[serde(skip)]
+    pub namespaces: std::collections::BTreeSet<String>,
     pub updates: BTreeMap<String, ClusterUpdate>,
     #[serde(skip)]
     pub switch_ms: i64,
@@ -436,6 +442,12 @@ impl World {
             kube_apiserver: None,
             config_maps: BTreeMap::new(),
             access_entries: BTreeMap::new(),
+            rbac: BTreeMap::new(),
+            namespaces: crate::rbac_api::BUILT_IN_NAMESPACES
+                .iter()
+                .map(|n| n.to_string())
+                .chain(c.namespaces.iter().cloned())
+                .collect(),
             updates: BTreeMap::new(),
             switch_ms: (c.authentication_mode_switch_seconds * 1000.0) as i64,
             switch_fails: c.authentication_mode_switch_fails,

@@ -3,6 +3,7 @@
 //! a cluster switched, aws-auth written), so the plan is what a real run would do, call for call.
 //! The aws-auth diff is computed from the recorded write itself.
 
+mod bindings;
 mod recorder;
 
 use std::fmt;

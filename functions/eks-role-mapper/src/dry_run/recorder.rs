@@ -17,6 +17,7 @@ use crate::cloud::{
 use crate::decision::AuthMode;
 use crate::error::Result;
 use crate::ownership::EntryOwner;
+use crate::rbac::{At, Binding};
 
 /// The recording adapter's factory.
 #[derive(Clone)]
@@ -74,23 +75,31 @@ impl<C: Connect> Connect for Recorder<C> {
 
 /// What the recorded writes changed, as later reads of the same run must see it.
 #[derive(Default)]
-struct Seen {
+pub(super) struct Seen {
     switched: HashSet<String>,
     /// Access entries made (Some: with this owner) or deleted (None) by recorded writes.
     entries: HashMap<String, Option<String>>,
     /// aws-auth as last read or written, per cluster.
     aws_auth: HashMap<String, Option<ConfigMap>>,
+    /// RBAC bindings written (Some) or deleted (None) by recorded writes, by cluster.
+    pub(super) bindings: HashMap<(String, At), Option<Binding>>,
 }
 
 /// The recording adapter: real reads, recorded writes.
 pub struct Recording<K> {
-    inner: K,
+    pub(super) inner: K,
     log: Arc<Mutex<Vec<Call>>>,
     seen: Mutex<Seen>,
 }
 
 impl<K> Recording<K> {
-    fn record(&self, op: &'static str, cluster: Option<&str>, write: bool, detail: Option<&str>) {
+    pub(super) fn record(
+        &self,
+        op: &'static str,
+        cluster: Option<&str>,
+        write: bool,
+        detail: Option<&str>,
+    ) {
         self.push(Call {
             op,
             cluster: cluster.map(str::to_string),
@@ -108,7 +117,7 @@ impl<K> Recording<K> {
             .push(call);
     }
 
-    fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
+    pub(super) fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
         self.seen.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -161,6 +170,7 @@ impl<K: Cloud> Cloud for Recording<K> {
         cluster: &str,
         role: &RoleArn,
         owner: &str,
+        _kubernetes_groups: &[String],
     ) -> Result<bool> {
         if self.entry_exists(cluster, role, owner).await? {
             // A real run's create is refused (ResourceInUseException): the entry is adopted.
@@ -207,9 +217,35 @@ impl<K: Cloud> Cloud for Recording<K> {
         }
     }
 
-    async fn associate_policy(&self, cluster: &str, _role: &RoleArn, policy: &str) -> Result<()> {
+    async fn associate_policy(
+        &self,
+        cluster: &str,
+        _role: &RoleArn,
+        policy: &str,
+        namespaces: &[String],
+    ) -> Result<()> {
+        let scope = match namespaces {
+            [] => "cluster".to_string(),
+            some => format!("namespaces {}", some.join(",")),
+        };
+        let detail = format!("{policy} ({scope})");
         self.record(
             "eks:AssociateAccessPolicy",
+            Some(cluster),
+            true,
+            Some(&detail),
+        );
+        Ok(())
+    }
+
+    async fn disassociate_policy(
+        &self,
+        cluster: &str,
+        _role: &RoleArn,
+        policy: &str,
+    ) -> Result<()> {
+        self.record(
+            "eks:DisassociateAccessPolicy",
             Some(cluster),
             true,
             Some(policy),
@@ -329,5 +365,33 @@ impl<K: Cloud> Cloud for Recording<K> {
             .aws_auth
             .insert(info.name.clone(), Some(object.clone()));
         Ok(object)
+    }
+
+    async fn read_binding(
+        &self,
+        info: &ClusterInfo,
+        at: &At,
+    ) -> Result<Option<Binding>, StoreError> {
+        self.dry_read_binding(info, at).await
+    }
+
+    async fn owned_bindings(
+        &self,
+        info: &ClusterInfo,
+        owner: &str,
+    ) -> Result<Vec<Binding>, StoreError> {
+        self.dry_owned_bindings(info, owner).await
+    }
+
+    async fn write_binding(
+        &self,
+        info: &ClusterInfo,
+        binding: &Binding,
+    ) -> Result<bool, StoreError> {
+        Ok(self.dry_write_binding(info, binding))
+    }
+
+    async fn delete_binding(&self, info: &ClusterInfo, at: &At) -> Result<bool, StoreError> {
+        Ok(self.dry_delete_binding(info, at))
     }
 }

@@ -19,12 +19,15 @@ pub async fn create_access_entry(
     cluster: &str,
     role: &RoleArn,
     owner: &str,
+    kubernetes_groups: &[String],
 ) -> Result<bool> {
+    let groups = (!kubernetes_groups.is_empty()).then(|| kubernetes_groups.to_vec());
     let create = || {
         eks.create_access_entry()
             .cluster_name(cluster)
             .principal_arn(role.as_str())
             .r#type(STANDARD)
+            .set_kubernetes_groups(groups.clone())
             .tags(OWNER_TAG, owner)
             .send()
     };
@@ -141,23 +144,28 @@ pub async fn list_clusters(eks: &aws_sdk_eks::Client) -> Result<Vec<String>> {
     }
 }
 
-/// Associates the access policy with the entry at cluster scope (idempotent in EKS).
-pub async fn associate_cluster_policy(
+/// Associates the access policy with the entry at cluster scope, or namespace scope over
+/// `namespaces` (idempotent in EKS; associating again replaces the scope).
+pub async fn associate_policy(
     eks: &aws_sdk_eks::Client,
     cluster: &str,
     role: &RoleArn,
     policy_arn: &str,
+    namespaces: &[String],
 ) -> Result<()> {
+    let scope = match namespaces {
+        [] => AccessScope::builder().r#type(AccessScopeType::Cluster),
+        some => AccessScope::builder()
+            .r#type(AccessScopeType::Namespace)
+            .set_namespaces(Some(some.to_vec())),
+    }
+    .build();
     let associate = || {
         eks.associate_access_policy()
             .cluster_name(cluster)
             .principal_arn(role.as_str())
             .policy_arn(policy_arn)
-            .access_scope(
-                AccessScope::builder()
-                    .r#type(AccessScopeType::Cluster)
-                    .build(),
-            )
+            .access_scope(scope.clone())
             .send()
     };
     // Right after the entry is made, EKS may not find it yet (terraform-provider-aws retries
@@ -215,13 +223,11 @@ pub async fn record_association(
     Ok(())
 }
 
-/// Disassociates the recorded policy (already gone is fine), then removes the record.
-pub async fn take_back_association(
+/// Disassociates a policy from the role's entry; one not associated is fine.
+pub async fn disassociate_policy(
     eks: &aws_sdk_eks::Client,
     cluster: &str,
     role: &RoleArn,
-    entry_arn: &str,
-    owner: &str,
     policy: &str,
 ) -> Result<()> {
     match eks
@@ -232,10 +238,22 @@ pub async fn take_back_association(
         .send()
         .await
     {
-        Ok(_) => {}
-        Err(e) if code(&e) == Some("ResourceNotFoundException") => {}
-        Err(e) => return Err(aws_error("DisassociateAccessPolicy", e)),
+        Ok(_) => Ok(()),
+        Err(e) if code(&e) == Some("ResourceNotFoundException") => Ok(()),
+        Err(e) => Err(aws_error("DisassociateAccessPolicy", e)),
     }
+}
+
+/// Disassociates the recorded policy (already gone is fine), then removes the record.
+pub async fn take_back_association(
+    eks: &aws_sdk_eks::Client,
+    cluster: &str,
+    role: &RoleArn,
+    entry_arn: &str,
+    owner: &str,
+    policy: &str,
+) -> Result<()> {
+    disassociate_policy(eks, cluster, role, policy).await?;
     eks.untag_resource()
         .resource_arn(entry_arn)
         .tag_keys(crate::ownership::associated_tag(owner))

@@ -24,6 +24,7 @@ use crate::cloud::{AdminRole, Connect, Reinvoke, StackResource, Stacks};
 use crate::decision::AuthMode;
 use crate::error::{Error, Result};
 use crate::ownership::STANDARD;
+use crate::rbac::{At, Binding};
 
 /// The region a cluster is in unless it says otherwise, and the function's own.
 pub const HOME_REGION: &str = "us-east-1";
@@ -62,6 +63,8 @@ pub struct Cluster {
     pub created_at: Option<SystemTime>,
     /// The region it is in: only a port for that region finds it.
     pub region: String,
+    /// The RBAC bindings (every namespace exists here).
+    pub bindings: BTreeMap<At, Binding>,
 }
 
 impl Cluster {
@@ -75,6 +78,7 @@ impl Cluster {
             kube_reachable: true,
             created_at: None,
             region: HOME_REGION.into(),
+            bindings: BTreeMap::new(),
         }
     }
 

@@ -11,6 +11,7 @@ use crate::cloud::{Cloud, ClusterInfo, StoreError};
 use crate::decision::AuthMode;
 use crate::error::{Error, Result};
 use crate::ownership::{associated_tag, EntryOwner, OWNER_TAG};
+use crate::rbac::{At, Binding};
 
 /// The port of one region of a [`Memory`].
 #[derive(Clone)]
@@ -120,6 +121,7 @@ impl Cloud for Region {
         cluster: &str,
         role: &RoleArn,
         owner: &str,
+        _kubernetes_groups: &[String],
     ) -> Result<bool> {
         let mut w = self.world();
         let entries = w.entries("CreateAccessEntry", cluster)?;
@@ -156,7 +158,24 @@ impl Cloud for Region {
         )
     }
 
-    async fn associate_policy(&self, cluster: &str, role: &RoleArn, policy: &str) -> Result<()> {
+    async fn disassociate_policy(&self, cluster: &str, role: &RoleArn, policy: &str) -> Result<()> {
+        let mut w = self.world();
+        let entries = w.entries("DisassociateAccessPolicy", cluster)?;
+        if let Some(e) = entries.get_mut(role.as_str()) {
+            if e.policies.remove(policy) {
+                w.writes.push(format!("DisassociateAccessPolicy {cluster}"));
+            }
+        }
+        Ok(())
+    }
+
+    async fn associate_policy(
+        &self,
+        cluster: &str,
+        role: &RoleArn,
+        policy: &str,
+        _namespaces: &[String],
+    ) -> Result<()> {
         let mut w = self.world();
         let entry = w
             .entries("AssociateAccessPolicy", cluster)?
@@ -294,6 +313,69 @@ impl Cloud for Region {
         let op = if create { "k8s:create" } else { "k8s:update" };
         w.writes.push(format!("{op} {}", info.name));
         Ok(object)
+    }
+
+    async fn read_binding(
+        &self,
+        info: &ClusterInfo,
+        at: &At,
+    ) -> Result<Option<Binding>, StoreError> {
+        let mut w = self.world();
+        let c = w.cluster("k8s:get", &info.name)?;
+        Ok(c.bindings.get(at).cloned())
+    }
+
+    async fn owned_bindings(
+        &self,
+        info: &ClusterInfo,
+        owner: &str,
+    ) -> Result<Vec<Binding>, StoreError> {
+        let mut w = self.world();
+        let c = w.cluster("k8s:list", &info.name)?;
+        let mine = |b: &&Binding| b.owner.as_deref() == Some(owner);
+        Ok(c.bindings.values().filter(mine).cloned().collect())
+    }
+
+    async fn write_binding(
+        &self,
+        info: &ClusterInfo,
+        binding: &Binding,
+    ) -> Result<bool, StoreError> {
+        let mut w = self.world();
+        w.resource_version += 1;
+        let rv = w.resource_version.to_string();
+        let c = w.cluster("k8s:write", &info.name)?;
+        let current = c
+            .bindings
+            .get(&binding.at)
+            .map(|b| b.resource_version.clone());
+        match (&binding.resource_version, current) {
+            (None, Some(_)) => return Err(StoreError::Conflict),
+            (Some(_), None) => return Ok(false),
+            (Some(mine), Some(theirs)) if Some(mine) != theirs.as_ref() => {
+                return Err(StoreError::Conflict)
+            }
+            _ => {}
+        }
+        let stored = Binding {
+            resource_version: Some(rv),
+            ..binding.clone()
+        };
+        c.bindings.insert(binding.at.clone(), stored);
+        w.writes
+            .push(format!("k8s:write {} {}", info.name, binding.at.shown()));
+        Ok(true)
+    }
+
+    async fn delete_binding(&self, info: &ClusterInfo, at: &At) -> Result<bool, StoreError> {
+        let mut w = self.world();
+        let c = w.cluster("k8s:delete", &info.name)?;
+        let gone = c.bindings.remove(at).is_some();
+        if gone {
+            w.writes
+                .push(format!("k8s:delete {} {}", info.name, at.shown()));
+        }
+        Ok(gone)
     }
 }
 

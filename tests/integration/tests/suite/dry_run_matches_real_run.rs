@@ -33,6 +33,8 @@ const STACKS: &[&[&str]] = &[
     &["create-many.json", "update-many.json", "delete-many.json"],
     &["create-every-cluster.json", "reconcile-every-cluster.json"],
     &["delete-after-failed-create.json"],
+    // A level below cluster-admin: the RoleBinding, aws-auth and the namespaced association.
+    &["create-view-namespaced.json"],
     // The default scenario holds create.json's stack, with the role's entry gone from aws-auth.
     &["reconcile.json"],
     &["create.json", "delete.json", "reconcile.json"],

@@ -6,6 +6,7 @@
 //! `secrets_in_logs.rs` stays a binary of its own: it installs the process's global log capture
 //! first, which every other test here would race it for.
 
+mod access_levels_real;
 mod dry_run_matches_real_run;
 mod eksctl_peer;
 mod events_bad_corpus;
@@ -26,6 +27,7 @@ mod mapper_modes;
 mod multi_cluster;
 mod real_control_plane;
 mod real_vs_simulated_kubernetes;
+mod real_vs_simulated_rbac;
 mod reconcile;
 mod sim_cluster_lifecycle;
 mod sim_stacks;

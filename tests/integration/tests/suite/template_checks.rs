@@ -416,14 +416,35 @@ fn finding_2_writes_are_pinned_to_the_role_the_policy_the_scope_and_the_tag() {
         cond(create, "Null", "aws:RequestTag/eks-role-mapper/owner"),
         json!("false")
     );
-    let associate = statements_for(&doc, "eks:AssociateAccessPolicy")[0];
+    // Cluster-admin at cluster scope only; the other levels at cluster scope or a namespace
+    // scope of the stack's Namespaces (none here: [""] admits no namespace).
+    let associate = statements_for(&doc, "eks:AssociateAccessPolicy");
+    assert_eq!(associate.len(), 2, "{doc}");
     assert_eq!(
-        cond(associate, "ArnEquals", "eks:policyArn"),
+        cond(associate[0], "ArnEquals", "eks:policyArn"),
         json!("arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy")
     );
     assert_eq!(
-        cond(associate, "StringEquals", "eks:accessScope"),
+        cond(associate[0], "StringEquals", "eks:accessScope"),
         json!("cluster")
+    );
+    let levels = |names: &[&str]| -> Json {
+        json!(names
+            .iter()
+            .map(|n| format!("arn:aws:eks::aws:cluster-access-policy/AmazonEKS{n}Policy"))
+            .collect::<Vec<_>>())
+    };
+    assert_eq!(
+        cond(associate[1], "ArnEquals", "eks:policyArn"),
+        levels(&["Admin", "Edit", "View"])
+    );
+    assert_eq!(
+        cond(associate[1], "StringEquals", "eks:accessScope"),
+        json!(["cluster", "namespace"])
+    );
+    assert_eq!(
+        cond(associate[1], "ForAllValues:StringEquals", "eks:namespaces"),
+        json!([""])
     );
     // The owner tag, and the record of an association made on an adopted entry; nothing else.
     let tag = statements_for(&doc, "eks:TagResource")[0];
@@ -435,7 +456,7 @@ fn finding_2_writes_are_pinned_to_the_role_the_policy_the_scope_and_the_tag() {
     let take_back = statements_for(&doc, "eks:DisassociateAccessPolicy")[0];
     assert_eq!(
         cond(take_back, "ArnEquals", "eks:policyArn"),
-        json!("arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy")
+        levels(&["ClusterAdmin", "Admin", "Edit", "View"])
     );
     let switch = statements_for(&doc, "eks:UpdateClusterConfig");
     assert_eq!(switch.len(), 1, "{doc}");

@@ -405,7 +405,8 @@ async fn the_schedules_input_is_the_custom_resources_properties_in_a_reconcile_e
         assert_eq!(
             input["ResourceProperties"],
             json!({"ClusterName": clusters, "RoleArn": SERVICE_ROLE, "EnableAccessEntries": switch,
-                   "Region": REGION, "ClusterAdminRoleArn": admin})
+                   "Region": REGION, "ClusterAdminRoleArn": admin, "AccessLevel": "cluster-admin",
+                   "Namespaces": "", "KubernetesGroups": ""})
         );
         let target = &s.properties("ReconcileSchedule")["Target"];
         assert_eq!(target["Arn"], FUNCTION);
