@@ -9,7 +9,9 @@
 //! adds is the authenticator (`server --backend-mode=MountedFile,EKSConfigMap`): the cluster
 //! creator mapped in its own file, as EKS maps the creator outside aws-auth, and everything else
 //! read from `kube-system/aws-auth` as it changes. `--authentication-token-webhook-cache-ttl=0s`:
-//! the default caches each answer (refusals too) for two minutes.
+//! the default caches each answer (refusals too) for two minutes. kube-controller-manager runs its
+//! ClusterRole aggregation controller alone, so the built-in `admin`, `edit` and `view` hold their
+//! rules as on EKS.
 //!
 //! The authenticator checks a token by calling the token's presigned STS URL; that host must be a
 //! real STS name (pkg/token/token.go `verifyHost`), so its process alone gets `HTTPS_PROXY` (the
@@ -53,12 +55,13 @@ pub fn cache_dir() -> PathBuf {
     }
 }
 
-/// The path of a built component (`etcd`, `kube-apiserver`, `aws-iam-authenticator`, `eksctl`,
+/// The path of a built component (`etcd`, `kube-apiserver`, `kube-controller-manager`,
+/// `aws-iam-authenticator`, `eksctl`,
 /// `aws-lambda-rie`) at its pinned version; an error that says how to build it when it is missing.
 pub fn binary(name: &str) -> Result<PathBuf> {
     let key = match name {
         "etcd" => "ETCD_VERSION",
-        "kube-apiserver" => "KUBERNETES_VERSION",
+        "kube-apiserver" | "kube-controller-manager" => "KUBERNETES_VERSION",
         "aws-iam-authenticator" => "AWS_IAM_AUTHENTICATOR_VERSION",
         "eksctl" => "EKSCTL_VERSION",
         "aws-lambda-rie" => "LAMBDA_RIE_VERSION",
@@ -176,10 +179,11 @@ impl ControlPlane {
         ca: &Authority,
         proxy: &str,
     ) -> Result<ControlPlane> {
-        let (etcd, apiserver, authenticator) = (
+        let (etcd, apiserver, authenticator, controller_manager) = (
             binary("etcd")?,
             binary("kube-apiserver")?,
             binary("aws-iam-authenticator")?,
+            binary("kube-controller-manager")?,
         );
         let dir = std::env::temp_dir().join(format!(
             "eks-sim-{}-{}",
@@ -332,8 +336,45 @@ impl ControlPlane {
             .ok()
             .and_then(|v| v["gitVersion"].as_str().map(str::to_string))
             .unwrap_or_default();
-        // On EKS the controller manager fills the built-in admin, edit and view roles.
-        crate::aggregation::aggregate_cluster_roles(&cp).await?;
+        // The controller manager's ClusterRole aggregation controller fills the built-in admin,
+        // edit and view roles (the apiserver's bootstrap policy makes them with an
+        // aggregationRule and no rules of their own), as on EKS. Only that controller runs: the
+        // tests have no nodes, pods or service accounts for the others.
+        let kcm = spawn(
+            &cp.dir,
+            "kube-controller-manager.log",
+            &controller_manager,
+            &[
+                format!("--kubeconfig={}", cp.admin_kubeconfig().display()),
+                "--controllers=clusterrole-aggregation".into(),
+                "--leader-elect=false".into(),
+                "--secure-port=0".into(),
+            ],
+            &[],
+        )?;
+        cp._children.push(kcm);
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            // `admin` aggregates `edit`, which aggregates `view`: its rules come last.
+            let (_, body) = cp
+                .request(
+                    "GET",
+                    "/apis/rbac.authorization.k8s.io/v1/clusterroles/admin",
+                    None,
+                )
+                .await?;
+            let role: Value = serde_json::from_str(&body).unwrap_or_default();
+            if role["rules"].as_array().is_some_and(|r| r.len() > 10) {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(Error::ControlPlane(format!(
+                    "the built-in ClusterRoles were not aggregated after {START_TIMEOUT:?}:\n{}",
+                    tail(&cp.dir, "kube-controller-manager.log")
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         for ns in spec.namespaces {
             let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
             let (status, answer) = cp

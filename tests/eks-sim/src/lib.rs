@@ -4,7 +4,6 @@
 //! out in DescribeCluster as EKS does. Real clients (kubectl, aws-cli, moto) are the judges of its
 //! fidelity; see the tests under `tests/integration`.
 
-pub mod aggregation;
 pub mod authenticator_yaml;
 pub mod aws_api;
 pub mod cfn_api;
