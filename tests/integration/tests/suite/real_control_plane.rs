@@ -8,25 +8,12 @@
 use std::time::{Duration, Instant};
 
 use eks_sim::Scenario;
-use integration::{props, text, ClientEnv, Harness, WhoAmI, ADMIN_ROLE, SERVICE_ROLE};
+use integration::{legacy_props, text, ClientEnv, Harness, WhoAmI, ADMIN_ROLE, SERVICE_ROLE};
 use serde_json::{json, Value};
 
 const LEGACY: &str = "arn:aws:eks:us-east-1:111122223333:cluster/legacy";
 const SERVICE_ROLE_NAME: &str = "3f1c2a9e-0b7d-4c55-9e2f-6d1a8b7c5e40-RoleForAccessingEksAndEcr";
 const SSO_ROLE: &str = "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0a1b2c";
-
-/// The Create's properties on `legacy`, reaching the cluster through the role aws-auth maps as
-/// `system:masters` (the Lambda's own role is mapped nowhere).
-fn legacy_props(extra: Value) -> Value {
-    let mut p = props("legacy");
-    p["ClusterAdminRoleArn"] = json!(ADMIN_ROLE);
-    if let Value::Object(m) = extra {
-        for (k, v) in m {
-            p[k] = v;
-        }
-    }
-    p
-}
 
 /// Polls `f` until it is Ok: an aws-auth change reaches the authenticator through its watch, a
 /// moment after the write (as on EKS). Fails with the last answer after 20 s.
