@@ -66,6 +66,18 @@ fn statuses(lines: &[Value]) -> Vec<String> {
         .collect()
 }
 
+/// Nothing was refused by IAM along the way.
+fn none_refused_by_iam(lines: &[Value]) {
+    for l in lines {
+        for c in l["Calls"].as_array().unwrap() {
+            assert!(
+                !c["Reason"].as_str().unwrap().contains("not authorized"),
+                "{l}"
+            );
+        }
+    }
+}
+
 fn update(pairs: &[(&str, &str)]) -> Step {
     Step::Update(kv(pairs))
 }
@@ -116,15 +128,7 @@ async fn drop_a_cluster_add_it_back_star_and_names_a_forced_failure_and_delete()
         2,
         "update, rollback"
     );
-    // Nothing was refused by IAM along the way.
-    for l in &lines {
-        for c in l["Calls"].as_array().unwrap() {
-            assert!(
-                !c["Reason"].as_str().unwrap().contains("not authorized"),
-                "{l}"
-            );
-        }
-    }
+    none_refused_by_iam(&lines);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -321,14 +325,7 @@ async fn cluster_admin_to_view_in_a_namespace_to_edit_a_refused_namespace_rolled
         "{lines:#?}"
     );
     assert!(!clean, "a rollback happened");
-    for l in &lines {
-        for c in l["Calls"].as_array().unwrap() {
-            assert!(
-                !c["Reason"].as_str().unwrap().contains("not authorized"),
-                "{l}"
-            );
-        }
-    }
+    none_refused_by_iam(&lines);
     let policy =
         |name: &str| format!("arn:aws:eks::aws:cluster-access-policy/AmazonEKS{name}Policy");
     let ml = serde_json::json!({"type": "namespace", "namespaces": ["ml"]});
