@@ -111,14 +111,15 @@ pub trait Cloud: Send + Sync {
     fn list_clusters(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
     /// DescribeCluster; None when the cluster does not exist.
     fn describe(&self, cluster: &str) -> impl Future<Output = Result<Option<ClusterInfo>>> + Send;
-    /// Creates the role's access entry tagged with `owner`, with the extra Kubernetes groups;
-    /// `true` when one existed already.
+    /// Creates the role's access entry tagged with `owner`, with the extra Kubernetes groups and
+    /// the username given (None: EKS's own); `true` when one existed already.
     fn create_access_entry(
         &self,
         cluster: &str,
         role: &RoleArn,
         owner: &str,
         kubernetes_groups: &[String],
+        username: Option<&str>,
     ) -> impl Future<Output = Result<bool>> + Send;
     /// Whether the role has an access entry and whether `owner`'s tag is on it.
     fn access_entry_owner(

@@ -125,8 +125,10 @@ impl Cloud for Live {
         role: &RoleArn,
         owner: &str,
         kubernetes_groups: &[String],
+        username: Option<&str>,
     ) -> Result<bool> {
-        eks::create_access_entry(&self.eks, cluster, role, owner, kubernetes_groups).await
+        let extra = (kubernetes_groups, username);
+        eks::create_access_entry(&self.eks, cluster, role, owner, extra).await
     }
 
     async fn access_entry_owner(

@@ -112,7 +112,13 @@ impl<K: Cloud> Scope<'_, K> {
                         let groups = &props.access.kubernetes_groups;
                         let raced = self
                             .cloud
-                            .create_access_entry(cluster, self.role, self.owner, groups)
+                            .create_access_entry(
+                                cluster,
+                                self.role,
+                                self.owner,
+                                groups,
+                                props.entry_username.as_deref(),
+                            )
                             .await?;
                         self.associate(cluster, props, &props.access_policy_arn)
                             .await?;

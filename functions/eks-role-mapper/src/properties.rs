@@ -141,6 +141,8 @@ pub struct Properties {
     pub region: Option<String>,
     /// The level, its namespaces and the extra groups.
     pub access: Access,
+    /// `Username` as given, for an access entry (None: EKS makes its session-aware default).
+    pub entry_username: Option<String>,
 }
 
 fn string(props: &serde_json::Map<String, Value>, field: &str) -> Result<Option<String>> {
@@ -312,7 +314,8 @@ impl Properties {
         let role_text = string(props, "RoleArn")?
             .ok_or_else(|| Error::invalid("RoleArn", "required: the ARN of the IAM role to map"))?;
         let role = RoleArn::parse("RoleArn", &role_text)?;
-        let username = match string(props, "Username")? {
+        let entry_username = string(props, "Username")?;
+        let username = match entry_username.clone() {
             Some(u) => {
                 validate_identity_text("Username", &u, false)?;
                 validate_username(&u)?;
@@ -401,6 +404,7 @@ impl Properties {
             enable_access_entries: boolean(props, "EnableAccessEntries")?,
             region: string(props, "Region")?.map(|r| region(&r)).transpose()?,
             access,
+            entry_username,
         })
     }
 }

@@ -165,6 +165,9 @@ fn properties(params: &BTreeMap<String, String>, r: &Rendered, region: &str) -> 
         "RoleArn": r.role("RoleForConcurrentService").arn,
         "EnableAccessEntries": if get("EnableAccessEntries").is_empty() { "false" } else { get("EnableAccessEntries") },
         "Region": region,
+        "AccessLevel": if get("AccessLevel").is_empty() { "cluster-admin" } else { get("AccessLevel") },
+        "Namespaces": get("Namespaces"),
+        "KubernetesGroups": get("KubernetesGroups"),
     });
     for k in ["ClusterAdminRoleArn", "ClusterAdminExternalId"] {
         if !get(k).is_empty() {
@@ -190,6 +193,9 @@ pub fn reconcile_event(stack_id: &str, physical_id: &str, props: &Value) -> Valu
             "EnableAccessEntries": get("EnableAccessEntries", "false"),
             "Region": get("Region", ""),
             "ClusterAdminRoleArn": get("ClusterAdminRoleArn", ""),
+            "AccessLevel": get("AccessLevel", "cluster-admin"),
+            "Namespaces": get("Namespaces", ""),
+            "KubernetesGroups": get("KubernetesGroups", ""),
         },
     })
 }

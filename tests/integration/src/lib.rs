@@ -313,6 +313,19 @@ pub fn props(cluster: &str) -> Value {
     json!({ "ClusterName": cluster, "RoleArn": SERVICE_ROLE })
 }
 
+/// The properties of a grant on `legacy` (the CONFIG_MAP cluster), reaching its Kubernetes API
+/// through the role aws-auth maps as `system:masters`, with `extra` properties on top.
+pub fn legacy_props(extra: Value) -> Value {
+    let mut p = props("legacy");
+    p["ClusterAdminRoleArn"] = json!(ADMIN_ROLE);
+    if let Value::Object(m) = extra {
+        for (k, v) in m {
+            p[k] = v;
+        }
+    }
+    p
+}
+
 /// Entries whose rolearn is `arn` (exact).
 pub fn entries_for<'a>(entries: &'a [Value], arn: &str) -> Vec<&'a Value> {
     entries

@@ -171,6 +171,7 @@ impl<K: Cloud> Cloud for Recording<K> {
         role: &RoleArn,
         owner: &str,
         _kubernetes_groups: &[String],
+        _username: Option<&str>,
     ) -> Result<bool> {
         if self.entry_exists(cluster, role, owner).await? {
             // A real run's create is refused (ResourceInUseException): the entry is adopted.

@@ -19,7 +19,7 @@ pub async fn create_access_entry(
     cluster: &str,
     role: &RoleArn,
     owner: &str,
-    kubernetes_groups: &[String],
+    (kubernetes_groups, username): (&[String], Option<&str>),
 ) -> Result<bool> {
     let groups = (!kubernetes_groups.is_empty()).then(|| kubernetes_groups.to_vec());
     let create = || {
@@ -28,6 +28,7 @@ pub async fn create_access_entry(
             .principal_arn(role.as_str())
             .r#type(STANDARD)
             .set_kubernetes_groups(groups.clone())
+            .set_username(username.map(str::to_string))
             .tags(OWNER_TAG, owner)
             .send()
     };

@@ -122,6 +122,7 @@ impl Cloud for Region {
         role: &RoleArn,
         owner: &str,
         _kubernetes_groups: &[String],
+        _username: Option<&str>,
     ) -> Result<bool> {
         let mut w = self.world();
         let entries = w.entries("CreateAccessEntry", cluster)?;

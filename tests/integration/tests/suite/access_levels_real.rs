@@ -7,23 +7,12 @@
 use std::time::{Duration, Instant};
 
 use eks_sim::Scenario;
-use integration::{props, ClientEnv, Harness, ADMIN_ROLE};
+use integration::{legacy_props, ClientEnv, Harness};
 use serde_json::{json, Value};
 
 const LEGACY: &str = "arn:aws:eks:us-east-1:111122223333:cluster/legacy";
 const SERVICE_ROLE_NAME: &str = "3f1c2a9e-0b7d-4c55-9e2f-6d1a8b7c5e40-RoleForAccessingEksAndEcr";
 const RBAC: &str = "/apis/rbac.authorization.k8s.io/v1";
-
-fn legacy_props(extra: Value) -> Value {
-    let mut p = props("legacy");
-    p["ClusterAdminRoleArn"] = json!(ADMIN_ROLE);
-    if let Value::Object(m) = extra {
-        for (k, v) in m {
-            p[k] = v;
-        }
-    }
-    p
-}
 
 /// Each (can-i arguments, expected answer) holds, within 20 s (aws-auth reaches the
 /// authenticator through its watch, a moment after the write, as on EKS).

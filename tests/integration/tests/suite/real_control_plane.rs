@@ -7,23 +7,10 @@
 
 use eks_sim::Scenario;
 use integration::{
-    eventually, is, props, refused, text, ClientEnv, Harness, ADMIN_ROLE, LEGACY_ARN, SERVICE_ROLE,
-    SERVICE_ROLE_NAME, SSO_ROLE,
+    eventually, is, legacy_props, refused, text, ClientEnv, Harness, ADMIN_ROLE, LEGACY_ARN,
+    SERVICE_ROLE, SERVICE_ROLE_NAME, SSO_ROLE,
 };
 use serde_json::{json, Value};
-
-/// The Create's properties on `legacy`, reaching the cluster through the role aws-auth maps as
-/// `system:masters` (the Lambda's own role is mapped nowhere).
-fn legacy_props(extra: Value) -> Value {
-    let mut p = props("legacy");
-    p["ClusterAdminRoleArn"] = json!(ADMIN_ROLE);
-    if let Value::Object(m) = extra {
-        for (k, v) in m {
-            p[k] = v;
-        }
-    }
-    p
-}
 
 async fn success(h: &Harness, event: Value) -> Value {
     let r = h.invoke(event).await;

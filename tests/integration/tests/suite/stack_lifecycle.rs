@@ -66,6 +66,18 @@ fn statuses(lines: &[Value]) -> Vec<String> {
         .collect()
 }
 
+/// Nothing was refused by IAM along the way.
+fn none_refused_by_iam(lines: &[Value]) {
+    for l in lines {
+        for c in l["Calls"].as_array().unwrap() {
+            assert!(
+                !c["Reason"].as_str().unwrap().contains("not authorized"),
+                "{l}"
+            );
+        }
+    }
+}
+
 fn update(pairs: &[(&str, &str)]) -> Step {
     Step::Update(kv(pairs))
 }
@@ -116,15 +128,7 @@ async fn drop_a_cluster_add_it_back_star_and_names_a_forced_failure_and_delete()
         2,
         "update, rollback"
     );
-    // Nothing was refused by IAM along the way.
-    for l in &lines {
-        for c in l["Calls"].as_array().unwrap() {
-            assert!(
-                !c["Reason"].as_str().unwrap().contains("not authorized"),
-                "{l}"
-            );
-        }
-    }
+    none_refused_by_iam(&lines);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -266,4 +270,93 @@ async fn a_reconcile_runs_under_the_rendered_policy_only_where_the_template_sche
         "{}",
         lines[1]
     );
+}
+
+/// What the role holds after a step: modern's policies with their scopes, legacy's bindings.
+fn grant(sim: &eks_sim::Simulator) -> (Value, Vec<String>) {
+    let state = sim.state_json();
+    let clusters = &state["clusters"];
+    let entries = clusters["modern"]["access_entries"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let policies = entries
+        .values()
+        .find(|e| {
+            e["principal_arn"]
+                .as_str()
+                .unwrap()
+                .ends_with("RoleForAccessingEksAndEcr")
+        })
+        .map_or(Value::Null, |e| e["policies"].clone());
+    let bindings = clusters["legacy"]["rbac"]
+        .as_object()
+        .map_or_else(Vec::new, |m| m.keys().cloned().collect());
+    (policies, bindings)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_admin_to_view_in_a_namespace_to_edit_a_refused_namespace_rolled_back_and_delete() {
+    let mut seen = Vec::new();
+    let (clean, lines) = play_observed(
+        eks_sim::Scenario::default_scenario(),
+        &[
+            ("ClusterName", "modern,legacy"),
+            ("ClusterAdminRoleArn", ADMIN_ROLE),
+        ],
+        vec![
+            update(&[("AccessLevel", "view"), ("Namespaces", "ml")]),
+            update(&[("AccessLevel", "edit")]),
+            update(&[("Namespaces", "ml,nope")]),
+            Step::Delete,
+        ],
+        &mut |_, sim| seen.push(grant(sim)),
+    )
+    .await;
+    assert_eq!(
+        statuses(&lines),
+        [
+            "CREATE_COMPLETE",
+            "UPDATE_COMPLETE",
+            "UPDATE_COMPLETE",
+            "UPDATE_ROLLBACK_COMPLETE",
+            "DELETE_COMPLETE"
+        ],
+        "{lines:#?}"
+    );
+    assert!(!clean, "a rollback happened");
+    none_refused_by_iam(&lines);
+    let policy =
+        |name: &str| format!("arn:aws:eks::aws:cluster-access-policy/AmazonEKS{name}Policy");
+    let ml = serde_json::json!({"type": "namespace", "namespaces": ["ml"]});
+    let owner_binding = |b: &[String], level: &str| {
+        b.len() == 1
+            && b[0].starts_with("rolebindings/ml/eks-role-mapper-")
+            && b[0].ends_with(level)
+    };
+    let only = |p: &Value, name: &str| -> Value {
+        let m = p.as_object().cloned().unwrap_or_default();
+        assert_eq!(m.len(), 1, "one policy: {p}");
+        m[&policy(name)].clone()
+    };
+    assert_eq!(
+        only(&seen[0].0, "ClusterAdmin")["type"],
+        "cluster",
+        "{seen:?}"
+    );
+    assert!(seen[0].1.is_empty(), "{seen:?}");
+    assert_eq!(only(&seen[1].0, "View"), ml, "{seen:?}");
+    assert!(owner_binding(&seen[1].1, "-view"), "{seen:?}");
+    assert_eq!(only(&seen[2].0, "Edit"), ml, "{seen:?}");
+    assert!(owner_binding(&seen[2].1, "-edit"), "{seen:?}");
+    assert!(
+        lines[3]["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("Namespaces: namespace nope does not exist"),
+        "{}",
+        lines[3]
+    );
+    assert_eq!(seen[3], seen[2], "the rollback restores edit in ml");
+    assert!(seen[4].1.is_empty(), "Delete takes the bindings: {seen:?}");
 }
