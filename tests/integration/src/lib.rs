@@ -5,7 +5,8 @@ pub use cfn_replay::rendered;
 
 pub mod real;
 pub use real::{
-    eksctl, eventually, is, named, refused, Rie, WhoAmI, LEGACY_ARN, SERVICE_ROLE_NAME, SSO_ROLE,
+    differences, eksctl, eventually, is, named, on_both_sides, refused, Rie, Step, WhoAmI,
+    LEGACY_ARN, SERVICE_ROLE_NAME, SSO_ROLE,
 };
 
 use std::time::{Duration, SystemTime};

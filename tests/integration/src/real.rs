@@ -285,3 +285,43 @@ impl Rie {
         })
     }
 }
+
+/// One step of a differential sequence: its name and what of the answer is compared.
+pub type Step = (String, Value);
+
+/// Runs `sequence(base URL, CA, token)` against the default scenario's `legacy` twice: on the real
+/// control plane and on the simulator's own stand-in, each with the cluster creator's token from
+/// the real `aws eks get-token`. Answers (real steps, simulated steps, the real server's version).
+pub async fn on_both_sides<F, Fut>(sequence: F) -> (Vec<Step>, Vec<Step>, String)
+where
+    F: Fn(String, String, String) -> Fut,
+    Fut: std::future::Future<Output = Vec<Step>>,
+{
+    let real = crate::real_simulator(eks_sim::Scenario::default_scenario()).await;
+    let stand_in = eks_sim::Simulator::start(eks_sim::Scenario::default_scenario())
+        .await
+        .expect("simulator starts");
+    let mut results = Vec::new();
+    for sim in [&real, &stand_in] {
+        let env = ClientEnv::new(sim);
+        let token = env.get_token(
+            env.command(crate::aws_cli()),
+            "legacy",
+            "https://sts.us-east-1.amazonaws.com",
+        );
+        let base = sim.cluster_endpoint("legacy").expect("legacy");
+        results.push(sequence(base, sim.ca_pem(), token).await);
+    }
+    let version = real.real_clusters()[0].1.clone();
+    let simulated = results.pop().unwrap_or_default();
+    (results.pop().unwrap_or_default(), simulated, version)
+}
+
+/// The steps whose answers differ, one readable entry each.
+pub fn differences(real: &[Step], simulated: &[Step]) -> Vec<String> {
+    real.iter()
+        .zip(simulated)
+        .filter(|((_, r), (_, s))| r != s)
+        .map(|((name, r), (_, s))| format!("{name}:\n  real      {r}\n  simulated {s}"))
+        .collect()
+}

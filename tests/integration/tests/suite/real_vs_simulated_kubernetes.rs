@@ -133,22 +133,9 @@ async fn sequence(base: &str, ca: &str, token: &str) -> Vec<(String, Value)> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_simulated_kubernetes_api_answers_as_the_real_one_does() {
-    let real = integration::real_simulator(Scenario::default_scenario()).await;
-    let simulated = Simulator::start(Scenario::default_scenario())
-        .await
-        .unwrap();
-    let mut results = Vec::new();
-    for sim in [&real, &simulated] {
-        let env = ClientEnv::new(sim);
-        let token = env.get_token(
-            env.command(aws_cli()),
-            "legacy",
-            "https://sts.us-east-1.amazonaws.com",
-        );
-        let base = sim.cluster_endpoint("legacy").unwrap();
-        results.push(sequence(&base, &sim.ca_pem(), &token).await);
-    }
-    let (r, s) = (&results[0], &results[1]);
+    let (results_real, results_simulated, version) =
+        integration::on_both_sides(|b, c, t| async move { sequence(&b, &c, &t).await }).await;
+    let (r, s) = (&results_real, &results_simulated);
     // The sequence reaches every answer the mapper tells apart, on the real server itself: a
     // comparison of successes only would prove little.
     let statuses: Vec<u64> = r
@@ -161,18 +148,11 @@ async fn the_simulated_kubernetes_api_answers_as_the_real_one_does() {
             "kube-apiserver never answered {code}: {statuses:?}"
         );
     }
-    let mut differences = Vec::new();
-    for ((name, real), (_, simulated)) in r.iter().zip(s) {
-        if real != simulated {
-            differences.push(format!(
-                "{name}:\n  real      {real}\n  simulated {simulated}"
-            ));
-        }
-    }
+    let differences = integration::differences(r, s);
     assert!(
         differences.is_empty(),
         "the simulator differs from kube-apiserver {}:\n{}",
-        real.real_clusters()[0].1,
+        version,
         differences.join("\n")
     );
 }

@@ -6,8 +6,6 @@
 //! roleRef replaced, a stale version taken) fails here.
 
 use eks_sim::control_plane::https_request;
-use eks_sim::{Scenario, Simulator};
-use integration::{aws_cli, ClientEnv};
 use serde_json::{json, Value};
 
 const RBAC: &str = "/apis/rbac.authorization.k8s.io/v1";
@@ -163,43 +161,22 @@ async fn sequence(base: &str, ca: &str, token: &str) -> Vec<(String, Value)> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_simulated_rbac_bindings_answer_as_the_real_apiserver_does() {
-    let real = integration::real_simulator(Scenario::default_scenario()).await;
-    let simulated = Simulator::start(Scenario::default_scenario())
-        .await
-        .unwrap();
-    let mut results = Vec::new();
-    for sim in [&real, &simulated] {
-        let env = ClientEnv::new(sim);
-        let token = env.get_token(
-            env.command(aws_cli()),
-            "legacy",
-            "https://sts.us-east-1.amazonaws.com",
-        );
-        let base = sim.cluster_endpoint("legacy").unwrap();
-        results.push(sequence(&base, &sim.ca_pem(), &token).await);
-    }
-    let mut differences = Vec::new();
-    for ((name, real), (_, simulated)) in results[0].iter().zip(&results[1]) {
-        if real != simulated {
-            differences.push(format!(
-                "{name}:\n  real      {real}\n  simulated {simulated}"
-            ));
-        }
-    }
+    let (real, simulated, _) =
+        integration::on_both_sides(|b, c, t| async move { sequence(&b, &c, &t).await }).await;
+    let differences = integration::differences(&real, &simulated);
     assert!(
         differences.is_empty(),
         "the stand-in differs from kube-apiserver:\n{}",
         differences.join("\n")
     );
     // The sequence says something: the refusals a kinder model would not give.
-    let codes: Vec<u64> = results[0]
+    let codes: Vec<u64> = real
         .iter()
         .map(|(_, e)| e["status"].as_u64().unwrap())
         .collect();
     assert_eq!(
         codes,
         [201, 409, 200, 200, 409, 422, 200, 201, 404, 200, 200, 200, 404, 200, 404],
-        "{:?}",
-        results[0]
+        "{real:?}"
     );
 }
