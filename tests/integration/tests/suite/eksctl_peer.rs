@@ -91,12 +91,15 @@ async fn eksctl_lists_our_entry_and_each_keeps_what_the_other_wrote() {
     let h = Harness::real(Scenario::default_scenario(), "mapper-lambda-role").await;
     let env = ClientEnv::new(&h.sim);
     // eksctl maps a user; our Create and Delete must leave it.
-    let o = eksctl_map(
-        &env,
-        "arn:aws:iam::111122223333:user/nobody",
-        "from-eksctl",
-        "system:masters",
-    );
+    let map_nobody = || {
+        eksctl_map(
+            &env,
+            "arn:aws:iam::111122223333:user/nobody",
+            "from-eksctl",
+            "system:masters",
+        )
+    };
+    let o = map_nobody();
     assert!(o.status.success(), "{:?}", text(&o));
     let r = h.invoke(h.event("Create", legacy_props(), None)).await;
     assert_eq!(r["Status"], "SUCCESS", "{r}");
@@ -143,12 +146,7 @@ async fn eksctl_lists_our_entry_and_each_keeps_what_the_other_wrote() {
         "eksctl kept our entry"
     );
     // eksctl maps it again; our Delete leaves it.
-    let o = eksctl_map(
-        &env,
-        "arn:aws:iam::111122223333:user/nobody",
-        "from-eksctl",
-        "system:masters",
-    );
+    let o = map_nobody();
     assert!(o.status.success(), "{:?}", text(&o));
     let pid = r["PhysicalResourceId"].as_str().unwrap();
     let r = h.invoke(h.event("Delete", legacy_props(), Some(pid))).await;
