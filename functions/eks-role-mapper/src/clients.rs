@@ -65,6 +65,27 @@ fn timeouts() -> aws_config::timeout::TimeoutConfig {
         .build()
 }
 
+/// The SDK's HTTPS client: rustls on ring, the system's roots and `AWS_CA_BUNDLE`'s.
+fn https_client(
+    extra_ca_pem: Option<&[u8]>,
+) -> Result<aws_smithy_runtime_api::client::http::SharedHttpClient> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut trust = tls::TrustStore::default();
+    if let Some(pem) = extra_ca_pem {
+        trust = trust.with_pem_certificate(pem.to_vec());
+    }
+    let ctx = tls::TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .map_err(|e| Error::Setup(format!("AWS_CA_BUNDLE: {e}")))?;
+    Ok(aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .tls_context(ctx)
+        .build_https())
+}
+
 impl Clients {
     /// From the Lambda environment: the standard chain, `AWS_CA_BUNDLE`, and (in a `local` build)
     /// the loopback switch.
@@ -93,7 +114,11 @@ impl Clients {
         extra_ca_pem: Option<Vec<u8>>,
         allow_loopback: bool,
     ) -> Result<Clients> {
-        Self::with_sdk(loader.load().await, extra_ca_pem, allow_loopback)
+        // The chain's own providers (STS for a role profile, SSO, IMDS) call AWS too: over the
+        // same client, as aws-config has none of its own here.
+        let http = https_client(extra_ca_pem.as_deref())?;
+        let sdk = loader.http_client(http).load().await;
+        Self::with_sdk(sdk, extra_ca_pem, allow_loopback)
     }
 
     /// The clients over `sdk`, with this crate's timeouts, retries and HTTP client.
@@ -102,21 +127,7 @@ impl Clients {
         extra_ca_pem: Option<Vec<u8>>,
         allow_loopback: bool,
     ) -> Result<Clients> {
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let mut trust = tls::TrustStore::default();
-        if let Some(pem) = &extra_ca_pem {
-            trust = trust.with_pem_certificate(pem.clone());
-        }
-        let ctx = tls::TlsContext::builder()
-            .with_trust_store(trust)
-            .build()
-            .map_err(|e| Error::Setup(format!("AWS_CA_BUNDLE: {e}")))?;
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(
-                tls::rustls_provider::CryptoMode::AwsLc,
-            ))
-            .tls_context(ctx)
-            .build_https();
+        let http = https_client(extra_ca_pem.as_deref())?;
         let sdk = sdk
             .into_builder()
             .timeout_config(timeouts())

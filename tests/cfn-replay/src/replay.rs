@@ -81,9 +81,9 @@ pub async fn run(opts: &Options, out: &mut impl Write, err: &mut impl Write) -> 
         (None, false) => Scenario::default_scenario(),
     };
     let started = std::time::Instant::now();
-    // The process's first random bytes seed aws-lc's generator (its CPU-jitter entropy source);
-    // drawn here on their own, so the timing line tells that cost from the certificates'.
-    let _ = rustls::crypto::aws_lc_rs::default_provider()
+    // The process's first random bytes (the operating system's getrandom, through ring), drawn
+    // here on their own, so the timing line tells that cost from the certificates'.
+    let _ = rustls::crypto::ring::default_provider()
         .secure_random
         .fill(&mut [0u8; 16]);
     let seeded = started.elapsed();

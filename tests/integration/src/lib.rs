@@ -471,7 +471,7 @@ pub async fn https_get(url: &str, ca_pem: &str, bearer: Option<&str>) -> (u16, V
         roots.add(c.expect("CA PEM")).expect("CA added");
     }
     let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
+        rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .unwrap()
