@@ -95,8 +95,26 @@ pub trait Stacks: Send + Sync {
     ) -> impl Future<Output = Result<Option<StackResource>>> + Send;
 }
 
+/// Registration with the service (see `registration`): the generated external ID where the stack
+/// keeps it, and the message to the service's topic. Each call's region is its resource's own.
+pub trait Register: Send + Sync {
+    /// The SecretString of the secret `arn` (Secrets Manager GetSecretValue).
+    fn secret_string(
+        &self,
+        arn: &str,
+        region: &str,
+    ) -> impl Future<Output = std::result::Result<String, crate::registration::Refused>> + Send;
+    /// Publishes `message` to the topic `arn` (SNS Publish).
+    fn publish(
+        &self,
+        arn: &str,
+        region: &str,
+        message: &str,
+    ) -> impl Future<Output = std::result::Result<(), crate::registration::Refused>> + Send;
+}
+
 /// Makes the port for one region; the adapters hold their clients.
-pub trait Connect: Reinvoke + Stacks + Clone + Send + Sync + 'static {
+pub trait Connect: Reinvoke + Stacks + Register + Clone + Send + Sync + 'static {
     type Cloud: Cloud + 'static;
     /// The region used when the properties name none.
     fn default_region(&self) -> Option<String>;

@@ -3,7 +3,8 @@
 //! live one.
 
 use std::io::Write;
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 use tracing::Instrument;
@@ -14,7 +15,11 @@ use crate::event::Request;
 use crate::lifecycle;
 use crate::protocol::{self, Continuation, HandOver, Progress};
 use crate::reconcile;
+use crate::registration;
 use crate::response::{Body, Respond};
+
+/// The most a registration publish may take after the answer (its retries included).
+const REGISTRATION_BUDGET: Duration = Duration::from_secs(20);
 
 /// The Lambda handler against AWS.
 pub async fn handle(
@@ -107,16 +112,40 @@ pub async fn handle_with<C: Connect, S: Respond>(
             event,
         });
         let progress = Progress::default();
+        // The registration message leaves the work here; it is sent only after SUCCESS.
+        let registration = Arc::new(Mutex::new(None));
+        let slot = registration.clone();
+        let act = lifecycle::act(connect.clone(), request, progress.clone());
         // Boxed: the lifecycle's future is deep, and it is spawned anyway.
-        let work =
-            Box::pin(lifecycle::act(connect.clone(), request, progress.clone())).in_current_span();
+        let work = Box::pin(async move {
+            let mut success = act.await?;
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = success.registration.take();
+            Ok(success)
+        })
+        .in_current_span();
         let hand_over = hand_over.as_ref().map(|h| (h, connect));
-        protocol::respond_with(sender, &envelope, deadline, &progress, hand_over, work)
+        let body = protocol::respond_with(sender, &envelope, deadline, &progress, hand_over, work)
             .await
             .map_err(|e| {
                 tracing::error!(reason = %e, "the response could not be delivered");
-                e.to_string().into()
-            })
+                lambda_runtime::Error::from(e.to_string())
+            })?;
+        let outgoing = registration
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let (Some(outgoing), Some(b)) = (outgoing, &body) {
+            if b.status == "SUCCESS" {
+                // Within what is left of the invocation, a second kept for returning.
+                let budget = deadline
+                    .duration_since(SystemTime::now())
+                    .unwrap_or_default()
+                    .saturating_sub(Duration::from_secs(1))
+                    .min(REGISTRATION_BUDGET);
+                registration::publish(connect, &outgoing, budget).await;
+            }
+        }
+        Ok(body)
     }
     .instrument(span)
     .await

@@ -47,6 +47,7 @@ pub mod memory;
 pub mod ownership;
 pub mod rbac;
 pub mod reconcile;
+pub mod registration;
 pub mod yaml_text;
 
 pub use clients::Clients;

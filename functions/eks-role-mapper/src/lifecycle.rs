@@ -15,6 +15,7 @@ use crate::per_cluster::{self, Granted, Scope};
 use crate::physical_id::Recorded;
 use crate::properties::{Clusters, Properties};
 use crate::protocol::{Progress, Success};
+use crate::registration::{self, Event, Outgoing, Subject};
 
 /// The work of one request.
 pub async fn act<C: Connect>(connect: C, request: Request, progress: Progress) -> Result<Success> {
@@ -31,7 +32,8 @@ pub async fn act<C: Connect>(connect: C, request: Request, progress: Progress) -
             let scope = scope(&cloud, Some(&props), &rec);
             let names = scope.resolve(&props.clusters).await?;
             let granted = grant_all(&scope, &props, &names, true, &[]).await?;
-            Ok(success(rec.encode(), &granted, &props))
+            let registration = outgoing(&request, &rec, &props, Event::Registered, &granted, &[]);
+            Ok(success(rec.encode(), &granted, &props, registration))
         }
         RequestType::Update => {
             let props = Properties::parse(&request.properties)?;
@@ -42,6 +44,12 @@ pub async fn act<C: Connect>(connect: C, request: Request, progress: Progress) -
                 .as_deref()
                 .and_then(Recorded::decode)
                 .filter(|o| o.same_target(&new));
+            // In place the registration is updated; a new id is a new registration (the Delete of
+            // the old id that CloudFormation sends next deregisters that one).
+            let event = match old {
+                Some(_) => Event::Updated,
+                None => Event::Registered,
+            };
             let rec = old.clone().unwrap_or(new);
             let cloud = connect.connect(&rec.region, admin_of(Some(&props)));
             let scope = scope(&cloud, Some(&props), &rec);
@@ -61,10 +69,12 @@ pub async fn act<C: Connect>(connect: C, request: Request, progress: Progress) -
                 tracing::info!(clusters = dropped.len(), "clusters left the list");
                 revoke_all(&scope, &dropped).await?;
             }
-            Ok(success(rec.encode(), &granted, &props))
+            let registration = outgoing(&request, &rec, &props, event, &granted, &[]);
+            Ok(success(rec.encode(), &granted, &props, registration))
         }
         RequestType::Delete => {
             let id = old_id.unwrap_or_default();
+            let mut registration = None;
             match Recorded::decode(&id) {
                 None => tracing::info!("physical id not made by this function; nothing to delete"),
                 Some(rec) => {
@@ -76,11 +86,15 @@ pub async fn act<C: Connect>(connect: C, request: Request, progress: Progress) -
                     let scope = scope(&cloud, props.as_ref(), &rec);
                     let names = scope.resolve(&clusters).await?;
                     revoke_all(&scope, &names).await?;
+                    registration = props.as_ref().and_then(|p| {
+                        outgoing(&request, &rec, p, Event::Deregistered, &[], &names)
+                    });
                 }
             }
             Ok(Success {
                 physical_resource_id: id,
                 data: None,
+                registration,
             })
         }
     }
@@ -130,7 +144,12 @@ fn record_for(request: &Request, props: &Properties, region: String) -> Recorded
 
 /// The answer with Data for the template's outputs; small whatever the number of clusters (the
 /// whole response must fit in 4096 bytes).
-fn success(id: String, granted: &[Granted], props: &Properties) -> Success {
+fn success(
+    id: String,
+    granted: &[Granted],
+    props: &Properties,
+    registration: Option<Outgoing>,
+) -> Success {
     let methods: BTreeSet<&str> = granted.iter().map(|g| g.mechanism.as_str()).collect();
     let single_arn = match granted {
         [one] => one.arn.as_str(),
@@ -146,7 +165,27 @@ fn success(id: String, granted: &[Granted], props: &Properties) -> Success {
     Success {
         physical_resource_id: id,
         data: Some(data),
+        registration,
     }
+}
+
+/// The registration message of a successful request (None when registration is off).
+fn outgoing(
+    request: &Request,
+    rec: &Recorded,
+    props: &Properties,
+    event: Event,
+    granted: &[Granted],
+    revoked: &[String],
+) -> Option<Outgoing> {
+    let subject = Subject {
+        stack_id: &request.envelope.stack_id,
+        logical_resource_id: &request.envelope.logical_resource_id,
+        physical_resource_id: &rec.encode(),
+        region: &rec.region,
+        props,
+    };
+    registration::outgoing(&subject, event, granted, revoked)
 }
 
 /// Grants the role on every cluster of the properties. On a Create, clusters already done are

@@ -102,6 +102,9 @@ impl HandOver {
 pub struct Success {
     pub physical_resource_id: String,
     pub data: Option<Value>,
+    /// The message for the service's topic, sent once SUCCESS has been answered (never part of
+    /// the answer).
+    pub registration: Option<crate::registration::Outgoing>,
 }
 
 /// The id of what a Create has made so far. A FAILED answer carries it, so the Delete that

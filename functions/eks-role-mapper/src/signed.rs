@@ -1,10 +1,14 @@
-//! One SigV4-signed POST with the function's own credentials, for the two AWS calls made without
-//! an SDK client (Lambda's asynchronous Invoke and CloudFormation's DescribeStackResource): a
-//! whole SDK crate each would add minutes to every build and size to the artifact for one call.
+//! One SigV4-signed POST with the function's own credentials, for the AWS calls made without an
+//! SDK client (Lambda's asynchronous Invoke, CloudFormation's DescribeStackResource, SNS Publish,
+//! Secrets Manager GetSecretValue): a whole SDK crate each would add minutes to every build and
+//! size to the artifact for one call.
 //! <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html>
 
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
+use std::collections::HashMap;
+
+use aws_smithy_xml::decode::{try_data, Document, ScopedDecoder, XmlDecodeError};
 use bytes::Bytes;
 use http_body_util::Full;
 
@@ -64,6 +68,33 @@ pub async fn post(
         .map_err(|e| e.to_string())?;
     instructions.apply_to_request_http1x(&mut request);
     clients.sender().request(request).await
+}
+
+/// The text of the first element of each name in `wanted`, at any depth: what a query-protocol
+/// (XML) answer says.
+pub fn leaves(xml: &str, wanted: &[&str]) -> HashMap<String, String> {
+    fn walk(
+        dec: &mut ScopedDecoder<'_, '_>,
+        wanted: &[&str],
+        out: &mut HashMap<String, String>,
+    ) -> std::result::Result<(), XmlDecodeError> {
+        while let Some(mut tag) = dec.next_tag() {
+            let name = tag.start_el().local().to_string();
+            if wanted.contains(&name.as_str()) {
+                let text = try_data(&mut tag)?.into_owned();
+                out.entry(name).or_insert(text);
+            } else {
+                walk(&mut tag, wanted, out)?;
+            }
+        }
+        Ok(())
+    }
+    let mut out = HashMap::new();
+    let mut doc = Document::new(xml);
+    if let Ok(mut root) = doc.root_element() {
+        let _ = walk(&mut root, wanted, &mut out);
+    }
+    out
 }
 
 #[cfg(test)]

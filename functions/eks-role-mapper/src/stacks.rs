@@ -5,16 +5,14 @@
 //! <https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStackResource.html>
 //! (botocore: data/cloudformation/2010-05-15/service-2.json, protocol `query`).
 
-use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use aws_smithy_types::date_time::{DateTime, Format};
-use aws_smithy_xml::decode::{try_data, Document, ScopedDecoder, XmlDecodeError};
 
 use crate::clients::Clients;
 use crate::cloud::{StackResource, Stacks};
 use crate::error::{Error, Result};
-use crate::signed;
+use crate::signed::{self, leaves};
 
 /// How many times a throttled or broken call is tried.
 const ATTEMPTS: u32 = 3;
@@ -112,32 +110,6 @@ fn read_answer(status: u16, text: &str) -> std::result::Result<Option<StackResou
         return Ok(None);
     }
     Err(format!("HTTP {status} {code}: {message}"))
-}
-
-/// The text of the first element of each name in `wanted`, at any depth.
-fn leaves(xml: &str, wanted: &[&str]) -> HashMap<String, String> {
-    fn walk(
-        dec: &mut ScopedDecoder<'_, '_>,
-        wanted: &[&str],
-        out: &mut HashMap<String, String>,
-    ) -> std::result::Result<(), XmlDecodeError> {
-        while let Some(mut tag) = dec.next_tag() {
-            let name = tag.start_el().local().to_string();
-            if wanted.contains(&name.as_str()) {
-                let text = try_data(&mut tag)?.into_owned();
-                out.entry(name).or_insert(text);
-            } else {
-                walk(&mut tag, wanted, out)?;
-            }
-        }
-        Ok(())
-    }
-    let mut out = HashMap::new();
-    let mut doc = Document::new(xml);
-    if let Ok(mut root) = doc.root_element() {
-        let _ = walk(&mut root, wanted, &mut out);
-    }
-    out
 }
 
 #[cfg(test)]

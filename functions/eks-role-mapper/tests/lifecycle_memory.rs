@@ -5,77 +5,12 @@ use std::time::{Duration, SystemTime};
 
 use eks_role_mapper::memory::{Answers, Cluster, Memory, INVOKE};
 use eks_role_mapper::ownership::{owner_annotation, owner_key, OWNER_TAG};
-use eks_role_mapper::{handle_with, AuthMode, Body, Invocation};
-use serde_json::{json, Value};
+use eks_role_mapper::{handle_with, AuthMode};
+use serde_json::json;
 
-const ROLE: &str = "arn:aws:iam::111122223333:role/3f1c-RoleForAccessingEksAndEcr";
-/// A presigned S3 URL's shape: what the product's sender takes (never loopback).
-const RESPONSE_URL: &str =
-    "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x?X-Amz-Signature=a";
-const STACK: &str = "arn:aws:cloudformation:us-east-1:111122223333:stack/s/0b6c";
-const NODES: &str = "- rolearn: arn:aws:iam::111122223333:role/node\n  username: system:node:{{EC2PrivateDNSName}}\n  groups:\n    - system:bootstrappers\n    - system:nodes\n";
+mod common;
 
-fn region() -> Memory {
-    let legacy = Cluster::new(AuthMode::ConfigMap);
-    let m = Memory::with([
-        ("legacy", legacy),
-        ("hybrid", Cluster::new(AuthMode::ApiAndConfigMap)),
-        ("modern", Cluster::new(AuthMode::Api)),
-    ]);
-    m.set_aws_auth("legacy", &[("mapRoles", NODES), ("mapUsers", "[]\n")]);
-    m
-}
-
-fn event(kind: &str, clusters: &str, old: Option<(&str, &str)>) -> Value {
-    let mut e = json!({
-        "RequestType": kind,
-        "ResponseURL": RESPONSE_URL,
-        "StackId": STACK,
-        "RequestId": format!("req-{kind}"),
-        "LogicalResourceId": "Mapping",
-        "ResourceType": "Custom::EksRoleMapping",
-        "ResourceProperties": {"ServiceToken": "arn:aws:lambda:us-east-1:111122223333:function:f", "ClusterName": clusters, "RoleArn": ROLE},
-    });
-    if let Some((id, old_clusters)) = old {
-        e["PhysicalResourceId"] = json!(id);
-        e["OldResourceProperties"] = json!({"ClusterName": old_clusters, "RoleArn": ROLE});
-    }
-    e
-}
-
-/// Runs one event through the handler; exactly one answer.
-async fn run(m: &Memory, e: Value) -> Body {
-    let answers = Answers::default();
-    let deadline = SystemTime::now() + Duration::from_secs(60);
-    let ms = deadline
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    let invocation = Invocation {
-        request_id: "lambda-req",
-        deadline_ms: ms,
-        function_arn: "arn:aws:lambda:us-east-1:111122223333:function:eks-role-mapper",
-    };
-    handle_with(m, &answers, e, invocation).await.unwrap();
-    let sent = answers.sent();
-    assert_eq!(sent.len(), 1, "exactly one answer");
-    sent.into_iter().next().unwrap()
-}
-
-fn ok(b: &Body) -> String {
-    assert_eq!(b.status, "SUCCESS", "{:?}", b.reason);
-    b.physical_resource_id.clone()
-}
-
-fn map_roles(m: &Memory, cluster: &str) -> String {
-    m.aws_auth_data(cluster)
-        .and_then(|d| d.get("mapRoles").cloned())
-        .unwrap_or_default()
-}
-
-fn has_entry(m: &Memory, cluster: &str) -> bool {
-    m.world().clusters[cluster].entries.contains_key(ROLE)
-}
+use common::*;
 
 #[tokio::test]
 async fn create_grants_by_the_clusters_mode_and_delete_takes_back_exactly_that() {
@@ -392,18 +327,6 @@ async fn on_an_adopted_entry_delete_takes_back_only_the_policy_this_resource_ass
     }
 }
 
-fn invocation() -> Invocation<'static> {
-    let ms = (SystemTime::now() + Duration::from_secs(60))
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    Invocation {
-        request_id: "lambda-req",
-        deadline_ms: ms,
-        function_arn: "arn:aws:lambda:us-east-1:111122223333:function:eks-role-mapper",
-    }
-}
-
 #[tokio::test]
 async fn a_loopback_response_url_is_refused_as_the_product_sender_refuses_it() {
     for url in ["https://127.0.0.1/response", "http://127.0.0.1:9/response"] {
@@ -483,85 +406,4 @@ async fn a_hand_over_that_fails_answers_failed_naming_it() {
     assert!(reason.contains("handing over failed"), "{reason}");
     assert!(m.world().invocations.is_empty());
     assert_eq!(answers.sent().len(), 1);
-}
-
-/// An event with `props` on top of the base properties (and the same as old ones on an Update).
-fn level_event(kind: &str, id: Option<&str>, props: Value, old: Value) -> Value {
-    let mut e = event(kind, "modern,legacy", id.map(|i| (i, "modern,legacy")));
-    for (k, v) in props.as_object().unwrap() {
-        e["ResourceProperties"][k] = v.clone();
-    }
-    if id.is_some() {
-        for (k, v) in old.as_object().unwrap() {
-            e["OldResourceProperties"][k] = v.clone();
-        }
-    }
-    e
-}
-
-#[tokio::test]
-async fn a_level_change_makes_the_new_grant_before_the_old_one_goes_on_both_kinds_of_cluster() {
-    let m = region();
-    let policies = |m: &Memory| -> Vec<String> {
-        let w = m.world();
-        let p = &w.clusters["modern"].entries[ROLE].policies;
-        p.iter()
-            .map(|p| p.rsplit('/').next().unwrap().to_string())
-            .collect()
-    };
-    let bindings = |m: &Memory| -> Vec<String> {
-        let w = m.world();
-        w.clusters["legacy"]
-            .bindings
-            .keys()
-            .map(|a| a.shown())
-            .collect()
-    };
-    let view = json!({"AccessLevel": "view", "Namespaces": "ml"});
-    let id = ok(&run(&m, level_event("Create", None, view.clone(), json!({}))).await);
-    assert_eq!(policies(&m), ["AmazonEKSViewPolicy"]);
-    assert_eq!(bindings(&m).len(), 1);
-    assert!(
-        bindings(&m)[0].starts_with("RoleBinding ml/"),
-        "{:?}",
-        bindings(&m)
-    );
-    assert!(map_roles(&m, "legacy").contains("eks-role-mapper:"));
-    m.world().writes.clear();
-
-    let edit = json!({"AccessLevel": "edit"});
-    ok(&run(
-        &m,
-        level_event("Update", Some(&id), edit.clone(), view.clone()),
-    )
-    .await);
-    assert_eq!(policies(&m), ["AmazonEKSEditPolicy"]);
-    assert_eq!(bindings(&m).len(), 1);
-    assert!(
-        bindings(&m)[0].starts_with("ClusterRoleBinding ") && bindings(&m)[0].ends_with("-edit")
-    );
-    // The new before the old, on both.
-    let writes = m.world().writes.clone();
-    let at = |w: &str| {
-        writes
-            .iter()
-            .position(|x| x.starts_with(w))
-            .unwrap_or_else(|| panic!("{w}: {writes:?}"))
-    };
-    assert!(
-        at("AssociateAccessPolicy modern") < at("DisassociateAccessPolicy modern"),
-        "{writes:?}"
-    );
-    assert!(
-        at("k8s:write legacy ClusterRoleBinding") < at("k8s:delete legacy RoleBinding"),
-        "{writes:?}"
-    );
-
-    ok(&run(&m, level_event("Update", Some(&id), json!({}), edit)).await);
-    assert_eq!(policies(&m), ["AmazonEKSClusterAdminPolicy"]);
-    assert!(bindings(&m).is_empty());
-    assert!(map_roles(&m, "legacy").contains("system:masters"));
-
-    ok(&run(&m, level_event("Delete", Some(&id), json!({}), json!({}))).await);
-    assert!(!has_entry(&m, "modern"));
 }

@@ -7,38 +7,14 @@ use std::time::{Duration, SystemTime};
 use eks_role_mapper::cloud::StackResource;
 use eks_role_mapper::memory::{Answers, Cluster, Memory};
 use eks_role_mapper::reconcile::{Outcome, Report, Verdict};
-use eks_role_mapper::{handle_with, reconcile_with, AuthMode, Invocation};
+use eks_role_mapper::{handle_with, reconcile_with, AuthMode};
 use serde_json::{json, Value};
 
-const ROLE: &str = "arn:aws:iam::111122223333:role/3f1c-RoleForAccessingEksAndEcr";
-/// A presigned S3 URL's shape: what the product's sender takes (never loopback).
-const RESPONSE_URL: &str =
-    "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x?X-Amz-Signature=a";
-const STACK: &str = "arn:aws:cloudformation:us-east-1:111122223333:stack/s/0b6c";
-const NODES: &str = "- rolearn: arn:aws:iam::111122223333:role/node\n  username: system:node:{{EC2PrivateDNSName}}\n  groups:\n    - system:bootstrappers\n    - system:nodes\n";
+mod common;
+
+use common::*;
+
 const ADMIN: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
-
-fn invocation() -> Invocation<'static> {
-    let deadline = SystemTime::now() + Duration::from_secs(60);
-    Invocation {
-        request_id: "lambda-req",
-        deadline_ms: deadline
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64,
-        function_arn: "arn:aws:lambda:us-east-1:111122223333:function:eks-role-mapper",
-    }
-}
-
-fn region() -> Memory {
-    let m = Memory::with([
-        ("legacy", Cluster::new(AuthMode::ConfigMap)),
-        ("hybrid", Cluster::new(AuthMode::ApiAndConfigMap)),
-        ("modern", Cluster::new(AuthMode::Api)),
-    ]);
-    m.set_aws_auth("legacy", &[("mapRoles", NODES), ("mapUsers", "[]\n")]);
-    m
-}
 
 fn properties(clusters: &str) -> Value {
     json!({"ClusterName": clusters, "RoleArn": ROLE, "EnableAccessEntries": "false", "Region": "us-east-1", "ClusterAdminRoleArn": ""})

@@ -12,12 +12,13 @@ use super::Call;
 use crate::arn::RoleArn;
 use crate::aws_auth::{self, MAP_ROLES};
 use crate::cloud::{
-    AdminRole, Cloud, ClusterInfo, Connect, Reinvoke, StackResource, Stacks, StoreError,
+    AdminRole, Cloud, ClusterInfo, Connect, Register, Reinvoke, StackResource, Stacks, StoreError,
 };
 use crate::decision::AuthMode;
 use crate::error::Result;
 use crate::ownership::EntryOwner;
 use crate::rbac::{At, Binding};
+use crate::registration::Refused;
 
 /// The recording adapter's factory.
 #[derive(Clone)]
@@ -42,6 +43,18 @@ impl<C: Connect> Recorder<C> {
 impl<C: Connect> Reinvoke for Recorder<C> {
     /// A dry run plans a request within one run: it never hands over.
     async fn invoke_async(&self, _function_arn: &str, _event: &Value) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl<C: Connect> Register for Recorder<C> {
+    /// A dry run answers nobody and so registers nothing: the handler publishes only after a
+    /// SUCCESS was delivered. Never reads the secret.
+    async fn secret_string(&self, _arn: &str, _region: &str) -> Result<String, Refused> {
+        Ok(String::new())
+    }
+
+    async fn publish(&self, _arn: &str, _region: &str, _message: &str) -> Result<(), Refused> {
         Ok(())
     }
 }

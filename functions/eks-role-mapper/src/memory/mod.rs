@@ -20,17 +20,21 @@ use std::time::SystemTime;
 
 use crate::config_map::ConfigMap;
 
-use crate::cloud::{AdminRole, Connect, Reinvoke, StackResource, Stacks};
+use crate::cloud::{AdminRole, Connect, Register, Reinvoke, StackResource, Stacks};
 use crate::decision::AuthMode;
 use crate::error::{Error, Result};
 use crate::ownership::STANDARD;
 use crate::rbac::{At, Binding};
+use crate::registration::Refused;
 
 /// The region a cluster is in unless it says otherwise, and the function's own.
 pub const HOME_REGION: &str = "us-east-1";
 
 /// The operation name of a hand-over, for [`Memory::fail`] (keyed by the function's ARN).
 pub const INVOKE: &str = "Invoke";
+/// The operation name of a registration publish, for [`Memory::fail`] (keyed by the topic ARN):
+/// a transient failure, retried.
+pub const PUBLISH: &str = "Publish";
 
 /// An access entry: its type, tags and associated policies.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,6 +110,10 @@ pub struct World {
     pub stacks: HashMap<(String, String), StackResource>,
     /// Operations that never answer (a hung endpoint), by name.
     pub stalled: BTreeSet<String>,
+    /// Secrets Manager: secret ARN → SecretString.
+    pub secrets: HashMap<String, String>,
+    /// Messages published: (topic ARN, region the call went to, message).
+    pub published: Vec<(String, String, String)>,
     resource_version: u64,
 }
 
@@ -216,6 +224,32 @@ impl Reinvoke for Memory {
         w.check(INVOKE, function_arn)?;
         w.invocations
             .push((function_arn.to_string(), event.clone()));
+        Ok(())
+    }
+}
+
+impl Register for Memory {
+    /// A secret of [`World::secrets`], in its own region; anything else is not found.
+    async fn secret_string(&self, arn: &str, region: &str) -> Result<String, Refused> {
+        let w = self.world();
+        w.secrets
+            .get(arn)
+            .filter(|_| crate::arn::region_of(arn, "secretsmanager", "secret:") == Some(region))
+            .cloned()
+            .ok_or_else(|| {
+                Refused::Final(Error::Aws {
+                    operation: "GetSecretValue (external ID)".into(),
+                    message: "ResourceNotFoundException: Secrets Manager can't find the specified secret.".into(),
+                })
+            })
+    }
+
+    /// Records the message, or fails as a throttled SNS would ([`PUBLISH`] failures).
+    async fn publish(&self, arn: &str, region: &str, message: &str) -> Result<(), Refused> {
+        let mut w = self.world();
+        w.check(PUBLISH, arn).map_err(Refused::Transient)?;
+        w.published
+            .push((arn.to_string(), region.to_string(), message.to_string()));
         Ok(())
     }
 }

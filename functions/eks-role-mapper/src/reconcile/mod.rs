@@ -56,7 +56,7 @@ fn text<'a>(event: &'a Value, field: &str) -> Option<&'a str> {
 }
 
 /// The stack's name, from its ARN (`...:stack/NAME/ID`).
-fn stack_name(stack_id: &str) -> &str {
+pub(crate) fn stack_name(stack_id: &str) -> &str {
     stack_id
         .split_once(":stack/")
         .and_then(|(_, rest)| rest.split('/').next())
