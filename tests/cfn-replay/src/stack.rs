@@ -154,7 +154,12 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<StackOpt
 
 /// The custom resource's properties as the template passes them (its `Mapping` resource), or
 /// None with MapRole=false.
-fn properties(params: &BTreeMap<String, String>, r: &Rendered, region: &str) -> Option<Value> {
+fn properties(
+    params: &BTreeMap<String, String>,
+    r: &Rendered,
+    region: &str,
+    secret: Option<&Secret>,
+) -> Option<Value> {
     let get = |k: &str| params.get(k).map(String::as_str).unwrap_or("");
     if get("MapRole") == "false" {
         return None;
@@ -172,6 +177,15 @@ fn properties(params: &BTreeMap<String, String>, r: &Rendered, region: &str) -> 
     for k in ["ClusterAdminRoleArn", "ClusterAdminExternalId"] {
         if !get(k).is_empty() {
             p[k] = json!(get(k));
+        }
+    }
+    // Registration: the given external ID, or the generated one's secret (the template's
+    // RegisterGivenId and RegisterGeneratedId).
+    if !get("RegistrationTopicArn").is_empty() {
+        p["RegistrationTopicArn"] = json!(get("RegistrationTopicArn"));
+        match get("ExternalId") {
+            "" => p["ExternalIdSecretArn"] = json!(secret.map(|s| s.arn.as_str())),
+            given => p["ExternalId"] = json!(given),
         }
     }
     Some(p)
@@ -200,6 +214,33 @@ pub fn reconcile_event(stack_id: &str, physical_id: &str, props: &Value) -> Valu
     })
 }
 
+/// The stack's `ExternalIdSecret` (ExternalId empty): moto's CloudFormation makes no
+/// `AWS::SecretsManager::Secret` (and leaves a `!Ref` to one out of a policy), so the replay makes
+/// it as CloudFormation would: once, at the stack's creation, 40 random letters and digits
+/// (GenerateSecretString with ExcludePunctuation), its ARN `secret:NAME-XXXXXX`.
+#[derive(Debug, Clone)]
+struct Secret {
+    arn: String,
+    value: String,
+}
+
+impl Secret {
+    fn generate(region: &str, stack: &str) -> Secret {
+        let random = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        Secret {
+            arn: format!(
+                "arn:aws:secretsmanager:{region}:{MOTO_ACCOUNT}:secret:{stack}-ExternalIdSecret-{}",
+                &random[40..46]
+            ),
+            value: random[..40].to_string(),
+        }
+    }
+}
+
 struct Lifecycle<'a> {
     sim: &'a Simulator,
     clients: eks_role_mapper::Clients,
@@ -211,6 +252,8 @@ struct Lifecycle<'a> {
     calls: Vec<Value>,
     /// The service roles made so far.
     made: std::collections::HashSet<String>,
+    /// The generated external ID's secret, once made.
+    secret: Option<Secret>,
 }
 
 impl Lifecycle<'_> {
@@ -236,10 +279,35 @@ impl Lifecycle<'_> {
         }
     }
 
+    /// With ExternalId empty the stack has its generated external ID: made once (see [`Secret`]),
+    /// in the simulator, where the function reads it.
+    fn secret_made(&mut self, params: &BTreeMap<String, String>) {
+        let generated = params.get("ExternalId").is_none_or(|v| v.is_empty());
+        if generated && self.secret.is_none() {
+            let secret = Secret::generate(&self.region, "replay");
+            self.sim.put_secret(&secret.arn, &secret.value);
+            self.secret = Some(secret);
+        }
+    }
+
     /// Puts the function role's rendered policy in force (none with MapRole=false).
     fn in_force(&self, r: &Rendered) {
         match r.roles.iter().find(|(l, _)| l == "MapperRole") {
-            Some((_, role)) => self.sim.set_policies(&self.function_arn, role.documents()),
+            Some((_, role)) => {
+                let mut docs = role.documents();
+                // moto leaves the statement's `!Ref ExternalIdSecret` out: the secret's ARN, as
+                // CloudFormation resolves it.
+                for st in docs
+                    .iter_mut()
+                    .filter_map(|d| d["Statement"].as_array_mut())
+                    .flatten()
+                {
+                    if st["Sid"] == "ReadTheGeneratedExternalId" && st.get("Resource").is_none() {
+                        st["Resource"] = json!(self.secret.as_ref().map(|s| s.arn.as_str()));
+                    }
+                }
+                self.sim.set_policies(&self.function_arn, docs)
+            }
             None => self.sim.clear_policies(&self.function_arn),
         }
     }
@@ -278,7 +346,9 @@ impl Lifecycle<'_> {
             e["PhysicalResourceId"] = json!(id);
         }
         let ctx = lambda::context(&self.region, MOTO_ACCOUNT, lambda::INVOCATION_BUDGET);
+        let published = self.sim.sns_messages().len();
         let _ = eks_role_mapper::handle(&self.clients, e, ctx).await;
+        let published = self.sim.sns_messages().len() - published;
         let resp = self
             .sim
             .responses()
@@ -294,6 +364,7 @@ impl Lifecycle<'_> {
             "ClusterName": props["ClusterName"],
             "Status": resp["Status"],
             "Reason": reason,
+            "Published": published,
         }));
         (
             ok,
@@ -371,6 +442,7 @@ pub async fn run_scenario_observed(
         counter: 0,
         calls: Vec::new(),
         made: Default::default(),
+        secret: None,
     };
     let mut clean = true;
     let sim_ref = &sim;
@@ -399,8 +471,9 @@ pub async fn run_scenario_observed(
     let mut current = life.render(&params);
     let stack_id = current.stack_id.clone();
     life.roles_made(&current);
+    life.secret_made(&params);
     life.in_force(&current);
-    let mut props = properties(&params, &current, &region);
+    let mut props = properties(&params, &current, &region, life.secret.as_ref());
     let mut id: Option<String> = None;
     let (status, reason) = match &props {
         None => ("CREATE_COMPLETE", String::new()),
@@ -455,7 +528,8 @@ pub async fn run_scenario_observed(
                 let mut next_params = params.clone();
                 next_params.extend(changes.iter().map(|(k, v)| (k.clone(), moved(v))));
                 let next = life.render(&next_params);
-                let next_props = properties(&next_params, &next, &region);
+                life.secret_made(&next_params);
+                let next_props = properties(&next_params, &next, &region, life.secret.as_ref());
                 // The roles and the role's policy first (a role the update removes keeps its old
                 // policy until the cleanup deletes it after the custom resource).
                 life.roles_made(&next);

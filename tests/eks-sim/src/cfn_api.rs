@@ -25,16 +25,8 @@ use crate::state::{Stack, World};
 /// The XML namespace of CloudFormation's answers.
 pub const XMLNS: &str = "http://cloudformation.amazonaws.com/doc/2010-05-15/";
 
-fn form(req: &Req) -> Vec<(String, String)> {
-    sigv4::query_pairs(&String::from_utf8_lossy(&req.body).replace('+', "%20"))
-}
-
 fn param(req: &Req, key: &str) -> Option<String> {
-    form(req)
-        .into_iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_empty())
+    req.form_param(key)
 }
 
 /// The operation of a CloudFormation request (`cloudformation:ACTION`), for faults and the log.

@@ -30,6 +30,16 @@ impl Req {
             .map(|(_, v)| v)
     }
 
+    /// A form field of a query-protocol body (`application/x-www-form-urlencoded`, `+` a
+    /// space); None when absent or empty.
+    pub fn form_param(&self, key: &str) -> Option<String> {
+        crate::sigv4::query_pairs(&String::from_utf8_lossy(&self.body).replace('+', "%20"))
+            .into_iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+            .filter(|v| !v.is_empty())
+    }
+
     /// Decoded path segments.
     pub fn segments(&self) -> Vec<String> {
         self.raw_path

@@ -255,6 +255,10 @@ pub enum ResourceType {
     Role,
     /// `arn:${Partition}:cloudformation:${Region}:${Account}:stack/${StackName}/${Id}`
     Stack,
+    /// `arn:${Partition}:sns:${Region}:${Account}:${TopicName}`
+    Topic,
+    /// `arn:${Partition}:secretsmanager:${Region}:${Account}:secret:${SecretId}`
+    Secret,
     /// No resource type: the statement's Resource must be `*`.
     None,
 }
@@ -378,6 +382,17 @@ pub const ACTIONS: &[ActionInfo] = &[
         action: "eks:UntagResource",
         resource: ResourceType::AccessEntry,
         condition_keys: &["aws:TagKeys"],
+    },
+    ActionInfo {
+        action: "sns:Publish",
+        resource: ResourceType::Topic,
+        condition_keys: &[],
+    },
+    ActionInfo {
+        action: "secretsmanager:GetSecretValue",
+        resource: ResourceType::Secret,
+        // Of the reference's keys, the one this simulator's GetSecretValue fills.
+        condition_keys: &["secretsmanager:SecretId"],
     },
     ActionInfo {
         action: "sts:AssumeRole",

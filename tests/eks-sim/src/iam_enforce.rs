@@ -111,7 +111,9 @@ pub fn eks_request(world: &World, req: &Req, region: &str) -> Option<Request> {
                 }
             }
         }
-        ResourceType::Role | ResourceType::Stack => return None,
+        ResourceType::Role | ResourceType::Stack | ResourceType::Topic | ResourceType::Secret => {
+            return None
+        }
     }
     match action {
         "eks:CreateAccessEntry" => {
@@ -217,6 +219,12 @@ pub fn authorize(policies: &Policies, world: &World, req: &Req, caller: &str) ->
         "cloudformation" => crate::cfn_api::iam_request(world, req, &region, caller)
             .into_iter()
             .collect(),
+        "sns" => crate::sns_api::iam_request(req, &region)
+            .into_iter()
+            .collect(),
+        "secretsmanager" => crate::secrets_api::iam_request(req, &region)
+            .into_iter()
+            .collect(),
         _ => {
             let mut r: Vec<Request> = eks_request(world, req, &region).into_iter().collect();
             // CreateCluster hands the cluster its role: iam:PassRole on it, to EKS
@@ -260,6 +268,8 @@ pub fn authorize(policies: &Policies, world: &World, req: &Req, caller: &str) ->
     Some(match service.as_str() {
         "sts" => sts_error(403, "AccessDenied", &message),
         "cloudformation" => crate::cfn_api::cfn_error(403, "AccessDenied", &message),
+        "sns" => crate::sns_api::denied(caller, &request.resource),
+        "secretsmanager" => crate::secrets_api::denied(caller, &request.action, &request.resource),
         _ => eks_error(403, "AccessDeniedException", &message),
     })
 }

@@ -19,8 +19,10 @@ pub mod rbac_api;
 pub mod receiver;
 pub mod runtime_api;
 pub mod scenario;
+pub mod secrets_api;
 pub mod server;
 pub mod sigv4;
+pub mod sns_api;
 pub mod state;
 pub mod tls;
 pub mod token;
@@ -381,6 +383,27 @@ impl Simulator {
             .into_iter()
             .map(|i| (i.function, i.event))
             .collect()
+    }
+
+    /// Makes an SNS topic that `publishers` (accounts besides its own) may publish to.
+    pub fn create_topic(&self, arn: &str, publishers: &[&str]) {
+        let topic = sns_api::Topic {
+            arn: arn.to_string(),
+            publishers: publishers.iter().map(|p| p.to_string()).collect(),
+        };
+        self.world().topics.insert(arn.to_string(), topic);
+    }
+
+    /// Stores a Secrets Manager secret (as a stack's `AWS::SecretsManager::Secret` would).
+    pub fn put_secret(&self, arn: &str, secret_string: &str) {
+        self.world()
+            .secrets
+            .insert(arn.to_string(), secret_string.to_string());
+    }
+
+    /// Every message published to SNS, in order.
+    pub fn sns_messages(&self) -> Vec<sns_api::Published> {
+        self.world().sns_messages.clone()
     }
 
     /// Every response the receiver accepted, in order.

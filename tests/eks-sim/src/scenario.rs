@@ -52,6 +52,27 @@ pub struct Scenario {
     /// CloudFormation stack resources that exist at the start (DescribeStackResource finds them).
     #[serde(default)]
     pub stacks: Vec<StackSpec>,
+    /// SNS topics that exist at the start (Publish finds them).
+    #[serde(default)]
+    pub topics: Vec<TopicSpec>,
+    /// Secrets Manager secrets that exist at the start (GetSecretValue finds them).
+    #[serde(default)]
+    pub secrets: Vec<SecretSpec>,
+}
+
+/// An SNS topic: its ARN and the accounts its access policy lets publish besides its own.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TopicSpec {
+    pub arn: String,
+    #[serde(default)]
+    pub publishers: Vec<String>,
+}
+
+/// A Secrets Manager secret: its ARN and its SecretString.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SecretSpec {
+    pub arn: String,
+    pub secret_string: String,
 }
 
 /// The resource type of the mapper's custom resource, the default of a scenario stack's resource.

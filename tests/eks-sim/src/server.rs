@@ -230,6 +230,8 @@ fn op_of(target: &Target, req: &Req) -> String {
             Some("sts") => aws_api::sts_op(req),
             Some("cloudformation") => crate::cfn_api::cfn_op(req),
             Some("lambda") => crate::lambda_api::lambda_op(req),
+            Some("sns") => crate::sns_api::sns_op(req),
+            Some("secretsmanager") => crate::secrets_api::secrets_op(req),
             _ => "aws:unsigned".into(),
         },
         Target::Cluster(_) => format!("k8s:{}", k8s_api::verb(req)),
@@ -243,6 +245,12 @@ fn fault_response(op: &str, fault: &Fault) -> Option<Resp> {
         (Fault::Status(code), "sts") => aws_api::sts_error(*code, "InternalFailure", "Injected server error"),
         (Fault::Status(code), "cloudformation") => crate::cfn_api::cfn_error(*code, "InternalFailure", "Injected server error"),
         (Fault::Throttle, "cloudformation") => crate::cfn_api::cfn_error(400, "Throttling", "Rate exceeded"),
+        // botocore's SNS model: InternalErrorException (InternalError, 500), ThrottledException
+        // (Throttled, 429); Secrets Manager's: InternalServiceError (500), ThrottlingException.
+        (Fault::Status(code), "sns") => crate::sns_api::sns_error(*code, "InternalError", "Injected server error"),
+        (Fault::Throttle, "sns") => crate::sns_api::sns_error(429, "Throttled", "Rate exceeded"),
+        (Fault::Status(code), "secretsmanager") => crate::secrets_api::secrets_error(*code, "InternalServiceError", "Injected server error"),
+        (Fault::Throttle, "secretsmanager") => crate::secrets_api::secrets_error(400, "ThrottlingException", "Rate exceeded"),
         (Fault::Status(code), "cfn") => receiver::s3_error(*code, "InternalError", "We encountered an internal error. Please try again."),
         (Fault::Throttle, "cfn") => receiver::s3_error(503, "SlowDown", "Please reduce your request rate."),
         (Fault::Status(code), _) => k8s_api::status(*code, "InternalError", "Injected server error", json!({})),
@@ -356,8 +364,10 @@ fn answer(
         Target::Cluster(name) => k8s_api::handle(world, name, req),
         Target::Aws if op == "cfn:response" => receiver::handle(world, req),
         Target::Aws => {
-            // STS and CloudFormation are query-protocol services: their errors are XML.
-            let is_sts = op.starts_with("sts:") || op.starts_with("cloudformation:");
+            // STS, CloudFormation and SNS are query-protocol services: their errors are XML.
+            let is_sts = op.starts_with("sts:")
+                || op.starts_with("cloudformation:")
+                || op.starts_with("sns:");
             if op.starts_with("lambda:") {
                 return match aws_api::verify_signed(world, req) {
                     Ok(caller) if !crate::lambda_api::allowed(iam, &caller, req) => {
@@ -374,10 +384,20 @@ fn answer(
                 Ok(c) => c,
                 Err(e) => {
                     tracing::info!(op, reason = ?e, "signature refused");
-                    let query_error = match op.starts_with("cloudformation:") {
-                        true => crate::cfn_api::cfn_error,
-                        false => aws_api::sts_error,
+                    let query_error = match op.split(':').next() {
+                        Some("cloudformation") => crate::cfn_api::cfn_error,
+                        Some("sns") => crate::sns_api::sns_error,
+                        _ => aws_api::sts_error,
                     };
+                    if op.starts_with("secretsmanager:") {
+                        // JSON 1.1 services answer these as 400 with the error's type.
+                        let refuse = crate::secrets_api::secrets_error;
+                        return match e {
+                            aws_api::AuthError::UnknownKey => refuse(400, "UnrecognizedClientException", "The security token included in the request is invalid."),
+                            aws_api::AuthError::Expired => refuse(400, "ExpiredTokenException", "The security token included in the request is expired"),
+                            _ => refuse(400, "InvalidSignatureException", "The request signature we calculated does not match the signature you provided."),
+                        };
+                    }
                     return match (is_sts, e) {
                         (true, aws_api::AuthError::UnknownKey) => query_error(403, "InvalidClientTokenId", "The security token included in the request is invalid."),
                         (true, aws_api::AuthError::Expired) => query_error(403, "ExpiredToken", "The security token included in the request is expired"),
@@ -393,6 +413,12 @@ fn answer(
             }
             if op.starts_with("cloudformation:") {
                 crate::cfn_api::handle(world, req, &caller)
+            } else if op.starts_with("sns:") {
+                let region = crate::cfn_api::signing_region(req).unwrap_or_default();
+                crate::sns_api::handle(world, req, &caller, &region)
+            } else if op.starts_with("secretsmanager:") {
+                let region = crate::cfn_api::signing_region(req).unwrap_or_default();
+                crate::secrets_api::handle(world, req, &region)
             } else if is_sts {
                 aws_api::handle_sts(world, req, &caller)
             } else {

@@ -346,6 +346,12 @@ pub struct World {
     /// ([`crate::Simulator::response_url_for`]): CloudFormation knows which request a response
     /// answers, the response body does not say.
     pub request_types: HashMap<String, String>,
+    /// SNS topics by ARN.
+    pub topics: BTreeMap<String, crate::sns_api::Topic>,
+    /// Every message published, in order.
+    pub sns_messages: Vec<crate::sns_api::Published>,
+    /// Secrets Manager: secret ARN -> SecretString.
+    pub secrets: BTreeMap<String, String>,
 }
 
 impl World {
@@ -393,6 +399,23 @@ impl World {
                 as i64,
             stacks: BTreeMap::new(),
             request_types: HashMap::new(),
+            topics: scenario
+                .topics
+                .iter()
+                .map(|t| {
+                    let topic = crate::sns_api::Topic {
+                        arn: t.arn.clone(),
+                        publishers: t.publishers.clone(),
+                    };
+                    (t.arn.clone(), topic)
+                })
+                .collect(),
+            sns_messages: Vec::new(),
+            secrets: scenario
+                .secrets
+                .iter()
+                .map(|s| (s.arn.clone(), s.secret_string.clone()))
+                .collect(),
         };
         for c in &scenario.clusters {
             let cs = world.new_cluster(c, &endpoint_of(&c.name));
@@ -711,6 +734,7 @@ impl World {
             "stacks": self.stacks,
             "responses": self.responses,
             "rejected_responses": self.rejected_responses,
+            "sns_messages": self.sns_messages,
         })
     }
 }

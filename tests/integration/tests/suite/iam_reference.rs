@@ -46,6 +46,8 @@ fn type_name(t: ResourceType) -> Option<&'static str> {
         ResourceType::AccessEntry => Some("access-entry"),
         ResourceType::Role => Some("role"),
         ResourceType::Stack => Some("stack"),
+        ResourceType::Topic => Some("topic"),
+        ResourceType::Secret => Some("Secret"),
         ResourceType::None => None,
     }
 }

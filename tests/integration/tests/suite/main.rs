@@ -29,6 +29,7 @@ mod real_control_plane;
 mod real_vs_simulated_kubernetes;
 mod real_vs_simulated_rbac;
 mod reconcile;
+mod registration;
 mod sim_cluster_lifecycle;
 mod sim_stacks;
 mod stack_lifecycle;

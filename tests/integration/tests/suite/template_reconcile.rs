@@ -324,12 +324,20 @@ impl Stack {
 }
 
 /// What the schedule must send: the custom resource's properties as CloudFormation passes them
-/// (less what a reconcile never carries; ClusterAdminRoleArn as "" when there is none) in the
+/// (less what a reconcile never carries: the NoEcho admin external ID, and the registration, which
+/// only a stack operation publishes; ClusterAdminRoleArn as "" when there is none) in the
 /// envelope of a reconcile event.
 fn expected_event(s: &Stack) -> Json {
     let mut props = s.properties("Mapping");
     let props = props.as_object_mut().unwrap();
-    for k in ["ServiceToken", "ServiceTimeout", "ClusterAdminExternalId"] {
+    for k in [
+        "ServiceToken",
+        "ServiceTimeout",
+        "ClusterAdminExternalId",
+        "RegistrationTopicArn",
+        "ExternalId",
+        "ExternalIdSecretArn",
+    ] {
         props.remove(k);
     }
     props
