@@ -549,8 +549,10 @@ pub fn default_aws_auth() -> Value {
 }
 
 /// A binary of the workspace, fresh, from the profile these tests were built with. Every caller
-/// runs the same `cargo build --workspace --bins`, so one build serves all (a per-package build
-/// would resolve other features and rebuild much of the dependency tree).
+/// runs the same `cargo build --workspace --bins --tests`: with `--tests` the dev-dependencies
+/// take part in feature resolution as they do in `cargo test --workspace`, so the bins come out
+/// of the units that run already built (without it, resolver 2 picks another feature set and
+/// compiles much of the dependency tree a third time).
 pub fn workspace_bin(name: &str) -> std::path::PathBuf {
     // target/<profile>/deps/<test exe> -> target/<profile>
     let profile_dir = std::env::current_exe()
@@ -563,7 +565,7 @@ pub fn workspace_bin(name: &str) -> std::path::PathBuf {
     let mut build = std::process::Command::new(env!("CARGO"));
     build
         .current_dir(root)
-        .args(["build", "--quiet", "--workspace", "--bins"]);
+        .args(["build", "--quiet", "--workspace", "--bins", "--tests"]);
     if profile_dir.file_name().is_some_and(|n| n == "release") {
         build.arg("--release");
     }

@@ -700,6 +700,8 @@ async fn a_role_made_moments_before_is_granted_once_iam_has_propagated_it() {
 /// as a customer migrating to access entries does.
 async fn switch_to_access_entries(h: &Harness, cluster: &str) {
     use eks_role_mapper::cloud::{Cloud, Connect};
+    // The switch takes 300 simulated seconds: 5 s of wall clock.
+    h.sim.set_clock_scale(60.0);
     h.clients
         .connect("us-east-1", None)
         .enable_access_entries(cluster)
