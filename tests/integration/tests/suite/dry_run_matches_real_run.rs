@@ -38,6 +38,9 @@ const STACKS: &[&[&str]] = &[
     // The default scenario holds create.json's stack, with the role's entry gone from aws-auth.
     &["reconcile.json"],
     &["create.json", "delete.json", "reconcile.json"],
+    // Registration publishes after the answer; the dry run plans the same grant and no publish.
+    &["create-registered.json", "delete-registered.json"],
+    &["create-registered-refused.json"],
 ];
 
 /// A write as the simulator logs it: the operation and, for EKS, the cluster of its path.
