@@ -63,10 +63,16 @@ async fn no_response_url_token_or_credential_reaches_the_logs_even_at_trace_leve
     h.sim.inject("cfn:response", eks_sim::Fault::Status(500), 1);
     h.invoke(h.event(
         "Create",
-        json!({ "ClusterName": "modern", "RoleArn": "arn:aws:iam::111122223333:role/other" }),
+        // A role IAM knows: an unknown one waits out IAM propagation (two minutes) first.
+        json!({ "ClusterName": "modern", "RoleArn": ADMIN_ROLE }),
         None,
     ))
     .await;
+    assert!(
+        h.sim.pending_faults().is_empty(),
+        "the response PUT's fault fired: {:?}",
+        h.sim.pending_faults()
+    );
     let _ = eks_role_mapper::handle(&h.clients, json!({"RequestType": "Create", "ResponseURL": "https://evil.example.com/?X-Amz-Signature=leak"}), integration::context(Duration::from_secs(5))).await;
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
