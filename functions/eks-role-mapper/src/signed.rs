@@ -70,6 +70,30 @@ pub async fn post(
     clients.sender().request(request).await
 }
 
+/// A query-protocol call (CloudFormation, SNS): `pairs` as the form body POSTed to `service`'s
+/// endpoint in `region`. Answers the status and the (XML) text, or why nothing came back.
+pub async fn query(
+    clients: &Clients,
+    service: &str,
+    region: &str,
+    pairs: &[(&str, &str)],
+) -> Result<(u16, String), String> {
+    let url = format!(
+        "{}/",
+        endpoint(clients.endpoint_url().as_deref(), service, region)
+    );
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+        .into_bytes();
+    let headers = [(
+        "content-type",
+        "application/x-www-form-urlencoded; charset=utf-8",
+    )];
+    let (status, text) = post(clients, service, region, &url, &headers, body).await?;
+    Ok((status, String::from_utf8_lossy(&text).into_owned()))
+}
+
 /// The text of the first element of each name in `wanted`, at any depth: what a query-protocol
 /// (XML) answer says.
 pub fn leaves(xml: &str, wanted: &[&str]) -> HashMap<String, String> {

@@ -34,37 +34,21 @@ impl Stacks for Clients {
         };
         let region = stack_region(stack_id)
             .ok_or_else(|| Error::invalid("StackId", "expected a CloudFormation stack ARN"))?;
-        let url = format!(
-            "{}/",
-            signed::endpoint(self.endpoint_url().as_deref(), "cloudformation", region)
-        );
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("Action", "DescribeStackResource")
-            .append_pair("Version", "2010-05-15")
-            .append_pair("StackName", stack_id)
-            .append_pair("LogicalResourceId", logical_id)
-            .finish();
-        let headers = [(
-            "content-type",
-            "application/x-www-form-urlencoded; charset=utf-8",
-        )];
+        let pairs = [
+            ("Action", "DescribeStackResource"),
+            ("Version", "2010-05-15"),
+            ("StackName", stack_id),
+            ("LogicalResourceId", logical_id),
+        ];
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let answer = signed::post(
-                self,
-                "cloudformation",
-                region,
-                &url,
-                &headers,
-                body.clone().into_bytes(),
-            )
-            .await;
+            let answer = signed::query(self, "cloudformation", region, &pairs).await;
             let retry = match &answer {
                 Err(_) => true,
                 Ok((status, text)) => {
                     *status >= 500
-                        || leaves(&String::from_utf8_lossy(text), &["Code"])
+                        || leaves(text, &["Code"])
                             .get("Code")
                             .is_some_and(|c| c == "Throttling")
                 }
@@ -74,7 +58,7 @@ impl Stacks for Clients {
                 continue;
             }
             let (status, text) = answer.map_err(fail)?;
-            return read_answer(status, &String::from_utf8_lossy(&text)).map_err(fail);
+            return read_answer(status, &text).map_err(fail);
         }
     }
 }

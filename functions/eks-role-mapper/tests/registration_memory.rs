@@ -22,6 +22,16 @@ fn registered(kind: &str, clusters: &str, old: Option<(&str, &str)>, extra: Valu
     e
 }
 
+/// A Create on `modern` whose external ID is the stack's generated secret.
+fn create_with_secret() -> Value {
+    registered(
+        "Create",
+        "modern",
+        None,
+        json!({"ExternalIdSecretArn": SECRET}),
+    )
+}
+
 fn given() -> Value {
     json!({"ExternalId": EXTERNAL_ID})
 }
@@ -83,16 +93,7 @@ async fn a_generated_external_id_is_read_from_the_stacks_secret_not_the_event() 
         SECRET.into(),
         "GeneratedByTheStack0123456789abcdefABCDEF".into(),
     );
-    ok(&run(
-        &m,
-        registered(
-            "Create",
-            "modern",
-            None,
-            json!({"ExternalIdSecretArn": SECRET}),
-        ),
-    )
-    .await);
+    ok(&run(&m, create_with_secret()).await);
     let sent = published(&m);
     assert_eq!(sent.len(), 1);
     assert_eq!(
@@ -129,16 +130,7 @@ async fn a_topic_that_keeps_refusing_leaves_the_grant_and_the_success() {
     );
     // A secret that is not there: the same (nothing sent, SUCCESS).
     let m = region();
-    ok(&run(
-        &m,
-        registered(
-            "Create",
-            "modern",
-            None,
-            json!({"ExternalIdSecretArn": SECRET}),
-        ),
-    )
-    .await);
+    ok(&run(&m, create_with_secret()).await);
     assert!(published(&m).is_empty());
 }
 

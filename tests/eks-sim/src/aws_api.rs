@@ -107,12 +107,23 @@ pub fn eks_error(status: u16, kind: &str, message: &str) -> Resp {
 
 /// An STS (query protocol) XML error.
 pub fn sts_error(status: u16, code: &str, message: &str) -> Resp {
+    query_error(
+        "https://sts.amazonaws.com/doc/2011-06-15/",
+        status,
+        code,
+        message,
+    )
+}
+
+/// The query protocol's error document (STS, CloudFormation, SNS): one shape, each service's
+/// own XML namespace; `Type` is Receiver for 5xx, else Sender.
+pub fn query_error(xmlns: &str, status: u16, code: &str, message: &str) -> Resp {
     let kind = if status >= 500 { "Receiver" } else { "Sender" };
     with_type(
         status,
         "text/xml",
         format!(
-            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>{kind}</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
+            "<ErrorResponse xmlns=\"{xmlns}\"><Error><Type>{kind}</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
             xml_escape(message),
             uuid::Uuid::new_v4()
         ),

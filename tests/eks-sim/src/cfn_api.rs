@@ -41,16 +41,7 @@ pub fn cfn_op(req: &Req) -> String {
 
 /// A CloudFormation (query protocol) XML error.
 pub fn cfn_error(status: u16, code: &str, message: &str) -> Resp {
-    let kind = if status >= 500 { "Receiver" } else { "Sender" };
-    with_type(
-        status,
-        "text/xml",
-        format!(
-            "<ErrorResponse xmlns=\"{XMLNS}\"><Error><Type>{kind}</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
-            xml_escape(message),
-            uuid::Uuid::new_v4()
-        ),
-    )
+    crate::aws_api::query_error(XMLNS, status, code, message)
 }
 
 /// The signing region of a request (its credential scope), where the regional endpoint is.

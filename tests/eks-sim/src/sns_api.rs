@@ -22,7 +22,6 @@
 
 use serde::Serialize;
 
-use crate::aws_api::xml_escape;
 use crate::http::{with_type, Req, Resp};
 use crate::iam::Request;
 use crate::state::World;
@@ -58,16 +57,7 @@ pub fn sns_op(req: &Req) -> String {
 
 /// An SNS (query protocol) XML error.
 pub fn sns_error(status: u16, code: &str, message: &str) -> Resp {
-    let kind = if status >= 500 { "Receiver" } else { "Sender" };
-    with_type(
-        status,
-        "text/xml",
-        format!(
-            "<ErrorResponse xmlns=\"{XMLNS}\"><Error><Type>{kind}</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
-            xml_escape(message),
-            uuid::Uuid::new_v4()
-        ),
-    )
+    crate::aws_api::query_error(XMLNS, status, code, message)
 }
 
 /// The region of a topic ARN (`arn:PARTITION:sns:REGION:ACCOUNT:NAME`).

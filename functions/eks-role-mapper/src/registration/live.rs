@@ -89,25 +89,15 @@ impl Register for Clients {
                 ),
             )));
         }
-        let url = format!(
-            "{}/",
-            signed::endpoint(self.endpoint_url().as_deref(), "sns", region)
-        );
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("Action", "Publish")
-            .append_pair("Version", "2010-03-31")
-            .append_pair("TopicArn", arn)
-            .append_pair("Message", message)
-            .finish()
-            .into_bytes();
-        let headers = [(
-            "content-type",
-            "application/x-www-form-urlencoded; charset=utf-8",
-        )];
-        let (status, text) = signed::post(self, "sns", region, &url, &headers, body)
+        let pairs = [
+            ("Action", "Publish"),
+            ("Version", "2010-03-31"),
+            ("TopicArn", arn),
+            ("Message", message),
+        ];
+        let (status, text) = signed::query(self, "sns", region, &pairs)
             .await
             .map_err(|e| Refused::Transient(failure(OP, e)))?;
-        let text = String::from_utf8_lossy(&text);
         if status == 200 {
             return match leaves(&text, &["MessageId"]).get("MessageId") {
                 Some(_) => Ok(()),

@@ -45,25 +45,31 @@ fn messages(state: &Value) -> Vec<(String, Value)> {
         .collect()
 }
 
-#[test]
-fn the_registered_events_replay_to_one_registered_then_one_deregistered_message() {
+/// Replays `events` with the replay binary at info level and `--state-out`: its exit code, stdout,
+/// stderr and the state it wrote.
+fn replay(events: &[&str]) -> (Option<i32>, String, String, Value) {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.json");
     let o = Command::new(replay_binary())
         .current_dir(root())
-        .args([
-            "events/create-registered.json",
-            "--state-out",
-            state.to_str().unwrap(),
-        ])
+        .args(events)
+        .arg("--state-out")
+        .arg(&state)
         .env("RUST_LOG", "info")
         .output()
         .unwrap();
     integration::keep_output("cfn-replay", &o);
     let (out, err) = integration::text(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    let written =
+        std::fs::read(&state).map_or(Value::Null, |b| serde_json::from_slice(&b).unwrap());
+    (o.status.code(), out, err, written)
+}
+
+#[test]
+fn the_registered_events_replay_to_one_registered_then_one_deregistered_message() {
+    let (code, out, err, after_create) = replay(&["events/create-registered.json"]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
     assert!(out.contains("\"SUCCESS\""), "{out}");
-    let after_create: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
     let sent = messages(&after_create);
     assert_eq!(sent.len(), 1, "{sent:?}");
     let (topic, doc) = &sent[0];
@@ -82,19 +88,11 @@ fn the_registered_events_replay_to_one_registered_then_one_deregistered_message(
     }
 
     // Create and Delete in one replay: the Delete adds one Deregistered.
-    let o = Command::new(replay_binary())
-        .current_dir(root())
-        .args([
-            "events/create-registered.json",
-            "events/delete-registered.json",
-            "--state-out",
-            state.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    integration::keep_output("cfn-replay", &o);
-    assert_eq!(o.status.code(), Some(0), "{:?}", integration::text(&o));
-    let after: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    let (code, out, err, after) = replay(&[
+        "events/create-registered.json",
+        "events/delete-registered.json",
+    ]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
     let events: Vec<Value> = messages(&after)
         .into_iter()
         .map(|(_, d)| d["Event"].clone())
@@ -104,25 +102,11 @@ fn the_registered_events_replay_to_one_registered_then_one_deregistered_message(
 
 #[test]
 fn a_topic_that_refuses_the_publish_still_ends_success_with_the_failure_logged() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state.json");
-    let o = Command::new(replay_binary())
-        .current_dir(root())
-        .args([
-            "events/create-registered-refused.json",
-            "--state-out",
-            state.to_str().unwrap(),
-        ])
-        .env("RUST_LOG", "info")
-        .output()
-        .unwrap();
-    integration::keep_output("cfn-replay", &o);
-    let (out, err) = integration::text(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    let (code, out, err, state) = replay(&["events/create-registered-refused.json"]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
     assert!(out.contains("\"SUCCESS\""), "{out}");
     assert!(err.contains("registration failed"), "{err}");
     assert!(err.contains("AuthorizationError"), "{err}");
-    let state: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
     assert!(messages(&state).is_empty());
     assert!(!format!("{out}{err}").contains(EVENTS_EXTERNAL_ID));
 }
