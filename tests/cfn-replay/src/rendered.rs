@@ -1,7 +1,7 @@
 //! The template as CloudFormation renders it for a stack's parameters: deployed on moto's
 //! CloudFormation (a maintained implementation of parameters, conditions, `!Sub`, `!Split`,
 //! `!Join`, `!Select`, `!If`), and its roles' trust and inline policies read back through IAM
-//! with aws-cli. Never a hand copy of the policy.
+//! with botocore (render.py, one process per render). Never a hand copy of the policy.
 //!
 //! Two things moto does differently from CloudFormation, undone here: it keeps an inline policy as
 //! a Python repr rather than JSON (read back with Python's `ast.literal_eval`), and it keeps an
@@ -206,31 +206,12 @@ pub fn python(script: &str, input: &[u8]) -> std::process::Output {
         .args(["-c", script])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("{}: {e}", python.display()));
     use std::io::Write;
     child.stdin.take().unwrap().write_all(input).unwrap();
     child.wait_with_output().unwrap()
-}
-
-/// A Python literal (moto's repr of a policy) as JSON, `None` list items dropped.
-fn python_literal_to_json(repr: &str) -> Json {
-    let script = "import ast, json, sys\n\
-        def clean(v):\n\
-        \x20   if isinstance(v, list): return [clean(x) for x in v if x is not None]\n\
-        \x20   if isinstance(v, dict): return {k: clean(x) for k, x in v.items()}\n\
-        \x20   return v\n\
-        print(json.dumps(clean(ast.literal_eval(sys.stdin.read()))))\n";
-    let o = python(script, repr.as_bytes());
-    assert!(o.status.success(), "not a Python literal: {repr}");
-    serde_json::from_slice(&o.stdout).unwrap()
-}
-
-fn document(v: &Json) -> Json {
-    match v {
-        Json::String(s) => serde_json::from_str(s).unwrap_or_else(|_| python_literal_to_json(s)),
-        other => other.clone(),
-    }
 }
 
 /// Deploys the template on moto with `params` (`K=V`; ClusterName's commas are escaped here) and
@@ -253,129 +234,65 @@ pub fn render_in(
     stack: &str,
     params: &[(&str, &str)],
 ) -> Rendered {
-    let aws = |moto: &str, args: &[&str]| aws_in(moto, region, args);
     for path in ["/moto-api/reset", "/moto-api/seed?a=13"] {
         post(moto, path);
     }
     let map_role = params.iter().all(|(k, v)| *k != "MapRole" || *v == "true");
-    if map_role {
+    let bucket = map_role.then(|| {
         let prefix = params
             .iter()
             .find(|(k, _)| *k == "ArtifactBucketPrefix")
             .map(|(_, v)| *v)
             .unwrap_or("concurrent-eks-role-mapper");
-        let bucket = format!("{prefix}-{region}");
-        // us-east-1 takes no LocationConstraint.
-        let constraint = format!("LocationConstraint={region}");
-        let mut mb = vec!["s3api", "create-bucket", "--bucket", &bucket];
-        if region != "us-east-1" {
-            mb.extend(["--create-bucket-configuration", &constraint]);
-        }
-        let _ = aws(moto, &mb);
-        let zip = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(zip.path(), b"PK\x03\x04 not really a zip").unwrap();
-        aws(
-            moto,
-            &[
-                "s3",
-                "cp",
-                &zip.path().display().to_string(),
-                &format!("s3://{bucket}/eks-role-mapper/bootstrap.zip"),
-            ],
-        )
-        .unwrap();
-    }
-    let body = format!("file://{}", template.display());
-    let mut args: Vec<String> = [
-        "cloudformation",
-        "create-stack",
-        "--stack-name",
-        stack,
-        "--template-body",
-        &body,
-        "--capabilities",
-        "CAPABILITY_NAMED_IAM",
-        "--parameters",
-    ]
-    .map(String::from)
-    .to_vec();
-    for (k, v) in params {
-        args.push(format!(
-            "ParameterKey={k},ParameterValue={}",
-            v.replace(',', "\\,")
-        ));
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let created = aws(moto, &args).unwrap();
-    let stack_id = created["StackId"].as_str().unwrap().to_string();
+        format!("{prefix}-{region}")
+    });
     let wanted: &[&str] = if map_role {
         &["RoleForConcurrentService", "MapperRole"]
     } else {
         &["RoleForConcurrentService"]
     };
-    let started = Instant::now();
-    loop {
-        let d = aws(
-            moto,
-            &["cloudformation", "describe-stacks", "--stack-name", stack],
-        )
-        .unwrap();
-        let status = d["Stacks"][0]["StackStatus"]
-            .as_str()
-            .unwrap_or("")
-            .to_string();
-        let res = aws(
-            moto,
-            &[
-                "cloudformation",
-                "describe-stack-resources",
-                "--stack-name",
-                stack,
-            ],
-        )
-        .unwrap();
-        let physical = |logical: &str| {
-            res["StackResources"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|r| r["LogicalResourceId"] == logical)
-                .and_then(|r| r["PhysicalResourceId"].as_str().map(String::from))
-        };
-        let done = status == "CREATE_COMPLETE"
-            || (map_role && wanted.iter().all(|w| physical(w).is_some()));
-        if done {
-            let mut roles = Vec::new();
-            for logical in wanted {
-                let name = physical(logical).unwrap();
-                roles.push((logical.to_string(), read_role(moto, region, &name)));
-            }
-            // Every other role the parameters make (the schedule's, with Reconcile on).
-            for r in res["StackResources"].as_array().unwrap() {
-                let logical = r["LogicalResourceId"].as_str().unwrap_or_default();
-                if r["ResourceType"] == "AWS::IAM::Role" && !wanted.contains(&logical) {
-                    if let Some(name) = r["PhysicalResourceId"].as_str() {
-                        roles.push((logical.to_string(), read_role(moto, region, name)));
-                    }
-                }
-            }
-            return Rendered {
-                stack_id,
-                outputs: d["Stacks"][0]["Outputs"].clone(),
-                roles,
+    let job = serde_json::json!({
+        "endpoint": moto,
+        "region": region,
+        "stack": stack,
+        "template": std::fs::read_to_string(template)
+            .unwrap_or_else(|e| panic!("{}: {e}", template.display())),
+        "parameters": params,
+        "bucket": bucket,
+        "wanted": wanted,
+    });
+    let o = python(RENDER, job.to_string().as_bytes());
+    let (_, err) = text(&o);
+    assert!(o.status.success(), "{stack} did not render: {err}");
+    let out: Json = serde_json::from_slice(&o.stdout).expect("render.py prints JSON");
+    let roles = out["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let role = RenderedRole {
+                arn: r["arn"].as_str().unwrap().to_string(),
+                name: r["name"].as_str().unwrap().to_string(),
+                trust: r["trust"].clone(),
+                policies: r["policies"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| (p[0].as_str().unwrap().to_string(), p[1].clone()))
+                    .collect(),
             };
-        }
-        assert!(
-            !status.contains("FAILED") && !status.contains("ROLLBACK"),
-            "{stack}: {status} {d}"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{stack} did not render: {status}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
+            (r["logical"].as_str().unwrap().to_string(), role)
+        })
+        .collect();
+    Rendered {
+        stack_id: out["stack_id"].as_str().unwrap().to_string(),
+        outputs: out["outputs"].clone(),
+        roles,
     }
 }
+
+/// Deploys and reads back in one botocore process (render.py).
+const RENDER: &str = include_str!("render.py");
 
 /// An empty POST to moto's own API (`http://127.0.0.1:PORT`), which must answer 200.
 fn post(moto: &str, path: &str) {
@@ -393,33 +310,4 @@ fn post(moto: &str, path: &str) {
         answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
         "{path}: {answer}"
     );
-}
-
-fn read_role(moto: &str, region: &str, name: &str) -> RenderedRole {
-    let aws = |moto: &str, args: &[&str]| aws_in(moto, region, args);
-    let role = aws(moto, &["iam", "get-role", "--role-name", name]).unwrap();
-    let listed = aws(moto, &["iam", "list-role-policies", "--role-name", name]).unwrap();
-    let mut policies = Vec::new();
-    for p in listed["PolicyNames"].as_array().unwrap() {
-        let p = p.as_str().unwrap();
-        let got = aws(
-            moto,
-            &[
-                "iam",
-                "get-role-policy",
-                "--role-name",
-                name,
-                "--policy-name",
-                p,
-            ],
-        )
-        .unwrap();
-        policies.push((p.to_string(), document(&got["PolicyDocument"])));
-    }
-    RenderedRole {
-        arn: role["Role"]["Arn"].as_str().unwrap().to_string(),
-        name: name.to_string(),
-        trust: document(&role["Role"]["AssumeRolePolicyDocument"]),
-        policies,
-    }
 }
