@@ -214,7 +214,7 @@ pub fn python(script: &str, input: &[u8]) -> std::process::Output {
     child.wait_with_output().unwrap()
 }
 
-/// Deploys the template on moto with `params` (`K=V`; ClusterName's commas are escaped here) and
+/// Deploys the template on moto with `params` (passed as the API's Parameters, commas as they are) and
 /// reads its roles back. With MapRole=true the artifact bucket is made first and the custom
 /// resource is left pending (moto cannot run the function): the roles are complete before it.
 ///
