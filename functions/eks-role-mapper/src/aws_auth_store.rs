@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use crate::config_map::{ConfigMap, ObjectMeta};
-use rand::Rng;
 
 use crate::arn::RoleArn;
 use crate::aws_auth::{self, Change, CONFIG_MAP_NAME, NAMESPACE};
@@ -190,6 +189,6 @@ fn verify(stored: &ConfigMap, role: &RoleArn, present: bool) -> Result<()> {
 
 async fn backoff(attempt: u32) {
     let base = 50u64 * 2u64.pow(attempt.min(6));
-    let jitter = rand::rng().random_range(0..=base);
+    let jitter = fastrand::u64(0..=base);
     tokio::time::sleep(Duration::from_millis(base / 2 + jitter)).await;
 }

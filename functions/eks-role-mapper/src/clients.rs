@@ -16,7 +16,7 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_credential_types::Credentials;
-use aws_smithy_http_client::tls;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 use crate::error::{Error, Result};
 use crate::response::Sender;
@@ -59,31 +59,20 @@ fn lambda_environment() -> SdkConfig {
 /// The SDK's timeouts: every call ends well before a Lambda deadline.
 fn timeouts() -> aws_config::timeout::TimeoutConfig {
     aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(3))
+        .connect_timeout(CONNECT_TIMEOUT)
         .operation_attempt_timeout(Duration::from_secs(10))
         .operation_timeout(Duration::from_secs(30))
         .build()
 }
 
-/// The SDK's HTTPS client: rustls on ring, the system's roots and `AWS_CA_BUNDLE`'s.
-fn https_client(
-    extra_ca_pem: Option<&[u8]>,
-) -> Result<aws_smithy_runtime_api::client::http::SharedHttpClient> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut trust = tls::TrustStore::default();
-    if let Some(pem) = extra_ca_pem {
-        trust = trust.with_pem_certificate(pem.to_vec());
-    }
-    let ctx = tls::TlsContext::builder()
-        .with_trust_store(trust)
-        .build()
-        .map_err(|e| Error::Setup(format!("AWS_CA_BUNDLE: {e}")))?;
-    Ok(aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .tls_context(ctx)
-        .build_https())
+/// How long the SDK's calls may take to connect.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The SDK's HTTPS client: the system's roots and `AWS_CA_BUNDLE`'s; plain http only in a `local`
+/// build.
+fn https_client(extra_ca_pem: Option<&[u8]>) -> Result<SharedHttpClient> {
+    let http = crate::https::SdkHttp::new(extra_ca_pem, crate::response::LOCAL, CONNECT_TIMEOUT)?;
+    Ok(SharedHttpClient::new(http))
 }
 
 impl Clients {

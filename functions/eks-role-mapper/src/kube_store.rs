@@ -15,10 +15,6 @@ use std::time::Duration;
 use crate::config_map::ConfigMap;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use serde::de::DeserializeOwned;
@@ -28,6 +24,7 @@ use serde_json::Value;
 use crate::aws_auth::{CONFIG_MAP_NAME, NAMESPACE};
 use crate::cloud::{ClusterInfo, StoreError};
 use crate::error::{Error, Result};
+use crate::https::HttpsClient;
 
 /// How long a connection may take to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -60,7 +57,7 @@ enum Failure {
 
 /// A Kubernetes client for one cluster.
 pub struct ClusterApi {
-    client: Arc<Client<HttpsConnector<HttpConnector>, Full<Bytes>>>,
+    client: Arc<HttpsClient<Full<Bytes>>>,
     /// `https://host[:port]`, without a trailing slash.
     base: String,
     authorization: http::HeaderValue,
@@ -88,30 +85,15 @@ impl ClusterApi {
                 "cluster {cluster} has no certificate authority"
             )));
         }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Setup(format!("Kubernetes client for {cluster}: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        // Nagle's algorithm off: a request written in two TLS records would otherwise wait for
-        // the server's delayed ACK (~40 ms). A timeout on each call (`call`) instead of the
-        // socket-level ones.
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_only()
-            .enable_http1()
-            .wrap_connector(http);
+        // TLS always verified against the cluster's own CA; a timeout on each call (`call`)
+        // instead of the socket-level ones.
+        let client = crate::https::client(roots, false, CONNECT_TIMEOUT)
+            .map_err(|e| Error::Setup(format!("Kubernetes client for {cluster}: {e}")))?;
         let mut authorization = http::HeaderValue::from_str(&format!("Bearer {token}"))
             .map_err(|_| Error::Setup(format!("the token for {cluster} is not a header value")))?;
         authorization.set_sensitive(true);
         Ok(ClusterApi {
-            client: Arc::new(Client::builder(TokioExecutor::new()).build(https)),
+            client: Arc::new(client),
             base: endpoint.as_str().trim_end_matches('/').to_string(),
             authorization,
             cluster: cluster.to_string(),

@@ -20,6 +20,7 @@ mod eks;
 mod error;
 mod event;
 mod handler;
+mod https;
 mod kube_store;
 mod lifecycle;
 mod live;

@@ -11,15 +11,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::CertificateDer;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::https::HttpsClient;
 
 /// Whether this build may take a ResponseURL on loopback and plain-http endpoints: only with the
 /// `local` feature, which the artifact never has (a real Lambda's runtime API and extensions
@@ -138,7 +134,7 @@ pub trait Respond: Send + Sync {
 /// redirects.
 #[derive(Clone)]
 pub struct Sender {
-    client: Arc<Client<HttpsConnector<HttpConnector>, Full<Bytes>>>,
+    client: Arc<HttpsClient<Full<Bytes>>>,
     allow_loopback: bool,
 }
 
@@ -146,37 +142,12 @@ impl Sender {
     /// A sender trusting the system's roots (as the SDK's client does) plus `extra_ca_pem`; `allow_loopback` only in a `local`
     /// build.
     pub fn new(extra_ca_pem: Option<&[u8]>, allow_loopback: bool) -> Result<Sender> {
-        let mut roots = rustls::RootCertStore::empty();
-        // Those that do not parse are skipped, as the SDK's client skips them.
-        let _ = roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-        if let Some(pem) = extra_ca_pem {
-            for cert in CertificateDer::pem_slice_iter(pem) {
-                let cert = cert.map_err(|e| Error::Setup(format!("AWS_CA_BUNDLE: {e}")))?;
-                let _ = roots.add(cert);
-            }
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Setup(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        // A small PUT and its answer: Nagle's algorithm would hold the body back for an ACK.
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(Duration::from_secs(3)));
-        let https = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls);
+        let roots = crate::https::system_roots(extra_ca_pem)?;
         // Plain http (a local endpoint) only in a `local` build.
-        let https = if LOCAL {
-            https.https_or_http()
-        } else {
-            https.https_only()
-        };
-        let https = https.enable_http1().wrap_connector(http);
+        let client = crate::https::client(roots, LOCAL, Duration::from_secs(3))
+            .map_err(|e| Error::Setup(e.to_string()))?;
         Ok(Sender {
-            client: Arc::new(Client::builder(TokioExecutor::new()).build(https)),
+            client: Arc::new(client),
             allow_loopback: allow_loopback && LOCAL,
         })
     }
