@@ -4,7 +4,7 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde_json::Value;
 use tracing::Instrument;
@@ -17,9 +17,6 @@ use crate::protocol::{self, Continuation, HandOver, Progress};
 use crate::reconcile;
 use crate::registration;
 use crate::response::{Body, Respond};
-
-/// The most a registration publish may take after the answer (its retries included).
-const REGISTRATION_BUDGET: Duration = Duration::from_secs(20);
 
 /// The Lambda handler against AWS.
 pub async fn handle(
@@ -136,13 +133,7 @@ pub async fn handle_with<C: Connect, S: Respond>(
             .take();
         if let (Some(outgoing), Some(b)) = (outgoing, &body) {
             if b.status == "SUCCESS" {
-                // Within what is left of the invocation, a second kept for returning.
-                let budget = deadline
-                    .duration_since(SystemTime::now())
-                    .unwrap_or_default()
-                    .saturating_sub(Duration::from_secs(1))
-                    .min(REGISTRATION_BUDGET);
-                registration::publish(connect, &outgoing, budget).await;
+                registration::publish(connect, &outgoing, registration::budget(deadline)).await;
             }
         }
         Ok(body)

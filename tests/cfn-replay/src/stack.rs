@@ -191,26 +191,41 @@ fn properties(
     Some(p)
 }
 
+/// The line of one stack operation: its action, the status it left and why, the calls it made.
+fn step_line(step: usize, action: String, status: &str, reason: &str, calls: Vec<Value>) -> Value {
+    json!({"Step": step, "Action": action, "StackStatus": status, "Reason": reason, "Calls": calls})
+}
+
 /// The reconcile event the template's schedule sends (infra/eks-role-mapper.yaml,
 /// `ReconcileSchedule`'s Input) for the custom resource's properties: those it carries, with the
-/// template's values where the properties leave one out (`Region` is required).
+/// template's values where the properties leave one out (`Region` is required). Registration
+/// rides along only with a generated external ID (the topic and the secret's ARN); a given
+/// external ID is never put in a schedule.
 pub fn reconcile_event(stack_id: &str, physical_id: &str, props: &Value) -> Value {
     let get = |k: &str, default: &str| props.get(k).cloned().unwrap_or(json!(default));
+    let mut carried = json!({
+        "ClusterName": get("ClusterName", ""),
+        "RoleArn": get("RoleArn", ""),
+        "EnableAccessEntries": get("EnableAccessEntries", "false"),
+        "Region": get("Region", ""),
+        "ClusterAdminRoleArn": get("ClusterAdminRoleArn", ""),
+        "AccessLevel": get("AccessLevel", "cluster-admin"),
+        "Namespaces": get("Namespaces", ""),
+        "KubernetesGroups": get("KubernetesGroups", ""),
+    });
+    if let (Some(topic), Some(secret)) = (
+        props.get("RegistrationTopicArn"),
+        props.get("ExternalIdSecretArn"),
+    ) {
+        carried["RegistrationTopicArn"] = topic.clone();
+        carried["ExternalIdSecretArn"] = secret.clone();
+    }
     json!({
         "RequestType": "Reconcile",
         "StackId": stack_id,
         "LogicalResourceId": "Mapping",
         "PhysicalResourceId": physical_id,
-        "ResourceProperties": {
-            "ClusterName": get("ClusterName", ""),
-            "RoleArn": get("RoleArn", ""),
-            "EnableAccessEntries": get("EnableAccessEntries", "false"),
-            "Region": get("Region", ""),
-            "ClusterAdminRoleArn": get("ClusterAdminRoleArn", ""),
-            "AccessLevel": get("AccessLevel", "cluster-admin"),
-            "Namespaces": get("Namespaces", ""),
-            "KubernetesGroups": get("KubernetesGroups", ""),
-        },
+        "ResourceProperties": carried,
     })
 }
 
@@ -446,14 +461,8 @@ pub async fn run_scenario_observed(
     };
     let mut clean = true;
     let sim_ref = &sim;
-    let mut emit = |out: &mut dyn Write,
-                    step: usize,
-                    action: String,
-                    status: &str,
-                    reason: &str,
-                    calls: Vec<Value>|
-     -> Result<()> {
-        let line = json!({"Step": step, "Action": action, "StackStatus": status, "Reason": reason, "Calls": calls});
+    // One line a step on stdout, then the observer sees the simulator.
+    let mut emit = |out: &mut dyn Write, step: usize, line: Value| -> Result<()> {
         writeln!(out, "{line}").map_err(|e| Error::Write {
             what: "stdout".into(),
             source: e,
@@ -504,10 +513,13 @@ pub async fn run_scenario_observed(
     emit(
         out,
         0,
-        "create".into(),
-        status,
-        &reason,
-        std::mem::take(&mut life.calls),
+        step_line(
+            0,
+            "create".into(),
+            status,
+            &reason,
+            std::mem::take(&mut life.calls),
+        ),
     )?;
     if status != "CREATE_COMPLETE" {
         return Ok(false);
@@ -602,10 +614,7 @@ pub async fn run_scenario_observed(
                 emit(
                     out,
                     n,
-                    action,
-                    status,
-                    &reason,
-                    std::mem::take(&mut life.calls),
+                    step_line(n, action, status, &reason, std::mem::take(&mut life.calls)),
                 )?;
                 if status == "UPDATE_COMPLETE" {
                     params = next_params;
@@ -637,10 +646,7 @@ pub async fn run_scenario_observed(
                 let report = serde_json::to_value(&report).unwrap_or_default();
                 let _ = writeln!(err, "reconcile: {report}");
                 let line = json!({"Step": n, "Action": "reconcile", "StackStatus": stack_status, "Reconcile": report});
-                writeln!(out, "{line}").map_err(|e| Error::Write {
-                    what: "stdout".into(),
-                    source: e,
-                })?;
+                emit(out, n, line)?;
             }
             Step::Delete => {
                 let (status, reason) = match &props {
@@ -665,10 +671,13 @@ pub async fn run_scenario_observed(
                 emit(
                     out,
                     n,
-                    "delete".into(),
-                    status,
-                    &reason,
-                    std::mem::take(&mut life.calls),
+                    step_line(
+                        n,
+                        "delete".into(),
+                        status,
+                        &reason,
+                        std::mem::take(&mut life.calls),
+                    ),
                 )?;
             }
         }

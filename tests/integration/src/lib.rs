@@ -563,9 +563,14 @@ pub fn workspace_bin(name: &str) -> std::path::PathBuf {
         .to_path_buf();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut build = std::process::Command::new(env!("CARGO"));
+    // Into the target directory this test binary is in, whatever the environment says (a suite
+    // binary run by hand, without CARGO_TARGET_DIR, must not build a second tree in the checkout).
+    let target_dir = profile_dir.parent().expect("target dir");
     build
         .current_dir(root)
-        .args(["build", "--quiet", "--workspace", "--bins", "--tests"]);
+        .args(["build", "--quiet", "--workspace", "--bins", "--tests"])
+        .arg("--target-dir")
+        .arg(target_dir);
     if profile_dir.file_name().is_some_and(|n| n == "release") {
         build.arg("--release");
     }

@@ -7,6 +7,10 @@
 //! It writes only while CloudFormation says the stack still holds this resource with this
 //! physical id and is not changing it: nothing comes back once the stack is gone or replaced
 //! the resource, and a stack operation under way is left to finish.
+//!
+//! With registration in its event (a topic and the secret of a generated external ID; a given
+//! external ID is never put in a schedule) each run that finds the grant held publishes it again
+//! as `Updated`: a publish that failed at the stack's operation is made good by the next run.
 
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -17,10 +21,11 @@ use crate::cloud::{Cloud, Connect, StackResource};
 use crate::error::{Error, Invalid, Result};
 use crate::lifecycle::{admin_of, scope};
 use crate::ownership::owner_key;
-use crate::per_cluster::{self, Scope};
+use crate::per_cluster::{self, Granted, Scope};
 use crate::physical_id::Recorded;
 use crate::properties::Properties;
 use crate::protocol;
+use crate::registration::{self, Event, Outgoing, Subject};
 use crate::stacks::stack_region;
 
 mod report;
@@ -177,14 +182,16 @@ pub async fn reconcile<C: Connect>(connect: &C, event: &Value, deadline: SystemT
     let finished = protocol::within(deadline, work).await;
     let mut clusters = take(&done);
     let names = take(&names);
-    let verdict = match finished {
-        Some(Ok(())) => Verdict::Reconciled,
-        Some(Err(e)) => Verdict::Failed(e.to_string()),
+    let (verdict, outgoing) = match finished {
+        Some(Ok(outgoing)) => (Verdict::Reconciled, outgoing),
+        Some(Err(e)) => (Verdict::Failed(e.to_string()), None),
         // Cut off before the clusters were even listed: nothing to name, but not a success.
-        None if names.is_empty() => {
-            Verdict::Failed("the clusters were not listed before the Lambda deadline".into())
-        }
-        None => Verdict::Reconciled,
+        None if names.is_empty() => (
+            Verdict::Failed("the clusters were not listed before the Lambda deadline".into()),
+            None,
+        ),
+        // Cut off: what was granted is not all known, so the next run publishes.
+        None => (Verdict::Reconciled, None),
     };
     // Cut off by the deadline: the clusters not done are named, not dropped.
     for n in &names {
@@ -214,6 +221,9 @@ pub async fn reconcile<C: Connect>(connect: &C, event: &Value, deadline: SystemT
         gone = report.count(Outcome::Gone),
         "reconciled"
     );
+    if let Some(outgoing) = outgoing {
+        registration::publish(connect, &outgoing, registration::budget(deadline)).await;
+    }
     report
 }
 
@@ -227,14 +237,19 @@ async fn over_clusters<C: Connect>(
     since: Option<SystemTime>,
     done: &Mutex<Vec<ClusterReport>>,
     names_out: &Mutex<Vec<String>>,
-) -> Result<()> {
+) -> Result<Option<Outgoing>> {
     let cloud = connect.connect(&target.rec.region, admin_of(Some(&target.props)));
     let scope = scope(&cloud, Some(&target.props), &target.rec);
     let names = scope.resolve(&target.props.clusters).await?;
     *names_out.lock().unwrap_or_else(|e| e.into_inner()) = names.clone();
     let scope = &scope;
+    let held: Mutex<Vec<Granted>> = Mutex::default();
+    let held = &held;
     per_cluster::each(&names, |c| async move {
-        let (outcome, detail) = one(scope, &target.props, c, since).await;
+        let (outcome, detail, granted) = one(scope, &target.props, c, since).await;
+        if let Some(g) = granted {
+            held.lock().unwrap_or_else(|e| e.into_inner()).push(g);
+        }
         match outcome {
             Outcome::Unchanged => tracing::debug!(cluster = c, "grant stands"),
             Outcome::Failed => {
@@ -254,27 +269,41 @@ async fn over_clusters<C: Connect>(
         Ok(())
     })
     .await;
-    Ok(())
+    // The clusters whose grant stands, in the order they were listed.
+    let mut held = take(held);
+    held.sort_by_key(|g| names.iter().position(|n| n == &g.cluster));
+    let subject = Subject {
+        stack_id: &target.stack_id,
+        logical_resource_id: &target.logical_id,
+        physical_resource_id: &target.physical_id,
+        region: &target.rec.region,
+        props: &target.props,
+    };
+    Ok(registration::outgoing(&subject, Event::Updated, &held, &[]))
 }
 
 /// One cluster: described, then granted exactly as a Create grants (held before: an entry the
-/// grant moved off aws-auth stays moved).
+/// grant moved off aws-auth stays moved). Answers the grant too when it stands.
 async fn one<K: Cloud>(
     scope: &Scope<'_, K>,
     props: &Properties,
     cluster: &str,
     since: Option<SystemTime>,
-) -> (Outcome, Option<String>) {
+) -> (Outcome, Option<String>, Option<Granted>) {
     let info = match scope.cloud.describe(cluster).await {
         Ok(Some(info)) => info,
-        Ok(None) => return (Outcome::Gone, None),
-        Err(e) => return (Outcome::Failed, Some(e.to_string())),
+        Ok(None) => return (Outcome::Gone, None, None),
+        Err(e) => return (Outcome::Failed, Some(e.to_string()), None),
     };
     if !info.is_active() {
-        return (Outcome::Skipped, Some(format!("status {}", info.status)));
+        return (
+            Outcome::Skipped,
+            Some(format!("status {}", info.status)),
+            None,
+        );
     }
     match scope.grant_on(props, &info, true).await {
-        Ok(g) if !g.changed => (Outcome::Unchanged, None),
+        Ok(g) if !g.changed => (Outcome::Unchanged, None, Some(g)),
         Ok(g) => {
             // Whole milliseconds: EKS gives createdAt as fractional epoch seconds, CloudFormation
             // its timestamp to the millisecond; a float's last digit must not make a cluster
@@ -290,10 +319,10 @@ async fn one<K: Cloud>(
             } else {
                 Outcome::Repaired
             };
-            (outcome, Some(g.mechanism.as_str().to_string()))
+            (outcome, Some(g.mechanism.as_str().to_string()), Some(g))
         }
-        Err(Error::Pending(w)) => (Outcome::Pending, Some(w)),
-        Err(e) => (Outcome::Failed, Some(e.to_string())),
+        Err(Error::Pending(w)) => (Outcome::Pending, Some(w), None),
+        Err(e) => (Outcome::Failed, Some(e.to_string()), None),
     }
 }
 

@@ -114,6 +114,19 @@ pub fn outgoing(
     })
 }
 
+/// The most one invocation spends publishing.
+const BUDGET: Duration = Duration::from_secs(20);
+
+/// What a publish may take before `deadline`: what is left of the invocation, a second kept for
+/// returning, at most [`BUDGET`].
+pub fn budget(deadline: SystemTime) -> Duration {
+    deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or_default()
+        .saturating_sub(Duration::from_secs(1))
+        .min(BUDGET)
+}
+
 /// How many times one publish is tried, and the pause before each retry.
 const ATTEMPTS: u32 = 3;
 const BACKOFF: Duration = Duration::from_millis(300);

@@ -450,6 +450,76 @@ async fn a_stack_with_a_registration_topic_publishes_once_per_step_under_its_ren
     assert!(!out.contains(external_id) && !err.contains(external_id));
 }
 
+/// A publish that fails is made good by the next scheduled reconcile: with a generated external ID
+/// the schedule carries the topic and the secret's ARN, and each run that finds the grant held
+/// publishes `Updated` again, under the rendered policy.
+#[tokio::test]
+async fn a_publish_that_failed_is_published_again_by_the_next_reconcile() {
+    integration::capture_logs();
+    let mut scenario = eks_sim::Scenario::default_scenario();
+    scenario.clock_scale = 20.0;
+    let opts = StackOptions {
+        template: template_path(),
+        scenario: None,
+        parameters: vec![
+            ("ConcurrentAccountId".into(), "210987654321".into()),
+            ("ClusterName".into(), "modern".into()),
+            ("RegistrationTopicArn".into(), TOPIC.into()),
+            ("Reconcile".into(), "rate(1 hour)".into()),
+        ],
+        steps: vec![
+            Step::Update(vec![("ClusterName".into(), "modern,hybrid".into())]),
+            Step::Reconcile,
+            Step::Delete,
+        ],
+        venv: None,
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut seen: Vec<Vec<eks_sim::sns_api::Published>> = Vec::new();
+    let mut pending = Vec::new();
+    let clean = run_scenario_observed(scenario, &opts, &mut out, &mut err, &mut |step, sim| {
+        seen.push(sim.sns_messages());
+        match step {
+            // After the Create: every attempt of the Update's publish is throttled.
+            0 => sim.inject("sns:Publish", eks_sim::Fault::Throttle, 3),
+            1 => pending = sim.pending_faults(),
+            _ => {}
+        }
+    })
+    .await
+    .expect("the lifecycle runs");
+    let (out, err) = (
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    );
+    assert!(clean, "{out}\n{err}");
+    assert!(pending.is_empty(), "the throttling fired: {pending:?}");
+    // The Update still completed (clean) with its publish failed (its log line is held to the
+    // replay's stderr by a_topic_that_refuses_the_publish_...); the reconcile published it.
+    let counts: Vec<usize> = seen.iter().map(Vec::len).collect();
+    assert_eq!(counts, [1, 1, 2, 3], "the Update's publish failed: {out}");
+    let docs: Vec<Value> = seen
+        .pop()
+        .unwrap()
+        .iter()
+        .map(|m| serde_json::from_str(&m.message).unwrap())
+        .collect();
+    let events: Vec<&str> = docs.iter().map(|d| d["Event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["Registered", "Updated", "Deregistered"]);
+    // The reconcile's message says what the failed one would have: both clusters, the secret's ID.
+    let names: Vec<&str> = docs[1]["Clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["Name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["modern", "hybrid"]);
+    let external_id = docs[0]["ExternalId"].as_str().unwrap();
+    assert_eq!(external_id.len(), 40);
+    assert_eq!(docs[1]["ExternalId"], external_id);
+    assert!(!out.contains(external_id) && !err.contains(external_id));
+}
+
 /// The function's IAM for registration, as the template renders it: sns:Publish on that topic
 /// only and only with RegistrationTopicArn; GetSecretValue only for a generated external ID.
 #[test]

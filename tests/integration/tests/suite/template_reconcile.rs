@@ -72,6 +72,11 @@ const FUNCTION: &str =
 const SCHEDULE_ROLE: &str =
     "arn:aws:iam::123456789012:role/0ac6e1b4-aaaa-bbbb-cccc-1234567890ab-EksRoleMapperSchedule";
 const ADMIN_ROLE: &str = "arn:aws:iam::123456789012:role/admins/cluster-admin";
+/// The service's registration topic: its account, another region.
+const TOPIC: &str = "arn:aws:sns:us-east-2:210987654321:concurrent-registrations";
+/// The stack's generated external ID (`ExternalIdSecret`).
+const SECRET: &str =
+    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ExternalIdSecret-0ac6e1b4-AbCdEf";
 
 /// The physical id the function answers for this stack's `Mapping` and role.
 fn physical_id(stack_id: &str, role: &str) -> String {
@@ -124,6 +129,7 @@ impl Stack {
                 "MapperFunction".into(),
                 FUNCTION.rsplit(':').next().unwrap().into(),
             ),
+            ("ExternalIdSecret".into(), SECRET.into()),
         ]);
         let attrs = BTreeMap::from([
             (
@@ -324,21 +330,24 @@ impl Stack {
 }
 
 /// What the schedule must send: the custom resource's properties as CloudFormation passes them
-/// (less what a reconcile never carries: the NoEcho admin external ID, and the registration, which
-/// only a stack operation publishes; ClusterAdminRoleArn as "" when there is none) in the
-/// envelope of a reconcile event.
+/// (less what a reconcile never carries: the NoEcho admin external ID and a given external ID, with
+/// the registration that needs it; ClusterAdminRoleArn as "" when there is none) in the envelope of
+/// a reconcile event. A registration with the stack's generated ID (the topic, the secret's ARN)
+/// is carried.
 fn expected_event(s: &Stack) -> Json {
     let mut props = s.properties("Mapping");
     let props = props.as_object_mut().unwrap();
+    let generated = props.contains_key("ExternalIdSecretArn");
     for k in [
         "ServiceToken",
         "ServiceTimeout",
         "ClusterAdminExternalId",
-        "RegistrationTopicArn",
         "ExternalId",
-        "ExternalIdSecretArn",
     ] {
         props.remove(k);
+    }
+    if !generated {
+        props.remove("RegistrationTopicArn");
     }
     props
         .entry("ClusterAdminRoleArn")
@@ -437,6 +446,93 @@ async fn the_schedules_input_is_the_custom_resources_properties_in_a_reconcile_e
         assert_eq!(report.verdict, Verdict::Reconciled, "{report:?}");
         assert!(memory.world().writes.is_empty());
     }
+}
+
+/// Registration in the schedule: with the stack's generated external ID the Input carries the
+/// topic and the secret's ARN (never a value), and a run that finds the grant held publishes
+/// `Updated` with the secret's value; a given external ID keeps the registration out of it.
+#[tokio::test]
+async fn a_generated_external_id_brings_the_registration_into_the_schedule_and_a_given_one_does_not(
+) {
+    let generated = Stack::new(
+        template(),
+        &base(
+            "prod",
+            &[("ExternalId", ""), ("RegistrationTopicArn", TOPIC)],
+        ),
+    );
+    let input = schedule_input(&generated);
+    assert_eq!(input, expected_event(&generated));
+    let props = &input["ResourceProperties"];
+    assert_eq!(props["RegistrationTopicArn"], TOPIC);
+    assert_eq!(props["ExternalIdSecretArn"], SECRET);
+    assert!(props.get("ExternalId").is_none(), "{input}");
+
+    let given = Stack::new(
+        template(),
+        &base("prod", &[("RegistrationTopicArn", TOPIC)]),
+    );
+    let input_given = schedule_input(&given);
+    assert_eq!(input_given, expected_event(&given));
+    for k in ["RegistrationTopicArn", "ExternalIdSecretArn", "ExternalId"] {
+        assert!(
+            input_given["ResourceProperties"].get(k).is_none(),
+            "{k}: {input_given}"
+        );
+    }
+    assert!(!input_given.to_string().contains("given-external-id-1234"));
+
+    // The function reconciles it and publishes again, reading the secret itself.
+    let memory = Memory::default();
+    memory.world().stacks.insert(
+        (STACK_ID.into(), "Mapping".into()),
+        StackResource {
+            physical_id: Some(physical_id(STACK_ID, SERVICE_ROLE)),
+            status: "UPDATE_COMPLETE".into(),
+            last_updated: None,
+        },
+    );
+    memory
+        .world()
+        .secrets
+        .insert(SECRET.into(), "SimExternalId-FromTheSecret0123".into());
+    let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+    let report = reconcile::reconcile(&memory, &input, deadline).await;
+    assert_eq!(report.verdict, Verdict::Reconciled, "{report:?}");
+    let published = memory.world().published.clone();
+    assert_eq!(published.len(), 1, "{published:?}");
+    let (topic, region, message) = &published[0];
+    assert_eq!((topic.as_str(), region.as_str()), (TOPIC, "us-east-2"));
+    let doc: Json = serde_json::from_str(message).unwrap();
+    assert_eq!(doc["Event"], "Updated");
+    assert_eq!(doc["ExternalId"], "SimExternalId-FromTheSecret0123");
+    assert_eq!(
+        doc["PhysicalResourceId"],
+        physical_id(STACK_ID, SERVICE_ROLE)
+    );
+
+    // The given ID's schedule publishes nothing; nor does a stack that let the grant go.
+    let memory_given = Memory::default();
+    memory_given.world().stacks.insert(
+        (STACK_ID.into(), "Mapping".into()),
+        StackResource {
+            physical_id: Some(physical_id(STACK_ID, SERVICE_ROLE)),
+            status: "CREATE_COMPLETE".into(),
+            last_updated: None,
+        },
+    );
+    let report = reconcile::reconcile(&memory_given, &input_given, deadline).await;
+    assert_eq!(report.verdict, Verdict::Reconciled, "{report:?}");
+    assert!(memory_given.world().published.is_empty());
+    memory
+        .world()
+        .stacks
+        .get_mut(&(STACK_ID.into(), "Mapping".into()))
+        .unwrap()
+        .status = "DELETE_COMPLETE".into();
+    let report = reconcile::reconcile(&memory, &input, deadline).await;
+    assert_eq!(report.verdict, Verdict::StackGone, "{report:?}");
+    assert_eq!(memory.world().published.len(), 1);
 }
 
 /// Scheduler takes a target Input of at most 8,192 characters
