@@ -68,11 +68,13 @@ fn timeouts() -> aws_config::timeout::TimeoutConfig {
 /// How long the SDK's calls may take to connect.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// The SDK's HTTPS client: the system's roots and `AWS_CA_BUNDLE`'s; plain http only in a `local`
-/// build.
-fn https_client(extra_ca_pem: Option<&[u8]>) -> Result<SharedHttpClient> {
-    let http = crate::https::SdkHttp::new(extra_ca_pem, crate::response::LOCAL, CONNECT_TIMEOUT)?;
-    Ok(SharedHttpClient::new(http))
+/// The trusted roots (the system's and `AWS_CA_BUNDLE`'s, read once: parsing the system's bundle
+/// is most of a cold start's TLS set-up) and the SDK's HTTPS client over them; plain http only in
+/// a `local` build.
+fn https_client(extra_ca_pem: Option<&[u8]>) -> Result<(rustls::RootCertStore, SharedHttpClient)> {
+    let roots = crate::https::system_roots(extra_ca_pem)?;
+    let http = crate::https::SdkHttp::new(roots.clone(), crate::response::LOCAL, CONNECT_TIMEOUT)?;
+    Ok((roots, SharedHttpClient::new(http)))
 }
 
 impl Clients {
@@ -92,7 +94,8 @@ impl Clients {
         let allow = std::env::var(ALLOW_LOOPBACK_ENV).is_ok_and(|v| v == "1" || v == "true");
         #[cfg(not(feature = "local"))]
         let allow = false;
-        Self::with_sdk(lambda_environment(), extra, allow)
+        let (roots, http) = https_client(extra.as_deref())?;
+        Self::with_sdk(lambda_environment(), roots, http, allow)
     }
 
     /// From an explicit loader (tests and the replay tool point it at the simulator).
@@ -105,25 +108,26 @@ impl Clients {
     ) -> Result<Clients> {
         // The chain's own providers (STS for a role profile, SSO, IMDS) call AWS too: over the
         // same client, as aws-config has none of its own here.
-        let http = https_client(extra_ca_pem.as_deref())?;
-        let sdk = loader.http_client(http).load().await;
-        Self::with_sdk(sdk, extra_ca_pem, allow_loopback)
+        let (roots, http) = https_client(extra_ca_pem.as_deref())?;
+        let sdk = loader.http_client(http.clone()).load().await;
+        Self::with_sdk(sdk, roots, http, allow_loopback)
     }
 
-    /// The clients over `sdk`, with this crate's timeouts, retries and HTTP client.
+    /// The clients over `sdk`, with this crate's timeouts, retries and HTTP client; the response
+    /// sender trusts the same roots.
     fn with_sdk(
         sdk: SdkConfig,
-        extra_ca_pem: Option<Vec<u8>>,
+        roots: rustls::RootCertStore,
+        http: SharedHttpClient,
         allow_loopback: bool,
     ) -> Result<Clients> {
-        let http = https_client(extra_ca_pem.as_deref())?;
         let sdk = sdk
             .into_builder()
             .timeout_config(timeouts())
             .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))
             .http_client(http)
             .build();
-        let sender = Sender::new(extra_ca_pem.as_deref(), allow_loopback)?;
+        let sender = Sender::new(roots, allow_loopback)?;
         Ok(Clients {
             inner: Arc::new(Inner { sdk, sender }),
         })

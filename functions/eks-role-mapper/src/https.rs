@@ -89,11 +89,11 @@ pub(crate) struct SdkHttp {
 
 impl SdkHttp {
     pub(crate) fn new(
-        extra_ca_pem: Option<&[u8]>,
+        roots: RootCertStore,
         allow_http: bool,
         connect_timeout: Duration,
     ) -> Result<SdkHttp> {
-        let client = client(system_roots(extra_ca_pem)?, allow_http, connect_timeout)
+        let client = client(roots, allow_http, connect_timeout)
             .map_err(|e| Error::Setup(format!("the SDK's HTTPS client: {e}")))?;
         Ok(SdkHttp { client })
     }

@@ -139,10 +139,9 @@ pub struct Sender {
 }
 
 impl Sender {
-    /// A sender trusting the system's roots (as the SDK's client does) plus `extra_ca_pem`; `allow_loopback` only in a `local`
-    /// build.
-    pub fn new(extra_ca_pem: Option<&[u8]>, allow_loopback: bool) -> Result<Sender> {
-        let roots = crate::https::system_roots(extra_ca_pem)?;
+    /// A sender trusting `roots` (those the SDK's client trusts); `allow_loopback` only in a
+    /// `local` build.
+    pub fn new(roots: rustls::RootCertStore, allow_loopback: bool) -> Result<Sender> {
         // Plain http (a local endpoint) only in a `local` build.
         let client = crate::https::client(roots, LOCAL, Duration::from_secs(3))
             .map_err(|e| Error::Setup(e.to_string()))?;
