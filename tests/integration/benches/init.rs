@@ -4,7 +4,8 @@
 //! `next` (what Lambda bills as Init Duration). Each sample is a fresh emulator and process.
 //!
 //! `cargo bench -p integration --bench init` (release builds of both; the emulator from
-//! `tests/control-plane/build aws-lambda-rie`).
+//! `tests/control-plane/build aws-lambda-rie`). `INIT_BENCH_BASELINE=PATH` adds another build of
+//! the mapper's bootstrap (an older commit's) to the same run, samples interleaved, and its ratio.
 
 use integration::Rie;
 
@@ -28,7 +29,7 @@ fn main() {
         ("AWS_LAMBDA_FUNCTION_TIMEOUT", "30".to_string()),
         ("HOME", dir.path().display().to_string()),
     ];
-    let bins = [
+    let mut bins = vec![
         (
             "eks-role-mapper bootstrap",
             integration::workspace_bin("bootstrap"),
@@ -38,10 +39,13 @@ fn main() {
             integration::workspace_bin("hello-bootstrap"),
         ),
     ];
-    let mut results = Vec::new();
-    for (name, bin) in &bins {
-        let mut samples = Vec::new();
-        for _ in 0..SAMPLES {
+    if let Some(baseline) = std::env::var_os("INIT_BENCH_BASELINE") {
+        bins.push(("baseline bootstrap", baseline.into()));
+    }
+    // Interleaved: a drift of the machine during the run falls on every binary alike.
+    let mut all: Vec<Vec<f64>> = vec![Vec::new(); bins.len()];
+    for _ in 0..SAMPLES {
+        for ((_, bin), samples) in bins.iter().zip(&mut all) {
             let rie = Rie::start(bin, &env);
             // Any event: the init is over before the handler runs.
             let _ = rie.invoke(&serde_json::json!({}));
@@ -50,6 +54,9 @@ fn main() {
                     .unwrap_or_else(|| panic!("no INIT REPORT:\n{}", rie.log())),
             );
         }
+    }
+    let mut results = Vec::new();
+    for ((name, _), samples) in bins.iter().zip(all) {
         let m = median(samples.clone());
         let max = samples.iter().cloned().fold(0.0, f64::max);
         let min = samples.iter().cloned().fold(f64::MAX, f64::min);
@@ -59,4 +66,7 @@ fn main() {
         results.push(m);
     }
     println!("ratio mapper / hello-world: {:.2}", results[0] / results[1]);
+    if let Some(baseline) = results.get(2) {
+        println!("ratio mapper / baseline: {:.2}", results[0] / baseline);
+    }
 }
