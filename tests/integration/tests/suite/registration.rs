@@ -397,38 +397,58 @@ async fn the_message_reaches_a_real_sns_subscriber_through_moto_unchanged() {
     assert_eq!(doc["ExternalId"], EVENTS_EXTERNAL_ID);
 }
 
+/// `cfn-replay stack` on the default scenario with `RegistrationTopicArn` and a generated external
+/// ID (and the `extra` parameters added), under the rendered policy; `observe` sees the simulator after
+/// each step. Whether it ran clean, its stdout and stderr, and what was published after each step.
+async fn registered_stack(
+    extra: &[(&str, &str)],
+    steps: Vec<Step>,
+    observe: &mut dyn FnMut(usize, &eks_sim::Simulator),
+) -> (bool, String, String, Vec<Vec<eks_sim::sns_api::Published>>) {
+    integration::capture_logs();
+    let mut scenario = eks_sim::Scenario::default_scenario();
+    scenario.clock_scale = 20.0;
+    let parameters: Vec<(String, String)> = [
+        ("ConcurrentAccountId", "210987654321"),
+        ("ClusterName", "modern"),
+        ("RegistrationTopicArn", TOPIC),
+    ]
+    .iter()
+    .chain(extra)
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let opts = StackOptions {
+        template: template_path(),
+        scenario: None,
+        parameters,
+        steps,
+        venv: None,
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut seen = Vec::new();
+    let clean = run_scenario_observed(scenario, &opts, &mut out, &mut err, &mut |step, sim| {
+        seen.push(sim.sns_messages());
+        observe(step, sim);
+    })
+    .await
+    .expect("the lifecycle runs");
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    (clean, text(out), text(err), seen)
+}
+
 /// `cfn-replay stack` with RegistrationTopicArn and a generated external ID: each step publishes
 /// one message under the rendered policy, its external ID the stack's secret.
 #[tokio::test]
 async fn a_stack_with_a_registration_topic_publishes_once_per_step_under_its_rendered_policy() {
-    integration::capture_logs();
-    let mut scenario = eks_sim::Scenario::default_scenario();
-    scenario.clock_scale = 20.0;
-    let opts = StackOptions {
-        template: template_path(),
-        scenario: None,
-        parameters: vec![
-            ("ConcurrentAccountId".into(), "210987654321".into()),
-            ("ClusterName".into(), "modern".into()),
-            ("RegistrationTopicArn".into(), TOPIC.into()),
-        ],
-        steps: vec![
+    let (clean, out, err, mut seen) = registered_stack(
+        &[],
+        vec![
             Step::Update(vec![("ClusterName".into(), "modern,hybrid".into())]),
             Step::Delete,
         ],
-        venv: None,
-    };
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let mut seen: Vec<Vec<eks_sim::sns_api::Published>> = Vec::new();
-    let clean = run_scenario_observed(scenario, &opts, &mut out, &mut err, &mut |_, sim| {
-        seen.push(sim.sns_messages())
-    })
-    .await
-    .expect("the lifecycle runs");
-    let (out, err) = (
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-    );
+        &mut |_, _| {},
+    )
+    .await;
     assert!(clean, "{out}\n{err}");
     let counts: Vec<usize> = seen.iter().map(Vec::len).collect();
     assert_eq!(counts, [1, 2, 3], "one message per step: {out}");
@@ -455,43 +475,22 @@ async fn a_stack_with_a_registration_topic_publishes_once_per_step_under_its_ren
 /// publishes `Updated` again, under the rendered policy.
 #[tokio::test]
 async fn a_publish_that_failed_is_published_again_by_the_next_reconcile() {
-    integration::capture_logs();
-    let mut scenario = eks_sim::Scenario::default_scenario();
-    scenario.clock_scale = 20.0;
-    let opts = StackOptions {
-        template: template_path(),
-        scenario: None,
-        parameters: vec![
-            ("ConcurrentAccountId".into(), "210987654321".into()),
-            ("ClusterName".into(), "modern".into()),
-            ("RegistrationTopicArn".into(), TOPIC.into()),
-            ("Reconcile".into(), "rate(1 hour)".into()),
-        ],
-        steps: vec![
+    let mut pending = Vec::new();
+    let (clean, out, err, mut seen) = registered_stack(
+        &[("Reconcile", "rate(1 hour)")],
+        vec![
             Step::Update(vec![("ClusterName".into(), "modern,hybrid".into())]),
             Step::Reconcile,
             Step::Delete,
         ],
-        venv: None,
-    };
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let mut seen: Vec<Vec<eks_sim::sns_api::Published>> = Vec::new();
-    let mut pending = Vec::new();
-    let clean = run_scenario_observed(scenario, &opts, &mut out, &mut err, &mut |step, sim| {
-        seen.push(sim.sns_messages());
-        match step {
+        &mut |step, sim| match step {
             // After the Create: every attempt of the Update's publish is throttled.
             0 => sim.inject("sns:Publish", eks_sim::Fault::Throttle, 3),
             1 => pending = sim.pending_faults(),
             _ => {}
-        }
-    })
-    .await
-    .expect("the lifecycle runs");
-    let (out, err) = (
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-    );
+        },
+    )
+    .await;
     assert!(clean, "{out}\n{err}");
     assert!(pending.is_empty(), "the throttling fired: {pending:?}");
     // The Update still completed (clean) with its publish failed (its log line is held to the

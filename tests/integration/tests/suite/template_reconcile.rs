@@ -361,6 +361,21 @@ fn expected_event(s: &Stack) -> Json {
     })
 }
 
+/// The in-memory region with CloudFormation saying the stack holds `Mapping`, by this stack's
+/// physical id, in `status`.
+fn holding(status: &str) -> Memory {
+    let memory = Memory::default();
+    memory.world().stacks.insert(
+        (STACK_ID.into(), "Mapping".into()),
+        StackResource {
+            physical_id: Some(physical_id(STACK_ID, SERVICE_ROLE)),
+            status: status.into(),
+            last_updated: None,
+        },
+    );
+    memory
+}
+
 /// The schedule's Input, parsed.
 fn schedule_input(s: &Stack) -> Json {
     let target = &s.properties("ReconcileSchedule")["Target"];
@@ -432,15 +447,7 @@ async fn the_schedules_input_is_the_custom_resources_properties_in_a_reconcile_e
         // The function takes it as a reconcile of this very resource: with CloudFormation saying
         // the stack holds it, it reconciles (no cluster exists here: nothing to write).
         assert!(reconcile::is_reconcile(&input));
-        let memory = Memory::default();
-        memory.world().stacks.insert(
-            (STACK_ID.into(), "Mapping".into()),
-            StackResource {
-                physical_id: Some(physical_id(STACK_ID, SERVICE_ROLE)),
-                status: "CREATE_COMPLETE".into(),
-                last_updated: None,
-            },
-        );
+        let memory = holding("CREATE_COMPLETE");
         let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
         let report = reconcile::reconcile(&memory, &input, deadline).await;
         assert_eq!(report.verdict, Verdict::Reconciled, "{report:?}");
@@ -483,15 +490,7 @@ async fn a_generated_external_id_brings_the_registration_into_the_schedule_and_a
     assert!(!input_given.to_string().contains("given-external-id-1234"));
 
     // The function reconciles it and publishes again, reading the secret itself.
-    let memory = Memory::default();
-    memory.world().stacks.insert(
-        (STACK_ID.into(), "Mapping".into()),
-        StackResource {
-            physical_id: Some(physical_id(STACK_ID, SERVICE_ROLE)),
-            status: "UPDATE_COMPLETE".into(),
-            last_updated: None,
-        },
-    );
+    let memory = holding("UPDATE_COMPLETE");
     memory
         .world()
         .secrets
@@ -512,15 +511,7 @@ async fn a_generated_external_id_brings_the_registration_into_the_schedule_and_a
     );
 
     // The given ID's schedule publishes nothing; nor does a stack that let the grant go.
-    let memory_given = Memory::default();
-    memory_given.world().stacks.insert(
-        (STACK_ID.into(), "Mapping".into()),
-        StackResource {
-            physical_id: Some(physical_id(STACK_ID, SERVICE_ROLE)),
-            status: "CREATE_COMPLETE".into(),
-            last_updated: None,
-        },
-    );
+    let memory_given = holding("CREATE_COMPLETE");
     let report = reconcile::reconcile(&memory_given, &input_given, deadline).await;
     assert_eq!(report.verdict, Verdict::Reconciled, "{report:?}");
     assert!(memory_given.world().published.is_empty());
