@@ -123,6 +123,24 @@ impl fmt::Display for RoleArn {
     }
 }
 
+/// Whether `s` is a region name of the form every partition's regions have (`us-east-1`,
+/// `cn-north-1`, `us-gov-west-1`, `us-isob-east-1`, `eusc-de-east-1`): dash-separated labels of
+/// lowercase letters and digits, the last all digits, so one DNS label at most 32 long. Only such
+/// text from an event, an ARN or a physical id ever reaches a host name.
+pub fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    s.len() <= 32
+        && parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// The region of an ARN of `service` whose resource starts with `resource_prefix`
 /// (`arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`): where to send a call about it.
 pub fn region_of<'a>(arn: &'a str, service: &str, resource_prefix: &str) -> Option<&'a str> {
@@ -130,7 +148,7 @@ pub fn region_of<'a>(arn: &'a str, service: &str, resource_prefix: &str) -> Opti
     (parts.next()? == "arn").then_some(())?;
     parts.next()?;
     (parts.next()? == service).then_some(())?;
-    let region = parts.next().filter(|r| !r.is_empty())?;
+    let region = parts.next().filter(|r| is_region(r))?;
     parts.next()?;
     parts.next()?.starts_with(resource_prefix).then_some(region)
 }
@@ -186,6 +204,39 @@ mod tests {
             let e = RoleArn::parse("RoleArn", bad).unwrap_err().to_string();
             assert!(e.starts_with("RoleArn: expected an IAM role ARN"), "{bad:?}: {e}");
         }
+    }
+
+    #[test]
+    fn only_region_names_are_regions_so_no_other_text_reaches_a_host() {
+        for ok in [
+            "us-east-1",
+            "cn-north-1",
+            "us-gov-west-1",
+            "us-isob-east-1",
+            "eusc-de-east-1",
+        ] {
+            assert!(is_region(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example/x",
+            "us-east-1.evil.example",
+            "us-east-1/",
+            "US-EAST-1",
+            "us-east",
+            "",
+            "us--1",
+            "a-b-1:443",
+        ] {
+            assert!(!is_region(bad), "{bad}");
+        }
+        assert_eq!(
+            region_of(
+                "arn:aws:cloudformation:evil.example/x:111122223333:stack/s/1",
+                "cloudformation",
+                "stack/"
+            ),
+            None
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use aws_credential_types::Credentials;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
+use crate::declared::Declared;
 use crate::error::{Error, Result};
 use crate::response::Sender;
 
@@ -30,6 +31,9 @@ pub const ALLOW_LOOPBACK_ENV: &str = "EKS_ROLE_MAPPER_ALLOW_LOOPBACK_RESPONSE_UR
 #[derive(Clone)]
 pub struct Clients {
     inner: Arc<Inner>,
+    /// What the deploying stack declared (see `declared`): from the environment in the product;
+    /// the replay tool and tests give the one of the stack they play.
+    declared: Option<Arc<Declared>>,
 }
 
 struct Inner {
@@ -95,7 +99,23 @@ impl Clients {
         #[cfg(not(feature = "local"))]
         let allow = false;
         let (roots, http) = https_client(extra.as_deref())?;
-        Self::with_sdk(lambda_environment(), roots, http, allow)
+        let sdk = lambda_environment();
+        let region = sdk.region().map(|r| r.to_string());
+        let declared = Declared::from_lookup(|v| std::env::var(v).ok(), region.as_deref())?;
+        Ok(Self::with_sdk(sdk, roots, http, allow)?.with_declared(declared))
+    }
+
+    /// These clients acting for the stack that declared `declared` (None: for none).
+    pub fn with_declared(&self, declared: impl Into<Option<Declared>>) -> Clients {
+        Clients {
+            inner: self.inner.clone(),
+            declared: declared.into().map(Arc::new),
+        }
+    }
+
+    /// What the deploying stack declared.
+    pub fn declared(&self) -> Option<&Declared> {
+        self.declared.as_deref()
     }
 
     /// From an explicit loader (tests and the replay tool point it at the simulator).
@@ -130,6 +150,7 @@ impl Clients {
         let sender = Sender::new(roots, allow_loopback)?;
         Ok(Clients {
             inner: Arc::new(Inner { sdk, sender }),
+            declared: None,
         })
     }
 

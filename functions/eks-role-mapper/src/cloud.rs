@@ -118,6 +118,8 @@ pub trait Connect: Reinvoke + Stacks + Register + Clone + Send + Sync + 'static 
     type Cloud: Cloud + 'static;
     /// The region used when the properties name none.
     fn default_region(&self) -> Option<String>;
+    /// What the stack that deployed the function declared (None: nothing, so nothing is granted).
+    fn declared(&self) -> Option<crate::declared::Declared>;
     /// The port for `region`, reaching Kubernetes APIs as `admin` (or the function's identity).
     fn connect(&self, region: &str, admin: Option<AdminRole>) -> Self::Cloud;
 }

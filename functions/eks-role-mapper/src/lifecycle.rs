@@ -20,6 +20,7 @@ use crate::registration::{self, Event, Outgoing, Subject};
 /// The work of one request.
 pub async fn act<C: Connect>(connect: C, request: Request, progress: Progress) -> Result<Success> {
     let kind = request.kind.clone()?;
+    crate::guard::admit(&connect, &request, kind).await?;
     let old_id = request.envelope.physical_resource_id.clone();
     match kind {
         RequestType::Create => {

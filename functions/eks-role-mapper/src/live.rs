@@ -40,6 +40,10 @@ impl Connect for Clients {
         Clients::default_region(self)
     }
 
+    fn declared(&self) -> Option<crate::declared::Declared> {
+        Clients::declared(self).cloned()
+    }
+
     fn connect(&self, region: &str, admin: Option<AdminRole>) -> Live {
         Live {
             eks: self.eks(region),

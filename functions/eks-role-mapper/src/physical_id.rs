@@ -37,7 +37,7 @@ impl Recorded {
         }
         let region = it.next()?.to_string();
         let owner = it.next()?.to_string();
-        if !is_owner_key(&owner) || region.is_empty() {
+        if !is_owner_key(&owner) || !crate::arn::is_region(&region) {
             return None;
         }
         let role = RoleArn::parse("PhysicalResourceId", it.next()?).ok()?;

@@ -35,18 +35,51 @@ impl fmt::Debug for ResponseUrl {
     }
 }
 
-fn is_s3_host(host: &str) -> bool {
+/// CloudFormation's response buckets: `cloudformation-custom-resource-response-<region without
+/// dashes>` (the name in every ResponseURL CloudFormation sends; an answer anywhere else is not
+/// CloudFormation's, and would carry `Data` to whoever owns that bucket).
+const RESPONSE_BUCKET: &str = "cloudformation-custom-resource-response-";
+
+fn is_response_bucket(name: &str) -> bool {
+    name.strip_prefix(RESPONSE_BUCKET).is_some_and(|r| {
+        (4..=32).contains(&r.len())
+            && r.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    })
+}
+
+/// The S3 endpoint part of a host (`s3`, `s3.REGION`, `s3-REGION`, `s3.dualstack.REGION`) under
+/// the partitions' S3 suffixes.
+fn is_s3_endpoint(host: &str) -> bool {
     let Some(rest) = host
         .strip_suffix(".amazonaws.com")
         .or_else(|| host.strip_suffix(".amazonaws.com.cn"))
     else {
         return false;
     };
-    rest.split('.')
-        .any(|label| label == "s3" || label.starts_with("s3-"))
-        && rest
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+    rest == "s3"
+        || rest
+            .strip_prefix("s3.")
+            .is_some_and(|r| crate::arn::is_region(r.strip_prefix("dualstack.").unwrap_or(r)))
+        || rest
+            .strip_prefix("s3-")
+            .is_some_and(|r| crate::arn::is_region(r) || r == "external-1")
+}
+
+/// A ResponseURL's place: a response bucket, virtual-hosted (`BUCKET.s3...`) or path style
+/// (`s3.../BUCKET/...`).
+fn is_response_place(url: &url::Url) -> bool {
+    let host = url.host_str().unwrap_or_default();
+    if let Some((bucket, endpoint)) = host.split_once('.') {
+        if is_response_bucket(bucket) && is_s3_endpoint(endpoint) {
+            return true;
+        }
+    }
+    is_s3_endpoint(host)
+        && url
+            .path_segments()
+            .and_then(|mut s| s.next())
+            .is_some_and(is_response_bucket)
 }
 
 impl ResponseUrl {
@@ -68,8 +101,11 @@ impl ResponseUrl {
         if url.scheme() != "https" {
             return Err(refuse("scheme is not https"));
         }
-        if !is_s3_host(host) || url.port().is_some_and(|p| p != 443) || !url.username().is_empty() {
+        if url.port().is_some_and(|p| p != 443) || !url.username().is_empty() {
             return Err(refuse("host is not S3"));
+        }
+        if !is_response_place(&url) {
+            return Err(refuse("not CloudFormation's response bucket"));
         }
         Ok(ResponseUrl(url))
     }
@@ -236,16 +272,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_https_s3_urls_are_accepted_unless_loopback_is_allowed() {
+    fn only_cloudformations_response_buckets_are_accepted_unless_loopback_is_allowed() {
         for ok in [
             "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x?X-Amz-Signature=a",
-            "https://bucket.s3.us-west-2.amazonaws.com/x",
-            "https://s3-eu-west-1.amazonaws.com/b/x",
-            "https://b.s3.cn-north-1.amazonaws.com.cn/x",
+            "https://cloudformation-custom-resource-response-uswest2.s3.us-west-2.amazonaws.com/x",
+            "https://s3-eu-west-1.amazonaws.com/cloudformation-custom-resource-response-euwest1/x",
+            "https://s3.amazonaws.com/cloudformation-custom-resource-response-useast1/x",
+            "https://cloudformation-custom-resource-response-cnnorth1.s3.cn-north-1.amazonaws.com.cn/x",
         ] {
             ResponseUrl::parse(ok, false).unwrap();
         }
         for bad in [
+            // Any other bucket, though on S3: the invoker's own, which would receive `Data`.
+            "https://bucket.s3.us-west-2.amazonaws.com/x",
+            "https://s3-eu-west-1.amazonaws.com/b/x",
+            "https://b.s3.cn-north-1.amazonaws.com.cn/x",
+            "https://cloudformation-custom-resource-response-useast1evil.example.s3.amazonaws.com/x",
+            "https://s3.evil.example/cloudformation-custom-resource-response-useast1/x",
+            "https://cloudformation-custom-resource-response-useast1.s3.evil/x.amazonaws.com/x",
             "http://b.s3.amazonaws.com/x",
             "https://evil.example.com/x",
             "https://s3.amazonaws.com.evil.example/x",

@@ -38,7 +38,8 @@ struct Bootstrap {
 
 impl Bootstrap {
     /// Starts `bin` on the simulator's environment (as the Lambda's role), answering `api`.
-    fn start(bin: &Path, sim: &Simulator, api: &RuntimeApi) -> Bootstrap {
+    /// Configured as the template configures it for the stack that sends `declared` (an event).
+    fn start(bin: &Path, sim: &Simulator, api: &RuntimeApi, declared: &Value) -> Bootstrap {
         let dir = tempfile::tempdir().expect("temp dir");
         let ca = dir.path().join("ca.pem");
         std::fs::write(&ca, sim.ca_pem()).expect("CA file");
@@ -56,6 +57,7 @@ impl Bootstrap {
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
             .env("AWS_LAMBDA_LOG_GROUP_NAME", "test")
             .env("AWS_REGION", "us-east-1")
+            .envs(eks_role_mapper::declared::environment_of(declared))
             .env("AWS_ENDPOINT_URL", sim.aws_endpoint_url())
             .env("AWS_CA_BUNDLE", &ca)
             .env("AWS_ACCESS_KEY_ID", key)
@@ -122,7 +124,12 @@ async fn the_bootstrap_answers_a_create_then_a_reconcile_puts_a_dropped_entry_ba
     let api = RuntimeApi::start(FUNCTION).expect("runtime API");
     // cargo-lambda's emulator sends 600000 (a time in 1970): taken as unknown, not as over.
     api.set_deadline_ms(600_000);
-    let bootstrap = Bootstrap::start(Path::new(env!("CARGO_BIN_EXE_bootstrap")), &sim, &api);
+    let bootstrap = Bootstrap::start(
+        Path::new(env!("CARGO_BIN_EXE_bootstrap")),
+        &sim,
+        &api,
+        &event_file("create.json"),
+    );
 
     let mut create = event_file("create.json");
     let request_id = create["RequestId"].as_str().expect("RequestId").to_string();
@@ -208,7 +215,12 @@ async fn the_product_bootstrap_refuses_a_loopback_response_url_even_with_the_swi
 
     // The test build (local) takes the https one: the events are answerable by a local build.
     let api = RuntimeApi::start(FUNCTION).expect("runtime API");
-    let local = Bootstrap::start(Path::new(env!("CARGO_BIN_EXE_bootstrap")), &sim, &api);
+    let local = Bootstrap::start(
+        Path::new(env!("CARGO_BIN_EXE_bootstrap")),
+        &sim,
+        &api,
+        &event_file("create.json"),
+    );
     let (id, event) = loopback_events(&sim).remove(0);
     api.push(&id, &event);
     assert_eq!(posted(&api, 1, &local)[0].kind, "response");
@@ -216,7 +228,7 @@ async fn the_product_bootstrap_refuses_a_loopback_response_url_even_with_the_swi
     drop(local);
 
     let api = RuntimeApi::start(FUNCTION).expect("runtime API");
-    let bootstrap = Bootstrap::start(&product, &sim, &api);
+    let bootstrap = Bootstrap::start(&product, &sim, &api, &event_file("create.json"));
     let events = loopback_events(&sim);
     for (id, event) in &events {
         api.push(id, event);

@@ -334,6 +334,7 @@ async fn a_loopback_response_url_is_refused_as_the_product_sender_refuses_it() {
         let mut e = event("Create", "modern", None);
         e["ResponseURL"] = json!(url);
         let answers = Answers::default();
+        m.as_cloudformation(&e);
         let out = handle_with(&m, &answers, e.clone(), invocation()).await;
         assert!(out.is_err(), "{url}: nobody to answer");
         assert!(answers.sent().is_empty(), "{url}");

@@ -30,6 +30,7 @@ async fn create(m: &Memory, clusters: &str) -> String {
         "RequestId": "req-create", "LogicalResourceId": "Mapping",
         "ResourceType": "Custom::EksRoleMapping", "ResourceProperties": props,
     });
+    m.as_cloudformation(&e);
     handle_with(m, &answers, e, invocation()).await.unwrap();
     let body = answers.sent().pop().unwrap();
     assert_eq!(body.status, "SUCCESS", "{:?}", body.reason);

@@ -77,6 +77,10 @@ impl<C: Connect> Connect for Recorder<C> {
         self.inner.default_region()
     }
 
+    fn declared(&self) -> Option<crate::declared::Declared> {
+        self.inner.declared()
+    }
+
     fn connect(&self, region: &str, admin: Option<AdminRole>) -> Self::Cloud {
         Recording {
             inner: self.inner.connect(region, admin),

@@ -121,9 +121,41 @@ pub struct World {
 #[derive(Clone, Default)]
 pub struct Memory {
     world: Arc<Mutex<World>>,
+    declared: Arc<Mutex<Option<crate::declared::Declared>>>,
 }
 
 impl Memory {
+    /// Declares what a deploying stack would (None: nothing; see `declared`).
+    pub fn declare(&self, declared: Option<crate::declared::Declared>) {
+        *self.declared.lock().unwrap_or_else(|e| e.into_inner()) = declared;
+    }
+
+    /// Plays the stack that sends `event`, as CloudFormation would be while sending it: the
+    /// function declared with the event's own stack and properties, and the resource of an
+    /// Update or Delete in UPDATE_IN_PROGRESS or DELETE_IN_PROGRESS under the event's id.
+    pub fn as_cloudformation(&self, event: &serde_json::Value) {
+        self.declare(crate::declared::Declared::of_event(event).ok());
+        let text = |f: &str| {
+            event
+                .get(f)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("")
+        };
+        let status = match text("RequestType") {
+            "Update" => "UPDATE_IN_PROGRESS",
+            "Delete" => "DELETE_IN_PROGRESS",
+            _ => return,
+        };
+        self.world().stacks.insert(
+            (text("StackId").into(), text("LogicalResourceId").into()),
+            StackResource {
+                physical_id: Some(text("PhysicalResourceId").into()),
+                status: status.into(),
+                last_updated: Some(SystemTime::now()),
+            },
+        );
+    }
+
     /// A region with these clusters.
     pub fn with(clusters: impl IntoIterator<Item = (&'static str, Cluster)>) -> Memory {
         let m = Memory::default();
@@ -273,6 +305,13 @@ impl Connect for Memory {
 
     fn default_region(&self) -> Option<String> {
         Some(HOME_REGION.into())
+    }
+
+    fn declared(&self) -> Option<crate::declared::Declared> {
+        self.declared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn connect(&self, region: &str, _admin: Option<AdminRole>) -> Region {

@@ -98,18 +98,7 @@ pub(super) fn boolean(props: &serde_json::Map<String, Value>, field: &str) -> Re
 }
 
 pub(super) fn region(s: &str) -> Result<String> {
-    let parts: Vec<&str> = s.split('-').collect();
-    let ok = s.len() <= 32
-        && parts.len() >= 3
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        })
-        && parts
-            .last()
-            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
-    if ok {
+    if crate::arn::is_region(s) {
         Ok(s.to_string())
     } else {
         Err(Error::invalid(

@@ -158,6 +158,16 @@ pub async fn reconcile<C: Connect>(connect: &C, event: &Value, deadline: SystemT
             return Report::without_clusters(&stack, Verdict::Invalid(e.to_string()));
         }
     };
+    // Only the declared stack's own grant, checked before any call: a StackId naming any other
+    // stack (or a region that is no region) never reaches CloudFormation's endpoint.
+    let declared = crate::guard::declaration(connect).and_then(|d| {
+        d.owns(&target.stack_id, &target.logical_id)?;
+        d.permits(&target.props)
+    });
+    if let Err(e) = declared {
+        tracing::error!(reason = %e, "reconcile event refused; nothing was written");
+        return Report::without_clusters(&stack, Verdict::Invalid(e.to_string()));
+    }
     let resource = match connect
         .stack_resource(&target.stack_id, &target.logical_id)
         .await

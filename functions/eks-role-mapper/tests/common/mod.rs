@@ -56,6 +56,8 @@ pub async fn run(m: &Memory, e: Value) -> Body {
         deadline_ms: ms,
         function_arn: "arn:aws:lambda:us-east-1:111122223333:function:eks-role-mapper",
     };
+    // The test plays CloudFormation: the function declared for this event's stack.
+    m.as_cloudformation(&e);
     handle_with(m, &answers, e, invocation).await.unwrap();
     let sent = answers.sent();
     assert_eq!(sent.len(), 1, "exactly one answer");

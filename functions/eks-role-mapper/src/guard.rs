@@ -1,0 +1,100 @@
+//! The gate every request passes before anything is read or written: it must come from the
+//! stack that deployed the function, grant nothing beyond what that stack declared, and, when it
+//! takes something away, be what CloudFormation is doing to the resource now.
+//!
+//! How this holds through CloudFormation's own sequences (each tested with `cfn-replay stack`):
+//! - Create: the properties are within the declaration (the template sets the function's
+//!   declaration before the resource, which depends on the function).
+//! - Update: the new properties are within the declaration, or (a rollback, which CloudFormation
+//!   runs before it puts the function's old configuration back) the old ones are, and
+//!   CloudFormation reports the resource UPDATE_IN_PROGRESS with the request's physical id.
+//! - Delete of an id this function made (a stack delete, the rollback of a failed Create, the
+//!   resource leaving the template): CloudFormation reports the resource DELETE_IN_PROGRESS. A
+//!   Delete of any other id does nothing, so it needs no confirmation.
+//! - A continuation is the same event again: it passes the same gate in each invocation.
+//! - A reconcile: its stack, resource and properties are the declared ones (and the reconcile
+//!   then asks CloudFormation whether the stack still holds the grant).
+
+use crate::cloud::{Connect, Stacks};
+use crate::declared::Declared;
+use crate::error::{Error, Invalid, Result};
+use crate::event::{Request, RequestType};
+use crate::physical_id::Recorded;
+use crate::properties::Properties;
+
+/// The declaration, or the refusal of a function that has none.
+pub fn declaration<C: Connect>(connect: &C) -> std::result::Result<Declared, Invalid> {
+    connect.declared().ok_or_else(|| {
+        Invalid::new(
+            "StackId",
+            format!(
+                "this function has no declared stack ({} is not set): it acts only for the stack that deployed it",
+                crate::declared::STACK_ID_ENV
+            ),
+        )
+    })
+}
+
+/// Admits `request` (of `kind`), or refuses it naming what it exceeds; nothing is written either way.
+pub async fn admit<C: Connect>(connect: &C, request: &Request, kind: RequestType) -> Result<()> {
+    let declared = declaration(connect)?;
+    let envelope = &request.envelope;
+    declared.owns(&envelope.stack_id, &envelope.logical_resource_id)?;
+    match kind {
+        RequestType::Create => declared.permits(&Properties::parse(&request.properties)?)?,
+        RequestType::Update => {
+            let new = Properties::parse(&request.properties)?;
+            if let Err(beyond) = declared.permits(&new) {
+                let from_declared = request
+                    .old_properties
+                    .as_ref()
+                    .and_then(|o| Properties::parse(o).ok())
+                    .is_some_and(|old| declared.permits(&old).is_ok());
+                if !from_declared {
+                    return Err(beyond.into());
+                }
+                tracing::info!(
+                    "an Update from the declared properties to others: admitted only as CloudFormation's rollback"
+                );
+            }
+            confirm(connect, request, "UPDATE_IN_PROGRESS").await?;
+        }
+        RequestType::Delete => {
+            let ours = envelope
+                .physical_resource_id
+                .as_deref()
+                .and_then(Recorded::decode)
+                .is_some();
+            if ours {
+                confirm(connect, request, "DELETE_IN_PROGRESS").await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// CloudFormation must report the resource in `status` (and, while updating it, under the
+/// request's physical id): an event sent by anyone else while the stack rests is refused.
+async fn confirm<C: Stacks>(connect: &C, request: &Request, status: &str) -> Result<()> {
+    let envelope = &request.envelope;
+    let resource = connect
+        .stack_resource(&envelope.stack_id, &envelope.logical_resource_id)
+        .await?;
+    let same_id = |r: &crate::cloud::StackResource| {
+        status != "UPDATE_IN_PROGRESS" || r.physical_id == envelope.physical_resource_id
+    };
+    match resource {
+        Some(r) if r.status == status && same_id(&r) => Ok(()),
+        Some(r) => Err(Error::invalid(
+            "RequestType",
+            format!(
+                "CloudFormation is not making this request: it reports the resource {} ({}), not {status}; nothing was written",
+                envelope.logical_resource_id, r.status
+            ),
+        )),
+        None => Err(Error::invalid(
+            "StackId",
+            "CloudFormation does not know this stack's resource; nothing was written",
+        )),
+    }
+}
