@@ -8,9 +8,10 @@
 //! - Update: the new properties are within the declaration, or (a rollback, which CloudFormation
 //!   runs before it puts the function's old configuration back) the old ones are, and
 //!   CloudFormation reports the resource UPDATE_IN_PROGRESS with the request's physical id.
-//! - Delete of an id this function made (a stack delete, the rollback of a failed Create, the
+//! - Delete of an id of the declared grant (a stack delete, the rollback of a failed Create, the
 //!   resource leaving the template): CloudFormation reports the resource DELETE_IN_PROGRESS. A
-//!   Delete of any other id does nothing, so it needs no confirmation.
+//!   Delete of any other id (not ours, or of another region or role: a replacement's cleanup)
+//!   takes back nothing the declared grant holds, so it needs no confirmation.
 //! - A continuation is the same event again: it passes the same gate in each invocation.
 //! - A reconcile: its stack, resource and properties are the declared ones (and the reconcile
 //!   then asks CloudFormation whether the stack still holds the grant).
@@ -60,11 +61,19 @@ pub async fn admit<C: Connect>(connect: &C, request: &Request, kind: RequestType
             confirm(connect, request, "UPDATE_IN_PROGRESS").await?;
         }
         RequestType::Delete => {
+            let region = declared.grant.region.clone().or(connect.default_region());
+            let current = |rec: &Recorded| {
+                Some(&rec.region) == region.as_ref()
+                    && rec.role.match_key() == declared.grant.role.match_key()
+            };
+            // An id of another region or role (what a replacement leaves for its cleanup) takes
+            // back nothing the declared grant holds; one of the declared grant's is taken back
+            // only while CloudFormation deletes the resource.
             let ours = envelope
                 .physical_resource_id
                 .as_deref()
                 .and_then(Recorded::decode)
-                .is_some();
+                .is_some_and(|rec| current(&rec));
             if ours {
                 confirm(connect, request, "DELETE_IN_PROGRESS").await?;
             }

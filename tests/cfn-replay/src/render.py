@@ -104,8 +104,24 @@ roles += [
     and r.get("LogicalResourceId", "") not in wanted
     and r.get("PhysicalResourceId")
 ]
+# The function's environment (its declaration of the stack), as moto's Lambda renders it.
+environment = {}
+if physical.get("MapperFunction"):
+    lam = client("lambda")
+    for _ in range(50):
+        try:
+            config = lam.get_function_configuration(FunctionName=physical["MapperFunction"])
+            environment = config.get("Environment", {}).get("Variables", {})
+            break
+        except Exception:  # not made yet
+            time.sleep(0.2)
 json.dump(
-    {"stack_id": created["StackId"], "outputs": described.get("Outputs"), "roles": roles},
+    {
+        "stack_id": created["StackId"],
+        "outputs": described.get("Outputs"),
+        "roles": roles,
+        "environment": environment,
+    },
     sys.stdout,
     default=str,
 )

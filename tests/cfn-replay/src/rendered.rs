@@ -180,6 +180,8 @@ pub struct Rendered {
     pub stack_id: String,
     pub outputs: Json,
     pub roles: Vec<(String, RenderedRole)>,
+    /// The function's environment as rendered (its `Environment.Variables`; empty without one).
+    pub environment: std::collections::BTreeMap<String, String>,
 }
 
 impl Rendered {
@@ -288,6 +290,7 @@ pub fn render_in(
         stack_id: out["stack_id"].as_str().unwrap().to_string(),
         outputs: out["outputs"].clone(),
         roles,
+        environment: serde_json::from_value(out["environment"].clone()).unwrap_or_default(),
     }
 }
 

@@ -2,6 +2,7 @@
 //! The simulator's state is read before and after every event, which gives the account on stderr
 //! and lets a dry run prove that it wrote nothing.
 
+use eks_role_mapper::declared::Declared;
 use std::io::Write;
 use std::time::Duration;
 
@@ -160,6 +161,11 @@ pub async fn run(opts: &Options, out: &mut impl Write, err: &mut impl Write) -> 
         }
         emit(err, "stderr", &head)?;
 
+        // The replay plays the stack that sends the event: the function declared for that
+        // stack and its properties, and CloudFormation holding the resource as it does while
+        // sending such a request.
+        sim.cloudformation_sends(&event);
+        let clients = clients.with_declared(Declared::of_event(&event).ok());
         if reconcile {
             let before = sim.state_json();
             let before_text = state_text(&sim);

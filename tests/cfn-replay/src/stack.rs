@@ -269,6 +269,8 @@ struct Lifecycle<'a> {
     made: std::collections::HashSet<String>,
     /// The generated external ID's secret, once made.
     secret: Option<Secret>,
+    /// The function's environment as the stack in force renders it (its declaration).
+    environment: BTreeMap<String, String>,
 }
 
 impl Lifecycle<'_> {
@@ -306,7 +308,9 @@ impl Lifecycle<'_> {
     }
 
     /// Puts the function role's rendered policy in force (none with MapRole=false).
-    fn in_force(&self, r: &Rendered) {
+    /// (And the function's configuration: CloudFormation updates the function with its role.)
+    fn in_force(&mut self, r: &Rendered) {
+        self.environment = r.environment.clone();
         match r.roles.iter().find(|(l, _)| l == "MapperRole") {
             Some((_, role)) => {
                 let mut docs = role.documents();
@@ -325,6 +329,14 @@ impl Lifecycle<'_> {
             }
             None => self.sim.clear_policies(&self.function_arn),
         }
+    }
+
+    /// The function as the stack in force configures it: the declaration in its environment.
+    fn function(&self) -> eks_role_mapper::Clients {
+        let env = &self.environment;
+        let declared =
+            eks_role_mapper::declared::Declared::from_lookup(|k| env.get(k).cloned(), Some(&self.region));
+        self.clients.with_declared(declared.ok().flatten())
     }
 
     /// Sends one custom-resource request; returns (SUCCESS?, physical id, reason).
@@ -362,7 +374,8 @@ impl Lifecycle<'_> {
         }
         let ctx = lambda::context(&self.region, MOTO_ACCOUNT, lambda::INVOCATION_BUDGET);
         let published = self.sim.sns_messages().len();
-        let _ = eks_role_mapper::handle(&self.clients, e, ctx).await;
+        self.sim.cloudformation_sends(&e);
+        let _ = eks_role_mapper::handle(&self.function(), e, ctx).await;
         let published = self.sim.sns_messages().len() - published;
         let resp = self
             .sim
@@ -458,6 +471,7 @@ pub async fn run_scenario_observed(
         calls: Vec::new(),
         made: Default::default(),
         secret: None,
+        environment: BTreeMap::new(),
     };
     let mut clean = true;
     let sim_ref = &sim;
@@ -636,7 +650,7 @@ pub async fn run_scenario_observed(
                         let ctx = lambda::context(&region, MOTO_ACCOUNT, lambda::INVOCATION_BUDGET);
                         let invocation = eks_role_mapper::Invocation::from(&ctx);
                         Some(
-                            eks_role_mapper::reconcile_with(&life.clients, &event, invocation)
+                            eks_role_mapper::reconcile_with(&life.function(), &event, invocation)
                                 .await,
                         )
                     }

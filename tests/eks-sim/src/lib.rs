@@ -287,6 +287,37 @@ impl Simulator {
         Ok(())
     }
 
+    /// Holds the resource a custom-resource event is about as CloudFormation does while it sends
+    /// that event: CREATE_IN_PROGRESS, or UPDATE_IN_PROGRESS / DELETE_IN_PROGRESS under the
+    /// event's physical id (the answer then settles it, see `World::answered`). An event without
+    /// a stack ARN or a request type is left alone.
+    pub fn cloudformation_sends(&self, event: &serde_json::Value) {
+        let text = |f: &str| event.get(f).and_then(serde_json::Value::as_str);
+        let status = match text("RequestType") {
+            Some("Create") => "CREATE_IN_PROGRESS",
+            Some("Update") => "UPDATE_IN_PROGRESS",
+            Some("Delete") => "DELETE_IN_PROGRESS",
+            _ => return,
+        };
+        let (Some(stack), Some(logical)) = (text("StackId"), text("LogicalResourceId")) else {
+            return;
+        };
+        let mut w = self.world();
+        let at = w.sim_epoch_ms();
+        let resource_type = text("ResourceType").unwrap_or(scenario::DEFAULT_RESOURCE_TYPE);
+        let physical = text("PhysicalResourceId");
+        let current = w
+            .stacks
+            .get(stack)
+            .and_then(|s| s.resources.get(logical))
+            .and_then(|r| r.physical_resource_id.clone());
+        // The Delete of an old id after a replacement (the cleanup): the resource stays as it is.
+        if status == "DELETE_IN_PROGRESS" && current.is_some() && current.as_deref() != physical {
+            return;
+        }
+        w.put_stack_resource(stack, logical, physical, status, resource_type, at);
+    }
+
     /// Changes a stack resource's status (e.g. UPDATE_IN_PROGRESS while a stack operation runs),
     /// LastUpdatedTimestamp now; false when there is no such resource.
     pub fn set_stack_resource_status(&self, stack_id: &str, logical: &str, status: &str) -> bool {

@@ -9,6 +9,7 @@ pub use real::{
     LEGACY_ARN, SERVICE_ROLE_NAME, SSO_ROLE,
 };
 
+use eks_role_mapper::declared::Declared;
 use std::time::{Duration, SystemTime};
 
 use eks_role_mapper::Clients;
@@ -216,12 +217,16 @@ impl Harness {
     pub async fn invoke_counting(&self, event: Value, budget: Duration) -> (Value, usize) {
         let before = self.sim.responses().len();
         let request_id = event["RequestId"].as_str().unwrap_or_default().to_string();
+        // The harness plays the stack: the function declared for the event's own stack and
+        // properties, and CloudFormation holding the resource as it does while sending it.
+        self.sim.cloudformation_sends(&event);
+        let clients = self.clients.with_declared(Declared::of_event(&event).ok());
         let mut queue = vec![event];
         let mut invocations = 0;
         while let Some(event) = queue.pop() {
             invocations += 1;
             assert!(invocations <= 64, "a request handed over without end");
-            let _ = eks_role_mapper::handle(&self.clients, event, context(budget)).await;
+            let _ = eks_role_mapper::handle(&clients, event, context(budget)).await;
             for (function, next) in self.sim.take_invocations() {
                 assert_eq!(
                     function,
@@ -262,7 +267,8 @@ impl Harness {
     pub async fn reconcile(&self, event: &Value) -> eks_role_mapper::reconcile::Report {
         let ctx = context(Duration::from_secs(60));
         let invocation = eks_role_mapper::Invocation::from(&ctx);
-        eks_role_mapper::reconcile_with(&self.clients, event, invocation).await
+        let clients = self.clients.with_declared(Declared::of_event(event).ok());
+        eks_role_mapper::reconcile_with(&clients, event, invocation).await
     }
 
     /// The writes (2xx, not GET) the simulator logged for EKS and Kubernetes since the log was
