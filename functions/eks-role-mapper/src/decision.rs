@@ -159,6 +159,43 @@ pub fn replaces_aws_auth_entry(
         && mode_after(mode, decision.switch_mode) == AuthMode::ApiAndConfigMap
 }
 
+/// The namespace that holds aws-auth.
+const AWS_AUTH_NAMESPACE: &str = "kube-system";
+
+/// Refuses a level below cluster-admin that could write `kube-system/aws-auth` on a cluster that
+/// reads it (every mode but API), before anything is written. The built-in `admin` and `edit`
+/// ClusterRoles may update ConfigMaps, so bound over the whole cluster (a ClusterRoleBinding, or
+/// an access policy at cluster scope) or in kube-system they reach aws-auth, and whoever writes
+/// aws-auth can map itself to system:masters
+/// (<https://docs.aws.amazon.com/eks/latest/userguide/auth-configmap.html>). `view` cannot
+/// write, so it stays possible over the whole cluster.
+pub fn below_aws_auth(
+    access: &crate::access::Access,
+    mode: &AuthMode,
+    cluster: &str,
+) -> Result<()> {
+    use crate::access::AccessLevel;
+    if matches!(mode, AuthMode::Api)
+        || !matches!(access.level, AccessLevel::Admin | AccessLevel::Edit)
+    {
+        return Ok(());
+    }
+    let level = access.level.as_str();
+    if access.namespaces.is_empty() {
+        return Err(Error::invalid(
+            "AccessLevel",
+            format!("{level} over the whole of cluster {cluster} ({mode}) could update kube-system/aws-auth, which this cluster reads, and so make itself cluster-admin: give Namespaces, or move the cluster to API authentication mode"),
+        ));
+    }
+    if access.namespaces.iter().any(|n| n == AWS_AUTH_NAMESPACE) {
+        return Err(Error::invalid(
+            "Namespaces",
+            format!("{level} in kube-system on cluster {cluster} ({mode}) could update aws-auth there, and so make itself cluster-admin: leave kube-system out, or move the cluster to API authentication mode"),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

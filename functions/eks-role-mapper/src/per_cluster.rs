@@ -87,6 +87,7 @@ impl<K: Cloud> Scope<'_, K> {
         held_before: bool,
     ) -> Result<Granted> {
         let cluster = info.name.as_str();
+        crate::decision::below_aws_auth(&props.access, &info.mode, cluster)?;
         let decision = decide(
             cluster,
             &info.mode,

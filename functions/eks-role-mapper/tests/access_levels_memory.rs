@@ -51,7 +51,8 @@ async fn a_level_change_makes_the_new_grant_before_the_old_one_goes_on_both_kind
     assert!(map_roles(&m, "legacy").contains("eks-role-mapper:"));
     m.world().writes.clear();
 
-    let edit = json!({"AccessLevel": "edit"});
+    // edit in a namespace: over the whole of legacy it would reach aws-auth (refused, below).
+    let edit = json!({"AccessLevel": "edit", "Namespaces": "ml"});
     ok(&run(
         &m,
         level_event("Update", Some(&id), edit.clone(), view.clone()),
@@ -60,7 +61,9 @@ async fn a_level_change_makes_the_new_grant_before_the_old_one_goes_on_both_kind
     assert_eq!(policies(&m), ["AmazonEKSEditPolicy"]);
     assert_eq!(bindings(&m).len(), 1);
     assert!(
-        bindings(&m)[0].starts_with("ClusterRoleBinding ") && bindings(&m)[0].ends_with("-edit")
+        bindings(&m)[0].starts_with("RoleBinding ml/") && bindings(&m)[0].ends_with("-edit"),
+        "{:?}",
+        bindings(&m)
     );
     // The new before the old, on both.
     let writes = m.world().writes.clone();
@@ -75,7 +78,7 @@ async fn a_level_change_makes_the_new_grant_before_the_old_one_goes_on_both_kind
         "{writes:?}"
     );
     assert!(
-        at("k8s:write legacy ClusterRoleBinding") < at("k8s:delete legacy RoleBinding"),
+        at("k8s:write legacy RoleBinding ml/") < at("k8s:delete legacy RoleBinding ml/"),
         "{writes:?}"
     );
 
@@ -86,4 +89,58 @@ async fn a_level_change_makes_the_new_grant_before_the_old_one_goes_on_both_kind
 
     ok(&run(&m, level_event("Delete", Some(&id), json!({}), json!({}))).await);
     assert!(!has_entry(&m, "modern"));
+}
+
+#[tokio::test]
+async fn admin_or_edit_never_reach_aws_auth_on_a_cluster_that_reads_it_and_nothing_is_written() {
+    let refused = [
+        ("legacy", json!({"AccessLevel": "edit"}), "AccessLevel:"),
+        ("legacy", json!({"AccessLevel": "admin"}), "AccessLevel:"),
+        ("hybrid", json!({"AccessLevel": "edit"}), "AccessLevel:"),
+        ("hybrid", json!({"AccessLevel": "admin"}), "AccessLevel:"),
+        (
+            "legacy",
+            json!({"AccessLevel": "admin", "Namespaces": "ml,kube-system"}),
+            "Namespaces:",
+        ),
+        (
+            "hybrid",
+            json!({"AccessLevel": "edit", "Namespaces": "kube-system"}),
+            "Namespaces:",
+        ),
+    ];
+    for (cluster, props, field) in refused {
+        let m = region();
+        let mut e = event("Create", cluster, None);
+        for (k, v) in props.as_object().unwrap() {
+            e["ResourceProperties"][k] = v.clone();
+        }
+        let b = run(&m, e).await;
+        assert_eq!(b.status, "FAILED", "{cluster} {props}");
+        let reason = b.reason.clone().unwrap_or_default();
+        assert!(
+            reason.starts_with(field) && reason.contains("aws-auth"),
+            "{reason}"
+        );
+        assert!(
+            m.world().writes.is_empty(),
+            "{cluster} {props}: {:?}",
+            m.world().writes
+        );
+    }
+    // view over the whole cluster cannot write: granted; admin over the whole of an API-mode
+    // cluster, which ignores aws-auth: granted.
+    for (cluster, props) in [
+        ("legacy", json!({"AccessLevel": "view"})),
+        ("hybrid", json!({"AccessLevel": "view"})),
+        ("modern", json!({"AccessLevel": "admin"})),
+        ("legacy", json!({"AccessLevel": "edit", "Namespaces": "ml"})),
+    ] {
+        let m = region();
+        let mut e = event("Create", cluster, None);
+        for (k, v) in props.as_object().unwrap() {
+            e["ResourceProperties"][k] = v.clone();
+        }
+        ok(&run(&m, e).await);
+    }
 }

@@ -334,8 +334,10 @@ impl Lifecycle<'_> {
     /// The function as the stack in force configures it: the declaration in its environment.
     fn function(&self) -> eks_role_mapper::Clients {
         let env = &self.environment;
-        let declared =
-            eks_role_mapper::declared::Declared::from_lookup(|k| env.get(k).cloned(), Some(&self.region));
+        let declared = eks_role_mapper::declared::Declared::from_lookup(
+            |k| env.get(k).cloned(),
+            Some(&self.region),
+        );
         self.clients.with_declared(declared.ok().flatten())
     }
 
