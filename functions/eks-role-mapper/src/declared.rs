@@ -112,6 +112,22 @@ impl Declared {
         })
     }
 
+    /// The declaration of the stack that sends `event`, after `before` (what the same player
+    /// declared last): a Create or Update declares its own properties; a Delete leaves the stack's
+    /// declaration as it was (CloudFormation deletes an old resource with the new declaration in
+    /// force), or, with none before, declares the event's own.
+    pub fn playing(event: &Value, before: Option<&Declared>) -> Option<Declared> {
+        let same_stack = |d: &&Declared| {
+            event.get("StackId").and_then(Value::as_str) == Some(d.stack_id.as_str())
+                && event.get("LogicalResourceId").and_then(Value::as_str)
+                    == Some(d.logical_id.as_str())
+        };
+        match (event.get("RequestType").and_then(Value::as_str), before.filter(same_stack)) {
+            (Some("Delete"), Some(d)) => Some(d.clone()),
+            _ => Declared::of_event(event).ok(),
+        }
+    }
+
     /// The request's stack and custom resource must be the declared ones.
     pub fn owns(&self, stack_id: &str, logical_id: &str) -> std::result::Result<(), Invalid> {
         if stack_id != self.stack_id {

@@ -38,13 +38,17 @@ pub fn declaration<C: Connect>(connect: &C) -> std::result::Result<Declared, Inv
 
 /// Admits `request` (of `kind`), or refuses it naming what it exceeds; nothing is written either way.
 pub async fn admit<C: Connect>(connect: &C, request: &Request, kind: RequestType) -> Result<()> {
+    // Bad properties are named first, whoever sent them.
+    let asked = match kind {
+        RequestType::Delete => None,
+        _ => Some(Properties::parse(&request.properties)?),
+    };
     let declared = declaration(connect)?;
     let envelope = &request.envelope;
     declared.owns(&envelope.stack_id, &envelope.logical_resource_id)?;
-    match kind {
-        RequestType::Create => declared.permits(&Properties::parse(&request.properties)?)?,
-        RequestType::Update => {
-            let new = Properties::parse(&request.properties)?;
+    match (kind, asked) {
+        (RequestType::Create, Some(new)) => declared.permits(&new)?,
+        (RequestType::Update, Some(new)) => {
             if let Err(beyond) = declared.permits(&new) {
                 let from_declared = request
                     .old_properties
@@ -60,7 +64,7 @@ pub async fn admit<C: Connect>(connect: &C, request: &Request, kind: RequestType
             }
             confirm(connect, request, "UPDATE_IN_PROGRESS").await?;
         }
-        RequestType::Delete => {
+        (_, None) => {
             let region = declared.grant.region.clone().or(connect.default_region());
             let current = |rec: &Recorded| {
                 Some(&rec.region) == region.as_ref()
@@ -78,6 +82,7 @@ pub async fn admit<C: Connect>(connect: &C, request: &Request, kind: RequestType
                 confirm(connect, request, "DELETE_IN_PROGRESS").await?;
             }
         }
+        (_, Some(_)) => {}
     }
     Ok(())
 }

@@ -132,6 +132,7 @@ pub async fn run(opts: &Options, out: &mut impl Write, err: &mut impl Write) -> 
 
     let mut outcome = Outcome::AllSucceeded;
     let mut previous: Option<String> = None;
+    let mut declared: Option<Declared> = None;
     for (index, (path, mut event)) in events.into_iter().enumerate() {
         let key = event_file::receiver_key(&event, index);
         // The request type is registered with the URL: the answer then moves the stack's
@@ -165,7 +166,8 @@ pub async fn run(opts: &Options, out: &mut impl Write, err: &mut impl Write) -> 
         // stack and its properties, and CloudFormation holding the resource as it does while
         // sending such a request.
         sim.cloudformation_sends(&event);
-        let clients = clients.with_declared(Declared::of_event(&event).ok());
+        declared = Declared::playing(&event, declared.as_ref());
+        let clients = clients.with_declared(declared.clone());
         if reconcile {
             let before = sim.state_json();
             let before_text = state_text(&sim);

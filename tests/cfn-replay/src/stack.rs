@@ -16,6 +16,8 @@
 //! - Delete: in reverse dependency order, the custom resource first, then the function and the
 //!   roles (<https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cfn-console-delete-stack.html>).
 
+mod invoke;
+
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::Write;
@@ -30,7 +32,8 @@ use crate::rendered::{render_in, MotoServer, Rendered, MOTO_ACCOUNT};
 
 pub const USAGE: &str = "\
 usage: cfn-replay stack --template FILE [--scenario FILE] [--venv DIR] --parameters K=V [K=V ...]
-                        [--then K=V ... | --then reconcile]... [--then delete [--then reconcile]]
+                        [--then K=V ... | --then reconcile | --then invoke FILE]...
+                        [--then delete [--then reconcile | --then invoke FILE]...]
 
 Plays a stack's lifecycle in CloudFormation's order on the simulator: Create (the roles and their
 policies, then the custom resource), each --then K=V ... an update that changes those parameters
@@ -38,7 +41,11 @@ and keeps the others (the role's policy first, then the custom resource; a FAILE
 Update is rolled back with the old properties under the new policy, then the policy is restored;
 a replaced resource's old id is deleted in the cleanup phase), --then delete (the custom resource,
 then the roles), --then reconcile (the schedule's reconcile event for the current parameters, as
-the template's schedule sends it: no answer; its report is the step's Reconcile). The policy in
+the template's schedule sends it: no answer; its report is the step's Reconcile), --then invoke
+FILE (FILE sent to the function directly, as another principal than CloudFormation could:
+{{StackId}}, {{PhysicalResourceId}} and {{ResponseURL}} in it become the stack's values and the
+local receiver; its line has Status and Reason of the answer, or null, and every call, Calls,
+and those that changed something, Writes). The policy in
 force at each step is the one the template renders for that step's parameters on moto's
 CloudFormation. The simulator's account becomes moto's (123456789012).
 
@@ -56,6 +63,8 @@ pub enum Step {
     Delete,
     /// The schedule's reconcile event, as the template builds it from the current parameters.
     Reconcile,
+    /// FILE sent to the function directly, by another principal than CloudFormation.
+    Invoke(PathBuf),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,11 +126,17 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<StackOpt
             "reconcile" if in_then && steps.last() == Some(&Step::Update(Vec::new())) => {
                 *steps.last_mut().expect("a --then") = Step::Reconcile;
             }
+            "invoke" if in_then && steps.last() == Some(&Step::Update(Vec::new())) => {
+                let file = args
+                    .next()
+                    .ok_or_else(|| Error::Usage("--then invoke needs a file".into()))?;
+                *steps.last_mut().expect("a --then") = Step::Invoke(PathBuf::from(file));
+            }
             kv if !kv.starts_with('-') => {
                 let p = pair(kv)?;
                 match steps.last_mut() {
                     Some(Step::Update(u)) if in_then => u.push(p),
-                    Some(Step::Delete | Step::Reconcile) if in_then => {
+                    Some(Step::Delete | Step::Reconcile | Step::Invoke(_)) if in_then => {
                         return Err(Error::Usage(format!(
                             "{kv}: --then delete and --then reconcile take no K=V"
                         )))
@@ -137,9 +152,12 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<StackOpt
         return Err(Error::Usage("--then needs K=V ... or delete".into()));
     }
     if let Some(i) = steps.iter().position(|s| s == &Step::Delete) {
-        if steps[i + 1..].iter().any(|s| s != &Step::Reconcile) {
+        if steps[i + 1..]
+            .iter()
+            .any(|s| !matches!(s, Step::Reconcile | Step::Invoke(_)))
+        {
             return Err(Error::Usage(
-                "only --then reconcile may follow --then delete".into(),
+                "only --then reconcile or --then invoke may follow --then delete".into(),
             ));
         }
     }
@@ -662,6 +680,13 @@ pub async fn run_scenario_observed(
                 let report = serde_json::to_value(&report).unwrap_or_default();
                 let _ = writeln!(err, "reconcile: {report}");
                 let line = json!({"Step": n, "Action": "reconcile", "StackStatus": stack_status, "Reconcile": report});
+                emit(out, n, line)?;
+            }
+            Step::Invoke(path) => {
+                let line =
+                    invoke::step(&mut life, n, path, &stack_id, id.as_deref(), &stack_status)
+                        .await?;
+                let _ = writeln!(err, "invoke {}: {} {}", path.display(), line["Status"], line["Reason"]);
                 emit(out, n, line)?;
             }
             Step::Delete => {

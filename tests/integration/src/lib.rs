@@ -51,6 +51,8 @@ pub struct Harness {
     pub sim: Simulator,
     pub clients: Clients,
     counter: std::sync::atomic::AtomicU32,
+    /// What the stack the harness plays declared last (see `Declared::playing`).
+    declared: std::sync::Mutex<Option<Declared>>,
 }
 
 /// The mapper's clients for a simulator, acting as the scenario principal `principal`.
@@ -169,6 +171,7 @@ impl Harness {
             sim,
             clients,
             counter: Default::default(),
+            declared: Default::default(),
         }
     }
 
@@ -220,7 +223,11 @@ impl Harness {
         // The harness plays the stack: the function declared for the event's own stack and
         // properties, and CloudFormation holding the resource as it does while sending it.
         self.sim.cloudformation_sends(&event);
-        let clients = self.clients.with_declared(Declared::of_event(&event).ok());
+        let clients = {
+            let mut last = self.declared.lock().unwrap_or_else(|e| e.into_inner());
+            *last = Declared::playing(&event, last.as_ref());
+            self.clients.with_declared(last.clone())
+        };
         let mut queue = vec![event];
         let mut invocations = 0;
         while let Some(event) = queue.pop() {
@@ -686,6 +693,7 @@ impl Harness {
             sim,
             clients,
             counter: Default::default(),
+            declared: Default::default(),
         }
     }
 }

@@ -134,7 +134,8 @@ impl Memory {
     /// function declared with the event's own stack and properties, and the resource of an
     /// Update or Delete in UPDATE_IN_PROGRESS or DELETE_IN_PROGRESS under the event's id.
     pub fn as_cloudformation(&self, event: &serde_json::Value) {
-        self.declare(crate::declared::Declared::of_event(event).ok());
+        let before = self.declared();
+        self.declare(crate::declared::Declared::playing(event, before.as_ref()));
         let text = |f: &str| {
             event
                 .get(f)

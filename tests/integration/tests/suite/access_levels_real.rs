@@ -137,6 +137,7 @@ async fn each_level_grants_what_its_cluster_role_grants_and_delete_leaves_the_cu
             (&["list", "pods", "-n", "default"], false),
             (&["get", "secrets", "-n", "ml"], false),
             (&["list", "nodes"], false),
+            (&["update", "configmaps/aws-auth", "-n", "kube-system"], false),
         ],
     );
     let owner = pid.split('|').nth(2).unwrap().to_string();
@@ -154,6 +155,7 @@ async fn each_level_grants_what_its_cluster_role_grants_and_delete_leaves_the_cu
             (&["get", "secrets", "-n", "ml"], true),
             (&["create", "rolebindings", "-n", "ml"], false),
             (&["list", "pods", "-n", "default"], false),
+            (&["update", "configmaps/aws-auth", "-n", "kube-system"], false),
         ],
     );
     assert_eq!(
@@ -164,20 +166,36 @@ async fn each_level_grants_what_its_cluster_role_grants_and_delete_leaves_the_cu
         ]
     );
 
-    // admin on the whole cluster: RBAC inside namespaces, still nothing cluster-scoped.
+    // admin over the whole cluster would reach kube-system/aws-auth, which legacy reads:
+    // refused before any write, the edit grant as it was.
     let admin_all = legacy_props(json!({"AccessLevel": "admin"}));
+    let refused = h
+        .invoke(h.update_event(admin_all.clone(), edit.clone(), &pid))
+        .await;
+    assert_eq!(refused["Status"], "FAILED", "{refused}");
+    assert!(
+        refused["Reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("AccessLevel: admin over the whole of cluster legacy"),
+        "{refused}"
+    );
+    assert_eq!(ours(cp).await.len(), 2, "the edit bindings stay");
+    // admin in ml: RBAC inside it, nothing in kube-system, nothing cluster-scoped.
+    let admin_all = legacy_props(json!({"AccessLevel": "admin", "Namespaces": "ml"}));
     success(&h, h.update_event(admin_all.clone(), edit.clone(), &pid)).await;
     matrix(
         &role,
-        "admin everywhere",
+        "admin in ml",
         &[
-            (&["create", "rolebindings", "-n", "default"], true),
-            (&["delete", "pods", "-n", "kube-system"], true),
+            (&["create", "rolebindings", "-n", "ml"], true),
+            (&["delete", "pods", "-n", "kube-system"], false),
             (&["list", "nodes"], false),
             (&["*", "*"], false),
+            (&["update", "configmaps/aws-auth", "-n", "kube-system"], false),
         ],
     );
-    assert_eq!(ours(cp).await, [format!("eks-role-mapper-{owner}-admin")]);
+    assert_eq!(ours(cp).await, [format!("ml/eks-role-mapper-{owner}-admin")]);
 
     // cluster-admin (system:masters, no binding), then down to view: the rights really go.
     let cluster_admin = legacy_props(json!({}));
@@ -207,6 +225,7 @@ async fn each_level_grants_what_its_cluster_role_grants_and_delete_leaves_the_cu
             (&["list", "nodes"], false),
             (&["list", "pods", "-n", "default"], true),
             (&["get", "secrets", "-n", "ml"], false),
+            (&["update", "configmaps/aws-auth", "-n", "kube-system"], false),
         ],
     );
 
