@@ -122,7 +122,10 @@ impl Declared {
                 && event.get("LogicalResourceId").and_then(Value::as_str)
                     == Some(d.logical_id.as_str())
         };
-        match (event.get("RequestType").and_then(Value::as_str), before.filter(same_stack)) {
+        match (
+            event.get("RequestType").and_then(Value::as_str),
+            before.filter(same_stack),
+        ) {
             (Some("Delete"), Some(d)) => Some(d.clone()),
             _ => Declared::of_event(event).ok(),
         }

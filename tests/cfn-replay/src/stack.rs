@@ -686,7 +686,13 @@ pub async fn run_scenario_observed(
                 let line =
                     invoke::step(&mut life, n, path, &stack_id, id.as_deref(), &stack_status)
                         .await?;
-                let _ = writeln!(err, "invoke {}: {} {}", path.display(), line["Status"], line["Reason"]);
+                let _ = writeln!(
+                    err,
+                    "invoke {}: {} {}",
+                    path.display(),
+                    line["Status"],
+                    line["Reason"]
+                );
                 emit(out, n, line)?;
             }
             Step::Delete => {
@@ -807,7 +813,11 @@ mod tests {
             (&["--template", "t", "--then"][..], "--then needs"),
             (
                 &["--template", "t", "--then", "delete", "--then", "A=1"][..],
-                "only --then reconcile may follow",
+                "only --then reconcile or --then invoke may follow",
+            ),
+            (
+                &["--template", "t", "--then", "invoke"][..],
+                "--then invoke needs a file",
             ),
             (
                 &["--template", "t", "--then", "reconcile", "A=1"][..],

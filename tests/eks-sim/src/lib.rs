@@ -310,8 +310,10 @@ impl Simulator {
             .stacks
             .get(stack)
             .and_then(|s| s.resources.get(logical))
+            .filter(|r| !r.status.starts_with("DELETE_") && !r.status.ends_with("_FAILED"))
             .and_then(|r| r.physical_resource_id.clone());
-        // The Delete of an old id after a replacement (the cleanup): the resource stays as it is.
+        // The Delete of an old id after a replacement (the cleanup): the resource, which holds
+        // the new id, stays as it is.
         if status == "DELETE_IN_PROGRESS" && current.is_some() && current.as_deref() != physical {
             return;
         }

@@ -53,6 +53,8 @@ pub struct Harness {
     counter: std::sync::atomic::AtomicU32,
     /// What the stack the harness plays declared last (see `Declared::playing`).
     declared: std::sync::Mutex<Option<Declared>>,
+    /// The stack the harness's events come from (`STACK_ID` unless a test renders its own).
+    stack_id: std::sync::Mutex<String>,
 }
 
 /// The mapper's clients for a simulator, acting as the scenario principal `principal`.
@@ -172,6 +174,7 @@ impl Harness {
             clients,
             counter: Default::default(),
             declared: Default::default(),
+            stack_id: std::sync::Mutex::new(STACK_ID.to_string()),
         }
     }
 
@@ -190,7 +193,7 @@ impl Harness {
             // Registered with its type, as CloudFormation knows it: the simulator's stack learns
             // the resource's state from the response.
             "ResponseURL": self.sim.response_url_for(&request_id, kind),
-            "StackId": STACK_ID,
+            "StackId": self.stack_id(),
             "RequestId": request_id,
             "ResourceType": "Custom::EksRoleMapping",
             "LogicalResourceId": "Mapping",
@@ -223,11 +226,7 @@ impl Harness {
         // The harness plays the stack: the function declared for the event's own stack and
         // properties, and CloudFormation holding the resource as it does while sending it.
         self.sim.cloudformation_sends(&event);
-        let clients = {
-            let mut last = self.declared.lock().unwrap_or_else(|e| e.into_inner());
-            *last = Declared::playing(&event, last.as_ref());
-            self.clients.with_declared(last.clone())
-        };
+        let clients = self.playing(&event);
         let mut queue = vec![event];
         let mut invocations = 0;
         while let Some(event) = queue.pop() {
@@ -257,6 +256,35 @@ impl Harness {
         (mine[0].body.clone(), invocations)
     }
 
+    /// The stack the events come from.
+    pub fn stack_id(&self) -> String {
+        self.stack_id
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Events come from the stack `id` from now on (a stack a test rendered on moto, whose
+    /// policy names it).
+    pub fn set_stack_id(&self, id: &str) {
+        *self.stack_id.lock().unwrap_or_else(|e| e.into_inner()) = id.to_string();
+    }
+
+    /// The function as the stack that sends `event` configures it (see `Declared::playing`).
+    pub fn playing(&self, event: &Value) -> Clients {
+        let mut last = self.declared.lock().unwrap_or_else(|e| e.into_inner());
+        *last = Declared::playing(event, last.as_ref());
+        self.clients.with_declared(last.clone())
+    }
+
+    /// The dry run of `event` as CloudFormation would send it (its resource in progress) to the
+    /// function of the stack the harness plays.
+    pub async fn dry_run(&self, event: Value) -> eks_role_mapper::Result<eks_role_mapper::DryRun> {
+        self.sim.cloudformation_sends(&event);
+        let clients = self.playing(&event);
+        eks_role_mapper::dry_run(&clients, event).await
+    }
+
     /// [`Harness::invoke_within`] with a 60 s deadline.
     pub async fn invoke(&self, event: Value) -> Value {
         self.invoke_within(event, Duration::from_secs(60)).await
@@ -267,15 +295,14 @@ impl Harness {
     pub fn reconcile_event(&self, props: &Value, physical_id: &str) -> Value {
         let mut props = props.clone();
         props["Region"] = json!("us-east-1");
-        cfn_replay::stack::reconcile_event(STACK_ID, physical_id, &props)
+        cfn_replay::stack::reconcile_event(&self.stack_id(), physical_id, &props)
     }
 
     /// Runs a reconcile event as Lambda would (60 s deadline); its report.
     pub async fn reconcile(&self, event: &Value) -> eks_role_mapper::reconcile::Report {
         let ctx = context(Duration::from_secs(60));
         let invocation = eks_role_mapper::Invocation::from(&ctx);
-        let clients = self.clients.with_declared(Declared::of_event(event).ok());
-        eks_role_mapper::reconcile_with(&clients, event, invocation).await
+        eks_role_mapper::reconcile_with(&self.playing(event), event, invocation).await
     }
 
     /// The writes (2xx, not GET) the simulator logged for EKS and Kubernetes since the log was
@@ -694,6 +721,7 @@ impl Harness {
             clients,
             counter: Default::default(),
             declared: Default::default(),
+            stack_id: std::sync::Mutex::new(STACK_ID.to_string()),
         }
     }
 }

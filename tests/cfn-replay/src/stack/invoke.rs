@@ -19,10 +19,7 @@ use crate::lambda;
 const REQUEST_PREFIX: &str = "invoke-";
 
 /// Reads FILE with the stack's values in place.
-fn event_of(
-    path: &Path,
-    values: &[(&str, &str)],
-) -> Result<Value> {
+fn event_of(path: &Path, values: &[(&str, &str)]) -> Result<Value> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::EventFile {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -88,11 +85,16 @@ pub(super) async fn step(
         .filter(|c| c["Method"] != "GET" && (200..300).contains(&c["Status"].as_u64().unwrap_or(0)))
         .filter(|c| {
             let op = c["Op"].as_str().unwrap_or("");
-            !op.starts_with("sts:") && !op.starts_with("cloudformation:Describe")
+            // Reads and the answer itself are not changes of the account or a cluster.
+            !op.starts_with("sts:")
+                && !op.starts_with("cloudformation:Describe")
+                && !op.starts_with("cfn:")
         })
         .cloned()
         .collect();
-    let answer = life.sim.responses()[answers..].first().map(|r| r.body.clone());
+    let answer = life.sim.responses()[answers..]
+        .first()
+        .map(|r| r.body.clone());
     let (status, reason) = match (&answer, &report) {
         (Some(a), _) => (a["Status"].clone(), a["Reason"].clone()),
         (None, Some(r)) => (r["Verdict"].clone(), Value::Null),

@@ -137,7 +137,10 @@ async fn each_level_grants_what_its_cluster_role_grants_and_delete_leaves_the_cu
             (&["list", "pods", "-n", "default"], false),
             (&["get", "secrets", "-n", "ml"], false),
             (&["list", "nodes"], false),
-            (&["update", "configmaps/aws-auth", "-n", "kube-system"], false),
+            (
+                &["update", "configmaps/aws-auth", "-n", "kube-system"],
+                false,
+            ),
         ],
     );
     let owner = pid.split('|').nth(2).unwrap().to_string();
@@ -155,7 +158,10 @@ async fn each_level_grants_what_its_cluster_role_grants_and_delete_leaves_the_cu
             (&["get", "secrets", "-n", "ml"], true),
             (&["create", "rolebindings", "-n", "ml"], false),
             (&["list", "pods", "-n", "default"], false),
-            (&["update", "configmaps/aws-auth", "-n", "kube-system"], false),
+            (
+                &["update", "configmaps/aws-auth", "-n", "kube-system"],
+                false,
+            ),
         ],
     );
     assert_eq!(
@@ -192,10 +198,16 @@ async fn each_level_grants_what_its_cluster_role_grants_and_delete_leaves_the_cu
             (&["delete", "pods", "-n", "kube-system"], false),
             (&["list", "nodes"], false),
             (&["*", "*"], false),
-            (&["update", "configmaps/aws-auth", "-n", "kube-system"], false),
+            (
+                &["update", "configmaps/aws-auth", "-n", "kube-system"],
+                false,
+            ),
         ],
     );
-    assert_eq!(ours(cp).await, [format!("ml/eks-role-mapper-{owner}-admin")]);
+    assert_eq!(
+        ours(cp).await,
+        [format!("ml/eks-role-mapper-{owner}-admin")]
+    );
 
     // cluster-admin (system:masters, no binding), then down to view: the rights really go.
     let cluster_admin = legacy_props(json!({}));
@@ -225,7 +237,10 @@ async fn each_level_grants_what_its_cluster_role_grants_and_delete_leaves_the_cu
             (&["list", "nodes"], false),
             (&["list", "pods", "-n", "default"], true),
             (&["get", "secrets", "-n", "ml"], false),
-            (&["update", "configmaps/aws-auth", "-n", "kube-system"], false),
+            (
+                &["update", "configmaps/aws-auth", "-n", "kube-system"],
+                false,
+            ),
         ],
     );
 

@@ -71,7 +71,7 @@ fn made_writes(h: &Harness) -> Vec<String> {
 /// A reconcile event: dry-run, then run for real; the same writes and the same report.
 async fn compare_reconcile(h: &Harness, name: &str, event: Value) {
     let before = serde_json::to_string(&h.sim.state_json()).unwrap();
-    let plan = eks_role_mapper::dry_run_reconcile(&h.clients, &event).await;
+    let plan = eks_role_mapper::dry_run_reconcile(&h.playing(&event), &event).await;
     assert_eq!(
         serde_json::to_string(&h.sim.state_json()).unwrap(),
         before,
@@ -103,8 +103,9 @@ async fn compare(h: &Harness, name: &str, mut event: Value) -> Value {
         .unwrap_or_default()
         .to_string();
     event["ResponseURL"] = Value::String(h.sim.response_url_for(&request_id, &kind));
+    h.sim.cloudformation_sends(&event);
     let before = serde_json::to_string(&h.sim.state_json()).unwrap();
-    let plan = eks_role_mapper::dry_run(&h.clients, event.clone())
+    let plan = eks_role_mapper::dry_run(&h.playing(&event), event.clone())
         .await
         .expect("a dry run");
     assert_eq!(

@@ -234,7 +234,10 @@ async fn a_dry_run_plans_the_aws_auth_edit_without_writing_or_answering() {
     h.sim.clear_request_log();
     let mut e = load("create.json");
     e["ResponseURL"] = Value::String(h.sim.response_url("dry-run"));
-    let plan = eks_role_mapper::dry_run(&h.clients, e).await.expect("plan");
+    // A Create needs no word from CloudFormation: the function as the stack declares it.
+    let plan = eks_role_mapper::dry_run(&h.playing(&e), e)
+        .await
+        .expect("plan");
     assert_eq!(plan.response.status, "SUCCESS", "{plan}");
     assert_eq!(
         plan.response.data.as_ref().unwrap()["Method"],

@@ -12,16 +12,44 @@ use serde_json::Value;
 /// Each forged file and the field its Reason must start with (a reconcile: its verdict).
 const FORGED: &[(&str, &str)] = &[
     ("another-role", "RoleArn: beyond what the stack declared"),
-    ("another-stack", "StackId: this function serves only the stack"),
-    ("higher-level", "AccessLevel: beyond what the stack declared"),
-    ("cluster-outside-the-list", "ClusterName: beyond what the stack declared"),
-    ("admin-role-not-configured", "ClusterAdminRoleArn: beyond what the stack declared"),
+    (
+        "another-stack",
+        "StackId: this function serves only the stack",
+    ),
+    (
+        "higher-level",
+        "AccessLevel: beyond what the stack declared",
+    ),
+    (
+        "cluster-outside-the-list",
+        "ClusterName: beyond what the stack declared",
+    ),
+    (
+        "admin-role-not-configured",
+        "ClusterAdminRoleArn: beyond what the stack declared",
+    ),
     ("another-region", "Region: beyond what the stack declared"),
-    ("forged-delete", "RequestType: CloudFormation is not making this request"),
-    ("forged-update-dropping-the-cluster", "RequestType: CloudFormation is not making this request"),
-    ("forged-continuation", "RequestType: CloudFormation is not making this request"),
+    (
+        "forged-delete",
+        "RequestType: CloudFormation is not making this request",
+    ),
+    (
+        "forged-update-dropping-the-cluster",
+        "RequestType: CloudFormation is not making this request",
+    ),
+    (
+        "forged-continuation",
+        "RequestType: CloudFormation is not making this request",
+    ),
     ("region-with-a-slash", "StackId: expected the stack's ARN"),
-    ("reconcile-at-a-higher-level", "AccessLevel: beyond what the stack declared"),
+    (
+        "reconcile-at-a-higher-level",
+        "AccessLevel: beyond what the stack declared",
+    ),
+    (
+        "registration-elsewhere",
+        "RegistrationTopicArn: expected a topic in the service's account",
+    ),
 ];
 
 fn forged(name: &str) -> std::path::PathBuf {
@@ -38,7 +66,10 @@ fn clusters(sim: &eks_sim::Simulator) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_forged_event_is_refused_naming_what_it_exceeds_and_nothing_changes() {
     integration::capture_logs();
-    let mut steps: Vec<Step> = FORGED.iter().map(|(f, _)| Step::Invoke(forged(f))).collect();
+    let mut steps: Vec<Step> = FORGED
+        .iter()
+        .map(|(f, _)| Step::Invoke(forged(f)))
+        .collect();
     steps.push(Step::Delete);
     let parameters = [
         ("ConcurrentAccountId", "210987654321"),
@@ -98,13 +129,20 @@ async fn every_forged_event_is_refused_naming_what_it_exceeds_and_nothing_change
         assert_eq!(&states[i + 1], granted, "{name} changed a cluster");
     }
     // The slash never became a host: no call at all.
-    let slash = &lines[1 + FORGED.iter().position(|(f, _)| *f == "region-with-a-slash").unwrap()];
+    let slash = &lines[1 + FORGED
+        .iter()
+        .position(|(f, _)| *f == "region-with-a-slash")
+        .unwrap()];
     assert_eq!(slash["Calls"], serde_json::json!([]), "{slash}");
     // The stack's own Delete still takes the grant back.
     let last = lines.last().unwrap();
     assert_eq!(last["StackStatus"], "DELETE_COMPLETE", "{last}");
     assert!(
-        !states.last().unwrap().to_string().contains("RoleForAccessingEksAndEcr"),
+        !states
+            .last()
+            .unwrap()
+            .to_string()
+            .contains("RoleForAccessingEksAndEcr"),
         "deleted"
     );
 }

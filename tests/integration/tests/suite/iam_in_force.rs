@@ -5,18 +5,27 @@
 //! (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-update-behaviors.html).
 
 use integration::rendered::{render, Rendered, MOTO_ACCOUNT, REGION};
-use integration::{start_moto, Harness, ADMIN_ROLE};
+use integration::{start_moto, Harness};
+
+/// The scenario's admin role, moved to moto's account with the rest of the scenario.
+const ADMIN_ROLE: &str = "arn:aws:iam::123456789012:role/cluster-admin-role";
 use serde_json::{json, Value};
 
-/// The mapper's own principal in the default scenario.
-const MAPPER: &str = "arn:aws:iam::111122223333:role/mapper-lambda-role";
+/// The mapper's own principal, in the stack's account (moto's): CloudFormation answers a caller
+/// only about stacks of its own account.
+const MAPPER: &str = "arn:aws:iam::123456789012:role/mapper-lambda-role";
 
 /// The default scenario in moto's account and the rendered region, so the rendered ARNs name its
 /// clusters.
 async fn harness() -> Harness {
     let mut s = eks_sim::Scenario::default_scenario();
-    s.account = MOTO_ACCOUNT.to_string();
     s.region = REGION.to_string();
+    // Everything of the scenario's account moves to moto's (as `cfn-replay stack` moves it).
+    let text = serde_json::to_string(&s)
+        .unwrap()
+        .replace(&s.account, MOTO_ACCOUNT);
+    let s: eks_sim::Scenario = serde_json::from_str(&text).unwrap();
+    assert!(MAPPER.contains(MOTO_ACCOUNT));
     Harness::with(s, "mapper-lambda-role").await
 }
 
@@ -45,6 +54,8 @@ fn props(r: &Rendered, clusters: &str, switch: bool) -> Value {
 
 fn in_force(h: &Harness, r: &Rendered) {
     h.sim.set_policies(MAPPER, r.role("MapperRole").documents());
+    // The requests come from the rendered stack, which the policy names.
+    h.set_stack_id(&r.stack_id);
     // The stack's service role exists, made long enough ago for IAM to have propagated it.
     h.sim.create_role(&r.role("RoleForConcurrentService").arn);
     h.sim.advance_clock(60.0);

@@ -12,7 +12,10 @@ async fn a_create_and_a_delete_through_the_runtime_interface_emulator() {
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, h.sim.ca_pem()).unwrap();
-    let env = [
+    let mut p = props("legacy");
+    p["ClusterAdminRoleArn"] = json!(ADMIN_ROLE);
+    let create = h.event("Create", p.clone(), None);
+    let mut env = vec![
         ("AWS_ENDPOINT_URL", h.sim.aws_endpoint_url()),
         ("AWS_REGION", "us-east-1".to_string()),
         ("AWS_CA_BUNDLE", ca.display().to_string()),
@@ -27,11 +30,12 @@ async fn a_create_and_a_delete_through_the_runtime_interface_emulator() {
             "1".to_string(),
         ),
     ];
+    // Configured as the template configures it for this stack: its declaration.
+    env.extend(eks_role_mapper::declared::environment_of(&create));
     let rie = Rie::start(&integration::workspace_bin("bootstrap"), &env);
-    let mut p = props("legacy");
-    p["ClusterAdminRoleArn"] = json!(ADMIN_ROLE);
     let before = h.sim.responses().len();
-    rie.invoke(&h.event("Create", p.clone(), None));
+    h.sim.cloudformation_sends(&create);
+    rie.invoke(&create);
     let responses = h.sim.responses();
     assert_eq!(
         responses.len(),
@@ -49,7 +53,9 @@ async fn a_create_and_a_delete_through_the_runtime_interface_emulator() {
     println!("Init Duration under aws-lambda-rie: {init} ms");
 
     let pid = created["PhysicalResourceId"].as_str().unwrap();
-    rie.invoke(&h.event("Delete", p, Some(pid)));
+    let delete = h.event("Delete", p, Some(pid));
+    h.sim.cloudformation_sends(&delete);
+    rie.invoke(&delete);
     let responses = h.sim.responses();
     assert_eq!(responses.len(), before + 2, "{}", rie.log());
     assert_eq!(

@@ -182,9 +182,10 @@ async fn an_existing_access_entry_is_adopted_and_survives_delete() {
     assert_eq!(second["Data"]["Adopted"], "true");
     let adopted_id = ok(&second);
     assert_ne!(first, adopted_id);
-    ok(&h
-        .invoke(h.event("Delete", props("modern"), Some(&adopted_id)))
-        .await);
+    // CloudFormation deletes the other resource: its own logical id.
+    let mut delete = h.event("Delete", props("modern"), Some(&adopted_id));
+    delete["LogicalResourceId"] = json!("OtherMapping");
+    ok(&h.invoke(delete).await);
     assert!(
         h.access_entries("modern").get(SERVICE_ROLE).is_some(),
         "adopted entry stays"
@@ -729,12 +730,10 @@ async fn a_cluster_switched_to_access_entries_after_create_loses_our_aws_auth_en
     let (h, before, id) = granted_through_aws_auth().await;
     switch_to_access_entries(&h, "legacy").await;
     // The dry run sees the same: our aws-auth entry is what a Delete would remove.
-    let plan = eks_role_mapper::dry_run(
-        &h.clients,
-        h.event("Delete", with_admin("legacy"), Some(&id)),
-    )
-    .await
-    .expect("plan");
+    let plan = h
+        .dry_run(h.event("Delete", with_admin("legacy"), Some(&id)))
+        .await
+        .expect("plan");
     let writes: Vec<_> = plan.writes().collect();
     assert_eq!(writes.len(), 1, "{plan}");
     assert_eq!(writes[0].op, "k8s:update", "{plan}");
@@ -770,12 +769,10 @@ async fn an_update_after_a_switch_moves_the_grant_from_aws_auth_to_an_access_ent
         } else {
             p["EnableAccessEntries"] = json!("true");
         }
-        let plan = eks_role_mapper::dry_run(
-            &h.clients,
-            h.update_event(p.clone(), with_admin("legacy"), &id),
-        )
-        .await
-        .expect("plan");
+        let plan = h
+            .dry_run(h.update_event(p.clone(), with_admin("legacy"), &id))
+            .await
+            .expect("plan");
         let writes: Vec<&str> = plan.writes().map(|c| c.op).collect();
         let expected: &[&str] = if by_hand {
             &[

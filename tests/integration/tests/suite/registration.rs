@@ -125,6 +125,7 @@ fn registered(h: &Harness, kind: &str, extra: Value, id: Option<&str>) -> Value 
 fn policy(topic: &str) -> Value {
     json!({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "eks:*", "Resource": "*"},
+        {"Effect": "Allow", "Action": "cloudformation:DescribeStackResource", "Resource": "*"},
         {"Effect": "Allow", "Action": "sns:Publish", "Resource": topic},
         {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": SECRET},
     ]})
@@ -409,7 +410,7 @@ async fn registered_stack(
     let mut scenario = eks_sim::Scenario::default_scenario();
     scenario.clock_scale = 20.0;
     let parameters: Vec<(String, String)> = [
-        ("ConcurrentAccountId", "210987654321"),
+        ("ConcurrentAccountId", "444455556666"),
         ("ClusterName", "modern"),
         ("RegistrationTopicArn", TOPIC),
     ]
@@ -526,7 +527,7 @@ fn the_function_may_publish_only_to_the_given_topic_and_read_only_the_stacks_sec
     let (_moto, url) = integration::start_moto();
     let statement = |params: &[(&str, &str)], sid: &str| -> Option<Value> {
         let mut all = vec![
-            ("ConcurrentAccountId", "210987654321"),
+            ("ConcurrentAccountId", "444455556666"),
             ("ClusterName", "modern"),
         ];
         all.extend_from_slice(params);

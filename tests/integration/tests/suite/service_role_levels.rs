@@ -26,7 +26,9 @@ fn cluster() -> String {
 }
 
 fn entry(role: &str) -> String {
-    format!("arn:aws:eks:{REGION}:{MOTO_ACCOUNT}:access-entry/legacy/role/{MOTO_ACCOUNT}/{role}/0a1b")
+    format!(
+        "arn:aws:eks:{REGION}:{MOTO_ACCOUNT}:access-entry/legacy/role/{MOTO_ACCOUNT}/{role}/0a1b"
+    )
 }
 
 /// What would raise the service: on the cluster or on its own access entry.
@@ -51,13 +53,22 @@ fn below_cluster_admin_the_service_role_is_denied_every_way_to_raise_itself() {
         let role = r.role("RoleForConcurrentService");
         let docs = role.documents();
         for req in raising(&role.name) {
-            let want = if level == "cluster-admin" {
-                Decision::Allow
+            let got = evaluate(&docs, &req);
+            if level == "cluster-admin" {
+                // The seed's eks:* on the cluster, no Deny (what it does not name stays denied).
+                assert_ne!(got, Decision::ExplicitDeny, "{level}: {req:?}");
             } else {
-                Decision::ExplicitDeny
-            };
-            assert_eq!(evaluate(&docs, &req), want, "{level}: {req:?}");
+                assert_eq!(got, Decision::ExplicitDeny, "{level}: {req:?}");
+            }
         }
+        // At cluster-admin the seed's eks:* reaches the cluster's configuration as before.
+        let config = evaluate(&docs, &Request::new("eks:UpdateClusterConfig", &cluster()));
+        let want = if level == "cluster-admin" {
+            Decision::Allow
+        } else {
+            Decision::ExplicitDeny
+        };
+        assert_eq!(config, want, "{level}");
         // Reading and using the cluster stays (the token's DescribeCluster, the seed's eks:*).
         assert_eq!(
             evaluate(&docs, &Request::new("eks:DescribeCluster", &cluster())),

@@ -81,6 +81,12 @@ fn the_seed_role_is_reproduced_exactly() {
         json!({"!Join": ["-", [{"!Select": [2, {"!Split": ["/", {"!Ref": "AWS::StackId"}]}]}, "RoleForAccessingEksAndEcr"]]})
     );
     let mut statements = plain(&role["Policies"][0]["PolicyDocument"]["Statement"]);
+    // After the seed's four statements: below cluster-admin, the Deny of every way to raise
+    // itself (held under IAM evaluation by service_role_levels); at cluster-admin, nothing more.
+    let deny = statements.as_array_mut().unwrap().pop().unwrap();
+    assert_eq!(deny["!If"][0], "BelowClusterAdmin", "{deny}");
+    assert_eq!(deny["!If"][1]["Effect"], "Deny", "{deny}");
+    assert_eq!(deny["!If"][2], json!({"!Ref": "AWS::NoValue"}), "{deny}");
     // One cluster (or *): the seed's eks statement exactly. Several: one pinned ARN per name,
     // checked resolved on moto's CloudFormation below.
     let eks = statements[1]["!If"].clone();
@@ -519,18 +525,29 @@ fn finding_3_the_lambda_trust_is_lambda_amazonaws_com_in_every_partition() {
     assert!(!text.contains("lambda.${AWS::URLSuffix}"));
 }
 
-/// The largest ClusterName a stack can be given: 100 names (the pattern's limit) in 4,096
-/// characters (CloudFormation's limit on a parameter value, the template's MaxLength).
+/// The largest ClusterName a stack can be given: 100 names (the pattern's limit) in 1,500
+/// characters (the template's MaxLength: the list is also the function's declaration, an
+/// environment variable, and Lambda takes 4 KB of them in all).
 fn largest_cluster_list() -> String {
     let names: Vec<String> = (0..100)
         .map(|i| {
-            let len = if i < 97 { 40 } else { 39 };
+            let len = if i < 1 { 15 } else { 14 };
             format!("{i:03}{}", "x".repeat(len - 3))
         })
         .collect();
     let list = names.join(",");
-    assert_eq!(list.len(), 4096);
+    assert_eq!(list.len(), 1500);
     list
+}
+
+/// A parameter value of exactly `max` characters: `n` names of equal length joined by commas,
+/// each starting with a letter (the patterns of Namespaces and KubernetesGroups).
+fn longest_list(n: usize, max: usize) -> String {
+    let len = (max - (n - 1)) / n;
+    (0..n)
+        .map(|i| format!("n{i:02}{}", "x".repeat(len - 3)))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The growth of `doc`'s size in the longest partition and region: each `arn:aws:eks:eu-west-1:`
@@ -600,7 +617,56 @@ fn finding_4_the_largest_parameters_fit_iams_inline_policy_limit_or_are_refused(
     assert!(p["ConstraintDescription"]
         .as_str()
         .unwrap()
-        .contains("4096 characters"));
+        .contains("1500 characters"));
+}
+
+/// Lambda takes 4 KB of environment variables in all (keys and values,
+/// https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html): the function's
+/// declaration at every parameter's MaxLength, in the longest partition, region and stack name,
+/// fits.
+#[test]
+fn the_functions_declaration_fits_lambdas_4_kb_of_environment_at_every_maximum() {
+    const LIMIT: usize = 4096;
+    let (_moto, url) = start_moto();
+    let t = template();
+    let max = |p: &str| t["Parameters"][p]["MaxLength"].as_u64().unwrap() as usize;
+    let namespaces = longest_list(25, max("Namespaces"));
+    let groups = longest_list(20, max("KubernetesGroups"));
+    let prefix = format!("arn:aws:iam::{MOTO_ACCOUNT}:role/");
+    // A path of 40-character segments up to the parameter's MaxLength.
+    let mut admin = prefix.clone();
+    while admin.len() + 41 < max("ClusterAdminRoleArn") {
+        admin.push_str(&"p".repeat(40));
+        admin.push('/');
+    }
+    admin.push_str(&"r".repeat(max("ClusterAdminRoleArn") - admin.len()));
+    assert_eq!(admin.len(), max("ClusterAdminRoleArn"));
+    let list = largest_cluster_list();
+    let r = render(
+        &url,
+        "declaration",
+        &mapper_params(
+            &list,
+            &[
+                ("AccessLevel", "view"),
+                ("Namespaces", &namespaces),
+                ("KubernetesGroups", &groups),
+                ("ClusterAdminRoleArn", &admin),
+            ],
+        ),
+    );
+    let size: usize = r.environment.iter().map(|(k, v)| k.len() + v.len()).sum();
+    assert!(size > 3000, "every variable rendered: {size}");
+    // The stack id and the role ARN grow with the partition, region and stack name (128).
+    let stack = &r.environment["EKS_ROLE_MAPPER_STACK_ID"];
+    let worst_stack =
+        "arn:aws-iso-f:cloudformation:us-isof-south-1:123456789012:stack/".len() + 128 + 1 + 36;
+    let role = &r.environment["EKS_ROLE_MAPPER_ROLE_ARN"];
+    let worst_role = role.len() + "aws-iso-f".len() - "aws".len();
+    let worst = size - stack.len() - role.len() + worst_stack + worst_role + "aws-iso-f".len()
+        - "aws".len();
+    eprintln!("the function's environment: {size} bytes here, {worst} at worst, of {LIMIT}");
+    assert!(worst <= LIMIT, "{worst} > {LIMIT}");
 }
 
 #[test]

@@ -11,6 +11,7 @@
 //! evaluated here by a small evaluator of exactly the intrinsic functions the template uses
 //! (checked against moto's own `Fn::Sub` on one stack).
 
+use eks_role_mapper::declared::Declared;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -449,6 +450,7 @@ async fn the_schedules_input_is_the_custom_resources_properties_in_a_reconcile_e
         assert!(reconcile::is_reconcile(&input));
         let memory = holding("CREATE_COMPLETE");
         let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+        memory.declare(Declared::of_event(&input).ok());
         let report = reconcile::reconcile(&memory, &input, deadline).await;
         assert_eq!(report.verdict, Verdict::Reconciled, "{report:?}");
         assert!(memory.world().writes.is_empty());
@@ -496,6 +498,7 @@ async fn a_generated_external_id_brings_the_registration_into_the_schedule_and_a
         .secrets
         .insert(SECRET.into(), "SimExternalId-FromTheSecret0123".into());
     let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+    memory.declare(Declared::of_event(&input).ok());
     let report = reconcile::reconcile(&memory, &input, deadline).await;
     assert_eq!(report.verdict, Verdict::Reconciled, "{report:?}");
     let published = memory.world().published.clone();
@@ -512,6 +515,7 @@ async fn a_generated_external_id_brings_the_registration_into_the_schedule_and_a
 
     // The given ID's schedule publishes nothing; nor does a stack that let the grant go.
     let memory_given = holding("CREATE_COMPLETE");
+    memory_given.declare(Declared::of_event(&input_given).ok());
     let report = reconcile::reconcile(&memory_given, &input_given, deadline).await;
     assert_eq!(report.verdict, Verdict::Reconciled, "{report:?}");
     assert!(memory_given.world().published.is_empty());
@@ -521,6 +525,7 @@ async fn a_generated_external_id_brings_the_registration_into_the_schedule_and_a
         .get_mut(&(STACK_ID.into(), "Mapping".into()))
         .unwrap()
         .status = "DELETE_COMPLETE".into();
+    memory.declare(Declared::of_event(&input).ok());
     let report = reconcile::reconcile(&memory, &input, deadline).await;
     assert_eq!(report.verdict, Verdict::StackGone, "{report:?}");
     assert_eq!(memory.world().published.len(), 1);
@@ -585,8 +590,13 @@ fn the_schedule_runs_when_asked_on_the_function_only_and_never_piles_up() {
         let retry = &p["Target"]["RetryPolicy"];
         assert!((1..=3).contains(&retry["MaximumRetryAttempts"].as_u64().unwrap()));
         assert_eq!(retry["MaximumEventAgeInSeconds"], max_age, "{reconcile}");
-        // The default group: the one the role's trust names.
-        assert_eq!(p["GroupName"], "default");
+        // The stack's own group (never the account's default): the one the role's trust names.
+        let group = p["GroupName"].as_str().unwrap().to_string();
+        assert!(
+            group.starts_with("eks-role-mapper-") && group.len() <= 64,
+            "{group}"
+        );
+        assert!(s.made("ReconcileScheduleGroup"), "{reconcile}");
     }
     for (params, on) in [
         (base("prod", &[("Reconcile", "off")]), false),
@@ -869,7 +879,9 @@ fn moto_deploys_it_with_reconcile_off_and_on() {
         &base("prod", &[("Reconcile", "off")]),
     );
     assert!(r.roles.iter().all(|(l, _)| l != "ReconcileScheduleRole"));
-    assert!(describe_stack_resource_statements(&r).is_empty());
+    // Even without a schedule the function asks CloudFormation, about this stack only, whether
+    // an Update or Delete is CloudFormation's (the forged-request gate).
+    assert_eq!(describe_stack_resource_statements(&r).len(), 1);
     let d = completed(&url, "reconcile-off", &r);
     assert_eq!(output(&d, "ReconcileSchedule").as_deref(), Some("off"));
 
@@ -894,8 +906,9 @@ fn moto_deploys_it_with_reconcile_off_and_on() {
     assert_eq!(st[0]["Resource"], r.stack_id);
     assert!(st[0].get("Condition").is_none());
 
-    // The schedule's role: scheduler.amazonaws.com of this account's default group, and only
-    // lambda:InvokeFunction on the function.
+    // The schedule's role: scheduler.amazonaws.com of the stack's own schedule group (named from
+    // the stack's id, never the account's default group), and only lambda:InvokeFunction on the
+    // function.
     let role = r.role("ReconcileScheduleRole");
     assert!(
         role.name.ends_with("-EksRoleMapperSchedule") && role.name.len() <= 64,
@@ -910,7 +923,10 @@ fn moto_deploys_it_with_reconcile_off_and_on() {
             "Action": "sts:AssumeRole",
             "Condition": {"StringEquals": {
                 "aws:SourceAccount": MOTO_ACCOUNT,
-                "aws:SourceArn": format!("arn:aws:scheduler:{REGION}:{MOTO_ACCOUNT}:schedule-group/default"),
+                "aws:SourceArn": format!(
+                    "arn:aws:scheduler:{REGION}:{MOTO_ACCOUNT}:schedule-group/eks-role-mapper-{}",
+                    role.name.trim_end_matches("-EksRoleMapperSchedule")
+                ),
             }},
         }])
     );
