@@ -95,7 +95,8 @@ def role(logical, name):
     }
 
 
-roles = [role(w, physical[w]) for w in wanted]
+# The wanted roles the template has (another template, an original stack's, may have fewer).
+roles = [role(w, physical[w]) for w in wanted if physical.get(w)]
 # Every other role the parameters make (the schedule's, with Reconcile on).
 roles += [
     role(r.get("LogicalResourceId", ""), r["PhysicalResourceId"])

@@ -247,9 +247,9 @@ pub fn render_in(
         format!("{prefix}-{region}")
     });
     let wanted: &[&str] = if map_role {
-        &["RoleForConcurrentService", "MapperRole"]
+        &["RoleForAccessingEksAndEcr", "MapperRole"]
     } else {
-        &["RoleForConcurrentService"]
+        &["RoleForAccessingEksAndEcr"]
     };
     let job = serde_json::json!({
         "endpoint": moto,

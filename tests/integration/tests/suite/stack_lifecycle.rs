@@ -37,6 +37,7 @@ async fn play_observed(
     params.extend(kv(create));
     let opts = StackOptions {
         template: template_path(),
+        from_template: None,
         scenario: None,
         parameters: params,
         steps,
