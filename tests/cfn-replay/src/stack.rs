@@ -28,7 +28,7 @@ use crate::error::{Error, Result};
 use crate::lambda;
 use crate::rendered::{render_in, MotoServer, Rendered, MOTO_ACCOUNT};
 
-mod upgrade;
+pub mod upgrade;
 
 pub const USAGE: &str = "\
 usage: cfn-replay stack --template FILE [--from-template FILE] [--scenario FILE] [--venv DIR]

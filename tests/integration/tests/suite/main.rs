@@ -36,3 +36,5 @@ mod stack_lifecycle;
 mod suite_secrets_scan;
 mod template_checks;
 mod template_reconcile;
+mod upgrade_lifecycle;
+mod upgrade_original;
