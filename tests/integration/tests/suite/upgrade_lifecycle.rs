@@ -198,3 +198,61 @@ async fn on_the_real_control_plane_the_upgrades_create_keeps_one_entry_the_authe
     )
     .expect("the other entries still authenticate");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_refuses_an_upgrade_that_leaves_external_id_empty_and_changes_nothing() {
+    integration::capture_logs();
+    let opts = StackOptions {
+        template: template_path(),
+        from_template: Some(original_path()),
+        scenario: None,
+        parameters: [
+            ("ParallelsAWSAccount", SERVICE_ACCOUNT),
+            ("ConcurrentAccountId", SERVICE_ACCOUNT),
+            ("ClusterName", "legacy"),
+            ("ClusterAdminRoleArn", ADMIN_ROLE),
+            // Left empty: a generated one would replace the trust's and the export's.
+            ("ExternalId", ""),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+        steps: vec![],
+        venv: None,
+    };
+    let before = RefCell::new(None);
+    let mut observe = |step: usize, sim: &Simulator| {
+        let cm = sim.config_map("legacy", "kube-system", "aws-auth").unwrap();
+        before.borrow_mut().get_or_insert(cm.clone());
+        assert_eq!(
+            before.borrow().as_ref(),
+            Some(&cm),
+            "step {step}: aws-auth untouched"
+        );
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let clean = run_scenario_observed(
+        Scenario::default_scenario(),
+        &opts,
+        &mut out,
+        &mut err,
+        &mut observe,
+    )
+    .await
+    .expect("the lifecycle runs");
+    let out = String::from_utf8(out).unwrap();
+    assert!(!clean, "{out}");
+    let update: Value =
+        serde_json::from_str(out.lines().nth(1).expect("the update's line")).unwrap();
+    assert_eq!(update["StackStatus"], "UPDATE_ROLLBACK_COMPLETE", "{out}");
+    assert_eq!(
+        update["Calls"],
+        json!([]),
+        "the custom resource never ran: {out}"
+    );
+    let reason = update["Reason"].as_str().unwrap();
+    assert!(
+        reason.contains("ExternalIDForRoleForAccessingEksAndEcr") && reason.contains("changed"),
+        "{reason}"
+    );
+}

@@ -262,7 +262,13 @@ fn a_changed_logical_id_with_the_same_role_name_or_an_export_lost_is_refused() {
     };
     let after = ours(&uuid, &template_path());
     assert_eq!(replaced_role(&before, &after), None);
-    assert_eq!(export_lost(&before, &after), None, "{:#}\n{:#}", before.outputs, after.outputs);
+    assert_eq!(
+        export_lost(&before, &after),
+        None,
+        "{:#}\n{:#}",
+        before.outputs,
+        after.outputs
+    );
     assert_eq!(
         after.role("RoleForAccessingEksAndEcr").arn,
         before.role("RoleForAccessingEksAndEcr").arn
