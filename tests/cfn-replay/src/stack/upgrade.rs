@@ -153,3 +153,50 @@ pub fn export_lost(before: &Rendered, after: &Rendered) -> Option<String> {
         ))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+
+    use super::super::parse;
+    use super::*;
+
+    fn parsed(a: &[&str]) -> Result<Option<StackOptions>> {
+        parse(a.iter().map(OsString::from).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn from_template_starts_the_lifecycle_with_the_update_to_the_template() {
+        let o = parsed(&[
+            "--template",
+            "t.yaml",
+            "--from-template",
+            "o.yaml",
+            "--parameters",
+            "A=1",
+            "--then",
+            "delete",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(o.from_template, Some(PathBuf::from("o.yaml")));
+        assert_eq!(steps(&o), [Step::Update(Vec::new()), Step::Delete]);
+        let plain = parsed(&["--template", "t.yaml", "--then", "delete"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(plain.from_template, None);
+        assert_eq!(steps(&plain), [Step::Delete]);
+        match parsed(&["--template", "t.yaml", "--from-template"]) {
+            Err(Error::Usage(m)) => assert!(m.contains("--from-template needs a file"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_original_declares_only_its_own_parameter() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../integration/fixtures/original-iam-role-for-parallels.yaml");
+        assert_eq!(declared(&fixture).unwrap(), ["ParallelsAWSAccount"]);
+        assert!(declared(Path::new("no-such-file.yaml")).is_err());
+    }
+}
