@@ -20,6 +20,9 @@ use crate::upgrade_original::original_path;
 /// The service's account in these stacks.
 const SERVICE_ACCOUNT: &str = "210987654321";
 
+/// After one step: its number, the role's entries and every other entry of legacy's aws-auth.
+type Seen = (usize, Vec<Value>, Vec<Value>);
+
 /// mapRoles entries of a ConfigMap object (JSON).
 fn map_roles(cm: &Value) -> Vec<Value> {
     serde_yaml_ng::from_str(cm["data"]["mapRoles"].as_str().unwrap_or("[]")).unwrap()
@@ -70,7 +73,7 @@ async fn replay_from_the_original_stack_leaves_one_entry_for_the_role_and_delete
         venv: None,
     };
     // After each step: the role's entries and every other entry of legacy's aws-auth.
-    let seen: RefCell<Vec<(usize, Vec<Value>, Vec<Value>)>> = RefCell::default();
+    let seen: RefCell<Vec<Seen>> = RefCell::default();
     let mut observe = |step: usize, sim: &Simulator| {
         if step == 0 {
             seed_step_2_twice(&ClientEnv::new(sim), &role);
