@@ -44,10 +44,8 @@ then the roles), --then reconcile (the schedule's reconcile event for the curren
 the template's schedule sends it: no answer; its report is the step's Reconcile). The policy in
 force at each step is the one the template renders for that step's parameters on moto's
 CloudFormation. The simulator's account becomes moto's (123456789012).
---from-template FILE: the stack is made with FILE instead (the parameters FILE declares), and the
-first step updates it to --template with all the parameters, ExternalId defaulting to FILE's
-RoleForConcurrentServiceExtId output; it fails as CloudFormation would when it replaces a role of
-the same name or changes or removes an export.
+--from-template FILE: the stack is made with FILE, and the first step updates it to --template
+(infra/README.md, \"Preview a change before rolling it out\").
 
 aws-cli and moto (scripts/requirements-test.txt) are found at run time: AWS_CLI and MOTO_SERVER,
 else the venv of --venv DIR, CFN_REPLAY_VENV or VIRTUAL_ENV, else .venv in the current directory

@@ -38,3 +38,4 @@ mod template_checks;
 mod template_reconcile;
 mod upgrade_lifecycle;
 mod upgrade_original;
+mod upgrade_rules;
