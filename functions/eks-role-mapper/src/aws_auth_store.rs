@@ -81,9 +81,12 @@ pub async fn upsert<K: Cloud>(
             .and_then(|c| c.metadata.annotations.clone())
             .unwrap_or_default();
         let edit = aws_auth::upsert(&data, role, username, groups)?;
-        // Our own earlier write (a retried Create) is not adoption.
-        let adopted = edit.adopted && !annotations.contains_key(&marker);
-        if edit.change == Change::Unchanged {
+        // Our own earlier write (a retried Create) is not adoption; nor is the original manual
+        // Step 2's entry of a Step 1 stack's role, which the stack takes over, recording its
+        // owner even when the entry needs no change (see `seed_entry`).
+        let taken_over = edit.adopted && crate::seed_entry::taken_over(&data, role);
+        let adopted = edit.adopted && !annotations.contains_key(&marker) && !taken_over;
+        if edit.change == Change::Unchanged && (adopted || annotations.contains_key(&marker)) {
             return Ok(Upserted {
                 change: Change::Unchanged,
                 adopted,

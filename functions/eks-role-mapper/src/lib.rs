@@ -32,6 +32,7 @@ mod properties;
 mod protocol;
 mod reinvoke;
 mod response;
+mod seed_entry;
 mod signed;
 mod stacks;
 mod token;

@@ -6,6 +6,7 @@ import ast
 import json
 import sys
 import time
+import urllib.request
 
 import botocore.session
 
@@ -56,6 +57,11 @@ if job["bucket"]:
         Bucket=job["bucket"], Key="eks-role-mapper/bootstrap.zip", Body=b"PK\x03\x04 not really a zip"
     )
 
+# moto's random source, seeded right before CreateStack: the stack id (and every name derived
+# from it) depends on the stack's name only, not on what the render did before.
+urllib.request.urlopen(
+    urllib.request.Request(job["endpoint"] + "/moto-api/seed?a=13", data=b"", method="POST")
+).read()
 stack = job["stack"]
 created = cfn.create_stack(
     StackName=stack,
@@ -95,7 +101,8 @@ def role(logical, name):
     }
 
 
-roles = [role(w, physical[w]) for w in wanted]
+# The wanted roles the template has (another template, an original stack's, may have fewer).
+roles = [role(w, physical[w]) for w in wanted if physical.get(w)]
 # Every other role the parameters make (the schedule's, with Reconcile on).
 roles += [
     role(r.get("LogicalResourceId", ""), r["PhysicalResourceId"])

@@ -220,10 +220,11 @@ pub fn python(script: &str, input: &[u8]) -> std::process::Output {
 /// reads its roles back. With MapRole=true the artifact bucket is made first and the custom
 /// resource is left pending (moto cannot run the function): the roles are complete before it.
 ///
-/// moto is reset and its random source seeded first, so a stack of the same name gets the same
-/// stack id, and so the same role names, on every render: rendering a stack's new parameters
-/// gives the policy an update of that stack puts in force (moto's own UpdateStack cannot go past
-/// the custom resource it could not run).
+/// moto is reset and its random source seeded just before the stack is created, so a stack of
+/// the same name gets the same stack id, and so the same role names, on every render, of any
+/// template: rendering a stack's new parameters (or its new template) gives the policy an update
+/// of that stack puts in force (moto's own UpdateStack cannot go past the custom resource it
+/// could not run).
 pub fn render(moto: &str, stack: &str, params: &[(&str, &str)]) -> Rendered {
     render_in(moto, REGION, &template_path(), stack, params)
 }
@@ -236,9 +237,9 @@ pub fn render_in(
     stack: &str,
     params: &[(&str, &str)],
 ) -> Rendered {
-    for path in ["/moto-api/reset", "/moto-api/seed?a=13"] {
-        post(moto, path);
-    }
+    // render.py seeds moto's random source just before CreateStack (after the bucket, which
+    // draws from it too), so the stack id depends on the stack's name only, whatever the template.
+    post(moto, "/moto-api/reset");
     let map_role = params.iter().all(|(k, v)| *k != "MapRole" || *v == "true");
     let bucket = map_role.then(|| {
         let prefix = params
@@ -249,9 +250,9 @@ pub fn render_in(
         format!("{prefix}-{region}")
     });
     let wanted: &[&str] = if map_role {
-        &["RoleForConcurrentService", "MapperRole"]
+        &["RoleForAccessingEksAndEcr", "MapperRole"]
     } else {
-        &["RoleForConcurrentService"]
+        &["RoleForAccessingEksAndEcr"]
     };
     let job = serde_json::json!({
         "endpoint": moto,

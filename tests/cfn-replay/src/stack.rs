@@ -30,8 +30,11 @@ use crate::error::{Error, Result};
 use crate::lambda;
 use crate::rendered::{render_in, MotoServer, Rendered, MOTO_ACCOUNT};
 
+pub mod upgrade;
+
 pub const USAGE: &str = "\
-usage: cfn-replay stack --template FILE [--scenario FILE] [--venv DIR] --parameters K=V [K=V ...]
+usage: cfn-replay stack --template FILE [--from-template FILE] [--scenario FILE] [--venv DIR]
+                        --parameters K=V [K=V ...]
                         [--then K=V ... | --then reconcile | --then invoke FILE]...
                         [--then delete [--then reconcile | --then invoke FILE]...]
 
@@ -48,6 +51,8 @@ local receiver; its line has Status and Reason of the answer, or null, and every
 and those that changed something, Writes). The policy in
 force at each step is the one the template renders for that step's parameters on moto's
 CloudFormation. The simulator's account becomes moto's (123456789012).
+--from-template FILE: the stack is made with FILE, and the first step updates it to --template
+(infra/README.md, \"Preview a change before rolling it out\").
 
 aws-cli and moto (scripts/requirements-test.txt) are found at run time: AWS_CLI and MOTO_SERVER,
 else the venv of --venv DIR, CFN_REPLAY_VENV or VIRTUAL_ENV, else .venv in the current directory
@@ -70,6 +75,8 @@ pub enum Step {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackOptions {
     pub template: PathBuf,
+    /// `--from-template`: the template the stack was made with before its update to `template`.
+    pub from_template: Option<PathBuf>,
     pub scenario: Option<PathBuf>,
     pub parameters: Vec<(String, String)>,
     pub steps: Vec<Step>,
@@ -87,6 +94,7 @@ fn pair(text: &str) -> Result<(String, String)> {
 /// Parses the arguments after `stack`; None for --help.
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<StackOptions>> {
     let mut template = None;
+    let mut from_template = None;
     let mut scenario = None;
     let mut parameters = Vec::new();
     let mut steps: Vec<Step> = Vec::new();
@@ -103,6 +111,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<StackOpt
                         Error::Usage("--template needs a file".into())
                     })?))
             }
+            "--from-template" => from_template = Some(upgrade::file(args.next())?),
             "--scenario" => {
                 scenario =
                     Some(PathBuf::from(args.next().ok_or_else(|| {
@@ -163,6 +172,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<StackOpt
     }
     Ok(Some(StackOptions {
         template,
+        from_template,
         scenario,
         parameters,
         steps,
@@ -179,13 +189,14 @@ fn properties(
     secret: Option<&Secret>,
 ) -> Option<Value> {
     let get = |k: &str| params.get(k).map(String::as_str).unwrap_or("");
-    if get("MapRole") == "false" {
+    // No function role: MapRole=false, or another template's stack (--from-template).
+    if get("MapRole") == "false" || !r.roles.iter().any(|(l, _)| l == "MapperRole") {
         return None;
     }
     let mut p = json!({
         "ServiceTimeout": "300",
         "ClusterName": get("ClusterName"),
-        "RoleArn": r.role("RoleForConcurrentService").arn,
+        "RoleArn": r.role("RoleForAccessingEksAndEcr").arn,
         "EnableAccessEntries": if get("EnableAccessEntries").is_empty() { "false" } else { get("EnableAccessEntries") },
         "Region": region,
         "AccessLevel": if get("AccessLevel").is_empty() { "cluster-admin" } else { get("AccessLevel") },
@@ -306,7 +317,7 @@ impl Lifecycle<'_> {
         if let Some((_, role)) = r
             .roles
             .iter()
-            .find(|(l, _)| l == "RoleForConcurrentService")
+            .find(|(l, _)| l == "RoleForAccessingEksAndEcr")
         {
             if self.made.insert(role.arn.clone()) {
                 self.sim.create_role(&role.arn);
@@ -511,7 +522,10 @@ pub async fn run_scenario_observed(
         .iter()
         .map(|(k, v)| (k.clone(), moved(v)))
         .collect();
-    let mut current = life.render(&params);
+    let mut current = match &opts.from_template {
+        Some(file) => upgrade::original(&mut life, file, &mut params)?,
+        None => life.render(&params),
+    };
     let stack_id = current.stack_id.clone();
     life.roles_made(&current);
     life.secret_made(&params);
@@ -559,7 +573,7 @@ pub async fn run_scenario_observed(
         return Ok(false);
     }
 
-    for (n, step) in opts.steps.iter().enumerate() {
+    for (n, step) in upgrade::steps(opts).iter().enumerate() {
         let n = n + 1;
         match step {
             Step::Update(changes) => {
@@ -570,10 +584,13 @@ pub async fn run_scenario_observed(
                         .map(|(k, v)| format!("{k}={v}"))
                         .collect::<Vec<_>>()
                         .join(" ")
-                );
+                )
+                .trim_end()
+                .to_string();
                 let mut next_params = params.clone();
                 next_params.extend(changes.iter().map(|(k, v)| (k.clone(), moved(v))));
                 let next = life.render(&next_params);
+                let refused = upgrade::refused(opts, n, &current, &next);
                 life.secret_made(&next_params);
                 let next_props = properties(&next_params, &next, &region, life.secret.as_ref());
                 // The roles and the role's policy first (a role the update removes keeps its old
@@ -583,6 +600,10 @@ pub async fn run_scenario_observed(
                     life.in_force(&next);
                 }
                 let (status, reason) = match (&props, &next_props) {
+                    _ if refused.is_some() => {
+                        life.in_force(&current);
+                        ("UPDATE_ROLLBACK_COMPLETE", refused.unwrap_or_default())
+                    }
                     (old, new) if old == new => ("UPDATE_COMPLETE", String::new()),
                     (None, Some(new)) => {
                         let (ok, pid, reason) =

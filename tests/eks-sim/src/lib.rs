@@ -544,9 +544,15 @@ impl Simulator {
     /// Creates an IAM role now, as a template does just before the custom resource: trusted by
     /// its account's root, and not visible to EKS for the scenario's `iam_propagation_seconds`.
     pub fn create_role(&self, arn: &str) {
+        self.create_role_made(arn, 0.0);
+    }
+
+    /// [`Simulator::create_role`] for a role made `seconds_ago` simulated seconds ago: an older
+    /// stack's role (one a stack update keeps), long visible to EKS.
+    pub fn create_role_made(&self, arn: &str, seconds_ago: f64) {
         let mut w = self.world();
         let account = arn.split(':').nth(4).unwrap_or_default().to_string();
-        let now = w.sim_ms();
+        let made = w.sim_ms() - (seconds_ago * 1000.0) as i64;
         w.scenario.roles.retain(|r| r.arn != arn);
         w.scenario.roles.push(scenario::Role {
             arn: arn.to_string(),
@@ -554,9 +560,9 @@ impl Simulator {
                 principal: format!("arn:aws:iam::{account}:root"),
             }],
             external_id: None,
-            created_seconds_ago: Some(0.0),
+            created_seconds_ago: Some(seconds_ago),
         });
-        w.role_created_ms.insert(arn.to_string(), now);
+        w.role_created_ms.insert(arn.to_string(), made);
     }
 
     /// (access key id, secret) of a scenario principal.

@@ -45,7 +45,7 @@ fn rendered(moto: &str, clusters: &str, extra: &[(&str, &str)]) -> Rendered {
 fn props(r: &Rendered, clusters: &str, switch: bool) -> Value {
     json!({
         "ClusterName": clusters,
-        "RoleArn": r.role("RoleForConcurrentService").arn,
+        "RoleArn": r.role("RoleForAccessingEksAndEcr").arn,
         "ClusterAdminRoleArn": ADMIN_ROLE,
         "EnableAccessEntries": if switch { "true" } else { "false" },
         "Region": REGION,
@@ -57,7 +57,7 @@ fn in_force(h: &Harness, r: &Rendered) {
     // The requests come from the rendered stack, which the policy names.
     h.set_stack_id(&r.stack_id);
     // The stack's service role exists, made long enough ago for IAM to have propagated it.
-    h.sim.create_role(&r.role("RoleForConcurrentService").arn);
+    h.sim.create_role(&r.role("RoleForAccessingEksAndEcr").arn);
     h.sim.advance_clock(60.0);
 }
 
@@ -67,7 +67,7 @@ fn ok(resp: &Value) -> String {
 }
 
 fn entries(h: &Harness, r: &Rendered) -> Vec<String> {
-    let role = &r.role("RoleForConcurrentService").arn;
+    let role = &r.role("RoleForAccessingEksAndEcr").arn;
     let state = h.sim.state_json();
     state["clusters"]
         .as_object()
@@ -144,8 +144,8 @@ async fn dropping_a_cluster_its_rollback_and_the_delete_run_under_the_new_policy
     // The update: the policy first, then the custom resource.
     let after = rendered(&url, "modern", &[]);
     assert_eq!(
-        after.role("RoleForConcurrentService").arn,
-        before.role("RoleForConcurrentService").arn,
+        after.role("RoleForAccessingEksAndEcr").arn,
+        before.role("RoleForAccessingEksAndEcr").arn,
         "the same stack"
     );
     in_force(&h, &after);

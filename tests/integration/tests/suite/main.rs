@@ -38,3 +38,6 @@ mod stack_lifecycle;
 mod suite_secrets_scan;
 mod template_checks;
 mod template_reconcile;
+mod upgrade_lifecycle;
+mod upgrade_original;
+mod upgrade_rules;

@@ -420,6 +420,7 @@ async fn registered_stack(
     .collect();
     let opts = StackOptions {
         template: template_path(),
+        from_template: None,
         scenario: None,
         parameters,
         steps,

@@ -50,7 +50,7 @@ fn below_cluster_admin_the_service_role_is_denied_every_way_to_raise_itself() {
     let (_moto, url) = start_moto();
     for level in ["view", "edit", "admin", "cluster-admin"] {
         let r = rendered(&url, &format!("levels-{level}"), level);
-        let role = r.role("RoleForConcurrentService");
+        let role = r.role("RoleForAccessingEksAndEcr");
         let docs = role.documents();
         for req in raising(&role.name) {
             let got = evaluate(&docs, &req);

@@ -37,6 +37,7 @@ async fn play_observed(
     params.extend(kv(create));
     let opts = StackOptions {
         template: template_path(),
+        from_template: None,
         scenario: None,
         parameters: params,
         steps,
@@ -175,7 +176,7 @@ async fn one_ten_and_a_hundred_clusters_with_the_longest_names_a_stack_takes() {
         let (scenario, list) = long_named(n, len);
         let names: Vec<String> = list.split(',').map(str::to_string).collect();
         // After each step, the clusters of the list that hold an access entry of the stack's
-        // service role (RoleForConcurrentService, `<stack uuid>-RoleForAccessingEksAndEcr`).
+        // service role (RoleForAccessingEksAndEcr, `<stack uuid>-RoleForAccessingEksAndEcr`).
         let mut granted: Vec<Vec<String>> = Vec::new();
         let (clean, lines) = play_observed(
             scenario,

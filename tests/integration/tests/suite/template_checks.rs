@@ -75,7 +75,7 @@ fn service_timeout_is_in_range_and_above_the_function_timeout() {
 #[test]
 fn the_seed_role_is_reproduced_exactly() {
     let t = template();
-    let role = &t["Resources"]["RoleForConcurrentService"]["Properties"];
+    let role = &t["Resources"]["RoleForAccessingEksAndEcr"]["Properties"];
     assert_eq!(
         plain(&role["RoleName"]),
         json!({"!Join": ["-", [{"!Select": [2, {"!Split": ["/", {"!Ref": "AWS::StackId"}]}]}, "RoleForAccessingEksAndEcr"]]})
@@ -118,7 +118,7 @@ fn no_name_collides_across_stacks_regions_or_partitions() {
     let t = template();
     for r in [
         "MapperRole",
-        "RoleForConcurrentService",
+        "RoleForAccessingEksAndEcr",
         "ReconcileScheduleRole",
     ] {
         let name =
@@ -353,7 +353,7 @@ fn finding_1_updates_that_drop_clusters_and_their_rollbacks_stay_allowed() {
     // b under this policy.
     let r = render(&url, "drop", &mapper_params("a", &[]));
     let doc = mapper_doc(&r);
-    let service = &r.role("RoleForConcurrentService");
+    let service = &r.role("RoleForAccessingEksAndEcr");
     let b = format!("arn:aws:eks:{REGION}:{MOTO_ACCOUNT}:cluster/b");
     let entry = format!(
         "arn:aws:eks:{REGION}:{MOTO_ACCOUNT}:access-entry/b/role/{MOTO_ACCOUNT}/{}/0ac6e1b4-aaaa-bbbb-cccc-1234567890ab",
@@ -386,7 +386,7 @@ fn finding_2_writes_are_pinned_to_the_role_the_policy_the_scope_and_the_tag() {
         &mapper_params("a,b", &[("EnableAccessEntries", "true")]),
     );
     let doc = mapper_doc(&r);
-    let role = r.role("RoleForConcurrentService");
+    let role = r.role("RoleForAccessingEksAndEcr");
     let cond = |s: &Json, op: &str, key: &str| s["Condition"][op][key].clone();
     for a in [
         "eks:CreateAccessEntry",
@@ -585,12 +585,12 @@ fn finding_4_the_largest_parameters_fit_iams_inline_policy_limit_or_are_refused(
     assert_eq!(
         r.roles.iter().map(|(l, _)| l.as_str()).collect::<Vec<_>>(),
         [
-            "RoleForConcurrentService",
+            "RoleForAccessingEksAndEcr",
             "MapperRole",
             "ReconcileScheduleRole"
         ]
     );
-    let seed = r.role("RoleForConcurrentService");
+    let seed = r.role("RoleForAccessingEksAndEcr");
     let arns = strings(&statements_for(&seed.policies[0].1, "eks:*")[0]["Resource"]);
     assert_eq!(arns.len(), 100, "every name, and no empty slot");
     for (logical, role) in &r.roles {
@@ -681,7 +681,7 @@ fn finding_5_the_seed_roles_list_is_pinned_to_partition_region_and_account() {
             ("MapRole", "false"),
         ],
     );
-    let doc = &r.role("RoleForConcurrentService").policies[0].1;
+    let doc = &r.role("RoleForAccessingEksAndEcr").policies[0].1;
     let arns = strings(&statements_for(doc, "eks:*")[0]["Resource"]);
     assert_eq!(
         arns,
@@ -742,8 +742,8 @@ fn finding_7_the_default_external_id_is_unguessable_and_kept() {
         ],
     );
     let uuid = r.stack_id.rsplit('/').next().unwrap().to_string();
-    let ext = r.role("RoleForConcurrentService").trust["Statement"][0]["Condition"]["StringEquals"]
-        ["sts:ExternalId"]
+    let ext = r.role("RoleForAccessingEksAndEcr").trust["Statement"][0]["Condition"]
+        ["StringEquals"]["sts:ExternalId"]
         .to_string();
     assert!(!ext.contains(&uuid), "the stack's id is public: {ext}");
     // Generated once, by Secrets Manager (moto leaves the dynamic reference unresolved).
@@ -767,7 +767,7 @@ fn finding_7_the_default_external_id_is_unguessable_and_kept() {
         ],
     );
     assert_eq!(
-        r.role("RoleForConcurrentService").trust["Statement"][0]["Condition"]["StringEquals"]
+        r.role("RoleForAccessingEksAndEcr").trust["Statement"][0]["Condition"]["StringEquals"]
             ["sts:ExternalId"],
         "from-the-quick-create-link-7f3a"
     );

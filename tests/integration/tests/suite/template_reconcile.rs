@@ -123,7 +123,7 @@ impl Stack {
         let refs = BTreeMap::from([
             ("Mapping".into(), physical_id(STACK_ID, SERVICE_ROLE)),
             (
-                "RoleForConcurrentService".into(),
+                "RoleForAccessingEksAndEcr".into(),
                 SERVICE_ROLE.rsplit('/').next().unwrap().into(),
             ),
             (
@@ -134,7 +134,7 @@ impl Stack {
         ]);
         let attrs = BTreeMap::from([
             (
-                ("RoleForConcurrentService".into(), "Arn".into()),
+                ("RoleForAccessingEksAndEcr".into(), "Arn".into()),
                 SERVICE_ROLE.into(),
             ),
             (("MapperFunction".into(), "Arn".into()), FUNCTION.into()),
@@ -1008,8 +1008,8 @@ fn moto_renders_the_input_as_the_evaluator_does() {
         let mapping = physical(&resources(&url, "input"), "Mapping").unwrap();
         s.refs.insert("Mapping".into(), mapping);
         s.attrs.insert(
-            ("RoleForConcurrentService".into(), "Arn".into()),
-            r.role("RoleForConcurrentService").arn.clone(),
+            ("RoleForAccessingEksAndEcr".into(), "Arn".into()),
+            r.role("RoleForAccessingEksAndEcr").arn.clone(),
         );
         assert_eq!(rendered, schedule_input(&s), "{clusters}");
         assert_eq!(rendered, expected_event(&s), "{clusters}");

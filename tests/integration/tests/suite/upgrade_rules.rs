@@ -1,0 +1,107 @@
+//! Issue 29: the template's rules, evaluated as CloudFormation evaluates them before an update,
+//! refuse an upgrade of an original Step 1 stack that would cost the service its access (an empty
+//! ExternalId, another account), and leave new stacks alone. moto does not evaluate Rules.
+
+use std::collections::BTreeMap;
+
+use integration::rendered::template_path;
+use serde_json::{json, Value as Json};
+use serde_yaml_ng::Value;
+
+/// The service's account in these stacks.
+const SERVICE_ACCOUNT: &str = "210987654321";
+
+/// The template's rules, evaluated for `params` as CloudFormation does before an update: the
+/// AssertDescription of each assertion that fails where its rule applies. Knows the functions
+/// these rules use (!Not, !Equals, !And, !Ref, !EachMemberEquals).
+fn rules_refuse(params: &BTreeMap<&str, &str>) -> Vec<String> {
+    fn eval(v: &Value, p: &BTreeMap<&str, &str>) -> Json {
+        match v {
+            Value::Tagged(t) => {
+                let args = &t.value;
+                match t.tag.to_string().as_str() {
+                    "!Ref" => json!(p.get(args.as_str().unwrap()).copied().unwrap_or("")),
+                    "!Not" => json!(!eval(&args[0], p).as_bool().unwrap()),
+                    "!Equals" => json!(eval(&args[0], p) == eval(&args[1], p)),
+                    "!And" => json!(args
+                        .as_sequence()
+                        .unwrap()
+                        .iter()
+                        .all(|a| eval(a, p) == json!(true))),
+                    "!EachMemberEquals" => {
+                        let list = eval(&args[0], p);
+                        let want = eval(&args[1], p);
+                        json!(list.as_str().unwrap().split(',').all(|m| json!(m) == want))
+                    }
+                    other => panic!("{other} is not known here"),
+                }
+            }
+            Value::String(s) => json!(s),
+            other => panic!("{other:?}"),
+        }
+    }
+    let t: Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(template_path()).unwrap()).unwrap();
+    let mut refused = Vec::new();
+    for (_, rule) in t["Rules"].as_mapping().unwrap() {
+        if eval(&rule["RuleCondition"], params) != json!(true) {
+            continue;
+        }
+        for a in rule["Assertions"].as_sequence().unwrap() {
+            if eval(&a["Assert"], params) != json!(true) {
+                refused.push(a["AssertDescription"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    refused
+}
+
+#[test]
+fn an_upgrade_with_an_empty_external_id_or_another_account_is_refused_a_new_stack_is_not() {
+    let base = BTreeMap::from([
+        ("ConcurrentAccountId", SERVICE_ACCOUNT),
+        ("ClusterName", "legacy"),
+        ("MapRole", "true"),
+        ("Reconcile", "off"),
+        ("SubnetIds", ""),
+        ("SecurityGroupIds", ""),
+        ("ClusterAdminExternalId", ""),
+    ]);
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut p = base.clone();
+        p.extend(extra.iter().copied());
+        rules_refuse(&p)
+    };
+    // A new stack: ParallelsAWSAccount empty, ExternalId empty (generated) or given.
+    assert_eq!(
+        with(&[("ParallelsAWSAccount", ""), ("ExternalId", "")]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        with(&[("ParallelsAWSAccount", ""), ("ExternalId", "given-1234")]),
+        Vec::<String>::new()
+    );
+    // The upgrade as infra/README.md gives it.
+    let uuid = "3f1c2a9e-0b7d-4c55-9e2f-6d1a8b7c5e40";
+    assert_eq!(
+        with(&[
+            ("ParallelsAWSAccount", SERVICE_ACCOUNT),
+            ("ExternalId", uuid)
+        ]),
+        Vec::<String>::new()
+    );
+    // ExternalId left empty, or the account changed: refused before anything changes.
+    let empty = with(&[("ParallelsAWSAccount", SERVICE_ACCOUNT), ("ExternalId", "")]);
+    assert!(
+        empty.len() == 1 && empty[0].contains("RoleForConcurrentServiceExtId"),
+        "{empty:?}"
+    );
+    let other = with(&[
+        ("ParallelsAWSAccount", "444455556666"),
+        ("ExternalId", uuid),
+    ]);
+    assert!(
+        other.len() == 1 && other[0].contains("ConcurrentAccountId"),
+        "{other:?}"
+    );
+}
