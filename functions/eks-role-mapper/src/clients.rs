@@ -182,6 +182,26 @@ impl Clients {
         aws_sdk_sts::Client::new(&self.sdk_for(region))
     }
 
+    /// A CloudFormation client for `region` (the stack's).
+    pub fn cloudformation(&self, region: &str) -> aws_sdk_cloudformation::Client {
+        aws_sdk_cloudformation::Client::new(&self.sdk_for(region))
+    }
+
+    /// A Lambda client for `region` (the function's).
+    pub fn lambda(&self, region: &str) -> aws_sdk_lambda::Client {
+        aws_sdk_lambda::Client::new(&self.sdk_for(region))
+    }
+
+    /// An SNS client for `region` (the topic's).
+    pub fn sns(&self, region: &str) -> aws_sdk_sns::Client {
+        aws_sdk_sns::Client::new(&self.sdk_for(region))
+    }
+
+    /// A Secrets Manager client for `region` (the secret's).
+    pub fn secrets(&self, region: &str) -> aws_sdk_secretsmanager::Client {
+        aws_sdk_secretsmanager::Client::new(&self.sdk_for(region))
+    }
+
     /// The function's own credentials.
     pub async fn own_credentials(&self) -> Result<Credentials> {
         let provider = self

@@ -33,7 +33,6 @@ mod protocol;
 mod reinvoke;
 mod response;
 mod seed_entry;
-mod signed;
 mod stacks;
 mod token;
 

@@ -1,6 +1,6 @@
-//! The live hand-over: Lambda's Invoke API with `X-Amz-Invocation-Type: Event` (asynchronous) on
-//! the function's own ARN, SigV4-signed with the function's credentials, so a request whose wait
-//! outlasts one invocation goes on in the next.
+//! The live hand-over: Lambda's Invoke API, InvocationType `Event` (asynchronous), on the
+//! function's own ARN through the SDK's Lambda client, so a request whose wait outlasts one
+//! invocation goes on in the next (a throttled Invoke is retried by the SDK's standard strategy).
 //! <https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html>
 
 use serde_json::Value;
@@ -8,7 +8,6 @@ use serde_json::Value;
 use crate::clients::Clients;
 use crate::cloud::Reinvoke;
 use crate::error::{Error, Result};
-use crate::signed;
 
 /// Lambda's limit on an asynchronous invocation's payload (the stricter, older figure).
 const MAX_ASYNC_PAYLOAD: usize = 256 * 1024;
@@ -33,35 +32,21 @@ impl Reinvoke for Clients {
                 body.len()
             )));
         }
-        let url = format!(
-            "{}/2015-03-31/functions/{}/invocations",
-            signed::endpoint(self.endpoint_url().as_deref(), "lambda", region),
-            percent_encode(function_arn)
-        );
-        let headers = [
-            ("content-type", "application/json"),
-            ("x-amz-invocation-type", "Event"),
-        ];
-        let (status, _) = signed::post(self, "lambda", region, &url, &headers, body)
-            .await
-            .map_err(fail)?;
-        if status != 202 {
-            return Err(fail(format!("HTTP {status}")));
+        let out = Box::pin(
+            self.lambda(region)
+                .invoke()
+                .function_name(function_arn)
+                .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
+                .payload(aws_sdk_lambda::primitives::Blob::new(body))
+                .send(),
+        )
+        .await
+        .map_err(|e| crate::eks::aws_error("Invoke (hand-over)", e))?;
+        if out.status_code != 202 {
+            return Err(fail(format!("HTTP {}", out.status_code)));
         }
         Ok(())
     }
-}
-
-/// The function name as a path segment (an ARN's colons are kept: Lambda takes them as they are).
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -188,36 +188,6 @@ impl Sender {
     }
 }
 
-impl Sender {
-    /// Sends one request on the same client (TLS roots, no redirects); answers its status and
-    /// body (at most `MAX_ANSWER` bytes, all within 10 s).
-    pub(crate) async fn request(
-        &self,
-        request: http::Request<Full<Bytes>>,
-    ) -> std::result::Result<(u16, Bytes), String> {
-        use http_body_util::{BodyExt, Limited};
-        const MAX_ANSWER: usize = 1 << 20;
-        let exchange = async {
-            let resp = self.client.request(request).await.map_err(|e| {
-                format!(
-                    "network error ({})",
-                    if e.is_connect() { "connect" } else { "request" }
-                )
-            })?;
-            let status = resp.status().as_u16();
-            let body = Limited::new(resp.into_body(), MAX_ANSWER)
-                .collect()
-                .await
-                .map_err(|_| "network error (reading the answer)".to_string())?
-                .to_bytes();
-            Ok((status, body))
-        };
-        tokio::time::timeout(Duration::from_secs(10), exchange)
-            .await
-            .unwrap_or_else(|_| Err("timed out".into()))
-    }
-}
-
 impl Respond for Sender {
     fn allows_loopback(&self) -> bool {
         self.allow_loopback

@@ -1,24 +1,24 @@
-//! The live registration calls, hand-signed with the function's credentials in the resource's own
-//! region (a topic or secret of another region, or of another partition's endpoint, works alike).
+//! The live registration calls, through the SDK's clients with the function's credentials, in
+//! the resource's own region (a topic or secret of another region works alike; the SDK resolves
+//! its endpoint and retries throttling and server errors itself).
 //!
-//! - SNS `Publish`: query protocol, POST / with a form body, version 2010-03-31; errors are XML
-//!   `ErrorResponse`s (`AuthorizationError` 403, `NotFound` 404, `InvalidParameter` 400,
-//!   `Throttled` 429, `InternalError` 500). A message is at most 256 KiB.
-//!   (botocore: data/sns/2010-03-31/service-2.json, `protocol: query`;
-//!   <https://docs.aws.amazon.com/sns/latest/api/API_Publish.html>)
-//! - Secrets Manager `GetSecretValue`: JSON 1.1, `X-Amz-Target: secretsmanager.GetSecretValue`;
-//!   errors are `{"__type": ...}` (`ResourceNotFoundException`, `AccessDeniedException`,
-//!   `DecryptionFailure`, `InternalServiceError`, `ThrottlingException`).
-//!   (botocore: data/secretsmanager/2017-10-17/service-2.json, `protocol: json`;
-//!   <https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html>)
+//! - SNS `Publish`: errors `AuthorizationError` 403, `NotFound` 404, `InvalidParameter` 400,
+//!   `Throttled` 429, `InternalError` 500. A message is at most 256 KiB.
+//!   <https://docs.aws.amazon.com/sns/latest/api/API_Publish.html>
+//! - Secrets Manager `GetSecretValue`: errors `ResourceNotFoundException`,
+//!   `AccessDeniedException`, `DecryptionFailure`, `InternalServiceError`, `ThrottlingException`.
+//!   <https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html>
+//!
+//! What is still failing after the SDK's own attempts is sorted for the registration's retries:
+//! a throttle, a server error or a broken connection may pass (`Transient`), anything else will
+//! not (`Final`).
 
-use serde_json::Value;
+use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
 
 use super::Refused;
 use crate::clients::Clients;
 use crate::cloud::Register;
 use crate::error::Error;
-use crate::signed::{self, leaves};
 
 /// SNS's limit on a message (UTF-8 bytes).
 pub const MAX_MESSAGE: usize = 256 * 1024;
@@ -30,52 +30,43 @@ fn failure(operation: &str, message: String) -> Error {
     }
 }
 
+/// Sorts an SDK failure: `transient` codes, a 5xx, a timeout or a broken connection may pass.
+fn refused<E>(operation: &str, e: SdkError<E>, transient: &[&str]) -> Refused
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let passing = match &e {
+        SdkError::ServiceError(se) => {
+            se.raw().status().as_u16() >= 500
+                || se.err().code().is_some_and(|c| transient.contains(&c))
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        _ => false,
+    };
+    let e = crate::eks::aws_error(operation, e);
+    if passing {
+        Refused::Transient(e)
+    } else {
+        Refused::Final(e)
+    }
+}
+
 impl Register for Clients {
     async fn secret_string(&self, arn: &str, region: &str) -> Result<String, Refused> {
         const OP: &str = "GetSecretValue (external ID)";
-        let url = format!(
-            "{}/",
-            signed::endpoint(self.endpoint_url().as_deref(), "secretsmanager", region)
-        );
-        let body = serde_json::json!({ "SecretId": arn })
-            .to_string()
-            .into_bytes();
-        let headers = [
-            ("content-type", "application/x-amz-json-1.1"),
-            ("x-amz-target", "secretsmanager.GetSecretValue"),
-        ];
-        let (status, text) = signed::post(self, "secretsmanager", region, &url, &headers, body)
-            .await
-            .map_err(|e| Refused::Transient(failure(OP, e)))?;
-        let answer: Value = serde_json::from_slice(&text).unwrap_or_default();
-        if status == 200 {
-            // Never quoted back: the value is the secret.
-            return answer["SecretString"]
-                .as_str()
-                .map(str::to_string)
-                .ok_or_else(|| {
-                    Refused::Final(failure(OP, "the secret has no SecretString".into()))
-                });
-        }
-        let code = answer["__type"]
-            .as_str()
-            .unwrap_or_default()
-            .rsplit('#')
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        let message = answer["Message"]
-            .as_str()
-            .or(answer["message"].as_str())
-            .unwrap_or_default();
-        let e = failure(OP, format!("HTTP {status} {code}: {message}"));
-        Err(
-            if status >= 500 || code == "ThrottlingException" || code == "InternalServiceError" {
-                Refused::Transient(e)
-            } else {
-                Refused::Final(e)
-            },
+        let out = Box::pin(
+            self.secrets(region)
+                .get_secret_value()
+                .secret_id(arn)
+                .send(),
         )
+        .await
+        .map_err(|e| refused(OP, e, &["ThrottlingException", "InternalServiceError"]))?;
+        // Never quoted back: the value is the secret.
+        out.secret_string
+            .ok_or_else(|| Refused::Final(failure(OP, "the secret has no SecretString".into())))
     }
 
     async fn publish(&self, arn: &str, region: &str, message: &str) -> Result<(), Refused> {
@@ -89,39 +80,21 @@ impl Register for Clients {
                 ),
             )));
         }
-        let pairs = [
-            ("Action", "Publish"),
-            ("Version", "2010-03-31"),
-            ("TopicArn", arn),
-            ("Message", message),
-        ];
-        let (status, text) = signed::query(self, "sns", region, &pairs)
-            .await
-            .map_err(|e| Refused::Transient(failure(OP, e)))?;
-        if status == 200 {
-            return match leaves(&text, &["MessageId"]).get("MessageId") {
-                Some(_) => Ok(()),
-                None => Err(Refused::Transient(failure(
-                    OP,
-                    "HTTP 200 without a MessageId".into(),
-                ))),
-            };
-        }
-        let error = leaves(&text, &["Code", "Message"]);
-        let code = error.get("Code").map(String::as_str).unwrap_or("");
-        let e = failure(
-            OP,
-            format!(
-                "HTTP {status} {code}: {}",
-                error.get("Message").map(String::as_str).unwrap_or("")
-            ),
-        );
-        Err(
-            if status >= 500 || matches!(code, "Throttled" | "KMSThrottling" | "InternalError") {
-                Refused::Transient(e)
-            } else {
-                Refused::Final(e)
-            },
+        let out = Box::pin(
+            self.sns(region)
+                .publish()
+                .topic_arn(arn)
+                .message(message)
+                .send(),
         )
+        .await
+        .map_err(|e| refused(OP, e, &["Throttled", "KMSThrottling", "InternalError"]))?;
+        match out.message_id {
+            Some(_) => Ok(()),
+            None => Err(Refused::Transient(failure(
+                OP,
+                "an answer without a MessageId".into(),
+            ))),
+        }
     }
 }
