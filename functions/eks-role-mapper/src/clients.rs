@@ -57,6 +57,12 @@ fn lambda_environment() -> SdkConfig {
     if let Some(url) = var("AWS_ENDPOINT_URL") {
         sdk = sdk.endpoint_url(url);
     }
+    // The SDK's own switches, as aws-config reads them: FIPS (GovCloud and FedRAMP customers set
+    // it) and dual-stack endpoints.
+    let on = |name: &str| var(name).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    sdk = sdk
+        .use_fips(on("AWS_USE_FIPS_ENDPOINT"))
+        .use_dual_stack(on("AWS_USE_DUALSTACK_ENDPOINT"));
     sdk.build()
 }
 
@@ -157,6 +163,11 @@ impl Clients {
     /// The endpoint every service is reached at, when one is configured (`AWS_ENDPOINT_URL`).
     pub fn endpoint_url(&self) -> Option<String> {
         self.inner.sdk.endpoint_url().map(str::to_string)
+    }
+
+    /// Whether FIPS endpoints are asked for (`AWS_USE_FIPS_ENDPOINT`): the token's STS host too.
+    pub fn use_fips(&self) -> bool {
+        self.inner.sdk.use_fips().unwrap_or(false)
     }
 
     /// The region of the function (used when the properties name none).

@@ -104,7 +104,13 @@ impl Live {
             return Ok(api.clone());
         }
         let (creds, identity) = self.kube_credentials().await?;
-        let token = token::bearer_token(creds, &self.region, &info.name, SystemTime::now())?;
+        let token = token::bearer_token(
+            creds,
+            &self.region,
+            &info.name,
+            SystemTime::now(),
+            self.clients.use_fips(),
+        )?;
         let api = Arc::new(ClusterApi::new(info, token, identity.clone())?);
         self.apis
             .lock()

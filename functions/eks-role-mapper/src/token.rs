@@ -14,14 +14,32 @@ use base64::Engine;
 
 use crate::error::{Error, Result};
 
-/// The STS host of a region's partition.
-pub fn sts_host(region: &str) -> String {
-    let suffix = if region.starts_with("cn-") {
-        "amazonaws.com.cn"
-    } else {
-        "amazonaws.com"
-    };
-    format!("sts.{region}.{suffix}")
+/// The regional STS host of `region` (FIPS when `fips`) as the SDK's own endpoint rules give it
+/// for every partition (`sts.us-east-1.amazonaws.com`, `sts.cn-north-1.amazonaws.com.cn`,
+/// `sts.eusc-de-east-1.amazonaws.eu`, `sts-fips.us-east-1.amazonaws.com`; GovCloud's FIPS host is
+/// its plain one), never an endpoint override: the authenticator accepts only the real hosts.
+pub fn sts_host(region: &str, fips: bool) -> Result<String> {
+    use aws_sdk_sts::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+    use futures::FutureExt;
+    let fail =
+        |e: &dyn std::fmt::Display| Error::Setup(format!("the STS endpoint of {region}: {e}"));
+    let params = Params::builder()
+        .region(region)
+        .use_fips(fips)
+        .use_dual_stack(false)
+        .use_global_endpoint(false)
+        .build()
+        .map_err(|e| fail(&e))?;
+    // The rules are evaluated in place: the future is ready at once.
+    let endpoint = DefaultResolver::new()
+        .resolve_endpoint(&params)
+        .now_or_never()
+        .ok_or_else(|| fail(&"the endpoint rules did not answer at once"))?
+        .map_err(|e| fail(&e))?;
+    let url = url::Url::parse(endpoint.url()).map_err(|e| fail(&e))?;
+    url.host_str()
+        .map(str::to_string)
+        .ok_or_else(|| fail(&"an endpoint without a host"))
 }
 
 /// A bearer token for `cluster`, valid for 15 minutes from `now`.
@@ -30,9 +48,10 @@ pub fn bearer_token(
     region: &str,
     cluster: &str,
     now: SystemTime,
+    fips: bool,
 ) -> Result<String> {
     let fail = |e: &dyn std::fmt::Display| Error::Setup(format!("signing the EKS token: {e}"));
-    let host = sts_host(region);
+    let host = sts_host(region, fips)?;
     let url = format!("https://{host}/?Action=GetCallerIdentity&Version=2011-06-15");
     let mut settings = SigningSettings::default();
     settings.signature_location = SignatureLocation::QueryParams;
@@ -73,6 +92,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_sts_host_is_the_partitions_own_in_every_partition_with_and_without_fips() {
+        for (region, fips, host) in [
+            ("us-east-1", false, "sts.us-east-1.amazonaws.com"),
+            ("us-east-1", true, "sts-fips.us-east-1.amazonaws.com"),
+            ("cn-north-1", false, "sts.cn-north-1.amazonaws.com.cn"),
+            ("us-gov-west-1", false, "sts.us-gov-west-1.amazonaws.com"),
+            ("us-gov-west-1", true, "sts.us-gov-west-1.amazonaws.com"),
+            ("us-iso-east-1", false, "sts.us-iso-east-1.c2s.ic.gov"),
+            ("us-isob-east-1", false, "sts.us-isob-east-1.sc2s.sgov.gov"),
+            ("eu-isoe-west-1", false, "sts.eu-isoe-west-1.cloud.adc-e.uk"),
+            (
+                "us-isof-south-1",
+                false,
+                "sts.us-isof-south-1.csp.hci.ic.gov",
+            ),
+            ("eusc-de-east-1", false, "sts.eusc-de-east-1.amazonaws.eu"),
+        ] {
+            assert_eq!(
+                sts_host(region, fips).unwrap(),
+                host,
+                "{region} fips={fips}"
+            );
+        }
+    }
+
+    #[test]
     fn the_token_is_a_presigned_sts_url_naming_the_cluster_header() {
         let creds = Credentials::new(
             "AKIDEXAMPLE",
@@ -81,7 +126,7 @@ mod tests {
             None,
             "test",
         );
-        let t = bearer_token(&creds, "eu-west-1", "prod", SystemTime::now()).unwrap();
+        let t = bearer_token(&creds, "eu-west-1", "prod", SystemTime::now(), false).unwrap();
         let b64 = t.strip_prefix("k8s-aws-v1.").unwrap();
         assert!(!b64.contains('='));
         let url = String::from_utf8(
@@ -99,6 +144,5 @@ mod tests {
         assert!(url.contains("X-Amz-SignedHeaders=host%3Bx-k8s-aws-id"));
         assert!(url.contains("X-Amz-Expires=60"));
         assert!(url.contains("X-Amz-Security-Token=session"));
-        assert_eq!(sts_host("cn-north-1"), "sts.cn-north-1.amazonaws.com.cn");
     }
 }
