@@ -197,6 +197,13 @@ impl Stack {
             "Fn::Not" => !self.truth(&args[0]),
             "Fn::And" => args.as_array().unwrap().iter().all(|a| self.truth(a)),
             "Fn::Or" => args.as_array().unwrap().iter().any(|a| self.truth(a)),
+            // A rule function: whether the list holds the value.
+            "Fn::Contains" => self
+                .eval(&args[0])
+                .unwrap()
+                .as_array()
+                .unwrap()
+                .contains(&self.eval(&args[1]).unwrap()),
             "Fn::EachMemberEquals" => {
                 let want = self.eval(&args[1]).unwrap();
                 self.eval(&args[0])

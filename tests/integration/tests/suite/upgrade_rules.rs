@@ -13,14 +13,28 @@ const SERVICE_ACCOUNT: &str = "210987654321";
 
 /// The template's rules, evaluated for `params` as CloudFormation does before an update: the
 /// AssertDescription of each assertion that fails where its rule applies. Knows the functions
-/// these rules use (!Not, !Equals, !And, !Ref, !EachMemberEquals).
+/// these rules use (!Not, !Equals, !And, !Ref, !EachMemberEquals, !Contains).
 fn rules_refuse(params: &BTreeMap<&str, &str>) -> Vec<String> {
     fn eval(v: &Value, p: &BTreeMap<&str, &str>) -> Json {
         match v {
             Value::Tagged(t) => {
                 let args = &t.value;
                 match t.tag.to_string().as_str() {
-                    "!Ref" => json!(p.get(args.as_str().unwrap()).copied().unwrap_or("")),
+                    "!Ref" => match args.as_str().unwrap() {
+                        "AWS::Partition" => {
+                            json!(p.get("AWS::Partition").copied().unwrap_or("aws"))
+                        }
+                        name => json!(p.get(name).copied().unwrap_or("")),
+                    },
+                    "!Contains" => {
+                        let list: Vec<Json> = args[0]
+                            .as_sequence()
+                            .unwrap()
+                            .iter()
+                            .map(|m| eval(m, p))
+                            .collect();
+                        json!(list.contains(&eval(&args[1], p)))
+                    }
                     "!Not" => json!(!eval(&args[0], p).as_bool().unwrap()),
                     "!Equals" => json!(eval(&args[0], p) == eval(&args[1], p)),
                     "!And" => json!(args
@@ -44,7 +58,8 @@ fn rules_refuse(params: &BTreeMap<&str, &str>) -> Vec<String> {
         serde_yaml_ng::from_str(&std::fs::read_to_string(template_path()).unwrap()).unwrap();
     let mut refused = Vec::new();
     for (_, rule) in t["Rules"].as_mapping().unwrap() {
-        if eval(&rule["RuleCondition"], params) != json!(true) {
+        // A rule without a RuleCondition always applies.
+        if !rule["RuleCondition"].is_null() && eval(&rule["RuleCondition"], params) != json!(true) {
             continue;
         }
         for a in rule["Assertions"].as_sequence().unwrap() {
@@ -104,4 +119,37 @@ fn an_upgrade_with_an_empty_external_id_or_another_account_is_refused_a_new_stac
         other.len() == 1 && other[0].contains("ConcurrentAccountId"),
         "{other:?}"
     );
+}
+
+/// Where the function could not answer CloudFormation (its ResponseURL check knows the S3 hosts of
+/// aws, aws-cn and aws-us-gov), the template refuses the stack before anything is created.
+#[test]
+fn a_partition_the_function_cannot_answer_in_is_refused_before_anything_is_made() {
+    let base = BTreeMap::from([
+        ("ConcurrentAccountId", SERVICE_ACCOUNT),
+        ("ClusterName", "legacy"),
+        ("MapRole", "true"),
+        ("Reconcile", "off"),
+        ("SubnetIds", ""),
+        ("SecurityGroupIds", ""),
+        ("ClusterAdminExternalId", ""),
+        ("ParallelsAWSAccount", ""),
+        ("ExternalId", ""),
+    ]);
+    for (partition, refused) in [
+        ("aws", false),
+        ("aws-cn", false),
+        ("aws-us-gov", false),
+        ("aws-iso", true),
+        ("aws-eusc", true),
+    ] {
+        let mut p = base.clone();
+        p.insert("AWS::Partition", partition);
+        let said = rules_refuse(&p);
+        assert_eq!(
+            said.iter().any(|r| r.contains("partitions")),
+            refused,
+            "{partition}: {said:?}"
+        );
+    }
 }
