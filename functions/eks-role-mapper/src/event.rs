@@ -1,7 +1,12 @@
-//! The custom-resource request, read from raw JSON so that even a malformed one still gets a
-//! FAILED answer when it carries a usable ResponseURL.
+//! The custom-resource request: read as `aws_lambda_events`' typed request first, and from raw
+//! JSON when that fails, so that even a malformed one still gets a FAILED answer when it carries a
+//! usable ResponseURL. Both readings go through the same checks.
 //! <https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-requests.html>
+//!
+//! The typed request's `Debug` prints the ResponseURL (a credential): it is never logged, only
+//! taken apart here.
 
+use aws_lambda_events::event::cloudformation::CloudFormationCustomResourceRequest as Typed;
 use serde_json::Value;
 
 use crate::error::{Error, Invalid, Result};
@@ -44,23 +49,102 @@ fn text(event: &Value, field: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The fields of a request, as either reading found them (an empty text is absent).
+struct Fields {
+    request_type: Option<String>,
+    response_url: Option<String>,
+    stack_id: Option<String>,
+    request_id: Option<String>,
+    logical_resource_id: Option<String>,
+    physical_resource_id: Option<String>,
+    properties: Value,
+    old_properties: Option<Value>,
+}
+
+fn given(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+impl Fields {
+    /// The typed request's fields (None: the event is not one).
+    fn typed(event: &Value) -> Option<Fields> {
+        let typed: Typed = serde_json::from_value(event.clone()).ok()?;
+        Some(match typed {
+            Typed::Create(r) => Fields {
+                request_type: Some("Create".into()),
+                response_url: given(r.response_url),
+                stack_id: given(r.stack_id),
+                request_id: given(r.request_id),
+                logical_resource_id: given(r.logical_resource_id),
+                physical_resource_id: None,
+                properties: r.resource_properties,
+                old_properties: None,
+            },
+            Typed::Update(r) => Fields {
+                request_type: Some("Update".into()),
+                response_url: given(r.response_url),
+                stack_id: given(r.stack_id),
+                request_id: given(r.request_id),
+                logical_resource_id: given(r.logical_resource_id),
+                physical_resource_id: given(r.physical_resource_id),
+                properties: r.resource_properties,
+                old_properties: Some(r.old_resource_properties),
+            },
+            Typed::Delete(r) => Fields {
+                request_type: Some("Delete".into()),
+                response_url: given(r.response_url),
+                stack_id: given(r.stack_id),
+                request_id: given(r.request_id),
+                logical_resource_id: given(r.logical_resource_id),
+                physical_resource_id: given(r.physical_resource_id),
+                properties: r.resource_properties,
+                old_properties: None,
+            },
+            _ => return None,
+        })
+    }
+
+    /// The fields read one by one from JSON that is no typed request.
+    fn raw(event: &Value) -> Fields {
+        Fields {
+            request_type: event
+                .get("RequestType")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            response_url: text(event, "ResponseURL"),
+            stack_id: text(event, "StackId"),
+            request_id: text(event, "RequestId"),
+            logical_resource_id: text(event, "LogicalResourceId"),
+            physical_resource_id: text(event, "PhysicalResourceId"),
+            properties: event
+                .get("ResourceProperties")
+                .cloned()
+                .unwrap_or(Value::Null),
+            old_properties: event.get("OldResourceProperties").cloned(),
+        }
+    }
+}
+
 impl Request {
     /// Reads the event. Fails only when there is no ResponseURL to answer to.
     pub fn parse(event: &Value, allow_loopback: bool) -> Result<Request> {
-        let url = text(event, "ResponseURL").ok_or_else(|| {
+        let f = Fields::typed(event).unwrap_or_else(|| Fields::raw(event));
+        let url = f.response_url.clone().ok_or_else(|| {
             Error::invalid("ResponseURL", "required: nowhere to send the response")
         })?;
         let response_url = ResponseUrl::parse(&url, allow_loopback)?;
         // A missing id is echoed as a visible placeholder so the FAILED answer is still well-formed.
-        let echo = |field: &str| text(event, field).unwrap_or_else(|| format!("(missing {field})"));
+        let echo = |v: &Option<String>, field: &str| {
+            v.clone().unwrap_or_else(|| format!("(missing {field})"))
+        };
         let envelope = Envelope {
             response_url,
-            stack_id: echo("StackId"),
-            request_id: echo("RequestId"),
-            logical_resource_id: echo("LogicalResourceId"),
-            physical_resource_id: text(event, "PhysicalResourceId"),
+            stack_id: echo(&f.stack_id, "StackId"),
+            request_id: echo(&f.request_id, "RequestId"),
+            logical_resource_id: echo(&f.logical_resource_id, "LogicalResourceId"),
+            physical_resource_id: f.physical_resource_id.clone(),
         };
-        let mut kind = match event.get("RequestType").and_then(Value::as_str) {
+        let mut kind = match f.request_type.as_deref() {
             Some("Create") => Ok(RequestType::Create),
             Some("Update") => Ok(RequestType::Update),
             Some("Delete") => Ok(RequestType::Delete),
@@ -76,8 +160,12 @@ impl Request {
                 "expected Create, Update or Delete, got none",
             )),
         };
-        for field in ["StackId", "RequestId", "LogicalResourceId"] {
-            if text(event, field).is_none() && kind.is_ok() {
+        for (field, v) in [
+            ("StackId", &f.stack_id),
+            ("RequestId", &f.request_id),
+            ("LogicalResourceId", &f.logical_resource_id),
+        ] {
+            if v.is_none() && kind.is_ok() {
                 kind = Err(Invalid::new(field, "required in a CloudFormation request"));
             }
         }
@@ -92,11 +180,8 @@ impl Request {
         Ok(Request {
             envelope,
             kind,
-            properties: event
-                .get("ResourceProperties")
-                .cloned()
-                .unwrap_or(Value::Null),
-            old_properties: event.get("OldResourceProperties").cloned(),
+            properties: f.properties,
+            old_properties: f.old_properties,
             continuation: event
                 .get(crate::protocol::CONTINUATION_FIELD)
                 .and_then(|c| serde_json::from_value(c.clone()).ok()),
