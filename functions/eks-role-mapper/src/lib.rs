@@ -17,6 +17,8 @@ mod bindings_store;
 mod clients;
 mod decision;
 mod eks;
+mod entry_grant;
+
 mod error;
 mod event;
 mod handler;
@@ -42,6 +44,7 @@ pub mod cloud;
 pub mod config_map;
 #[cfg(feature = "dry-run")]
 pub mod dry_run;
+pub mod held;
 pub mod logging;
 #[cfg(feature = "test-support")]
 pub mod memory;

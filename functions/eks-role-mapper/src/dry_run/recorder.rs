@@ -16,6 +16,7 @@ use crate::cloud::{
 };
 use crate::decision::AuthMode;
 use crate::error::Result;
+use crate::held::Association;
 use crate::ownership::EntryOwner;
 use crate::rbac::{At, Binding};
 use crate::registration::Refused;
@@ -215,11 +216,14 @@ impl<K: Cloud> Cloud for Recording<K> {
         owner: &str,
     ) -> Result<EntryOwner> {
         match self.recorded_entry(cluster) {
-            Some(Some(o)) if o == owner => Ok(EntryOwner::Ours),
+            Some(Some(o)) if o == owner => Ok(EntryOwner::Ours {
+                groups: None,
+                username: None,
+            }),
             Some(Some(_)) => Ok(EntryOwner::Other {
                 kind: crate::ownership::STANDARD.into(),
                 arn: String::new(),
-                associated: None,
+                tags: Default::default(),
             }),
             Some(None) => Ok(EntryOwner::Missing),
             // Switched by a recorded write: a CONFIG_MAP cluster has no entries yet.
@@ -267,7 +271,7 @@ impl<K: Cloud> Cloud for Recording<K> {
         Ok(())
     }
 
-    async fn associated_policies(&self, cluster: &str, role: &RoleArn) -> Result<Vec<String>> {
+    async fn associations(&self, cluster: &str, role: &RoleArn) -> Result<Vec<Association>> {
         if self.recorded_entry(cluster).is_some() {
             // Made (or deleted) by a recorded write: no policy yet.
             return Ok(Vec::new());
@@ -278,37 +282,50 @@ impl<K: Cloud> Cloud for Recording<K> {
             false,
             None,
         );
-        self.inner.associated_policies(cluster, role).await
+        self.inner.associations(cluster, role).await
     }
 
-    async fn record_association(
+    async fn tag_entry(
         &self,
         cluster: &str,
         _entry_arn: &str,
-        owner: &str,
-        policy: &str,
+        tags: &[(String, String)],
     ) -> Result<()> {
-        let tag = format!("{}={policy}", crate::ownership::associated_tag(owner));
-        self.record("eks:TagResource", Some(cluster), true, Some(&tag));
+        let keys: Vec<&str> = tags.iter().map(|(k, _)| k.as_str()).collect();
+        self.record(
+            "eks:TagResource",
+            Some(cluster),
+            true,
+            Some(&keys.join(",")),
+        );
         Ok(())
     }
 
-    async fn take_back_association(
+    async fn untag_entry(&self, cluster: &str, _entry_arn: &str, keys: &[String]) -> Result<()> {
+        self.record(
+            "eks:UntagResource",
+            Some(cluster),
+            true,
+            Some(&keys.join(",")),
+        );
+        Ok(())
+    }
+
+    async fn update_access_entry(
         &self,
         cluster: &str,
         _role: &RoleArn,
-        _entry_arn: &str,
-        owner: &str,
-        policy: &str,
+        kubernetes_groups: &[String],
+        username: Option<&str>,
     ) -> Result<()> {
-        self.record(
-            "eks:DisassociateAccessPolicy",
-            Some(cluster),
-            true,
-            Some(policy),
+        let detail = format!(
+            "groups [{}]{}",
+            kubernetes_groups.join(","),
+            username
+                .map(|u| format!(", username {u}"))
+                .unwrap_or_default()
         );
-        let tag = crate::ownership::associated_tag(owner);
-        self.record("eks:UntagResource", Some(cluster), true, Some(&tag));
+        self.record("eks:UpdateAccessEntry", Some(cluster), true, Some(&detail));
         Ok(())
     }
 

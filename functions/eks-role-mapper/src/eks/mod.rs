@@ -12,8 +12,10 @@ use crate::decision::AuthMode;
 use crate::error::{Error, Result};
 
 mod access_entries;
+mod associations;
 
 pub use access_entries::*;
+pub use associations::*;
 
 fn code<E: ProvideErrorMetadata>(e: &SdkError<E>) -> Option<&str> {
     e.code()

@@ -10,7 +10,8 @@ use crate::arn::RoleArn;
 use crate::cloud::{Cloud, ClusterInfo, StoreError};
 use crate::decision::AuthMode;
 use crate::error::{Error, Result};
-use crate::ownership::{associated_tag, EntryOwner, OWNER_TAG};
+use crate::held::Association;
+use crate::ownership::{EntryOwner, OWNER_TAG};
 use crate::rbac::{At, Binding};
 
 /// The port of one region of a [`Memory`].
@@ -121,8 +122,8 @@ impl Cloud for Region {
         cluster: &str,
         role: &RoleArn,
         owner: &str,
-        _kubernetes_groups: &[String],
-        _username: Option<&str>,
+        kubernetes_groups: &[String],
+        username: Option<&str>,
     ) -> Result<bool> {
         let mut w = self.world();
         let entries = w.entries("CreateAccessEntry", cluster)?;
@@ -134,6 +135,8 @@ impl Cloud for Region {
             role.as_str().to_string(),
             Entry {
                 tags,
+                groups: kubernetes_groups.to_vec(),
+                username: username.map(str::to_string),
                 ..Entry::default()
             },
         );
@@ -154,7 +157,8 @@ impl Cloud for Region {
                 .get(role.as_str())
             {
                 None => EntryOwner::Missing,
-                Some(e) => EntryOwner::of(Some(&e.tags), &e.kind, &entry_arn(cluster, role), owner),
+                Some(e) => EntryOwner::of(Some(&e.tags), &e.kind, &entry_arn(cluster, role), owner)
+                    .with_identity(e.groups.clone(), e.username.clone()),
             },
         )
     }
@@ -163,6 +167,7 @@ impl Cloud for Region {
         let mut w = self.world();
         let entries = w.entries("DisassociateAccessPolicy", cluster)?;
         if let Some(e) = entries.get_mut(role.as_str()) {
+            e.namespaces.remove(policy);
             if e.policies.remove(policy) {
                 w.writes.push(format!("DisassociateAccessPolicy {cluster}"));
             }
@@ -175,7 +180,7 @@ impl Cloud for Region {
         cluster: &str,
         role: &RoleArn,
         policy: &str,
-        _namespaces: &[String],
+        namespaces: &[String],
     ) -> Result<()> {
         let mut w = self.world();
         let entry = w
@@ -186,57 +191,74 @@ impl Cloud for Region {
                 message: "ResourceNotFoundException: no access entry".into(),
             })?;
         entry.policies.insert(policy.to_string());
+        if namespaces.is_empty() {
+            entry.namespaces.remove(policy);
+        } else {
+            entry
+                .namespaces
+                .insert(policy.to_string(), namespaces.to_vec());
+        }
         w.writes.push(format!("AssociateAccessPolicy {cluster}"));
         Ok(())
     }
 
-    async fn associated_policies(&self, cluster: &str, role: &RoleArn) -> Result<Vec<String>> {
+    async fn associations(&self, cluster: &str, role: &RoleArn) -> Result<Vec<Association>> {
         let mut w = self.world();
         Ok(w.entries("ListAssociatedAccessPolicies", cluster)?
             .get(role.as_str())
-            .map(|e| e.policies.iter().cloned().collect())
+            .map(|e| {
+                e.policies
+                    .iter()
+                    .map(|p| Association {
+                        policy: p.clone(),
+                        namespaces: e.namespaces.get(p).cloned().unwrap_or_default(),
+                    })
+                    .collect()
+            })
             .unwrap_or_default())
     }
 
-    async fn record_association(
+    async fn tag_entry(
         &self,
         cluster: &str,
         entry_arn: &str,
-        owner: &str,
-        policy: &str,
+        tags: &[(String, String)],
     ) -> Result<()> {
         let mut w = self.world();
-        let entry = w
-            .entries("TagResource", cluster)?
-            .iter_mut()
-            .find(|(p, _)| entry_arn == format!("{cluster}/{p}"))
-            .map(|(_, e)| e)
-            .ok_or_else(|| Error::Aws {
-                operation: "TagResource".into(),
-                message: "NotFoundException".into(),
-            })?;
-        entry.tags.insert(associated_tag(owner), policy.to_string());
+        let entry = entry_by_arn(w.entries("TagResource", cluster)?, cluster, entry_arn)?;
+        entry.tags.extend(tags.iter().cloned());
         w.writes.push(format!("TagResource {cluster}"));
         Ok(())
     }
 
-    async fn take_back_association(
+    async fn untag_entry(&self, cluster: &str, entry_arn: &str, keys: &[String]) -> Result<()> {
+        let mut w = self.world();
+        let entry = entry_by_arn(w.entries("UntagResource", cluster)?, cluster, entry_arn)?;
+        entry.tags.retain(|k, _| !keys.contains(k));
+        w.writes.push(format!("UntagResource {cluster}"));
+        Ok(())
+    }
+
+    async fn update_access_entry(
         &self,
         cluster: &str,
         role: &RoleArn,
-        _entry_arn: &str,
-        owner: &str,
-        policy: &str,
+        kubernetes_groups: &[String],
+        username: Option<&str>,
     ) -> Result<()> {
         let mut w = self.world();
-        if let Some(e) = w
-            .entries("DisassociateAccessPolicy", cluster)?
+        let entry = w
+            .entries("UpdateAccessEntry", cluster)?
             .get_mut(role.as_str())
-        {
-            e.policies.remove(policy);
-            e.tags.remove(&associated_tag(owner));
+            .ok_or_else(|| Error::Aws {
+                operation: "UpdateAccessEntry".into(),
+                message: "ResourceNotFoundException: no access entry".into(),
+            })?;
+        entry.groups = kubernetes_groups.to_vec();
+        if let Some(u) = username {
+            entry.username = Some(u.to_string());
         }
-        w.writes.push(format!("DisassociateAccessPolicy {cluster}"));
+        w.writes.push(format!("UpdateAccessEntry {cluster}"));
         Ok(())
     }
 
@@ -381,6 +403,22 @@ impl Cloud for Region {
 }
 
 /// The in-memory stand-in for an access entry's ARN.
+/// The entry an access-entry ARN of [`entry_arn`] names.
+fn entry_by_arn<'e>(
+    entries: &'e mut BTreeMap<String, Entry>,
+    cluster: &str,
+    arn: &str,
+) -> Result<&'e mut Entry> {
+    entries
+        .iter_mut()
+        .find(|(p, _)| arn == format!("{cluster}/{p}"))
+        .map(|(_, e)| e)
+        .ok_or_else(|| Error::Aws {
+            operation: "TagResource".into(),
+            message: "NotFoundException".into(),
+        })
+}
+
 fn entry_arn(cluster: &str, role: &RoleArn) -> String {
     format!("{cluster}/{role}")
 }
