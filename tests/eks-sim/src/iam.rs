@@ -332,6 +332,11 @@ pub const ACTIONS: &[ActionInfo] = &[
         condition_keys: &[],
     },
     ActionInfo {
+        action: "eks:ListUpdates",
+        resource: ResourceType::Cluster,
+        condition_keys: &[],
+    },
+    ActionInfo {
         action: "eks:CreateAccessEntry",
         resource: ResourceType::Cluster,
         condition_keys: &[
@@ -357,6 +362,11 @@ pub const ACTIONS: &[ActionInfo] = &[
         action: "eks:DeleteAccessEntry",
         resource: ResourceType::AccessEntry,
         condition_keys: &[],
+    },
+    ActionInfo {
+        action: "eks:UpdateAccessEntry",
+        resource: ResourceType::AccessEntry,
+        condition_keys: &["eks:kubernetesGroups", "eks:username"],
     },
     ActionInfo {
         action: "eks:AssociateAccessPolicy",

@@ -151,6 +151,17 @@ pub fn eks_request(world: &World, req: &Req, region: &str) -> Option<Request> {
                 r = r.with("eks:namespaces", &n);
             }
         }
+        "eks:UpdateAccessEntry" => {
+            // The request's values replace the entry's (the resource's eks:username above).
+            if let Some(u) = body["username"].as_str() {
+                r = r.with("eks:username", &[u]);
+            }
+            let groups = strings(&body["kubernetesGroups"]);
+            if !groups.is_empty() {
+                let g: Vec<&str> = groups.iter().map(String::as_str).collect();
+                r = r.with("eks:kubernetesGroups", &g);
+            }
+        }
         "eks:DisassociateAccessPolicy" => {
             if let Some(p) = seg.get(5) {
                 r = r.with("eks:policyArn", &[p]);

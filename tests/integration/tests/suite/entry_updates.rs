@@ -1,0 +1,122 @@
+//! Issue 28, against the simulator: group and username changes reach our access entry through
+//! UpdateAccessEntry (and EKS's validation of it), and a mode switch waits only for itself: an
+//! update of another kind in progress (a version upgrade) is waited for to end, then the switch
+//! is made.
+
+use std::time::Duration;
+
+use integration::{props, Harness, SERVICE_ROLE};
+use serde_json::{json, Value};
+
+fn ok(resp: &Value) -> String {
+    assert_eq!(resp["Status"], "SUCCESS", "{resp}");
+    resp["PhysicalResourceId"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn group_and_username_changes_reach_our_access_entry() {
+    let h = Harness::start().await;
+    let mut p = props("modern");
+    p["KubernetesGroups"] = json!("ml-readers");
+    let id = ok(&h.invoke(h.event("Create", p.clone(), None)).await);
+    let entry = &h.access_entries("modern")[SERVICE_ROLE];
+    assert_eq!(entry["kubernetes_groups"], json!(["ml-readers"]), "{entry}");
+    let mut q = p.clone();
+    q["KubernetesGroups"] = json!("ml-readers,ml-writers");
+    q["Username"] = json!("concurrent-service");
+    ok(&h.invoke(h.update_event(q.clone(), p, &id)).await);
+    let entry = &h.access_entries("modern")[SERVICE_ROLE];
+    assert_eq!(
+        entry["kubernetes_groups"],
+        json!(["ml-readers", "ml-writers"]),
+        "{entry}"
+    );
+    assert_eq!(entry["username"], "concurrent-service", "{entry}");
+    let updates = h
+        .sim
+        .request_log()
+        .iter()
+        .filter(|r| r.op == "eks:UpdateAccessEntry" && r.status == 200)
+        .count();
+    assert_eq!(updates, 1);
+    // Nothing changed: no UpdateAccessEntry.
+    h.sim.clear_request_log();
+    ok(&h.invoke(h.update_event(q.clone(), q, &id)).await);
+    assert!(!h
+        .sim
+        .request_log()
+        .iter()
+        .any(|r| r.op == "eks:UpdateAccessEntry"));
+}
+
+#[tokio::test]
+async fn update_access_entry_is_validated_as_eks_does() {
+    let h = Harness::start().await;
+    ok(&h.invoke(h.event("Create", props("modern"), None)).await);
+    let eks = h.clients_eks();
+    let update = |groups: Vec<&str>, username: Option<&str>| {
+        eks.update_access_entry()
+            .cluster_name("modern")
+            .principal_arn(SERVICE_ROLE)
+            .set_kubernetes_groups(Some(groups.into_iter().map(String::from).collect()))
+            .set_username(username.map(String::from))
+            .send()
+    };
+    let e = update(vec!["system:masters"], None).await.unwrap_err();
+    assert!(
+        format!("{e:?}").contains("InvalidParameterException"),
+        "{e:?}"
+    );
+    let e = update(vec![], Some("eks:me")).await.unwrap_err();
+    assert!(
+        format!("{e:?}").contains("InvalidParameterException"),
+        "{e:?}"
+    );
+    update(vec!["team"], Some("me")).await.unwrap();
+    assert_eq!(
+        h.access_entries("modern")[SERVICE_ROLE]["kubernetes_groups"],
+        json!(["team"])
+    );
+}
+
+#[tokio::test]
+async fn a_version_upgrade_in_progress_is_waited_for_and_then_the_switch_is_made() {
+    let h = Harness::start().await;
+    // 120 s of upgrade, 300 s of switch, scaled 60 times; 4 s per invocation.
+    h.sim.set_clock_scale(60.0);
+    let upgrade = h.sim.start_version_update("legacy", "1.32", 120.0).unwrap();
+    let mut p = props("legacy");
+    p["EnableAccessEntries"] = json!("true");
+    let (resp, invocations) = h
+        .invoke_counting(h.event("Create", p, None), Duration::from_secs(4))
+        .await;
+    ok(&resp);
+    assert_eq!(resp["Data"]["Method"], "AccessEntry", "{resp}");
+    assert_eq!(
+        h.sim.authentication_mode("legacy").as_deref(),
+        Some("API_AND_CONFIG_MAP")
+    );
+    let log = h.sim.request_log();
+    let refused = log
+        .iter()
+        .position(|r| r.op == "eks:UpdateClusterConfig" && r.status == 409)
+        .expect("the switch met the upgrade");
+    let looked = log
+        .iter()
+        .position(|r| r.op == "eks:ListUpdates" && r.status == 200)
+        .expect("and looked at what is in progress");
+    let started = log
+        .iter()
+        .position(|r| r.op == "eks:UpdateClusterConfig" && r.status == 200)
+        .expect("then switched");
+    assert!(refused < looked && looked < started);
+    let switches = log
+        .iter()
+        .filter(|r| r.op == "eks:UpdateClusterConfig" && r.status == 200)
+        .count();
+    assert_eq!(switches, 1);
+    let upgrade_done =
+        h.sim.state_json()["clusters"]["legacy"]["updates"][&upgrade]["status"].clone();
+    assert_eq!(upgrade_done, "Successful");
+    eprintln!("switch after an upgrade: {invocations} invocations");
+}
