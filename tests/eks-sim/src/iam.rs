@@ -366,7 +366,9 @@ pub const ACTIONS: &[ActionInfo] = &[
     ActionInfo {
         action: "eks:UpdateAccessEntry",
         resource: ResourceType::AccessEntry,
-        condition_keys: &["eks:kubernetesGroups", "eks:username"],
+        // The reference lists no keys of the action's own: eks:kubernetesGroups and eks:username
+        // come with the access-entry resource type (ACCESS_ENTRY_RESOURCE_KEYS), from the request.
+        condition_keys: &[],
     },
     ActionInfo {
         action: "eks:AssociateAccessPolicy",

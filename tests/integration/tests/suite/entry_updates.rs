@@ -120,3 +120,108 @@ async fn a_version_upgrade_in_progress_is_waited_for_and_then_the_switch_is_made
     assert_eq!(upgrade_done, "Successful");
     eprintln!("switch after an upgrade: {invocations} invocations");
 }
+
+/// The mapper's own principal in the default scenario (as iam_in_force names it).
+const MAPPER: &str = "arn:aws:iam::111122223333:role/mapper-lambda-role";
+
+/// The default scenario in moto's account and the rendered region, acting as the mapper.
+async fn rendered_harness(
+    moto: &str,
+    extra: &[(&str, &str)],
+) -> (Harness, integration::rendered::Rendered) {
+    use integration::rendered::{render, MOTO_ACCOUNT, REGION};
+    let mut s = eks_sim::Scenario::default_scenario();
+    s.account = MOTO_ACCOUNT.to_string();
+    s.region = REGION.to_string();
+    let h = Harness::with(s, "mapper-lambda-role").await;
+    let mut p = vec![
+        ("ConcurrentAccountId", "210987654321"),
+        ("ClusterName", "modern"),
+        ("ExternalId", "given-external-id-1234"),
+    ];
+    p.extend_from_slice(extra);
+    let r = render(moto, "concurrent-eks", &p);
+    h.sim.set_policies(MAPPER, r.role("MapperRole").documents());
+    h.sim.create_role(&r.role("RoleForConcurrentService").arn);
+    h.sim.advance_clock(60.0);
+    (h, r)
+}
+
+fn rendered_props(r: &integration::rendered::Rendered, groups: &str) -> Value {
+    json!({
+        "ClusterName": "modern",
+        "RoleArn": r.role("RoleForConcurrentService").arn,
+        "KubernetesGroups": groups,
+        "Region": integration::rendered::REGION,
+    })
+}
+
+#[tokio::test]
+async fn under_the_rendered_policy_the_entry_takes_the_stacks_groups_and_no_others() {
+    let (_moto, url) = integration::start_moto();
+    let (h, r) = rendered_harness(&url, &[("KubernetesGroups", "ml-readers,ml-writers")]).await;
+    let role = r.role("RoleForConcurrentService").arn.clone();
+    let p = rendered_props(&r, "ml-readers");
+    let id = ok(&h.invoke(h.event("Create", p.clone(), None)).await);
+    let q = rendered_props(&r, "ml-readers,ml-writers");
+    ok(&h.invoke(h.update_event(q, p, &id)).await);
+    assert_eq!(
+        h.access_entries("modern")[&role]["kubernetes_groups"],
+        json!(["ml-readers", "ml-writers"])
+    );
+    // A group the stack did not declare: IAM refuses the same call.
+    let e = h
+        .clients
+        .eks(integration::rendered::REGION)
+        .update_access_entry()
+        .cluster_name("modern")
+        .principal_arn(&role)
+        .kubernetes_groups("intruders")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(format!("{e:?}").contains("AccessDenied"), "{e:?}");
+    assert_eq!(
+        h.access_entries("modern")[&role]["kubernetes_groups"],
+        json!(["ml-readers", "ml-writers"])
+    );
+}
+
+#[tokio::test]
+async fn under_the_rendered_policy_an_adopted_entry_is_recorded_and_given_back() {
+    let (_moto, url) = integration::start_moto();
+    let (h, r) = rendered_harness(&url, &[]).await;
+    let role = r.role("RoleForConcurrentService").arn.clone();
+    // The entry was there before the stack, with a tag and groups of its own.
+    h.sim.clear_policies(MAPPER);
+    h.clients
+        .eks(integration::rendered::REGION)
+        .create_access_entry()
+        .cluster_name("modern")
+        .principal_arn(&role)
+        .kubernetes_groups("ml-team")
+        .tags("team", "ml")
+        .send()
+        .await
+        .unwrap();
+    let before = h.access_entries("modern")[&role].clone();
+    h.sim.set_policies(MAPPER, r.role("MapperRole").documents());
+    let p = rendered_props(&r, "");
+    let resp = h.invoke(h.event("Create", p.clone(), None)).await;
+    let id = ok(&resp);
+    assert_eq!(resp["Data"]["Adopted"], "true");
+    let during = h.access_entries("modern")[&role].clone();
+    assert!(
+        during["tags"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|k| k.starts_with("eks-role-mapper/held-")),
+        "{during}"
+    );
+    ok(&h.invoke(h.event("Delete", p, Some(&id))).await);
+    let after = h.access_entries("modern")[&role].clone();
+    for field in ["policies", "tags", "kubernetes_groups", "username"] {
+        assert_eq!(after[field], before[field], "{field}");
+    }
+}
