@@ -9,6 +9,7 @@
 //! while it has not fired ([`Memory::pending_failures`]). Only with the `test-support` feature.
 
 mod answers;
+mod in_region;
 mod region;
 
 pub use answers::Answers;

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::config_map::ConfigMap;
 
-use super::{Cluster, Entry, Memory, World};
+use super::in_region::InRegion;
+use super::{Entry, Memory, World};
 use crate::arn::RoleArn;
 use crate::cloud::{Cloud, ClusterInfo, StoreError};
 use crate::decision::AuthMode;
@@ -35,53 +36,6 @@ impl Region {
             world: self.memory.world(),
             region: &self.region,
         }
-    }
-}
-
-/// The world under its lock, with the region the calls are for.
-struct InRegion<'a> {
-    world: std::sync::MutexGuard<'a, World>,
-    region: &'a str,
-}
-
-impl InRegion<'_> {
-    /// The cluster, when it is in this region (as EKS's ResourceNotFoundException otherwise).
-    fn cluster(&mut self, op: &str, cluster: &str) -> Result<&mut Cluster> {
-        self.world.check(op, cluster)?;
-        self.world
-            .clusters
-            .get_mut(cluster)
-            .filter(|c| c.region == self.region)
-            .ok_or_else(|| Error::Aws {
-                operation: op.to_string(),
-                message: format!(
-                    "ResourceNotFoundException: No cluster found for name: {cluster}."
-                ),
-            })
-    }
-
-    fn entries(&mut self, op: &str, cluster: &str) -> Result<&mut BTreeMap<String, Entry>> {
-        let c = self.cluster(op, cluster)?;
-        if !c.mode.has_access_entries() {
-            return Err(Error::Aws {
-                operation: op.to_string(),
-                message: "InvalidRequestException: The cluster's authentication mode must be set to one of [API, API_AND_CONFIG_MAP] to perform this operation.".into(),
-            });
-        }
-        Ok(&mut c.entries)
-    }
-}
-
-impl std::ops::Deref for InRegion<'_> {
-    type Target = World;
-    fn deref(&self) -> &World {
-        &self.world
-    }
-}
-
-impl std::ops::DerefMut for InRegion<'_> {
-    fn deref_mut(&mut self) -> &mut World {
-        &mut self.world
     }
 }
 

@@ -225,3 +225,32 @@ async fn under_the_rendered_policy_an_adopted_entry_is_recorded_and_given_back()
         assert_eq!(after[field], before[field], "{field}");
     }
 }
+
+#[tokio::test]
+async fn an_update_in_the_way_past_the_budget_fails_naming_it() {
+    // A version upgrade that outlasts every invocation the request may take (40): the switch is
+    // never made, and the Reason names the upgrade, not "switching". 1.5 s per invocation.
+    let h = Harness::start().await;
+    let upgrade = h.sim.start_version_update("legacy", "1.32", 1.0e7).unwrap();
+    let mut p = props("legacy");
+    p["EnableAccessEntries"] = json!("true");
+    let (resp, invocations) = h
+        .invoke_counting(h.event("Create", p, None), Duration::from_millis(1500))
+        .await;
+    assert_eq!(resp["Status"], "FAILED", "{resp}");
+    let reason = resp["Reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("update {upgrade} (VersionUpdate) is in progress")),
+        "{reason}"
+    );
+    assert_eq!(
+        h.sim.authentication_mode("legacy").as_deref(),
+        Some("CONFIG_MAP")
+    );
+    assert!(!h
+        .sim
+        .request_log()
+        .iter()
+        .any(|r| r.op == "eks:UpdateClusterConfig" && r.status == 200));
+    eprintln!("an upgrade in the way: FAILED after {invocations} invocations: {reason}");
+}
