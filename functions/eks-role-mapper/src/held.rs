@@ -268,17 +268,23 @@ mod tests {
         let level = |p: &str| p != "Other";
         let (ca, view) = (a("CA", &[]), a("View", &[]));
         // Ours: the other level goes.
-        let p = plan(&view, &[ca.clone()], None, level).unwrap();
+        let p = plan(&view, std::slice::from_ref(&ca), None, level).unwrap();
         assert_eq!(p.associate, Some(view.clone()));
         assert_eq!(p.disassociate, ["CA"]);
         // Adopted with CA: CA stays.
-        let p = plan(&view, &[ca.clone()], Some(&[ca.clone()]), level).unwrap();
+        let p = plan(
+            &view,
+            std::slice::from_ref(&ca),
+            Some(std::slice::from_ref(&ca)),
+            level,
+        )
+        .unwrap();
         assert_eq!(p.disassociate, Vec::<String>::new());
         // Adopted with View at cluster scope; the grant is View in ns-a: covered, nothing to do.
         let p = plan(
             &a("View", &["ns-a"]),
-            &[view.clone()],
-            Some(&[view.clone()]),
+            std::slice::from_ref(&view),
+            Some(std::slice::from_ref(&view)),
             level,
         )
         .unwrap();
@@ -286,23 +292,29 @@ mod tests {
         // ... and once widened by us, an Update back within it puts the original scope back.
         let before = a("View", &["ns-a"]);
         let wide = a("View", &["ns-a", "ns-b"]);
-        let p = plan(&before, &[wide], Some(&[before.clone()]), level).unwrap();
+        let p = plan(&before, &[wide], Some(std::slice::from_ref(&before)), level).unwrap();
         assert_eq!(p.associate, Some(before));
         // Widening ns-a to ns-a,ns-b can be given back; to the cluster cannot.
         let before = a("View", &["ns-a"]);
         let p = plan(
             &a("View", &["ns-a", "ns-b"]),
-            &[before.clone()],
-            Some(&[before.clone()]),
+            std::slice::from_ref(&before),
+            Some(std::slice::from_ref(&before)),
             level,
         )
         .unwrap();
         assert!(p.associate.is_some());
-        assert!(plan(&view, &[before.clone()], Some(&[before.clone()]), level).is_err());
+        assert!(plan(
+            &view,
+            std::slice::from_ref(&before),
+            Some(std::slice::from_ref(&before)),
+            level
+        )
+        .is_err());
         assert!(plan(
             &a("View", &["ns-b"]),
-            &[before.clone()],
-            Some(&[before]),
+            std::slice::from_ref(&before),
+            Some(std::slice::from_ref(&before)),
             level
         )
         .is_err());

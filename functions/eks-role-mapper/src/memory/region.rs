@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::config_map::ConfigMap;
 
 use super::in_region::InRegion;
-use super::{Entry, Memory, World};
+use super::{Entry, Memory};
 use crate::arn::RoleArn;
 use crate::cloud::{Cloud, ClusterInfo, StoreError};
 use crate::decision::AuthMode;
