@@ -108,7 +108,6 @@ impl<K: Cloud> Scope<'_, K> {
                     .await?
                 {
                     EntryOwner::Missing => {
-                        // Made meanwhile by someone else: adopted.
                         let groups = &props.access.kubernetes_groups;
                         let raced = self
                             .cloud
@@ -120,9 +119,23 @@ impl<K: Cloud> Scope<'_, K> {
                                 props.entry_username.as_deref(),
                             )
                             .await?;
-                        self.associate(cluster, props, &props.access_policy_arn)
-                            .await?;
-                        (raced, raced, true)
+                        // Made meanwhile by someone else: adopted, and recorded as any adopted
+                        // entry before the first write.
+                        let adopted = match raced {
+                            true => self.cloud.access_entry_owner(cluster, self.role, self.owner).await?,
+                            false => EntryOwner::Missing,
+                        };
+                        match adopted {
+                            EntryOwner::Other { kind, arn, tags } if kind == STANDARD => {
+                                let associated = self.adopt_entry(cluster, &arn, &tags, props).await?;
+                                (true, true, associated)
+                            }
+                            _ => {
+                                self.associate(cluster, props, &props.access_policy_arn)
+                                    .await?;
+                                (raced, raced, true)
+                            }
+                        }
                     }
                     EntryOwner::Ours { groups, username } => {
                         let identity = (groups.as_deref(), username.as_deref());
