@@ -242,26 +242,11 @@ impl<K: Cloud> Cloud for Recording<K> {
         policy: &str,
         namespaces: &[String],
     ) -> Result<()> {
-        let scope = match namespaces {
-            [] => "cluster".to_string(),
-            some => format!("namespaces {}", some.join(",")),
-        };
-        let detail = format!("{policy} ({scope})");
-        self.record(
-            "eks:AssociateAccessPolicy",
-            Some(cluster),
-            true,
-            Some(&detail),
-        );
+        self.dry_associate(cluster, policy, namespaces);
         Ok(())
     }
 
-    async fn disassociate_policy(
-        &self,
-        cluster: &str,
-        _role: &RoleArn,
-        policy: &str,
-    ) -> Result<()> {
+    async fn disassociate_policy(&self, cluster: &str, _: &RoleArn, policy: &str) -> Result<()> {
         self.record(
             "eks:DisassociateAccessPolicy",
             Some(cluster),
@@ -285,19 +270,8 @@ impl<K: Cloud> Cloud for Recording<K> {
         self.inner.associations(cluster, role).await
     }
 
-    async fn tag_entry(
-        &self,
-        cluster: &str,
-        _entry_arn: &str,
-        tags: &[(String, String)],
-    ) -> Result<()> {
-        let keys: Vec<&str> = tags.iter().map(|(k, _)| k.as_str()).collect();
-        self.record(
-            "eks:TagResource",
-            Some(cluster),
-            true,
-            Some(&keys.join(",")),
-        );
+    async fn tag_entry(&self, cluster: &str, _: &str, tags: &[(String, String)]) -> Result<()> {
+        self.dry_tag(cluster, tags);
         Ok(())
     }
 
@@ -318,14 +292,7 @@ impl<K: Cloud> Cloud for Recording<K> {
         kubernetes_groups: &[String],
         username: Option<&str>,
     ) -> Result<()> {
-        let detail = format!(
-            "groups [{}]{}",
-            kubernetes_groups.join(","),
-            username
-                .map(|u| format!(", username {u}"))
-                .unwrap_or_default()
-        );
-        self.record("eks:UpdateAccessEntry", Some(cluster), true, Some(&detail));
+        self.dry_update_entry(cluster, kubernetes_groups, username);
         Ok(())
     }
 
