@@ -188,6 +188,36 @@ impl MapRoles {
         }
     }
 
+    /// The entries for `role` (with or without a path, any key case), in order: what an adopted
+    /// mapping was, recorded before the first write.
+    pub fn of_role(&self, role: &RoleArn) -> Vec<Value> {
+        let key = role.match_key();
+        self.entries
+            .iter()
+            .filter(|e| Self::matches(e, &key))
+            .cloned()
+            .collect()
+    }
+
+    /// Puts `originals` back in place of the entries for `role`: where the first of them stands
+    /// (at the end when there is none). Every other entry keeps its place.
+    pub fn put_back(&mut self, role: &RoleArn, originals: Vec<Value>) {
+        let key = role.match_key();
+        let at = self
+            .entries
+            .iter()
+            .position(|e| Self::matches(e, &key))
+            .unwrap_or(self.entries.len());
+        self.remove(role);
+        let at = at.min(self.entries.len());
+        self.entries.splice(at..at, originals);
+    }
+
+    /// A list of these entries (the record of an adopted mapping is one).
+    pub fn from_entries(entries: Vec<Value>) -> MapRoles {
+        MapRoles { entries }
+    }
+
     /// Removes every entry for `role`; returns how many.
     pub fn remove(&mut self, role: &RoleArn) -> usize {
         let key = role.match_key();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::config_map::{ConfigMap, ObjectMeta};
 
 use crate::arn::RoleArn;
-use crate::aws_auth::{self, Change, CONFIG_MAP_NAME, NAMESPACE};
+use crate::aws_auth::{self, Change, MapRoles, CONFIG_MAP_NAME, NAMESPACE};
 use crate::cloud::{Cloud, ClusterInfo, StoreError};
 use crate::error::{Error, Result};
 use crate::ownership::owner_annotation;
@@ -86,6 +86,14 @@ pub async fn upsert<K: Cloud>(
         // owner even when the entry needs no change (see `seed_entry`).
         let taken_over = edit.adopted && crate::seed_entry::taken_over(&data, role);
         let adopted = edit.adopted && !annotations.contains_key(&marker) && !taken_over;
+        let record = adopted_record(owner);
+        if adopted && edit.change != Change::Unchanged && !annotations.contains_key(&record) {
+            // What the mapping was, written with the first change and never rewritten: Delete
+            // puts exactly that back, after any sequence of Updates.
+            let before = MapRoles::parse(data.get(aws_auth::MAP_ROLES).map(String::as_str))?;
+            let original = MapRoles::from_entries(before.of_role(role)).render()?;
+            annotations.insert(record, original);
+        }
         if edit.change == Change::Unchanged && (adopted || annotations.contains_key(&marker)) {
             return Ok(Upserted {
                 change: Change::Unchanged,
@@ -149,6 +157,28 @@ pub async fn remove<K: Cloud>(
                 continue;
             }
         };
+        let record = adopted_record(owner);
+        let original = cm
+            .metadata
+            .annotations
+            .as_ref()
+            .filter(|a| !a.contains_key(&marker))
+            .and_then(|a| a.get(&record))
+            .cloned();
+        if let Some(original) = original {
+            put_back(&mut cm, role, &record, &original)?;
+            match cloud.write_aws_auth(info, cm, false).await {
+                Ok(stored) => {
+                    verify(&stored, role, true)?;
+                    tracing::info!("the adopted aws-auth entry put back as it was");
+                    return Ok(true);
+                }
+                Err(e) => {
+                    retries.after(attempt, e).await?;
+                    continue;
+                }
+            }
+        }
         let Some(annotations) = cm
             .metadata
             .annotations
@@ -172,6 +202,33 @@ pub async fn remove<K: Cloud>(
         }
     }
     Err(Error::TooManyConflicts(MAX_ATTEMPTS))
+}
+
+/// The aws-auth annotation holding, as `mapRoles` text, the entries an adopted mapping had
+/// before the resource with this owner key first wrote it.
+pub fn adopted_record(owner: &str) -> String {
+    format!("eks-role-mapper/adopted-{owner}")
+}
+
+/// Puts the recorded entries back in place of the role's, and drops the record.
+fn put_back(cm: &mut ConfigMap, role: &RoleArn, record: &str, original: &str) -> Result<()> {
+    let originals = MapRoles::parse(Some(original))
+        .map_err(|_| {
+            Error::AwsAuth(format!(
+                "the annotation {record} (the adopted entry as it was) does not parse; nothing was changed"
+            ))
+        })?
+        .entries()
+        .to_vec();
+    let mut data = cm.data.clone().unwrap_or_default();
+    let mut roles = MapRoles::parse(data.get(aws_auth::MAP_ROLES).map(String::as_str))?;
+    roles.put_back(role, originals);
+    data.insert(aws_auth::MAP_ROLES.to_string(), roles.render()?);
+    cm.data = Some(data);
+    if let Some(a) = cm.metadata.annotations.as_mut() {
+        a.remove(record);
+    }
+    Ok(())
 }
 
 /// Reads back the object the API server answered the write with (the stored version): it must

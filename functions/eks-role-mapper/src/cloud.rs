@@ -11,6 +11,7 @@ use crate::config_map::ConfigMap;
 use crate::arn::RoleArn;
 use crate::decision::AuthMode;
 use crate::error::{Error, Result};
+use crate::held::Association;
 use crate::ownership::EntryOwner;
 use crate::rbac::{At, Binding};
 
@@ -164,29 +165,34 @@ pub trait Cloud: Send + Sync {
         role: &RoleArn,
         policy: &str,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// The access policies associated with the role's entry.
-    fn associated_policies(
+    /// The access policies associated with the role's entry, with their scopes.
+    fn associations(
         &self,
         cluster: &str,
         role: &RoleArn,
-    ) -> impl Future<Output = Result<Vec<String>>> + Send;
-    /// Records on an adopted entry (by its ARN) that this resource associated `policy` there.
-    fn record_association(
+    ) -> impl Future<Output = Result<Vec<Association>>> + Send;
+    /// Adds `tags` to an entry (by its ARN), in one TagResource: all of them or none.
+    fn tag_entry(
         &self,
         cluster: &str,
         entry_arn: &str,
-        owner: &str,
-        policy: &str,
+        tags: &[(String, String)],
     ) -> impl Future<Output = Result<()>> + Send;
-    /// Takes back the association of `policy` recorded by `owner` on an adopted entry (an
-    /// association already gone is fine), and its record.
-    fn take_back_association(
+    /// Removes the tags `keys` from an entry (by its ARN).
+    fn untag_entry(
+        &self,
+        cluster: &str,
+        entry_arn: &str,
+        keys: &[String],
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Sets what the role's entry maps it to: the Kubernetes groups, and the username when one
+    /// is given (None: left as it is).
+    fn update_access_entry(
         &self,
         cluster: &str,
         role: &RoleArn,
-        entry_arn: &str,
-        owner: &str,
-        policy: &str,
+        kubernetes_groups: &[String],
+        username: Option<&str>,
     ) -> impl Future<Output = Result<()>> + Send;
     /// Deletes the role's access entry; `false` when there was none (or no cluster).
     fn delete_access_entry(

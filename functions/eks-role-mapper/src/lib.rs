@@ -18,6 +18,8 @@ mod clients;
 mod decision;
 pub mod declared;
 mod eks;
+mod entry_grant;
+
 mod error;
 mod event;
 mod guard;
@@ -44,6 +46,7 @@ pub mod cloud;
 pub mod config_map;
 #[cfg(feature = "dry-run")]
 pub mod dry_run;
+pub mod held;
 pub mod logging;
 #[cfg(feature = "test-support")]
 pub mod memory;

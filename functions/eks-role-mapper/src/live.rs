@@ -15,6 +15,7 @@ use crate::clients::Clients;
 use crate::cloud::{AdminRole, Cloud, ClusterInfo, Connect, StoreError};
 use crate::eks;
 use crate::error::{Error, Result};
+use crate::held::Association;
 use crate::kube_store::ClusterApi;
 use crate::ownership::EntryOwner;
 use crate::rbac::{self, At, Binding};
@@ -164,29 +165,31 @@ impl Cloud for Live {
         eks::disassociate_policy(&self.eks, cluster, role, policy).await
     }
 
-    async fn associated_policies(&self, cluster: &str, role: &RoleArn) -> Result<Vec<String>> {
-        eks::associated_policies(&self.eks, cluster, role).await
+    async fn associations(&self, cluster: &str, role: &RoleArn) -> Result<Vec<Association>> {
+        eks::associations(&self.eks, cluster, role).await
     }
 
-    async fn record_association(
+    async fn tag_entry(
         &self,
         _cluster: &str,
         entry_arn: &str,
-        owner: &str,
-        policy: &str,
+        tags: &[(String, String)],
     ) -> Result<()> {
-        eks::record_association(&self.eks, entry_arn, owner, policy).await
+        eks::tag_entry(&self.eks, entry_arn, tags).await
     }
 
-    async fn take_back_association(
+    async fn untag_entry(&self, _cluster: &str, entry_arn: &str, keys: &[String]) -> Result<()> {
+        eks::untag_entry(&self.eks, entry_arn, keys).await
+    }
+
+    async fn update_access_entry(
         &self,
         cluster: &str,
         role: &RoleArn,
-        entry_arn: &str,
-        owner: &str,
-        policy: &str,
+        kubernetes_groups: &[String],
+        username: Option<&str>,
     ) -> Result<()> {
-        eks::take_back_association(&self.eks, cluster, role, entry_arn, owner, policy).await
+        eks::update_access_entry(&self.eks, cluster, role, kubernetes_groups, username).await
     }
 
     async fn delete_access_entry(&self, cluster: &str, role: &RoleArn) -> Result<bool> {

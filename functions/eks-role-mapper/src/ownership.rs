@@ -46,14 +46,19 @@ pub const STANDARD: &str = "STANDARD";
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub enum EntryOwner {
     Missing,
-    /// Tagged with this resource's owner key: we created it.
-    Ours,
-    /// Made before us (adopted) or by someone else, of this type (`STANDARD`, `EC2_LINUX`, ...);
-    /// `associated`: the access policy this resource associated with it, by its tag.
+    /// Tagged with this resource's owner key: we created it. What it maps the role to, when the
+    /// answer said (a dry run's own recorded create does not): an Update brings it in line.
+    Ours {
+        groups: Option<Vec<String>>,
+        username: Option<String>,
+    },
+    /// Made before us (adopted) or by someone else, of this type (`STANDARD`, `EC2_LINUX`, ...),
+    /// with its tags: the record of what it held before us (`held`) and of an older version's
+    /// association (`associated_tag`) are there.
     Other {
         kind: String,
         arn: String,
-        associated: Option<String>,
+        tags: HashMap<String, String>,
     },
 }
 
@@ -66,14 +71,33 @@ impl EntryOwner {
         owner: &str,
     ) -> EntryOwner {
         if tags.and_then(|t| t.get(OWNER_TAG)).map(String::as_str) == Some(owner) {
-            EntryOwner::Ours
+            EntryOwner::Ours {
+                groups: None,
+                username: None,
+            }
         } else {
             EntryOwner::Other {
                 kind: kind.to_string(),
                 arn: arn.to_string(),
-                associated: tags.and_then(|t| t.get(&associated_tag(owner))).cloned(),
+                tags: tags.cloned().unwrap_or_default(),
             }
         }
+    }
+
+    /// The same, with what the entry maps the role to (DescribeAccessEntry's answer).
+    pub fn with_identity(self, groups: Vec<String>, username: Option<String>) -> EntryOwner {
+        match self {
+            EntryOwner::Ours { .. } => EntryOwner::Ours {
+                groups: Some(groups),
+                username,
+            },
+            other => other,
+        }
+    }
+
+    /// Whether the entry is this resource's.
+    pub fn is_ours(&self) -> bool {
+        matches!(self, EntryOwner::Ours { .. })
     }
 }
 
@@ -111,22 +135,17 @@ mod tests {
     #[test]
     fn only_the_owners_own_tag_makes_an_entry_ours() {
         let mut tags = HashMap::new();
-        let other = |associated: Option<&str>| EntryOwner::Other {
-            kind: STANDARD.into(),
-            arn: "a".into(),
-            associated: associated.map(str::to_string),
-        };
-        assert_eq!(EntryOwner::of(None, STANDARD, "a", "k"), other(None));
+        assert!(matches!(
+            EntryOwner::of(None, STANDARD, "a", "k"),
+            EntryOwner::Other { .. }
+        ));
         tags.insert(OWNER_TAG.to_string(), "other".to_string());
         tags.insert(associated_tag("k"), "P".to_string());
-        assert_eq!(
-            EntryOwner::of(Some(&tags), STANDARD, "a", "k"),
-            other(Some("P"))
-        );
+        match EntryOwner::of(Some(&tags), STANDARD, "a", "k") {
+            EntryOwner::Other { tags: t, .. } => assert_eq!(t, tags),
+            o => panic!("{o:?}"),
+        }
         tags.insert(OWNER_TAG.to_string(), "k".to_string());
-        assert_eq!(
-            EntryOwner::of(Some(&tags), STANDARD, "a", "k"),
-            EntryOwner::Ours
-        );
+        assert!(EntryOwner::of(Some(&tags), STANDARD, "a", "k").is_ours());
     }
 }

@@ -109,7 +109,6 @@ impl<K: Cloud> Scope<'_, K> {
                     .await?
                 {
                     EntryOwner::Missing => {
-                        // Made meanwhile by someone else: adopted.
                         let groups = &props.access.kubernetes_groups;
                         let raced = self
                             .cloud
@@ -121,12 +120,29 @@ impl<K: Cloud> Scope<'_, K> {
                                 props.entry_username.as_deref(),
                             )
                             .await?;
-                        self.associate(cluster, props, &props.access_policy_arn)
-                            .await?;
-                        (raced, raced, true)
+                        // Made meanwhile by someone else: adopted, and recorded as any adopted
+                        // entry before the first write.
+                        let adopted = match raced {
+                            true => self.cloud.access_entry_owner(cluster, self.role, self.owner).await?,
+                            false => EntryOwner::Missing,
+                        };
+                        match adopted {
+                            EntryOwner::Other { kind, arn, tags } if kind == STANDARD => {
+                                let associated = self.adopt_entry(cluster, &arn, &tags, props).await?;
+                                (true, true, associated)
+                            }
+                            _ => {
+                                self.associate(cluster, props, &props.access_policy_arn)
+                                    .await?;
+                                (raced, raced, true)
+                            }
+                        }
                     }
-                    EntryOwner::Ours => {
-                        let changed = self.converge_ours(cluster, props, held_before).await?;
+                    EntryOwner::Ours { groups, username } => {
+                        let identity = (groups.as_deref(), username.as_deref());
+                        let changed = self
+                            .converge_ours(cluster, props, held_before, identity)
+                            .await?;
                         (true, false, changed)
                     }
                     EntryOwner::Other { kind, .. } if kind != STANDARD => {
@@ -134,8 +150,8 @@ impl<K: Cloud> Scope<'_, K> {
                             "cluster {cluster}: the role already has an access entry of type {kind}, which cannot carry access policies; delete it or use another role"
                         )))
                     }
-                    EntryOwner::Other { arn, .. } => {
-                        let associated = self.adopt_entry(cluster, &arn, props).await?;
+                    EntryOwner::Other { arn, tags, .. } => {
+                        let associated = self.adopt_entry(cluster, &arn, &tags, props).await?;
                         (true, true, associated)
                     }
                 };
@@ -181,73 +197,12 @@ impl<K: Cloud> Scope<'_, K> {
         })
     }
 
-    async fn has_policy(&self, cluster: &str, policy: &str) -> Result<bool> {
-        Ok(self
-            .cloud
-            .associated_policies(cluster, self.role)
-            .await?
-            .iter()
-            .any(|p| p == policy))
-    }
-
-    /// Grants through an entry that was there before: the access policy is associated only when
-    /// it is not yet, and then recorded on the entry (before the association, so no association
-    /// of ours is ever left unrecorded), so Delete takes back exactly that.
-    /// Answers whether it associated the policy.
-    async fn adopt_entry(
-        &self,
-        cluster: &str,
-        entry_arn: &str,
-        props: &Properties,
-    ) -> Result<bool> {
-        let policy = props.access_policy_arn.as_str();
-        if self.has_policy(cluster, policy).await? {
-            return Ok(false);
-        }
-        self.cloud
-            .record_association(cluster, entry_arn, self.owner, policy)
-            .await?;
-        self.associate(cluster, props, policy).await?;
-        Ok(true)
-    }
-
     /// Associates `policy` at the scope of the properties' namespaces (the cluster when none).
     async fn associate(&self, cluster: &str, props: &Properties, policy: &str) -> Result<()> {
         let namespaces = &props.access.namespaces;
         self.cloud
             .associate_policy(cluster, self.role, policy, namespaces)
             .await
-    }
-
-    /// Our own entry (a retried Create, a reconcile, an Update): the level's policy associated
-    /// when missing, and again on an in-place Update below cluster-admin (its namespaces may
-    /// have changed: associating replaces the scope); then another level's policy taken away,
-    /// so the new grant stands before the old one goes. Answers whether it wrote.
-    async fn converge_ours(
-        &self,
-        cluster: &str,
-        props: &Properties,
-        held_before: bool,
-    ) -> Result<bool> {
-        let wanted = props.access_policy_arn.as_str();
-        let policies = self.cloud.associated_policies(cluster, self.role).await?;
-        let missing = !policies.iter().any(|p| p == wanted);
-        let again = held_before && props.access.level != AccessLevel::ClusterAdmin;
-        if missing || again {
-            self.associate(cluster, props, wanted).await?;
-        }
-        let mut changed = missing || again;
-        for old in policies
-            .iter()
-            .filter(|p| *p != wanted && is_level_policy(p))
-        {
-            self.cloud
-                .disassociate_policy(cluster, self.role, old)
-                .await?;
-            tracing::info!(cluster, policy = %old, "the previous level's access policy taken away");
-            changed = true;
-        }
-        Ok(changed)
     }
 
     /// Removes what this resource created on one cluster; a cluster, entry or ConfigMap that is
@@ -267,22 +222,14 @@ impl<K: Cloud> Scope<'_, K> {
                 .access_entry_owner(cluster, self.role, self.owner)
                 .await?;
             match &entry {
-                EntryOwner::Ours => {
+                EntryOwner::Ours { .. } => {
                     removed |= self.cloud.delete_access_entry(cluster, self.role).await?;
                     tracing::info!(cluster, "access entry deleted");
                 }
-                EntryOwner::Other {
-                    arn,
-                    associated: Some(policy),
-                    ..
-                } => {
-                    self.cloud
-                        .take_back_association(cluster, self.role, arn, self.owner, policy)
-                        .await?;
-                    tracing::info!(cluster, "access policy taken back from the adopted entry");
-                    removed = true;
+                EntryOwner::Other { arn, tags, .. } => {
+                    removed |= self.give_back(cluster, arn, tags).await?;
                 }
-                _ => {}
+                EntryOwner::Missing => {}
             }
         }
         if places.aws_auth {
@@ -295,7 +242,7 @@ impl<K: Cloud> Scope<'_, K> {
             if below_admin {
                 removed |= bindings_store::delete_all(self.cloud, &info, self.owner).await?;
             }
-        } else if places.aws_auth_if_switched && entry != EntryOwner::Ours {
+        } else if places.aws_auth_if_switched && !entry.is_ours() {
             removed |= self.remove_from_aws_auth_if_reachable(&info).await;
         }
         Ok(removed)
@@ -329,7 +276,7 @@ impl<K: Cloud> Scope<'_, K> {
 }
 
 /// Whether `arn` is the access policy of one of the levels (the ones an Update swaps).
-fn is_level_policy(arn: &str) -> bool {
+pub(crate) fn is_level_policy(arn: &str) -> bool {
     AccessLevel::ALL.iter().any(|l| {
         arn.strip_suffix(l.policy_name())
             .is_some_and(|head| head.ends_with(":eks::aws:cluster-access-policy/"))

@@ -160,6 +160,10 @@ pub fn eks_op(req: &Req) -> &'static str {
         ("GET", 4) if seg[2] == "access-entries" => "eks:DescribeAccessEntry",
         ("DELETE", 4) if seg[2] == "access-entries" => "eks:DeleteAccessEntry",
         ("GET", 4) if seg[2] == "updates" => "eks:DescribeUpdate",
+        // ListUpdates GET /clusters/{name}/updates; UpdateAccessEntry POST
+        // /clusters/{name}/access-entries/{principalArn} (botocore's eks model).
+        ("GET", 3) if seg[2] == "updates" => "eks:ListUpdates",
+        ("POST", 4) if seg[2] == "access-entries" => "eks:UpdateAccessEntry",
         ("POST", 5) if seg[4] == "access-policies" => "eks:AssociateAccessPolicy",
         ("GET", 5) if seg[4] == "access-policies" => "eks:ListAssociatedAccessPolicies",
         ("DELETE", 6) if seg[4] == "access-policies" => "eks:DisassociateAccessPolicy",
@@ -305,6 +309,7 @@ pub fn handle_eks(
             let id = uuid::Uuid::new_v4().to_string();
             let u = ClusterUpdate {
                 id: id.clone(),
+                kind: "AccessConfigUpdate".into(),
                 target_mode: target.to_string(),
                 created_at: now,
                 done_sim_ms: sim_ms + cluster.switch_ms,
@@ -314,6 +319,11 @@ pub fn handle_eks(
             cluster.updates.insert(id, u.clone());
             cluster.settle_updates(sim_ms, now);
             json_resp(200, &json!({ "update": update_json(&u) }))
+        }
+        // ListUpdates answers ids only (API_ListUpdates: `updateIds`), every update of the cluster.
+        "eks:ListUpdates" => {
+            let ids: Vec<&String> = cluster.updates.keys().collect();
+            json_resp(200, &json!({ "updateIds": ids }))
         }
         "eks:DescribeUpdate" => match cluster.updates.get(&seg[3]) {
             Some(u) => json_resp(200, &json!({ "update": update_json(u) })),
@@ -346,6 +356,33 @@ pub fn handle_eks(
             let out = entry_json(name, &arn_prefix, &e);
             cluster.access_entries.insert(principal.to_string(), e);
             json_resp(200, &json!({ "accessEntry": out }))
+        }
+        "eks:UpdateAccessEntry" => {
+            // API_UpdateAccessEntry: kubernetesGroups and username replace the entry's; EKS refuses
+            // a group starting with `system:` as CreateAccessEntry does, and a username starting
+            // with `system:`, `eks:`, `aws:`, `amazon:` or `iam:` (API_CreateAccessEntry, username),
+            // and either on an entry of a type other than STANDARD (the types' notes there).
+            let Some(e) = cluster.access_entries.get_mut(&seg[3]) else {
+                return entry_not_found(&seg[3], name);
+            };
+            let groups: Option<Vec<String>> = body["kubernetesGroups"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect());
+            let username = body["username"].as_str();
+            if let Some(g) = groups.iter().flatten().find(|g| g.starts_with("system:")) {
+                return eks_error(400, "InvalidParameterException", &format!("The kubernetes group name {g} is invalid, it cannot start with system:"));
+            }
+            if let Some(u) = username.filter(|u| ["system:", "eks:", "aws:", "amazon:", "iam:"].iter().any(|p| u.starts_with(p))) {
+                return eks_error(400, "InvalidParameterException", &format!("The username {u} is invalid: it cannot start with system:, eks:, aws:, amazon: or iam:"));
+            }
+            if e.kind != "STANDARD" && (groups.is_some() || username.is_some()) {
+                return eks_error(400, "InvalidParameterException", &format!("kubernetesGroups and username cannot be updated on an access entry of type {}", e.kind));
+            }
+            if let Some(g) = groups {
+                e.kubernetes_groups = g;
+            }
+            if let Some(u) = username {
+                e.username = u.to_string();
+            }
+            json_resp(200, &json!({ "accessEntry": entry_json(name, &arn_prefix, e) }))
         }
         "eks:ListAccessEntries" => {
             let entries: Vec<&String> = cluster.access_entries.keys().collect();
@@ -676,9 +713,14 @@ fn update_json(u: &ClusterUpdate) -> Value {
     } else {
         json!([])
     };
+    let param = if u.kind == "AccessConfigUpdate" {
+        json!({ "type": "AuthenticationMode", "value": Value::String(u.target_mode.clone()).to_string() })
+    } else {
+        json!({ "type": "Version", "value": u.target_mode })
+    };
     json!({
-        "id": u.id, "status": u.status, "type": "AccessConfigUpdate",
-        "params": [{ "type": "AuthenticationMode", "value": Value::String(u.target_mode.clone()).to_string() }],
+        "id": u.id, "status": u.status, "type": u.kind,
+        "params": [param],
         "createdAt": u.created_at, "errors": errors
     })
 }

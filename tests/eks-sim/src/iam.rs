@@ -332,6 +332,11 @@ pub const ACTIONS: &[ActionInfo] = &[
         condition_keys: &[],
     },
     ActionInfo {
+        action: "eks:ListUpdates",
+        resource: ResourceType::Cluster,
+        condition_keys: &[],
+    },
+    ActionInfo {
         action: "eks:CreateAccessEntry",
         resource: ResourceType::Cluster,
         condition_keys: &[
@@ -356,6 +361,13 @@ pub const ACTIONS: &[ActionInfo] = &[
     ActionInfo {
         action: "eks:DeleteAccessEntry",
         resource: ResourceType::AccessEntry,
+        condition_keys: &[],
+    },
+    ActionInfo {
+        action: "eks:UpdateAccessEntry",
+        resource: ResourceType::AccessEntry,
+        // The reference lists no keys of the action's own: eks:kubernetesGroups and eks:username
+        // come with the access-entry resource type (ACCESS_ENTRY_RESOURCE_KEYS), from the request.
         condition_keys: &[],
     },
     ActionInfo {

@@ -67,12 +67,42 @@ fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The cluster and principal of the access entry whose ARN (as DescribeAccessEntry gives it) a
+/// tagging call names, percent-encoded in its path.
+fn tagged_entry(world: &World, encoded: &str) -> Option<(String, String)> {
+    let target = percent_encoding::percent_decode_str(encoded)
+        .decode_utf8_lossy()
+        .to_string();
+    world.clusters.iter().find_map(|(name, c)| {
+        let prefix = c.arn().rsplit_once(":cluster/")?.0.to_string();
+        c.access_entries.keys().find_map(|p| {
+            let arn = format!(
+                "{prefix}:access-entry/{name}/{}",
+                p.replace([':', '/'], "-")
+            );
+            (arn == target).then(|| (name.clone(), p.clone()))
+        })
+    })
+}
+
 /// The IAM request an EKS call makes: its action, the resource it authorizes on and the context
 /// keys the request fills.
 pub fn eks_request(world: &World, req: &Req, region: &str) -> Option<Request> {
     let action = eks_op(req);
     let info = iam::action_info(action)?;
-    let seg = req.segments();
+    let mut seg = req.segments();
+    // TagResource / UntagResource name the entry by its ARN (/tags/{resourceArn}): evaluated as a
+    // call on that access entry, with its keys.
+    let tagging = matches!(action, "eks:TagResource" | "eks:UntagResource");
+    if tagging {
+        let (cluster, principal) = tagged_entry(world, seg.get(1)?)?;
+        seg = vec![
+            "clusters".into(),
+            cluster,
+            "access-entries".into(),
+            principal,
+        ];
+    }
     let account = &world.scenario.account;
     let body: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
     let cluster_arn = seg.get(1).map(|name| {
@@ -150,6 +180,35 @@ pub fn eks_request(world: &World, req: &Req, region: &str) -> Option<Request> {
                 let n: Vec<&str> = ns.iter().map(String::as_str).collect();
                 r = r.with("eks:namespaces", &n);
             }
+        }
+        "eks:UpdateAccessEntry" => {
+            // The request's values replace the entry's (the resource's eks:username above).
+            if let Some(u) = body["username"].as_str() {
+                r = r.with("eks:username", &[u]);
+            }
+            let groups = strings(&body["kubernetesGroups"]);
+            if !groups.is_empty() {
+                let g: Vec<&str> = groups.iter().map(String::as_str).collect();
+                r = r.with("eks:kubernetesGroups", &g);
+            }
+        }
+        "eks:TagResource" => {
+            if let Some(tags) = body["tags"].as_object() {
+                let keys: Vec<&str> = tags.keys().map(String::as_str).collect();
+                r = r.with("aws:TagKeys", &keys);
+                for (k, v) in tags {
+                    r = r.with(&format!("aws:RequestTag/{k}"), &[v.as_str().unwrap_or("")]);
+                }
+            }
+        }
+        "eks:UntagResource" => {
+            let keys: Vec<String> = crate::sigv4::query_pairs(&req.raw_query)
+                .into_iter()
+                .filter(|(k, _)| k == "tagKeys")
+                .map(|(_, v)| v)
+                .collect();
+            let k: Vec<&str> = keys.iter().map(String::as_str).collect();
+            r = r.with("aws:TagKeys", &k);
         }
         "eks:DisassociateAccessPolicy" => {
             if let Some(p) = seg.get(5) {

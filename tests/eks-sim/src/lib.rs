@@ -541,6 +541,36 @@ impl Simulator {
         self.world().sim_ms() as f64 / 1000.0
     }
 
+    /// Starts a Kubernetes version upgrade of a cluster (an update of type VersionUpdate, as
+    /// `UpdateClusterVersion` makes), in progress for `seconds` of simulated time: while it runs,
+    /// UpdateClusterConfig answers ResourceInUseException. Answers its id.
+    pub fn start_version_update(
+        &self,
+        cluster: &str,
+        version: &str,
+        seconds: f64,
+    ) -> Option<String> {
+        let mut w = self.world();
+        w.settle();
+        let (sim_ms, now) = (w.sim_ms(), w.now());
+        let c = w.clusters.get_mut(cluster)?;
+        let id = uuid::Uuid::new_v4().to_string();
+        c.updates.insert(
+            id.clone(),
+            state::ClusterUpdate {
+                id: id.clone(),
+                kind: "VersionUpdate".into(),
+                target_mode: version.into(),
+                created_at: now,
+                done_sim_ms: sim_ms + (seconds * 1000.0) as i64,
+                status: "InProgress".into(),
+                fails: false,
+            },
+        );
+        c.settle_updates(sim_ms, now);
+        Some(id)
+    }
+
     /// Creates an IAM role now, as a template does just before the custom resource: trusted by
     /// its account's root, and not visible to EKS for the scenario's `iam_propagation_seconds`.
     pub fn create_role(&self, arn: &str) {

@@ -4,6 +4,7 @@
 //! The aws-auth diff is computed from the recorded write itself.
 
 mod bindings;
+mod entries;
 mod recorder;
 
 use std::fmt;

@@ -16,6 +16,7 @@ use crate::cloud::{
 };
 use crate::decision::AuthMode;
 use crate::error::Result;
+use crate::held::Association;
 use crate::ownership::EntryOwner;
 use crate::rbac::{At, Binding};
 use crate::registration::Refused;
@@ -219,11 +220,14 @@ impl<K: Cloud> Cloud for Recording<K> {
         owner: &str,
     ) -> Result<EntryOwner> {
         match self.recorded_entry(cluster) {
-            Some(Some(o)) if o == owner => Ok(EntryOwner::Ours),
+            Some(Some(o)) if o == owner => Ok(EntryOwner::Ours {
+                groups: None,
+                username: None,
+            }),
             Some(Some(_)) => Ok(EntryOwner::Other {
                 kind: crate::ownership::STANDARD.into(),
                 arn: String::new(),
-                associated: None,
+                tags: Default::default(),
             }),
             Some(None) => Ok(EntryOwner::Missing),
             // Switched by a recorded write: a CONFIG_MAP cluster has no entries yet.
@@ -242,26 +246,11 @@ impl<K: Cloud> Cloud for Recording<K> {
         policy: &str,
         namespaces: &[String],
     ) -> Result<()> {
-        let scope = match namespaces {
-            [] => "cluster".to_string(),
-            some => format!("namespaces {}", some.join(",")),
-        };
-        let detail = format!("{policy} ({scope})");
-        self.record(
-            "eks:AssociateAccessPolicy",
-            Some(cluster),
-            true,
-            Some(&detail),
-        );
+        self.dry_associate(cluster, policy, namespaces);
         Ok(())
     }
 
-    async fn disassociate_policy(
-        &self,
-        cluster: &str,
-        _role: &RoleArn,
-        policy: &str,
-    ) -> Result<()> {
+    async fn disassociate_policy(&self, cluster: &str, _: &RoleArn, policy: &str) -> Result<()> {
         self.record(
             "eks:DisassociateAccessPolicy",
             Some(cluster),
@@ -271,7 +260,7 @@ impl<K: Cloud> Cloud for Recording<K> {
         Ok(())
     }
 
-    async fn associated_policies(&self, cluster: &str, role: &RoleArn) -> Result<Vec<String>> {
+    async fn associations(&self, cluster: &str, role: &RoleArn) -> Result<Vec<Association>> {
         if self.recorded_entry(cluster).is_some() {
             // Made (or deleted) by a recorded write: no policy yet.
             return Ok(Vec::new());
@@ -282,37 +271,32 @@ impl<K: Cloud> Cloud for Recording<K> {
             false,
             None,
         );
-        self.inner.associated_policies(cluster, role).await
+        self.inner.associations(cluster, role).await
     }
 
-    async fn record_association(
-        &self,
-        cluster: &str,
-        _entry_arn: &str,
-        owner: &str,
-        policy: &str,
-    ) -> Result<()> {
-        let tag = format!("{}={policy}", crate::ownership::associated_tag(owner));
-        self.record("eks:TagResource", Some(cluster), true, Some(&tag));
+    async fn tag_entry(&self, cluster: &str, _: &str, tags: &[(String, String)]) -> Result<()> {
+        self.dry_tag(cluster, tags);
         Ok(())
     }
 
-    async fn take_back_association(
+    async fn untag_entry(&self, cluster: &str, _entry_arn: &str, keys: &[String]) -> Result<()> {
+        self.record(
+            "eks:UntagResource",
+            Some(cluster),
+            true,
+            Some(&keys.join(",")),
+        );
+        Ok(())
+    }
+
+    async fn update_access_entry(
         &self,
         cluster: &str,
         _role: &RoleArn,
-        _entry_arn: &str,
-        owner: &str,
-        policy: &str,
+        kubernetes_groups: &[String],
+        username: Option<&str>,
     ) -> Result<()> {
-        self.record(
-            "eks:DisassociateAccessPolicy",
-            Some(cluster),
-            true,
-            Some(policy),
-        );
-        let tag = crate::ownership::associated_tag(owner);
-        self.record("eks:UntagResource", Some(cluster), true, Some(&tag));
+        self.dry_update_entry(cluster, kubernetes_groups, username);
         Ok(())
     }
 

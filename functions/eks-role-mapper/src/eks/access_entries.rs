@@ -1,11 +1,10 @@
 //! The access-entry calls: create (retried while IAM propagates a new role), describe its owner,
-//! associate, list and take back the access policy, record an association, delete.
+//! update what it maps the role to, delete. Its policies and tags: `associations`.
 //! <https://docs.aws.amazon.com/eks/latest/userguide/access-entries.html>
 
 use std::time::Duration;
 
 use aws_sdk_eks::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_eks::types::{AccessScope, AccessScopeType};
 
 use super::{aws_error, code};
 use crate::arn::RoleArn;
@@ -52,7 +51,7 @@ pub const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
 /// Runs `call` again while it fails with the error IAM propagation causes (`not_yet`), with a
 /// growing pause, for at most [`PROPAGATION_TIMEOUT`]; the Lambda deadline guard still applies.
 /// The outer error is `Error::Pending` when the invocation is about to end while still waiting.
-async fn while_propagating<T, E, F, Fut>(
+pub(super) async fn while_propagating<T, E, F, Fut>(
     operation: &str,
     cluster: &str,
     call: F,
@@ -118,6 +117,10 @@ pub async fn access_entry_owner(
                 entry.r#type.as_deref().unwrap_or_default(),
                 entry.access_entry_arn.as_deref().unwrap_or_default(),
                 owner,
+            )
+            .with_identity(
+                entry.kubernetes_groups.clone().unwrap_or_default(),
+                entry.username.clone(),
             ))
         }
         Err(e) if code(&e) == Some("ResourceNotFoundException") => Ok(EntryOwner::Missing),
@@ -145,122 +148,23 @@ pub async fn list_clusters(eks: &aws_sdk_eks::Client) -> Result<Vec<String>> {
     }
 }
 
-/// Associates the access policy with the entry at cluster scope, or namespace scope over
-/// `namespaces` (idempotent in EKS; associating again replaces the scope).
-pub async fn associate_policy(
+/// Sets the entry's Kubernetes groups (all of them: an empty list clears them) and, when given,
+/// its username (UpdateAccessEntry).
+pub async fn update_access_entry(
     eks: &aws_sdk_eks::Client,
     cluster: &str,
     role: &RoleArn,
-    policy_arn: &str,
-    namespaces: &[String],
+    kubernetes_groups: &[String],
+    username: Option<&str>,
 ) -> Result<()> {
-    let scope = match namespaces {
-        [] => AccessScope::builder().r#type(AccessScopeType::Cluster),
-        some => AccessScope::builder()
-            .r#type(AccessScopeType::Namespace)
-            .set_namespaces(Some(some.to_vec())),
-    }
-    .build();
-    let associate = || {
-        eks.associate_access_policy()
-            .cluster_name(cluster)
-            .principal_arn(role.as_str())
-            .policy_arn(policy_arn)
-            .access_scope(scope.clone())
-            .send()
-    };
-    // Right after the entry is made, EKS may not find it yet (terraform-provider-aws retries
-    // ResourceNotFoundException here for the same propagation timeout).
-    let not_yet = |e: &SdkError<_>| code(e) == Some("ResourceNotFoundException");
-    while_propagating("AssociateAccessPolicy", cluster, associate, not_yet)
-        .await?
-        .map_err(|e| aws_error("AssociateAccessPolicy", e))?;
-    Ok(())
-}
-
-/// The access policies associated with the role's entry (ListAssociatedAccessPolicies, all pages).
-pub async fn associated_policies(
-    eks: &aws_sdk_eks::Client,
-    cluster: &str,
-    role: &RoleArn,
-) -> Result<Vec<String>> {
-    let mut policies = Vec::new();
-    let mut next: Option<String> = None;
-    loop {
-        let out = eks
-            .list_associated_access_policies()
-            .cluster_name(cluster)
-            .principal_arn(role.as_str())
-            .set_next_token(next.take())
-            .send()
-            .await
-            .map_err(|e| aws_error("ListAssociatedAccessPolicies", e))?;
-        policies.extend(
-            out.associated_access_policies
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|p| p.policy_arn),
-        );
-        match out.next_token {
-            Some(t) if !t.is_empty() => next = Some(t),
-            _ => return Ok(policies),
-        }
-    }
-}
-
-/// Tags an adopted entry with the record of the association this resource made.
-pub async fn record_association(
-    eks: &aws_sdk_eks::Client,
-    entry_arn: &str,
-    owner: &str,
-    policy: &str,
-) -> Result<()> {
-    eks.tag_resource()
-        .resource_arn(entry_arn)
-        .tags(crate::ownership::associated_tag(owner), policy)
-        .send()
-        .await
-        .map_err(|e| aws_error("TagResource", e))?;
-    Ok(())
-}
-
-/// Disassociates a policy from the role's entry; one not associated is fine.
-pub async fn disassociate_policy(
-    eks: &aws_sdk_eks::Client,
-    cluster: &str,
-    role: &RoleArn,
-    policy: &str,
-) -> Result<()> {
-    match eks
-        .disassociate_access_policy()
+    eks.update_access_entry()
         .cluster_name(cluster)
         .principal_arn(role.as_str())
-        .policy_arn(policy)
+        .set_kubernetes_groups(Some(kubernetes_groups.to_vec()))
+        .set_username(username.map(str::to_string))
         .send()
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if code(&e) == Some("ResourceNotFoundException") => Ok(()),
-        Err(e) => Err(aws_error("DisassociateAccessPolicy", e)),
-    }
-}
-
-/// Disassociates the recorded policy (already gone is fine), then removes the record.
-pub async fn take_back_association(
-    eks: &aws_sdk_eks::Client,
-    cluster: &str,
-    role: &RoleArn,
-    entry_arn: &str,
-    owner: &str,
-    policy: &str,
-) -> Result<()> {
-    disassociate_policy(eks, cluster, role, policy).await?;
-    eks.untag_resource()
-        .resource_arn(entry_arn)
-        .tag_keys(crate::ownership::associated_tag(owner))
-        .send()
-        .await
-        .map_err(|e| aws_error("UntagResource", e))?;
+        .map_err(|e| aws_error("UpdateAccessEntry", e))?;
     Ok(())
 }
 

@@ -12,8 +12,11 @@ use crate::decision::AuthMode;
 use crate::error::{Error, Result};
 
 mod access_entries;
+mod associations;
+mod updates;
 
 pub use access_entries::*;
+pub use associations::*;
 
 fn code<E: ProvideErrorMetadata>(e: &SdkError<E>) -> Option<&str> {
     e.code()
@@ -88,29 +91,55 @@ pub async fn describe(eks: &aws_sdk_eks::Client, cluster: &str) -> Result<Option
 /// Switches CONFIG_MAP to API_AND_CONFIG_MAP (one-way) and waits for the update to finish. The
 /// switch takes minutes; when the invocation is about to end it answers `Error::Pending`, and the
 /// fresh invocation that goes on finds the update in progress (UpdateClusterConfig answers
-/// ResourceInUseException) and waits for the cluster instead.
+/// ResourceInUseException) and waits for it. That answer comes for any update in progress: only
+/// an access-configuration update of the mode is waited for as the switch; another (a version
+/// upgrade, a logging change) is waited for to end, within the same budget of invocations, and
+/// then the switch is made; a budget spent waiting fails naming that update.
 /// <https://docs.aws.amazon.com/eks/latest/userguide/setting-up-access-entries.html>
 pub async fn enable_access_entries(
     eks: &aws_sdk_eks::Client,
     cluster: &str,
     poll: Duration,
 ) -> Result<()> {
-    let started = eks
-        .update_cluster_config()
-        .name(cluster)
-        .access_config(
-            UpdateAccessConfigRequest::builder()
-                .authentication_mode(AuthenticationMode::ApiAndConfigMap)
-                .build(),
-        )
-        .send()
-        .await;
-    let id = match started {
-        Ok(update) => update.update.and_then(|u| u.id),
-        // An update already running: ours from an earlier invocation, or someone's.
-        Err(e) if code(&e) == Some("ResourceInUseException") => None,
-        Err(e) => return Err(aws_error("UpdateClusterConfig", e)),
+    let mut pause = poll;
+    let (id, what) = loop {
+        let started = eks
+            .update_cluster_config()
+            .name(cluster)
+            .access_config(
+                UpdateAccessConfigRequest::builder()
+                    .authentication_mode(AuthenticationMode::ApiAndConfigMap)
+                    .build(),
+            )
+            .send()
+            .await;
+        let waiting_for = match started {
+            Ok(update) => break (update.update.and_then(|u| u.id), None),
+            Err(e) if code(&e) == Some("ResourceInUseException") => {
+                match updates::in_progress(eks, cluster).await? {
+                    Some(u) if u.is_mode_switch() => break (Some(u.id.clone()), Some(u)),
+                    // Ended in between: the switch is tried again.
+                    None => None,
+                    Some(u) => Some(u),
+                }
+            }
+            Err(e) => return Err(aws_error("UpdateClusterConfig", e)),
+        };
+        if let Some(u) = &waiting_for {
+            tracing::info!(cluster, update = %u.id, kind = %u.kind, "another update is in progress; the switch waits for it to end");
+            if crate::protocol::time_to_hand_over() {
+                return Err(Error::Pending(format!(
+                    "cluster {cluster}: {} is in progress, and the switch to API_AND_CONFIG_MAP waits for it to end",
+                    u.shown()
+                )));
+            }
+        }
+        crate::protocol::pause(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(10));
     };
+    if let Some(u) = &what {
+        tracing::info!(cluster, update = %u.id, "the switch to API_AND_CONFIG_MAP is in progress already");
+    }
     let mut pause = poll;
     loop {
         let done = match &id {

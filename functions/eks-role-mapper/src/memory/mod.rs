@@ -9,6 +9,7 @@
 //! while it has not fired ([`Memory::pending_failures`]). Only with the `test-support` feature.
 
 mod answers;
+mod in_region;
 mod region;
 
 pub use answers::Answers;
@@ -36,12 +37,17 @@ pub const INVOKE: &str = "Invoke";
 /// a transient failure, retried.
 pub const PUBLISH: &str = "Publish";
 
-/// An access entry: its type, tags and associated policies.
+/// An access entry: its type, tags, associated policies (with the namespaces of those associated
+/// at namespace scope), Kubernetes groups and username (None: EKS's own).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub kind: String,
     pub tags: HashMap<String, String>,
     pub policies: BTreeSet<String>,
+    /// Policy → namespaces, for the policies associated at namespace scope.
+    pub namespaces: BTreeMap<String, Vec<String>>,
+    pub groups: Vec<String>,
+    pub username: Option<String>,
 }
 
 impl Default for Entry {
@@ -50,6 +56,9 @@ impl Default for Entry {
             kind: STANDARD.into(),
             tags: HashMap::new(),
             policies: BTreeSet::new(),
+            namespaces: BTreeMap::new(),
+            groups: Vec::new(),
+            username: None,
         }
     }
 }

@@ -5,12 +5,14 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::config_map::ConfigMap;
 
-use super::{Cluster, Entry, Memory, World};
+use super::in_region::InRegion;
+use super::{Entry, Memory};
 use crate::arn::RoleArn;
 use crate::cloud::{Cloud, ClusterInfo, StoreError};
 use crate::decision::AuthMode;
 use crate::error::{Error, Result};
-use crate::ownership::{associated_tag, EntryOwner, OWNER_TAG};
+use crate::held::Association;
+use crate::ownership::{EntryOwner, OWNER_TAG};
 use crate::rbac::{At, Binding};
 
 /// The port of one region of a [`Memory`].
@@ -34,53 +36,6 @@ impl Region {
             world: self.memory.world(),
             region: &self.region,
         }
-    }
-}
-
-/// The world under its lock, with the region the calls are for.
-struct InRegion<'a> {
-    world: std::sync::MutexGuard<'a, World>,
-    region: &'a str,
-}
-
-impl InRegion<'_> {
-    /// The cluster, when it is in this region (as EKS's ResourceNotFoundException otherwise).
-    fn cluster(&mut self, op: &str, cluster: &str) -> Result<&mut Cluster> {
-        self.world.check(op, cluster)?;
-        self.world
-            .clusters
-            .get_mut(cluster)
-            .filter(|c| c.region == self.region)
-            .ok_or_else(|| Error::Aws {
-                operation: op.to_string(),
-                message: format!(
-                    "ResourceNotFoundException: No cluster found for name: {cluster}."
-                ),
-            })
-    }
-
-    fn entries(&mut self, op: &str, cluster: &str) -> Result<&mut BTreeMap<String, Entry>> {
-        let c = self.cluster(op, cluster)?;
-        if !c.mode.has_access_entries() {
-            return Err(Error::Aws {
-                operation: op.to_string(),
-                message: "InvalidRequestException: The cluster's authentication mode must be set to one of [API, API_AND_CONFIG_MAP] to perform this operation.".into(),
-            });
-        }
-        Ok(&mut c.entries)
-    }
-}
-
-impl std::ops::Deref for InRegion<'_> {
-    type Target = World;
-    fn deref(&self) -> &World {
-        &self.world
-    }
-}
-
-impl std::ops::DerefMut for InRegion<'_> {
-    fn deref_mut(&mut self) -> &mut World {
-        &mut self.world
     }
 }
 
@@ -121,8 +76,8 @@ impl Cloud for Region {
         cluster: &str,
         role: &RoleArn,
         owner: &str,
-        _kubernetes_groups: &[String],
-        _username: Option<&str>,
+        kubernetes_groups: &[String],
+        username: Option<&str>,
     ) -> Result<bool> {
         let mut w = self.world();
         let entries = w.entries("CreateAccessEntry", cluster)?;
@@ -134,6 +89,8 @@ impl Cloud for Region {
             role.as_str().to_string(),
             Entry {
                 tags,
+                groups: kubernetes_groups.to_vec(),
+                username: username.map(str::to_string),
                 ..Entry::default()
             },
         );
@@ -154,7 +111,8 @@ impl Cloud for Region {
                 .get(role.as_str())
             {
                 None => EntryOwner::Missing,
-                Some(e) => EntryOwner::of(Some(&e.tags), &e.kind, &entry_arn(cluster, role), owner),
+                Some(e) => EntryOwner::of(Some(&e.tags), &e.kind, &entry_arn(cluster, role), owner)
+                    .with_identity(e.groups.clone(), e.username.clone()),
             },
         )
     }
@@ -163,6 +121,7 @@ impl Cloud for Region {
         let mut w = self.world();
         let entries = w.entries("DisassociateAccessPolicy", cluster)?;
         if let Some(e) = entries.get_mut(role.as_str()) {
+            e.namespaces.remove(policy);
             if e.policies.remove(policy) {
                 w.writes.push(format!("DisassociateAccessPolicy {cluster}"));
             }
@@ -175,7 +134,7 @@ impl Cloud for Region {
         cluster: &str,
         role: &RoleArn,
         policy: &str,
-        _namespaces: &[String],
+        namespaces: &[String],
     ) -> Result<()> {
         let mut w = self.world();
         let entry = w
@@ -186,57 +145,74 @@ impl Cloud for Region {
                 message: "ResourceNotFoundException: no access entry".into(),
             })?;
         entry.policies.insert(policy.to_string());
+        if namespaces.is_empty() {
+            entry.namespaces.remove(policy);
+        } else {
+            entry
+                .namespaces
+                .insert(policy.to_string(), namespaces.to_vec());
+        }
         w.writes.push(format!("AssociateAccessPolicy {cluster}"));
         Ok(())
     }
 
-    async fn associated_policies(&self, cluster: &str, role: &RoleArn) -> Result<Vec<String>> {
+    async fn associations(&self, cluster: &str, role: &RoleArn) -> Result<Vec<Association>> {
         let mut w = self.world();
         Ok(w.entries("ListAssociatedAccessPolicies", cluster)?
             .get(role.as_str())
-            .map(|e| e.policies.iter().cloned().collect())
+            .map(|e| {
+                e.policies
+                    .iter()
+                    .map(|p| Association {
+                        policy: p.clone(),
+                        namespaces: e.namespaces.get(p).cloned().unwrap_or_default(),
+                    })
+                    .collect()
+            })
             .unwrap_or_default())
     }
 
-    async fn record_association(
+    async fn tag_entry(
         &self,
         cluster: &str,
         entry_arn: &str,
-        owner: &str,
-        policy: &str,
+        tags: &[(String, String)],
     ) -> Result<()> {
         let mut w = self.world();
-        let entry = w
-            .entries("TagResource", cluster)?
-            .iter_mut()
-            .find(|(p, _)| entry_arn == format!("{cluster}/{p}"))
-            .map(|(_, e)| e)
-            .ok_or_else(|| Error::Aws {
-                operation: "TagResource".into(),
-                message: "NotFoundException".into(),
-            })?;
-        entry.tags.insert(associated_tag(owner), policy.to_string());
+        let entry = entry_by_arn(w.entries("TagResource", cluster)?, cluster, entry_arn)?;
+        entry.tags.extend(tags.iter().cloned());
         w.writes.push(format!("TagResource {cluster}"));
         Ok(())
     }
 
-    async fn take_back_association(
+    async fn untag_entry(&self, cluster: &str, entry_arn: &str, keys: &[String]) -> Result<()> {
+        let mut w = self.world();
+        let entry = entry_by_arn(w.entries("UntagResource", cluster)?, cluster, entry_arn)?;
+        entry.tags.retain(|k, _| !keys.contains(k));
+        w.writes.push(format!("UntagResource {cluster}"));
+        Ok(())
+    }
+
+    async fn update_access_entry(
         &self,
         cluster: &str,
         role: &RoleArn,
-        _entry_arn: &str,
-        owner: &str,
-        policy: &str,
+        kubernetes_groups: &[String],
+        username: Option<&str>,
     ) -> Result<()> {
         let mut w = self.world();
-        if let Some(e) = w
-            .entries("DisassociateAccessPolicy", cluster)?
+        let entry = w
+            .entries("UpdateAccessEntry", cluster)?
             .get_mut(role.as_str())
-        {
-            e.policies.remove(policy);
-            e.tags.remove(&associated_tag(owner));
+            .ok_or_else(|| Error::Aws {
+                operation: "UpdateAccessEntry".into(),
+                message: "ResourceNotFoundException: no access entry".into(),
+            })?;
+        entry.groups = kubernetes_groups.to_vec();
+        if let Some(u) = username {
+            entry.username = Some(u.to_string());
         }
-        w.writes.push(format!("DisassociateAccessPolicy {cluster}"));
+        w.writes.push(format!("UpdateAccessEntry {cluster}"));
         Ok(())
     }
 
@@ -381,6 +357,22 @@ impl Cloud for Region {
 }
 
 /// The in-memory stand-in for an access entry's ARN.
+/// The entry an access-entry ARN of [`entry_arn`] names.
+fn entry_by_arn<'e>(
+    entries: &'e mut BTreeMap<String, Entry>,
+    cluster: &str,
+    arn: &str,
+) -> Result<&'e mut Entry> {
+    entries
+        .iter_mut()
+        .find(|(p, _)| arn == format!("{cluster}/{p}"))
+        .map(|(_, e)| e)
+        .ok_or_else(|| Error::Aws {
+            operation: "TagResource".into(),
+            message: "NotFoundException".into(),
+        })
+}
+
 fn entry_arn(cluster: &str, role: &RoleArn) -> String {
     format!("{cluster}/{role}")
 }

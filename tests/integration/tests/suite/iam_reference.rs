@@ -101,6 +101,7 @@ fn the_simulators_table_matches_the_service_authorization_reference() {
         "associateaccesspolicy",
         "disassociateaccesspolicy",
         "listassociatedaccesspolicies",
+        "updateaccessentry",
     ] {
         let action = format!("eks:{}", eks[name]["name"].as_str().unwrap());
         assert_eq!(

@@ -7,8 +7,10 @@
 //! first, which every other test here would race it for.
 
 mod access_levels_real;
+mod adopted_real;
 mod dry_run_matches_real_run;
 mod eksctl_peer;
+mod entry_updates;
 mod events_bad_corpus;
 mod events_replay;
 mod events_shapes;

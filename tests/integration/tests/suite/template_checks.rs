@@ -452,11 +452,16 @@ fn finding_2_writes_are_pinned_to_the_role_the_policy_the_scope_and_the_tag() {
         cond(associate[1], "ForAllValues:StringEquals", "eks:namespaces"),
         json!([""])
     );
-    // The owner tag, and the record of an association made on an adopted entry; nothing else.
+    // The owner tag, and the record of what an adopted entry held (an older version's record
+    // of its association); nothing else.
     let tag = statements_for(&doc, "eks:TagResource")[0];
     assert_eq!(
         cond(tag, "ForAllValues:StringLike", "aws:TagKeys"),
-        json!(["eks-role-mapper/owner", "eks-role-mapper/associated-*"])
+        json!([
+            "eks-role-mapper/owner",
+            "eks-role-mapper/associated-*",
+            "eks-role-mapper/held-*"
+        ])
     );
     assert_eq!(statements_for(&doc, "eks:UntagResource")[0], tag);
     let take_back = statements_for(&doc, "eks:DisassociateAccessPolicy")[0];
@@ -471,11 +476,13 @@ fn finding_2_writes_are_pinned_to_the_role_the_policy_the_scope_and_the_tag() {
         cond(switch[0], "StringEquals", "eks:authenticationMode"),
         json!("API_AND_CONFIG_MAP")
     );
-    assert!(allows_on(
-        &doc,
-        "eks:DescribeUpdate",
-        &format!("arn:aws:eks:{REGION}:{MOTO_ACCOUNT}:cluster/a")
-    ));
+    for action in ["eks:DescribeUpdate", "eks:ListUpdates"] {
+        assert!(allows_on(
+            &doc,
+            action,
+            &format!("arn:aws:eks:{REGION}:{MOTO_ACCOUNT}:cluster/a")
+        ));
+    }
     // Every EKS action granted is one the function calls (the adopted-entry clean-up calls
     // ListAssociatedAccessPolicies, DisassociateAccessPolicy and UntagResource).
     let called = [
@@ -491,6 +498,8 @@ fn finding_2_writes_are_pinned_to_the_role_the_policy_the_scope_and_the_tag() {
         "eks:UntagResource",
         "eks:UpdateClusterConfig",
         "eks:DescribeUpdate",
+        "eks:ListUpdates",
+        "eks:UpdateAccessEntry",
     ];
     for st in doc["Statement"].as_array().unwrap() {
         let actions = match &st["Action"] {
