@@ -67,7 +67,15 @@ pub async fn act<C: Connect>(connect: C, request: Request, progress: Progress) -
             let dropped: Vec<String> = before.into_iter().filter(|c| !now.contains(c)).collect();
             if !dropped.is_empty() {
                 tracing::info!(clusters = dropped.len(), "clusters left the list");
-                revoke_all(&scope, &dropped).await?;
+                // Taken off as the properties that held them wrote there: their admin identity,
+                // method and level (a rollback's old properties are the failed request's).
+                let held = request
+                    .old_properties
+                    .as_ref()
+                    .and_then(Properties::parse_lenient);
+                let held_cloud = connect.connect(&rec.region, admin_of(held.as_ref()));
+                let held_scope = self::scope(&held_cloud, held.as_ref(), &rec);
+                revoke_all(&held_scope, &dropped, "that left the list").await?;
             }
             let registration = outgoing(&request, &rec, &props, event, &granted, &[]);
             Ok(success(rec.encode(), &granted, &props, registration))
@@ -85,7 +93,7 @@ pub async fn act<C: Connect>(connect: C, request: Request, progress: Progress) -
                     let cloud = connect.connect(&rec.region, admin_of(props.as_ref()));
                     let scope = scope(&cloud, props.as_ref(), &rec);
                     let names = scope.resolve(&clusters).await?;
-                    revoke_all(&scope, &names).await?;
+                    revoke_all(&scope, &names, "").await?;
                     registration = props.as_ref().and_then(|p| {
                         outgoing(&request, &rec, p, Event::Deregistered, &[], &names)
                     });
@@ -258,8 +266,13 @@ fn only_waiting(failed: &[(&str, Error)]) -> Option<Error> {
     Some(Error::Pending(what.join("; ")))
 }
 
-/// Revokes on every cluster; the clusters that failed are named.
-async fn revoke_all<K: crate::cloud::Cloud>(scope: &Scope<'_, K>, names: &[String]) -> Result<()> {
+/// Revokes on every cluster; the clusters that failed are named, among `names` (which
+/// `which` qualifies: "that left the list" on an Update).
+async fn revoke_all<K: crate::cloud::Cloud>(
+    scope: &Scope<'_, K>,
+    names: &[String],
+    which: &str,
+) -> Result<()> {
     let results = per_cluster::each(names, |c| scope.revoke(c)).await;
     let total = results.len();
     let mut failed: Vec<(&str, Error)> = results
@@ -270,6 +283,32 @@ async fn revoke_all<K: crate::cloud::Cloud>(scope: &Scope<'_, K>, names: &[Strin
         0 => Ok(()),
         _ if total == 1 => Err(failed.pop().expect("one failure").1),
         _ => Err(only_waiting(&failed)
-            .unwrap_or_else(|| Error::Clusters(per_cluster::failure_reason(total, &failed, "")))),
+            .unwrap_or_else(|| Error::Clusters(revoke_reason(names, which, &failed)))),
     }
+}
+
+/// The Reason of a revoke that failed on some clusters: the clusters it was taking the grant off
+/// (the request's own, not a count that reads as the request's list), then each failure.
+fn revoke_reason(names: &[String], which: &str, failed: &[(&str, Error)]) -> String {
+    const SHOWN: usize = 8;
+    let mut listed = names
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        listed.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    let which = if which.is_empty() {
+        String::new()
+    } else {
+        format!(" {which}")
+    };
+    let each: Vec<String> = failed.iter().map(|(c, e)| format!("{c}: {e}")).collect();
+    format!(
+        "taking the grant off the clusters{which} ({listed}) failed on {}: {}",
+        failed.len(),
+        each.join("; ")
+    )
 }

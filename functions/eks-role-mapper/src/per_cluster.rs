@@ -58,20 +58,30 @@ impl<K: Cloud> Scope<'_, K> {
         }
     }
 
-    /// Grants the role on one cluster. None: skipped, because `*` chose it and it is not ACTIVE.
-    /// `held_before`: an in-place Update, and this cluster was already in the resource's list.
+    /// Grants the role on one cluster. None: skipped, because `*` chose it and it is not ACTIVE,
+    /// or the list held it before and it is gone. `held_before`: an in-place Update, and this
+    /// cluster was already in the resource's list.
     pub async fn grant(
         &self,
         props: &Properties,
         cluster: &str,
         held_before: bool,
     ) -> Result<Option<Granted>> {
-        let info = self.cloud.describe(cluster).await?.ok_or_else(|| {
-            Error::invalid(
+        let Some(info) = self.cloud.describe(cluster).await? else {
+            if held_before {
+                // Named before and now gone (deleted between two stack operations): nothing to
+                // grant there, and failing would fail the rollback that sends the list back too.
+                tracing::warn!(
+                    cluster,
+                    "the cluster is gone since the resource's last operation; passed over"
+                );
+                return Ok(None);
+            }
+            return Err(Error::invalid(
                 "ClusterName",
                 format!("no EKS cluster named {cluster} in {}", self.region),
-            )
-        })?;
+            ));
+        };
         if props.clusters == Clusters::All && !info.is_active() {
             tracing::info!(cluster, status = %info.status, "not ACTIVE, skipped");
             return Ok(None);
@@ -285,7 +295,19 @@ impl<K: Cloud> Scope<'_, K> {
             }
         }
         if places.aws_auth {
-            let gone = aws_auth_store::remove(self.cloud, &info, self.role, self.owner).await?;
+            let gone = match aws_auth_store::remove(self.cloud, &info, self.role, self.owner).await
+            {
+                Ok(gone) => gone,
+                // This resource writes aws-auth and its bindings only through this API, as this
+                // identity: where it was never let in (401, or no connection at all), nothing of
+                // ours can have been written by it, so there is nothing to take back. (Were the
+                // identity unmapped after a grant, that entry would remain: the warning says so.)
+                Err(e) if e.never_let_in() => {
+                    tracing::warn!(cluster, error = %e, "passed over: the Kubernetes API never let this identity in, so nothing of this resource can have been written there (an entry written before the identity lost its access would remain)");
+                    return Ok(removed);
+                }
+                Err(e) => return Err(e),
+            };
             tracing::info!(cluster, removed = gone, "aws-auth checked");
             removed |= gone;
             let below_admin = self

@@ -8,9 +8,11 @@ pub mod cli;
 pub mod error;
 pub mod event_file;
 pub mod lambda;
+pub mod parameters;
 pub mod rendered;
 pub mod replay;
 pub mod stack;
+pub mod stack_args;
 
 pub use error::{Error, Result};
 /// The mapper's clients for a simulator principal (also used by the integration tests' harness).

@@ -17,7 +17,6 @@
 //!   roles (<https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cfn-console-delete-stack.html>).
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -28,129 +27,7 @@ use crate::error::{Error, Result};
 use crate::lambda;
 use crate::rendered::{render_in, MotoServer, Rendered, MOTO_ACCOUNT};
 
-pub const USAGE: &str = "\
-usage: cfn-replay stack --template FILE [--scenario FILE] [--venv DIR] --parameters K=V [K=V ...]
-                        [--then K=V ... | --then reconcile]... [--then delete [--then reconcile]]
-
-Plays a stack's lifecycle in CloudFormation's order on the simulator: Create (the roles and their
-policies, then the custom resource), each --then K=V ... an update that changes those parameters
-and keeps the others (the role's policy first, then the custom resource; a FAILED custom-resource
-Update is rolled back with the old properties under the new policy, then the policy is restored;
-a replaced resource's old id is deleted in the cleanup phase), --then delete (the custom resource,
-then the roles), --then reconcile (the schedule's reconcile event for the current parameters, as
-the template's schedule sends it: no answer; its report is the step's Reconcile). The policy in
-force at each step is the one the template renders for that step's parameters on moto's
-CloudFormation. The simulator's account becomes moto's (123456789012).
-
-aws-cli and moto (scripts/requirements-test.txt) are found at run time: AWS_CLI and MOTO_SERVER,
-else the venv of --venv DIR, CFN_REPLAY_VENV or VIRTUAL_ENV, else .venv in the current directory
-or one above it (scripts/test makes it at the checkout's root), else PATH.
-
-One JSON line per step on stdout: Step, Action, StackStatus, Reason, Calls.
-Exit status: 0 every step reached its *_COMPLETE without a rollback, 1 otherwise, 2 usage.";
-
-/// One step after the Create.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    Update(Vec<(String, String)>),
-    Delete,
-    /// The schedule's reconcile event, as the template builds it from the current parameters.
-    Reconcile,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StackOptions {
-    pub template: PathBuf,
-    pub scenario: Option<PathBuf>,
-    pub parameters: Vec<(String, String)>,
-    pub steps: Vec<Step>,
-    /// The Python tools' venv (`--venv`), when not found from the environment.
-    pub venv: Option<PathBuf>,
-}
-
-fn pair(text: &str) -> Result<(String, String)> {
-    text.split_once('=')
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .filter(|(k, _)| !k.is_empty())
-        .ok_or_else(|| Error::Usage(format!("expected K=V, got {text}")))
-}
-
-/// Parses the arguments after `stack`; None for --help.
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<StackOptions>> {
-    let mut template = None;
-    let mut scenario = None;
-    let mut parameters = Vec::new();
-    let mut steps: Vec<Step> = Vec::new();
-    let mut venv = None;
-    // Where a K=V goes: the create's parameters or the last --then.
-    let mut in_then = false;
-    let mut args = args.into_iter().map(|a| a.to_string_lossy().into_owned());
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--template" => {
-                template =
-                    Some(PathBuf::from(args.next().ok_or_else(|| {
-                        Error::Usage("--template needs a file".into())
-                    })?))
-            }
-            "--scenario" => {
-                scenario =
-                    Some(PathBuf::from(args.next().ok_or_else(|| {
-                        Error::Usage("--scenario needs a file".into())
-                    })?))
-            }
-            "--venv" => {
-                venv =
-                    Some(PathBuf::from(args.next().ok_or_else(|| {
-                        Error::Usage("--venv needs a directory".into())
-                    })?))
-            }
-            "--parameters" => in_then = false,
-            "--then" => {
-                in_then = true;
-                steps.push(Step::Update(Vec::new()));
-            }
-            "delete" if in_then && steps.last() == Some(&Step::Update(Vec::new())) => {
-                *steps.last_mut().expect("a --then") = Step::Delete;
-            }
-            "reconcile" if in_then && steps.last() == Some(&Step::Update(Vec::new())) => {
-                *steps.last_mut().expect("a --then") = Step::Reconcile;
-            }
-            kv if !kv.starts_with('-') => {
-                let p = pair(kv)?;
-                match steps.last_mut() {
-                    Some(Step::Update(u)) if in_then => u.push(p),
-                    Some(Step::Delete | Step::Reconcile) if in_then => {
-                        return Err(Error::Usage(format!(
-                            "{kv}: --then delete and --then reconcile take no K=V"
-                        )))
-                    }
-                    _ => parameters.push(p),
-                }
-            }
-            other => return Err(Error::Usage(format!("unknown option {other}"))),
-        }
-    }
-    let template = template.ok_or_else(|| Error::Usage("--template is required".into()))?;
-    if steps.iter().any(|s| s == &Step::Update(Vec::new())) {
-        return Err(Error::Usage("--then needs K=V ... or delete".into()));
-    }
-    if let Some(i) = steps.iter().position(|s| s == &Step::Delete) {
-        if steps[i + 1..].iter().any(|s| s != &Step::Reconcile) {
-            return Err(Error::Usage(
-                "only --then reconcile may follow --then delete".into(),
-            ));
-        }
-    }
-    Ok(Some(StackOptions {
-        template,
-        scenario,
-        parameters,
-        steps,
-        venv,
-    }))
-}
+pub use crate::stack_args::{parse, StackOptions, Step, USAGE};
 
 /// The custom resource's properties as the template passes them (its `Mapping` resource), or
 /// None with MapRole=false.
@@ -194,6 +71,11 @@ fn properties(
 /// The line of one stack operation: its action, the status it left and why, the calls it made.
 fn step_line(step: usize, action: String, status: &str, reason: &str, calls: Vec<Value>) -> Value {
     json!({"Step": step, "Action": action, "StackStatus": status, "Reason": reason, "Calls": calls})
+}
+
+/// The line of a step not taken: the stack was left where CloudFormation takes no operation.
+fn skipped_line(step: usize, what: &Step, status: &str) -> Value {
+    json!({"Step": step, "Action": what.action(), "StackStatus": status, "Skipped": format!("the stack is {status}: CloudFormation takes no further operation")})
 }
 
 /// The reconcile event the template's schedule sends (infra/eks-role-mapper.yaml,
@@ -423,6 +305,12 @@ pub async fn run_scenario_observed(
     err: &mut impl Write,
     observe: &mut dyn FnMut(usize, &Simulator),
 ) -> Result<bool> {
+    // CloudFormation refuses bad parameters before it creates or updates anything: every step's
+    // are checked before anything starts.
+    crate::parameters::check_steps(&opts.template, &opts.parameters, &opts.steps)?;
+    if let Some(scale) = opts.clock_scale {
+        scenario.clock_scale = scale;
+    }
     // Everything of the scenario's account moves to moto's, where the template renders: the
     // function's own role included, since CloudFormation answers a stack's caller only from the
     // stack's own account. Parameters naming the old account (a ClusterAdminRoleArn) move too.
@@ -433,6 +321,7 @@ pub async fn run_scenario_observed(
         .and_then(|t| serde_json::from_str(&moved(&t)).ok())
         .ok_or_else(|| Error::Usage("the scenario does not move to moto's account".into()))?;
     let region = scenario.region.clone();
+    let (propagation, clock_scale) = (scenario.iam_propagation_seconds, scenario.clock_scale);
     let function_arn = scenario
         .principals
         .iter()
@@ -444,9 +333,18 @@ pub async fn run_scenario_observed(
                 lambda::FUNCTION_PRINCIPAL
             ))
         })?;
+    let _ = writeln!(
+        err,
+        "starting moto's CloudFormation (where the template renders) and the simulator"
+    );
+    let moto = MotoServer::start().map_err(|e| {
+        Error::Usage(format!(
+            "moto_server ({}): {e}; install scripts/requirements-test.txt into a venv and pass --venv DIR (scripts/test makes .venv at the checkout's root)",
+            crate::rendered::tool("MOTO_SERVER", "moto_server").display()
+        ))
+    })?;
     let sim = Simulator::start(scenario).await.map_err(Error::Simulator)?;
     let clients = lambda::sim_clients(&sim, lambda::FUNCTION_PRINCIPAL).await?;
-    let moto = MotoServer::start().map_err(|e| Error::Usage(format!("moto_server: {e}")))?;
     let mut life = Lifecycle {
         sim: &sim,
         clients,
@@ -477,6 +375,7 @@ pub async fn run_scenario_observed(
         .iter()
         .map(|(k, v)| (k.clone(), moved(v)))
         .collect();
+    let _ = writeln!(err, "step 0: create: rendering the template on moto");
     let mut current = life.render(&params);
     let stack_id = current.stack_id.clone();
     life.roles_made(&current);
@@ -487,6 +386,12 @@ pub async fn run_scenario_observed(
     let (status, reason) = match &props {
         None => ("CREATE_COMPLETE", String::new()),
         Some(p) => {
+            let _ = writeln!(
+                err,
+                "step 0: create: the custom resource (EKS sees the new role once IAM has propagated it: {:.0} s at --clock-scale {})",
+                propagation / clock_scale.max(f64::MIN_POSITIVE),
+                clock_scale
+            );
             let (ok, pid, reason) = life.call("Create", &stack_id, p, None, None).await;
             id = Some(pid.clone());
             if ok {
@@ -522,21 +427,31 @@ pub async fn run_scenario_observed(
         ),
     )?;
     if status != "CREATE_COMPLETE" {
+        for (n, step) in opts.steps.iter().enumerate() {
+            let line = match step {
+                // A stack rolled back from its creation can only be deleted: nothing of the
+                // custom resource is left to call.
+                Step::Delete if status == "ROLLBACK_COMPLETE" => {
+                    step_line(n + 1, step.action(), "DELETE_COMPLETE", "", Vec::new())
+                }
+                _ => skipped_line(n + 1, step, status),
+            };
+            emit(out, n + 1, line)?;
+        }
         return Ok(false);
     }
 
     for (n, step) in opts.steps.iter().enumerate() {
         let n = n + 1;
+        if stack_status.ends_with("_FAILED") {
+            // CloudFormation takes no operation on a stack left so (but continue-update-rollback).
+            emit(out, n, skipped_line(n, step, &stack_status))?;
+            continue;
+        }
+        let _ = writeln!(err, "step {n}: {}", step.action());
         match step {
             Step::Update(changes) => {
-                let action = format!(
-                    "update {}",
-                    changes
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                );
+                let action = step.action();
                 let mut next_params = params.clone();
                 next_params.extend(changes.iter().map(|(k, v)| (k.clone(), moved(v))));
                 let next = life.render(&next_params);
@@ -622,9 +537,6 @@ pub async fn run_scenario_observed(
                     props = next_props;
                 } else {
                     clean = false;
-                    if status == "UPDATE_ROLLBACK_FAILED" {
-                        return Ok(false);
-                    }
                 }
             }
             Step::Reconcile => {
@@ -686,19 +598,8 @@ pub async fn run_scenario_observed(
 }
 
 /// `cfn-replay stack ...`: exit 0 every step completed cleanly, 1 otherwise, 2 usage or setup.
-pub async fn main(args: impl IntoIterator<Item = OsString>) -> std::process::ExitCode {
+pub async fn main(opts: StackOptions) -> std::process::ExitCode {
     use std::process::ExitCode;
-    let opts = match parse(args) {
-        Ok(Some(o)) => o,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("cfn-replay stack: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
     if let Some(dir) = &opts.venv {
         crate::rendered::use_venv(dir.clone());
     }
@@ -709,77 +610,5 @@ pub async fn main(args: impl IntoIterator<Item = OsString>) -> std::process::Exi
             eprintln!("cfn-replay stack: {e}");
             ExitCode::from(2)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(a: &[&str]) -> Vec<OsString> {
-        a.iter().map(OsString::from).collect()
-    }
-
-    #[test]
-    fn parameters_then_updates_then_delete() {
-        let o = parse(args(&[
-            "--template",
-            "t.yaml",
-            "--parameters",
-            "A=1",
-            "B=x,y",
-            "--then",
-            "A=2",
-            "--then",
-            "B=z",
-            "C=",
-            "--then",
-            "reconcile",
-            "--then",
-            "delete",
-            "--then",
-            "reconcile",
-        ]))
-        .unwrap()
-        .unwrap();
-        assert_eq!(o.template, PathBuf::from("t.yaml"));
-        assert_eq!(
-            o.parameters,
-            [("A".into(), "1".into()), ("B".into(), "x,y".into())]
-        );
-        assert_eq!(
-            o.steps,
-            [
-                Step::Update(vec![("A".into(), "2".into())]),
-                Step::Update(vec![("B".into(), "z".into()), ("C".into(), "".into())]),
-                Step::Reconcile,
-                Step::Delete,
-                Step::Reconcile
-            ]
-        );
-    }
-
-    #[test]
-    fn usage_errors() {
-        for (a, needle) in [
-            (&["--parameters", "A=1"][..], "--template is required"),
-            (&["--template", "t", "--then"][..], "--then needs"),
-            (
-                &["--template", "t", "--then", "delete", "--then", "A=1"][..],
-                "only --then reconcile may follow",
-            ),
-            (
-                &["--template", "t", "--then", "reconcile", "A=1"][..],
-                "take no K=V",
-            ),
-            (&["--template", "t", "A"][..], "expected K=V"),
-            (&["--template", "t", "--frob"][..], "unknown option"),
-        ] {
-            match parse(args(a)) {
-                Err(Error::Usage(m)) => assert!(m.contains(needle), "{a:?}: {m}"),
-                other => panic!("{a:?}: {other:?}"),
-            }
-        }
-        assert_eq!(parse(args(&["--help"])).unwrap(), None);
     }
 }

@@ -33,6 +33,7 @@ mod registration;
 mod sim_cluster_lifecycle;
 mod sim_stacks;
 mod stack_lifecycle;
+mod stack_rollbacks;
 mod suite_secrets_scan;
 mod template_checks;
 mod template_reconcile;

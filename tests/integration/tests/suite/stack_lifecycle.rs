@@ -41,6 +41,7 @@ async fn play_observed(
         parameters: params,
         steps,
         venv: None,
+        clock_scale: None,
     };
     let mut out = Vec::new();
     let mut err = Vec::new();
