@@ -212,6 +212,10 @@ pub fn handle(world: &mut World, cluster_name: &str, req: &Req) -> Resp {
     if seg.len() >= 3 && seg[0] == "apis" && seg[1] == "rbac.authorization.k8s.io" {
         return crate::rbac_api::handle(world, cluster_name, req, &seg);
     }
+    if let ["api", "v1", "namespaces", ns] = seg.iter().map(String::as_str).collect::<Vec<_>>()[..]
+    {
+        return crate::rbac_api::namespace(world, cluster_name, req, ns);
+    }
     configmaps(world, cluster_name, req, &seg)
 }
 
