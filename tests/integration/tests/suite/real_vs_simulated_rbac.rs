@@ -1,7 +1,7 @@
 //! The stand-in's RoleBindings and ClusterRoleBindings (`eks_sim::rbac_api`) held to the real
 //! kube-apiserver: the requests the mapper makes for a level below cluster-admin (create, a second
 //! create, get, lists by label selector, replaces with a stale version, a changed roleRef and a
-//! changed subject, a RoleBinding in a namespace that does not exist, deletes) get the same status
+//! changed subject, a RoleBinding in a namespace that does not exist, a namespace's GET, deletes) get the same status
 //! codes and the fields the mapper reads on both. A kinder stand-in (any namespace accepted, a
 //! roleRef replaced, a stale version taken) fails here.
 
@@ -28,6 +28,10 @@ fn essence(status: u16, body: &str) -> Value {
             e["has_resource_version"] = json!(m["resourceVersion"].is_string());
             e["roleRef"] = v["roleRef"].clone();
             e["subjects"] = v["subjects"].clone();
+        }
+        Some("Namespace") => {
+            e["name"] = v["metadata"]["name"].clone();
+            e["phase"] = v["status"]["phase"].clone();
         }
         Some("RoleBindingList" | "ClusterRoleBindingList") => {
             let mut names: Vec<String> = v["items"]
@@ -137,6 +141,15 @@ async fn sequence(base: &str, ca: &str, token: &str) -> Vec<(String, Value)> {
         "POST a RoleBinding in a missing namespace",
         call("POST", rbs("nope"), Some(nope)).await,
     );
+    // What the dry run reads before a RoleBinding's create (issue 33).
+    step(
+        "GET namespace ml",
+        call("GET", "/api/v1/namespaces/ml".into(), None).await,
+    );
+    step(
+        "GET a missing namespace",
+        call("GET", "/api/v1/namespaces/nope".into(), None).await,
+    );
     step(
         "list RoleBindings of every namespace by label",
         call("GET", format!("{RBAC}/rolebindings?{SELECTOR}"), None).await,
@@ -176,7 +189,7 @@ async fn the_simulated_rbac_bindings_answer_as_the_real_apiserver_does() {
         .collect();
     assert_eq!(
         codes,
-        [201, 409, 200, 200, 409, 422, 200, 201, 404, 200, 200, 200, 404, 200, 404],
+        [201, 409, 200, 200, 409, 422, 200, 201, 404, 200, 404, 200, 200, 200, 404, 200, 404],
         "{real:?}"
     );
 }
