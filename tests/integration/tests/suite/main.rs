@@ -7,6 +7,7 @@
 //! first, which every other test here would race it for.
 
 mod access_levels_real;
+mod docs_examples;
 mod dry_run_matches_real_run;
 mod eksctl_peer;
 mod events_bad_corpus;
