@@ -85,7 +85,6 @@ async fn main() -> ExitCode {
     }
     let options = eks_sim::Options {
         real_control_plane: m.get_flag("real-control-plane"),
-        ..Default::default()
     };
     match serve(
         m.get_one::<PathBuf>("scenario").cloned(),
