@@ -12,13 +12,14 @@ use tracing_subscriber::util::SubscriberInitExt;
 #[tokio::main]
 async fn main() -> ExitCode {
     // The replay prints each Reason itself: the function's own "request failed" warning would say
-    // it a second time (RUST_LOG still shows it when asked for).
+    // it a second time; off AWS, IMDS's failure to give a region is a debug dump, and the replay
+    // says the same in one line (RUST_LOG still shows either when asked for).
     tracing_subscriber::fmt()
         .with_max_level(LevelFilter::TRACE)
         .with_writer(std::io::stderr)
         .finish()
         .with(eks_role_mapper::logging::filter(
-            "warn,eks_role_mapper::protocol=error",
+            "warn,eks_role_mapper::protocol=error,aws_config::imds=error",
         ))
         .init();
     let opts = match cli::parse(std::env::args_os()) {
