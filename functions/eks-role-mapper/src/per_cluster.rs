@@ -58,9 +58,8 @@ impl<K: Cloud> Scope<'_, K> {
         }
     }
 
-    /// Grants the role on one cluster. None: skipped, because `*` chose it and it is not ACTIVE,
-    /// or the list held it before and it is gone. `held_before`: an in-place Update, and this
-    /// cluster was already in the resource's list.
+    /// Grants the role on one cluster. None: skipped (`*` chose it and it is not ACTIVE, or it
+    /// was listed before and is gone). `held_before`: an in-place Update that listed it before.
     pub async fn grant(
         &self,
         props: &Properties,
@@ -69,12 +68,7 @@ impl<K: Cloud> Scope<'_, K> {
     ) -> Result<Option<Granted>> {
         let Some(info) = self.cloud.describe(cluster).await? else {
             if held_before {
-                // Named before and now gone (deleted between two stack operations): nothing to
-                // grant there, and failing would fail the rollback that sends the list back too.
-                tracing::warn!(
-                    cluster,
-                    "the cluster is gone since the resource's last operation; passed over"
-                );
+                tracing::warn!(cluster, "deleted since it was listed: nothing to grant, passed over (failing would fail a rollback)");
                 return Ok(None);
             }
             return Err(Error::invalid(
@@ -298,10 +292,8 @@ impl<K: Cloud> Scope<'_, K> {
             let gone = match aws_auth_store::remove(self.cloud, &info, self.role, self.owner).await
             {
                 Ok(gone) => gone,
-                // This resource writes aws-auth and its bindings only through this API, as this
-                // identity: where it was never let in (401, or no connection at all), nothing of
-                // ours can have been written by it, so there is nothing to take back. (Were the
-                // identity unmapped after a grant, that entry would remain: the warning says so.)
+                // We write here only through this API as this identity: never let in (401, no
+                // connection), nothing of ours can be here (unless it was unmapped since).
                 Err(e) if e.never_let_in() => {
                     tracing::warn!(cluster, error = %e, "passed over: the Kubernetes API never let this identity in, so nothing of this resource can have been written there (an entry written before the identity lost its access would remain)");
                     return Ok(removed);

@@ -13,6 +13,8 @@ pub mod rendered;
 pub mod replay;
 pub mod stack;
 pub mod stack_args;
+mod stack_calls;
+mod stack_resource;
 
 pub use error::{Error, Result};
 /// The mapper's clients for a simulator principal (also used by the integration tests' harness).
