@@ -67,15 +67,11 @@ pub async fn act<C: Connect>(connect: C, request: Request, progress: Progress) -
             let dropped: Vec<String> = before.into_iter().filter(|c| !now.contains(c)).collect();
             if !dropped.is_empty() {
                 tracing::info!(clusters = dropped.len(), "clusters left the list");
-                // Taken off as the properties that held them wrote there: their admin identity,
-                // method and level (a rollback's old properties are the failed request's).
                 let held = request
                     .old_properties
                     .as_ref()
                     .and_then(Properties::parse_lenient);
-                let held_cloud = connect.connect(&rec.region, admin_of(held.as_ref()));
-                let held_scope = self::scope(&held_cloud, held.as_ref(), &rec);
-                revoke_all(&held_scope, &dropped, "that left the list").await?;
+                revoke_dropped(&connect, &cloud, &rec, &props, held.as_ref(), &dropped).await?;
             }
             let registration = outgoing(&request, &rec, &props, event, &granted, &[]);
             Ok(success(rec.encode(), &granted, &props, registration))
@@ -119,6 +115,7 @@ pub(crate) fn scope<'a, K>(
         region: &rec.region,
         role: &rec.role,
         owner: &rec.owner,
+        strict: false,
     }
 }
 
@@ -249,9 +246,7 @@ async fn grant_all<K: crate::cloud::Cloud>(
     } else {
         String::new()
     };
-    Err(Error::Clusters(per_cluster::failure_reason(
-        total, &failed, &undo,
-    )))
+    Err(Error::Clusters(failure_reason(total, &failed, &undo)))
 }
 
 /// When every failure is a wait that outlasts the invocation: one `Error::Pending` naming them.
@@ -264,6 +259,46 @@ fn only_waiting(failed: &[(&str, Error)]) -> Option<Error> {
         }
     }
     Some(Error::Pending(what.join("; ")))
+}
+
+/// Takes the grant off the clusters an Update dropped, by the method and level of the old
+/// properties that held them: as the new properties' identity (`cloud`, what the policy in force
+/// allows), and where that identity is never let in, as the old properties' one, which wrote
+/// there (a rollback's old properties are the failed request's).
+async fn revoke_dropped<C: Connect>(
+    connect: &C,
+    cloud: &C::Cloud,
+    rec: &Recorded,
+    props: &Properties,
+    held: Option<&Properties>,
+    dropped: &[String],
+) -> Result<()> {
+    const WHICH: &str = "that left the list";
+    let then = admin_of(held);
+    let mut first = scope(cloud, held, rec);
+    if admin_of(Some(props)) == then {
+        return revoke_all(&first, dropped, WHICH).await;
+    }
+    first.strict = true;
+    let mut retry = Vec::new();
+    let mut failed = Vec::new();
+    for (c, r) in per_cluster::each(dropped, |c| first.revoke(c)).await {
+        match r {
+            Err(e) if e.never_let_in() => retry.push(c.to_string()),
+            Err(e) => failed.push((c, e)),
+            Ok(_) => {}
+        }
+    }
+    let held_cloud = connect.connect(&rec.region, then);
+    let second = revoke_all(&scope(&held_cloud, held, rec), &retry, WHICH).await;
+    match (failed.is_empty(), second) {
+        (true, second) => second,
+        (false, Err(e)) => Err(Error::Clusters(format!(
+            "{}; {e}",
+            revoke_reason(dropped, WHICH, &failed)
+        ))),
+        (false, Ok(())) => Err(Error::Clusters(revoke_reason(dropped, WHICH, &failed))),
+    }
 }
 
 /// Revokes on every cluster; the clusters that failed are named, among `names` (which
@@ -308,6 +343,16 @@ fn revoke_reason(names: &[String], which: &str, failed: &[(&str, Error)]) -> Str
     let each: Vec<String> = failed.iter().map(|(c, e)| format!("{c}: {e}")).collect();
     format!(
         "taking the grant off the clusters{which} ({listed}) failed on {}: {}",
+        failed.len(),
+        each.join("; ")
+    )
+}
+
+/// A Reason for clusters that failed: each named with its error, cut to fit CloudFormation.
+fn failure_reason(total: usize, failed: &[(&str, Error)], undo: &str) -> String {
+    let each: Vec<String> = failed.iter().map(|(c, e)| format!("{c}: {e}")).collect();
+    format!(
+        "{} of {total} clusters failed: {}{undo}",
         failed.len(),
         each.join("; ")
     )

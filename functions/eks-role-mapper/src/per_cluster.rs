@@ -47,6 +47,9 @@ pub struct Scope<'a, K> {
     pub region: &'a str,
     pub role: &'a RoleArn,
     pub owner: &'a str,
+    /// A Kubernetes API that never lets this identity in fails a revoke instead of being passed
+    /// over: the caller then tries the identity that wrote there.
+    pub strict: bool,
 }
 
 impl<K: Cloud> Scope<'_, K> {
@@ -294,7 +297,7 @@ impl<K: Cloud> Scope<'_, K> {
                 Ok(gone) => gone,
                 // We write here only through this API as this identity: never let in (401, no
                 // connection), nothing of ours can be here (unless it was unmapped since).
-                Err(e) if e.never_let_in() => {
+                Err(e) if e.never_let_in() && !self.strict => {
                     tracing::warn!(cluster, error = %e, "passed over: the Kubernetes API never let this identity in, so nothing of this resource can have been written there (an entry written before the identity lost its access would remain)");
                     return Ok(removed);
                 }
@@ -386,14 +389,4 @@ where
         .await;
     out.sort_by_key(|(i, _, _)| *i);
     out.into_iter().map(|(_, c, r)| (c, r)).collect()
-}
-
-/// A Reason for clusters that failed: each named with its error, cut to fit CloudFormation.
-pub fn failure_reason(total: usize, failed: &[(&str, Error)], undo: &str) -> String {
-    let each: Vec<String> = failed.iter().map(|(c, e)| format!("{c}: {e}")).collect();
-    format!(
-        "{} of {total} clusters failed: {}{undo}",
-        failed.len(),
-        each.join("; ")
-    )
 }

@@ -165,3 +165,47 @@ async fn a_cluster_deleted_between_the_steps_fails_neither_an_update_nor_its_rol
     );
     assert_eq!(held.last().unwrap(), &Vec::<String>::new());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_takes_back_what_the_failed_update_wrote_with_its_own_admin_role() {
+    // The update adds legacy through an admin role and a cluster that does not exist: it grants
+    // legacy (as the admin role), then fails. Its rollback goes back to modern alone, without the
+    // admin role, whose identity (the function's role) legacy refuses: the grant the failed
+    // update made there is taken back as the admin role that made it, not passed over.
+    let admin = "arn:aws:iam::111122223333:role/cluster-admin-role";
+    let (_, lines, held) = play(
+        &[("ClusterName", "modern")],
+        vec![
+            update(&[
+                ("ClusterName", "modern,legacy,no-such-cluster"),
+                ("ClusterAdminRoleArn", admin),
+            ]),
+            Step::Delete,
+        ],
+        &|_, _| {},
+    )
+    .await;
+    assert_eq!(
+        statuses(&lines),
+        [
+            "CREATE_COMPLETE",
+            "UPDATE_ROLLBACK_COMPLETE",
+            "DELETE_COMPLETE"
+        ],
+        "{lines:#?}"
+    );
+    let calls = lines[1]["Calls"].as_array().unwrap();
+    assert!(
+        calls[0]["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-cluster"),
+        "{calls:#?}"
+    );
+    assert_eq!(calls[1]["Status"], "SUCCESS", "{calls:#?}");
+    assert_eq!(
+        held[1],
+        ["modern"],
+        "legacy's grant was taken back: {held:?}"
+    );
+}
