@@ -26,6 +26,9 @@ pub enum Error {
     /// A Kubernetes call failed.
     #[error("Kubernetes {operation}: {message}")]
     Kube { operation: String, message: String },
+    /// A cluster's Kubernetes API could not be reached: no connection, or no answer in time.
+    #[error("Kubernetes {operation}: {message}")]
+    KubeUnreachable { operation: String, message: String },
     /// Some clusters of a multi-cluster request failed; each is named with its reason.
     #[error("ClusterName: {0}")]
     Clusters(String),
@@ -67,6 +70,16 @@ impl Invalid {
 }
 
 impl Error {
+    /// Whether the cluster's Kubernetes API never let this identity in: it refused it as unknown
+    /// (401: the authenticator maps it to nothing, neither aws-auth nor an access entry nor the
+    /// creator) or could not be reached at all. Nothing can be read or written there by it.
+    pub fn never_let_in(&self) -> bool {
+        matches!(
+            self,
+            Error::NotAuthorized { status: 401, .. } | Error::KubeUnreachable { .. }
+        )
+    }
+
     /// A field error.
     pub fn invalid(field: &str, expected: impl Into<String>) -> Error {
         Error::Invalid(Invalid::new(field, expected))

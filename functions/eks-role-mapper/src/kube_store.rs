@@ -251,10 +251,14 @@ impl ClusterApi {
             Failure::NotAnObject => StoreError::Failed(kube(
                 "the API server's answer was not a Kubernetes object or Status (a redirect or a proxy in the way?)".into(),
             )),
-            Failure::Network(what) => StoreError::Transient(kube(format!("network error ({what})"))),
-            Failure::Timeout => {
-                StoreError::Transient(kube(format!("no answer within {CALL_TIMEOUT:?}")))
-            }
+            Failure::Network(what) => StoreError::Transient(Error::KubeUnreachable {
+                operation: operation.into(),
+                message: format!("network error ({what})"),
+            }),
+            Failure::Timeout => StoreError::Transient(Error::KubeUnreachable {
+                operation: operation.into(),
+                message: format!("no answer within {CALL_TIMEOUT:?}"),
+            }),
         }
     }
 }

@@ -68,7 +68,11 @@ pub async fn act<C: Connect>(connect: C, request: Request, progress: Progress) -
             let dropped: Vec<String> = before.into_iter().filter(|c| !now.contains(c)).collect();
             if !dropped.is_empty() {
                 tracing::info!(clusters = dropped.len(), "clusters left the list");
-                revoke_all(&scope, &dropped).await?;
+                let held = request
+                    .old_properties
+                    .as_ref()
+                    .and_then(Properties::parse_lenient);
+                revoke_dropped(&connect, &cloud, &rec, &props, held.as_ref(), &dropped).await?;
             }
             let registration = outgoing(&request, &rec, &props, event, &granted, &[]);
             Ok(success(rec.encode(), &granted, &props, registration))
@@ -86,7 +90,7 @@ pub async fn act<C: Connect>(connect: C, request: Request, progress: Progress) -
                     let cloud = connect.connect(&rec.region, admin_of(props.as_ref()));
                     let scope = scope(&cloud, props.as_ref(), &rec);
                     let names = scope.resolve(&clusters).await?;
-                    revoke_all(&scope, &names).await?;
+                    revoke_all(&scope, &names, "").await?;
                     registration = props.as_ref().and_then(|p| {
                         outgoing(&request, &rec, p, Event::Deregistered, &[], &names)
                     });
@@ -112,6 +116,7 @@ pub(crate) fn scope<'a, K>(
         region: &rec.region,
         role: &rec.role,
         owner: &rec.owner,
+        strict: false,
     }
 }
 
@@ -242,9 +247,7 @@ async fn grant_all<K: crate::cloud::Cloud>(
     } else {
         String::new()
     };
-    Err(Error::Clusters(per_cluster::failure_reason(
-        total, &failed, &undo,
-    )))
+    Err(Error::Clusters(failure_reason(total, &failed, &undo)))
 }
 
 /// When every failure is a wait that outlasts the invocation: one `Error::Pending` naming them.
@@ -259,8 +262,53 @@ fn only_waiting(failed: &[(&str, Error)]) -> Option<Error> {
     Some(Error::Pending(what.join("; ")))
 }
 
-/// Revokes on every cluster; the clusters that failed are named.
-async fn revoke_all<K: crate::cloud::Cloud>(scope: &Scope<'_, K>, names: &[String]) -> Result<()> {
+/// Takes the grant off the clusters an Update dropped, by the method and level of the old
+/// properties that held them: as the new properties' identity (`cloud`, what the policy in force
+/// allows), and where that identity is never let in, as the old properties' one, which wrote
+/// there (a rollback's old properties are the failed request's).
+async fn revoke_dropped<C: Connect>(
+    connect: &C,
+    cloud: &C::Cloud,
+    rec: &Recorded,
+    props: &Properties,
+    held: Option<&Properties>,
+    dropped: &[String],
+) -> Result<()> {
+    const WHICH: &str = "that left the list";
+    let then = admin_of(held);
+    let mut first = scope(cloud, held, rec);
+    if admin_of(Some(props)) == then {
+        return revoke_all(&first, dropped, WHICH).await;
+    }
+    first.strict = true;
+    let mut retry = Vec::new();
+    let mut failed = Vec::new();
+    for (c, r) in per_cluster::each(dropped, |c| first.revoke(c)).await {
+        match r {
+            Err(e) if e.never_let_in() => retry.push(c.to_string()),
+            Err(e) => failed.push((c, e)),
+            Ok(_) => {}
+        }
+    }
+    let held_cloud = connect.connect(&rec.region, then);
+    let second = revoke_all(&scope(&held_cloud, held, rec), &retry, WHICH).await;
+    match (failed.is_empty(), second) {
+        (true, second) => second,
+        (false, Err(e)) => Err(Error::Clusters(format!(
+            "{}; {e}",
+            revoke_reason(dropped, WHICH, &failed)
+        ))),
+        (false, Ok(())) => Err(Error::Clusters(revoke_reason(dropped, WHICH, &failed))),
+    }
+}
+
+/// Revokes on every cluster; the clusters that failed are named, among `names` (which
+/// `which` qualifies: "that left the list" on an Update).
+async fn revoke_all<K: crate::cloud::Cloud>(
+    scope: &Scope<'_, K>,
+    names: &[String],
+    which: &str,
+) -> Result<()> {
     let results = per_cluster::each(names, |c| scope.revoke(c)).await;
     let total = results.len();
     let mut failed: Vec<(&str, Error)> = results
@@ -271,6 +319,42 @@ async fn revoke_all<K: crate::cloud::Cloud>(scope: &Scope<'_, K>, names: &[Strin
         0 => Ok(()),
         _ if total == 1 => Err(failed.pop().expect("one failure").1),
         _ => Err(only_waiting(&failed)
-            .unwrap_or_else(|| Error::Clusters(per_cluster::failure_reason(total, &failed, "")))),
+            .unwrap_or_else(|| Error::Clusters(revoke_reason(names, which, &failed)))),
     }
+}
+
+/// The Reason of a revoke that failed on some clusters: the clusters it was taking the grant off
+/// (the request's own, not a count that reads as the request's list), then each failure.
+fn revoke_reason(names: &[String], which: &str, failed: &[(&str, Error)]) -> String {
+    const SHOWN: usize = 8;
+    let mut listed = names
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        listed.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    let which = if which.is_empty() {
+        String::new()
+    } else {
+        format!(" {which}")
+    };
+    let each: Vec<String> = failed.iter().map(|(c, e)| format!("{c}: {e}")).collect();
+    format!(
+        "taking the grant off the clusters{which} ({listed}) failed on {}: {}",
+        failed.len(),
+        each.join("; ")
+    )
+}
+
+/// A Reason for clusters that failed: each named with its error, cut to fit CloudFormation.
+fn failure_reason(total: usize, failed: &[(&str, Error)], undo: &str) -> String {
+    let each: Vec<String> = failed.iter().map(|(c, e)| format!("{c}: {e}")).collect();
+    format!(
+        "{} of {total} clusters failed: {}{undo}",
+        failed.len(),
+        each.join("; ")
+    )
 }

@@ -260,4 +260,10 @@ impl Cloud for Live {
         let api = self.cluster_api(info).await?;
         api.delete_object("delete RBAC binding", &at.path()).await
     }
+
+    async fn namespace_exists(&self, info: &ClusterInfo, name: &str) -> Result<bool, StoreError> {
+        let api = self.cluster_api(info).await?;
+        let path = format!("/api/v1/namespaces/{name}");
+        Ok(api.get_object("get namespace", &path).await?.is_some())
+    }
 }

@@ -1,6 +1,7 @@
 //! The readable account printed on stderr after each event: what changed in the simulator, from
 //! its state before and after. aws-auth changes are a unified diff of `mapRoles`; access entries
-//! are listed with the policies associated or disassociated.
+//! are listed with the policies associated or disassociated (and a namespace scope's namespaces);
+//! RBAC bindings made, put back or removed are listed with their ClusterRole and subjects.
 
 use serde_json::{Map, Value};
 
@@ -87,7 +88,7 @@ fn access_entry_account(name: &str, before: &Value, after: &Value, out: &mut Str
             if pb.get(policy) != Some(scope) {
                 out.push_str(&format!(
                     "cluster {name}: access entry {arn}: policy {policy} associated (scope {})\n",
-                    short(&scope["type"])
+                    scope_text(scope)
                 ));
             }
         }
@@ -104,6 +105,63 @@ fn access_entry_account(name: &str, before: &Value, after: &Value, out: &mut Str
             .unwrap_or_default();
         out.push_str(&format!(
             "cluster {name}: access entry for {arn} deleted (with policies {policies:?})\n"
+        ));
+    }
+}
+
+/// An access scope as a review reads it: `cluster`, or `namespace ml, team-a`.
+fn scope_text(scope: &Value) -> String {
+    let namespaces: Vec<&str> = scope["namespaces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    match namespaces.is_empty() {
+        true => short(&scope["type"]),
+        false => format!("{} {}", short(&scope["type"]), namespaces.join(", ")),
+    }
+}
+
+/// A binding as one line: where it is, the ClusterRole it binds and to whom.
+fn binding_text(key: &str, b: &Value) -> String {
+    let subjects: Vec<String> = b["subjects"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| format!("{} {}", short(&s["kind"]), short(&s["name"])))
+        .collect();
+    let at = match key.split('/').collect::<Vec<_>>()[..] {
+        ["rolebindings", ns, name] => format!("RoleBinding {ns}/{name}"),
+        ["clusterrolebindings", name] => format!("ClusterRoleBinding {name}"),
+        _ => key.to_string(),
+    };
+    format!(
+        "{at} -> {} {} for {}",
+        short(&b["roleRef"]["kind"]),
+        short(&b["roleRef"]["name"]),
+        subjects.join(", ")
+    )
+}
+
+/// The RBAC bindings made, removed or changed (below cluster-admin on a `CONFIG_MAP` cluster).
+fn rbac_account(name: &str, before: &Value, after: &Value, out: &mut String) {
+    let (rb, ra) = (object(&before["rbac"]), object(&after["rbac"]));
+    for (key, b) in &ra {
+        match rb.get(key) {
+            None => out.push_str(&format!("cluster {name}: made {}\n", binding_text(key, b))),
+            Some(old) if old["roleRef"] != b["roleRef"] || old["subjects"] != b["subjects"] => out
+                .push_str(&format!(
+                    "cluster {name}: put back {}\n",
+                    binding_text(key, b)
+                )),
+            Some(_) => {}
+        }
+    }
+    for (key, b) in rb.iter().filter(|(k, _)| !ra.contains_key(*k)) {
+        out.push_str(&format!(
+            "cluster {name}: removed {}\n",
+            binding_text(key, b)
         ));
     }
 }
@@ -132,6 +190,7 @@ pub fn account(before: &Value, after: &Value) -> String {
         }
         aws_auth_account(name, b, c, &mut out);
         access_entry_account(name, b, c, &mut out);
+        rbac_account(name, b, c, &mut out);
     }
     if out.is_empty() {
         out.push_str("no change in the simulator\n");
@@ -217,5 +276,29 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("data key mapUsers changed"), "{text}");
+    }
+
+    #[test]
+    fn bindings_and_the_namespaces_of_a_scope_are_shown() {
+        let policy = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy";
+        let entry = json!({"R": {"type": "STANDARD", "username": "u", "kubernetes_groups": [],
+            "policies": {policy: {"type": "namespace", "namespaces": ["ml", "team-a"]}}}});
+        let made = account(&state(NODES, json!({})), &state(NODES, entry));
+        assert!(made.contains("(scope namespace ml, team-a)"), "{made}");
+        let binding = json!({"roleRef": {"kind": "ClusterRole", "name": "view"},
+            "subjects": [{"kind": "Group", "name": "eks-role-mapper:o"}]});
+        let mut with = state(NODES, json!({}));
+        with["clusters"]["c"]["rbac"] = json!({"rolebindings/ml/eks-role-mapper-o-view": binding});
+        let without = state(NODES, json!({}));
+        let text = account(&without, &with);
+        assert!(
+            text.contains("cluster c: made RoleBinding ml/eks-role-mapper-o-view -> ClusterRole view for Group eks-role-mapper:o"),
+            "{text}"
+        );
+        let text = account(&with, &without);
+        assert!(
+            text.contains("cluster c: removed RoleBinding ml/eks-role-mapper-o-view"),
+            "{text}"
+        );
     }
 }

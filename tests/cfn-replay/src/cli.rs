@@ -3,7 +3,10 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use clap::{Arg, ArgAction};
+
 use crate::error::{Error, Result};
+use crate::stack_args::StackOptions;
 
 /// What `--help` prints.
 pub const USAGE: &str = "\
@@ -32,6 +35,7 @@ Options:
   --no-chain        keep each event's own PhysicalResourceId (e.g. a replacement's Delete,
                     which CloudFormation sends with the old id)
   -h, --help        this text
+  -V, --version     the version
 
 Environment: RUST_LOG filters the mapper's logs (default: warn; the AWS SDK, signer and HTTP
 crates stay at info or less whatever it asks, so no secret reaches the log).
@@ -49,50 +53,115 @@ pub struct Options {
 }
 
 /// What the command line asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    Help,
+    /// `--help` or `--version`: the text to print on stdout (exit 0).
+    Print(String),
     Replay(Options),
+    Stack(StackOptions),
 }
 
-fn value(args: &mut impl Iterator<Item = OsString>, option: &str) -> Result<PathBuf> {
-    args.next()
-        .map(PathBuf::from)
-        .ok_or_else(|| Error::Usage(format!("{option} needs a file")))
+/// Whether clap's answer is a text asked for (help, version), not a usage error.
+pub fn is_not_an_error(e: &clap::Error) -> bool {
+    use clap::error::ErrorKind::*;
+    matches!(
+        e.kind(),
+        DisplayHelp | DisplayVersion | DisplayHelpOnMissingArgumentOrSubcommand
+    )
 }
 
-/// Parses the arguments after the program name.
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
-    let mut o = Options {
-        scenario: None,
-        state_out: None,
-        dry_run: false,
-        aws: false,
-        chain: true,
-        events: Vec::new(),
+/// A usage error as one line: what is wrong, without clap's usage block.
+pub fn one_line(e: &clap::Error) -> String {
+    // clap's message is its first paragraph (a required argument's name on the lines after
+    // the first); the usage block after it is left to --help.
+    let text = e.render().to_string();
+    let message: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let message = message.join(" ");
+    format!(
+        "{} (see --help)",
+        message.strip_prefix("error: ").unwrap_or(&message)
+    )
+}
+
+/// The clap command: the replay's options and events, or the `stack` subcommand.
+pub fn command() -> clap::Command {
+    let path = |name: &'static str| {
+        Arg::new(name)
+            .long(name)
+            .value_name("FILE")
+            .value_parser(clap::value_parser!(PathBuf))
     };
-    let mut args = args.into_iter();
-    let mut only_files = false;
-    while let Some(arg) = args.next() {
-        let text = arg.to_string_lossy();
-        if only_files || !text.starts_with('-') || text == "-" {
-            o.events.push(arg.into());
-            continue;
-        }
-        match text.as_ref() {
-            "--" => only_files = true,
-            "--scenario" => o.scenario = Some(value(&mut args, "--scenario")?),
-            "--state-out" => o.state_out = Some(value(&mut args, "--state-out")?),
-            "--dry-run" => o.dry_run = true,
-            "--aws" => o.aws = true,
-            "--chain" => o.chain = true,
-            "--no-chain" => o.chain = false,
-            "-h" | "--help" => return Ok(Command::Help),
-            other => return Err(Error::Usage(format!("unknown option {other}"))),
-        }
+    let flag = |name: &'static str| Arg::new(name).long(name).action(ArgAction::SetTrue);
+    clap::Command::new("cfn-replay")
+        .version(env!("CARGO_PKG_VERSION"))
+        .override_help(USAGE)
+        .args_conflicts_with_subcommands(true)
+        .disable_help_subcommand(false)
+        .arg(path("scenario"))
+        .arg(path("state-out"))
+        .arg(flag("dry-run"))
+        .arg(flag("aws"))
+        .arg(flag("chain").overrides_with("no-chain"))
+        .arg(flag("no-chain").overrides_with("chain"))
+        .arg(
+            Arg::new("events")
+                .value_name("EVENT.json")
+                .num_args(0..)
+                .value_parser(clap::value_parser!(PathBuf)),
+        )
+        .subcommand(crate::stack_args::command())
+}
+
+/// An output file's folder must exist before any work starts: a replay is not run only to fail
+/// at its end.
+pub fn writable(path: &std::path::Path) -> Result<()> {
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if folder.is_dir() && !path.is_dir() {
+        return Ok(());
     }
+    Err(Error::Usage(format!(
+        "--state-out {}: {}",
+        path.display(),
+        if path.is_dir() {
+            "is a folder, not a file".to_string()
+        } else {
+            format!("the folder {} does not exist", folder.display())
+        }
+    )))
+}
+
+/// Parses the whole command line (the program's name first).
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
+    let m = match command().try_get_matches_from(args) {
+        Ok(m) => m,
+        Err(e) if is_not_an_error(&e) => return Ok(Command::Print(e.render().to_string())),
+        Err(e) => return Err(Error::Usage(one_line(&e))),
+    };
+    if let Some(("stack", sub)) = m.subcommand() {
+        return crate::stack_args::options(sub).map(Command::Stack);
+    }
+    let o = Options {
+        scenario: m.get_one::<PathBuf>("scenario").cloned(),
+        state_out: m.get_one::<PathBuf>("state-out").cloned(),
+        dry_run: m.get_flag("dry-run"),
+        aws: m.get_flag("aws"),
+        chain: !m.get_flag("no-chain"),
+        events: m
+            .get_many::<PathBuf>("events")
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect(),
+    };
     if o.events.is_empty() {
-        return Err(Error::Usage("no event files given".into()));
+        return Err(Error::Usage("no event files given (see --help)".into()));
     }
     if o.aws && o.scenario.is_some() {
         return Err(Error::Usage(
@@ -105,6 +174,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
             "--state-out needs the simulator; it has no meaning with --aws".into(),
         ));
     }
+    if let Some(path) = &o.state_out {
+        writable(path)?;
+    }
     Ok(Command::Replay(o))
 }
 
@@ -113,19 +185,22 @@ mod tests {
     use super::*;
 
     fn args(a: &[&str]) -> Vec<OsString> {
-        a.iter().map(OsString::from).collect()
+        std::iter::once("cfn-replay")
+            .chain(a.iter().copied())
+            .map(OsString::from)
+            .collect()
     }
 
     fn opts(a: &[&str]) -> Options {
         match parse(args(a)).unwrap() {
             Command::Replay(o) => o,
-            Command::Help => panic!("help"),
+            other => panic!("{other:?}"),
         }
     }
 
     #[test]
     fn events_are_kept_in_order_and_chaining_is_on_by_default() {
-        let o = opts(&["c.json", "--state-out", "s.json", "u.json", "d.json"]);
+        let o = opts(&["c.json", "--dry-run", "u.json", "d.json"]);
         assert_eq!(
             o.events,
             vec![
@@ -134,8 +209,7 @@ mod tests {
                 PathBuf::from("d.json")
             ]
         );
-        assert_eq!(o.state_out, Some(PathBuf::from("s.json")));
-        assert!(o.chain && !o.dry_run && !o.aws);
+        assert!(o.chain && o.dry_run && !o.aws);
         assert!(!opts(&["--no-chain", "c.json"]).chain);
         assert!(opts(&["--no-chain", "--chain", "c.json"]).chain);
     }
@@ -149,22 +223,31 @@ mod tests {
     }
 
     #[test]
-    fn help_wins_over_everything_else() {
-        assert_eq!(parse(args(&["c.json", "--help"])).unwrap(), Command::Help);
-        assert_eq!(parse(args(&["-h"])).unwrap(), Command::Help);
+    fn help_and_version_are_printed_not_errors() {
+        for a in [&["c.json", "--help"][..], &["-h"], &["help"]] {
+            match parse(args(a)).unwrap() {
+                Command::Print(text) => assert!(text.starts_with("usage: cfn-replay"), "{a:?}"),
+                other => panic!("{a:?}: {other:?}"),
+            }
+        }
+        match parse(args(&["--version"])).unwrap() {
+            Command::Print(text) => assert!(text.starts_with("cfn-replay 0."), "{text}"),
+            other => panic!("{other:?}"),
+        }
+        match parse(args(&["stack", "--help"])).unwrap() {
+            Command::Print(text) => assert!(text.starts_with("usage: cfn-replay stack")),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
-    fn usage_errors_say_what_is_wrong() {
+    fn usage_errors_say_what_is_wrong_in_one_line() {
         for (a, needle) in [
-            (
-                &["--frobnicate", "c.json"][..],
-                "unknown option --frobnicate",
-            ),
+            (&["--frobnicate", "c.json"][..], "--frobnicate"),
             (&[][..], "no event files"),
             (&["--dry-run"][..], "no event files"),
-            (&["c.json", "--scenario"][..], "--scenario needs a file"),
-            (&["c.json", "--state-out"][..], "--state-out needs a file"),
+            (&["c.json", "--scenario"][..], "--scenario"),
+            (&["c.json", "--state-out"][..], "--state-out"),
             (
                 &["--aws", "--scenario", "s.yaml", "c.json"][..],
                 "exclude each other",
@@ -173,9 +256,16 @@ mod tests {
                 &["--aws", "--state-out", "s.json", "c.json"][..],
                 "--state-out",
             ),
+            (
+                &["--state-out", "/no/such/folder/s.json", "c.json"][..],
+                "/no/such/folder",
+            ),
         ] {
             match parse(args(a)) {
-                Err(Error::Usage(m)) => assert!(m.contains(needle), "{a:?}: {m}"),
+                Err(Error::Usage(m)) => {
+                    assert!(m.contains(needle), "{a:?}: {m}");
+                    assert!(!m.contains('\n'), "{a:?}: {m}");
+                }
                 other => panic!("{a:?}: {other:?}"),
             }
         }

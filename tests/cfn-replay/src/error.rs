@@ -9,6 +9,10 @@ pub enum Error {
     /// Bad command line.
     #[error("{0}")]
     Usage(String),
+    /// Parameters CloudFormation would refuse before creating or updating anything (its own
+    /// message).
+    #[error("{0}")]
+    Parameters(String),
     /// An event file that cannot be replayed: unreadable, not JSON, or not a JSON object.
     #[error("{path}: {message}")]
     EventFile { path: PathBuf, message: String },

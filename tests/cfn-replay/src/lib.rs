@@ -8,9 +8,13 @@ pub mod cli;
 pub mod error;
 pub mod event_file;
 pub mod lambda;
+pub mod parameters;
 pub mod rendered;
 pub mod replay;
 pub mod stack;
+pub mod stack_args;
+mod stack_calls;
+mod stack_resource;
 
 pub use error::{Error, Result};
 /// The mapper's clients for a simulator principal (also used by the integration tests' harness).

@@ -122,6 +122,13 @@ pub async fn run(opts: &Options, out: &mut impl Write, err: &mut impl Write) -> 
         clients_ms = (started.elapsed() - receiver_ready).as_secs_f64() * 1000.0,
         "set-up"
     );
+    if opts.aws && clients.default_region().is_none() {
+        emit(
+            err,
+            "stderr",
+            "no region from the standard chain (AWS_REGION, a profile's region): events without a Region property fail\n",
+        )?;
+    }
     let region = clients
         .default_region()
         .unwrap_or_else(|| "us-east-1".into());

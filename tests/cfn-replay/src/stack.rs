@@ -17,423 +17,31 @@
 //!   roles (<https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cfn-console-delete-stack.html>).
 
 mod invoke;
+pub mod upgrade;
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
 
 use eks_sim::{Scenario, Simulator};
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 use crate::lambda;
-use crate::rendered::{render_in, MotoServer, Rendered, MOTO_ACCOUNT};
+use crate::rendered::{MotoServer, MOTO_ACCOUNT};
 
-pub mod upgrade;
-
-pub const USAGE: &str = "\
-usage: cfn-replay stack --template FILE [--from-template FILE] [--scenario FILE] [--venv DIR]
-                        --parameters K=V [K=V ...]
-                        [--then K=V ... | --then reconcile | --then invoke FILE]...
-                        [--then delete [--then reconcile | --then invoke FILE]...]
-
-Plays a stack's lifecycle in CloudFormation's order on the simulator: Create (the roles and their
-policies, then the custom resource), each --then K=V ... an update that changes those parameters
-and keeps the others (the role's policy first, then the custom resource; a FAILED custom-resource
-Update is rolled back with the old properties under the new policy, then the policy is restored;
-a replaced resource's old id is deleted in the cleanup phase), --then delete (the custom resource,
-then the roles), --then reconcile (the schedule's reconcile event for the current parameters, as
-the template's schedule sends it: no answer; its report is the step's Reconcile), --then invoke
-FILE (FILE sent to the function directly, as another principal than CloudFormation could:
-{{StackId}}, {{PhysicalResourceId}} and {{ResponseURL}} in it become the stack's values and the
-local receiver; its line has Status and Reason of the answer, or null, and every call, Calls,
-and those that changed something, Writes). The policy in
-force at each step is the one the template renders for that step's parameters on moto's
-CloudFormation. The simulator's account becomes moto's (123456789012).
---from-template FILE: the stack is made with FILE, and the first step updates it to --template
-(infra/README.md, \"Preview a change before rolling it out\").
-
-aws-cli and moto (scripts/requirements-test.txt) are found at run time: AWS_CLI and MOTO_SERVER,
-else the venv of --venv DIR, CFN_REPLAY_VENV or VIRTUAL_ENV, else .venv in the current directory
-or one above it (scripts/test makes it at the checkout's root), else PATH.
-
-One JSON line per step on stdout: Step, Action, StackStatus, Reason, Calls.
-Exit status: 0 every step reached its *_COMPLETE without a rollback, 1 otherwise, 2 usage.";
-
-/// One step after the Create.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    Update(Vec<(String, String)>),
-    Delete,
-    /// The schedule's reconcile event, as the template builds it from the current parameters.
-    Reconcile,
-    /// FILE sent to the function directly, by another principal than CloudFormation.
-    Invoke(PathBuf),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StackOptions {
-    pub template: PathBuf,
-    /// `--from-template`: the template the stack was made with before its update to `template`.
-    pub from_template: Option<PathBuf>,
-    pub scenario: Option<PathBuf>,
-    pub parameters: Vec<(String, String)>,
-    pub steps: Vec<Step>,
-    /// The Python tools' venv (`--venv`), when not found from the environment.
-    pub venv: Option<PathBuf>,
-}
-
-fn pair(text: &str) -> Result<(String, String)> {
-    text.split_once('=')
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .filter(|(k, _)| !k.is_empty())
-        .ok_or_else(|| Error::Usage(format!("expected K=V, got {text}")))
-}
-
-/// Parses the arguments after `stack`; None for --help.
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<StackOptions>> {
-    let mut template = None;
-    let mut from_template = None;
-    let mut scenario = None;
-    let mut parameters = Vec::new();
-    let mut steps: Vec<Step> = Vec::new();
-    let mut venv = None;
-    // Where a K=V goes: the create's parameters or the last --then.
-    let mut in_then = false;
-    let mut args = args.into_iter().map(|a| a.to_string_lossy().into_owned());
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--template" => {
-                template =
-                    Some(PathBuf::from(args.next().ok_or_else(|| {
-                        Error::Usage("--template needs a file".into())
-                    })?))
-            }
-            "--from-template" => from_template = Some(upgrade::file(args.next())?),
-            "--scenario" => {
-                scenario =
-                    Some(PathBuf::from(args.next().ok_or_else(|| {
-                        Error::Usage("--scenario needs a file".into())
-                    })?))
-            }
-            "--venv" => {
-                venv =
-                    Some(PathBuf::from(args.next().ok_or_else(|| {
-                        Error::Usage("--venv needs a directory".into())
-                    })?))
-            }
-            "--parameters" => in_then = false,
-            "--then" => {
-                in_then = true;
-                steps.push(Step::Update(Vec::new()));
-            }
-            "delete" if in_then && steps.last() == Some(&Step::Update(Vec::new())) => {
-                *steps.last_mut().expect("a --then") = Step::Delete;
-            }
-            "reconcile" if in_then && steps.last() == Some(&Step::Update(Vec::new())) => {
-                *steps.last_mut().expect("a --then") = Step::Reconcile;
-            }
-            "invoke" if in_then && steps.last() == Some(&Step::Update(Vec::new())) => {
-                let file = args
-                    .next()
-                    .ok_or_else(|| Error::Usage("--then invoke needs a file".into()))?;
-                *steps.last_mut().expect("a --then") = Step::Invoke(PathBuf::from(file));
-            }
-            kv if !kv.starts_with('-') => {
-                let p = pair(kv)?;
-                match steps.last_mut() {
-                    Some(Step::Update(u)) if in_then => u.push(p),
-                    Some(Step::Delete | Step::Reconcile | Step::Invoke(_)) if in_then => {
-                        return Err(Error::Usage(format!(
-                            "{kv}: --then delete and --then reconcile take no K=V"
-                        )))
-                    }
-                    _ => parameters.push(p),
-                }
-            }
-            other => return Err(Error::Usage(format!("unknown option {other}"))),
-        }
-    }
-    let template = template.ok_or_else(|| Error::Usage("--template is required".into()))?;
-    if steps.iter().any(|s| s == &Step::Update(Vec::new())) {
-        return Err(Error::Usage("--then needs K=V ... or delete".into()));
-    }
-    if let Some(i) = steps.iter().position(|s| s == &Step::Delete) {
-        if steps[i + 1..]
-            .iter()
-            .any(|s| !matches!(s, Step::Reconcile | Step::Invoke(_)))
-        {
-            return Err(Error::Usage(
-                "only --then reconcile or --then invoke may follow --then delete".into(),
-            ));
-        }
-    }
-    Ok(Some(StackOptions {
-        template,
-        from_template,
-        scenario,
-        parameters,
-        steps,
-        venv,
-    }))
-}
-
-/// The custom resource's properties as the template passes them (its `Mapping` resource), or
-/// None with MapRole=false.
-fn properties(
-    params: &BTreeMap<String, String>,
-    r: &Rendered,
-    region: &str,
-    secret: Option<&Secret>,
-) -> Option<Value> {
-    let get = |k: &str| params.get(k).map(String::as_str).unwrap_or("");
-    // No function role: MapRole=false, or another template's stack (--from-template).
-    if get("MapRole") == "false" || !r.roles.iter().any(|(l, _)| l == "MapperRole") {
-        return None;
-    }
-    let mut p = json!({
-        "ServiceTimeout": "300",
-        "ClusterName": get("ClusterName"),
-        "RoleArn": r.role("RoleForAccessingEksAndEcr").arn,
-        "EnableAccessEntries": if get("EnableAccessEntries").is_empty() { "false" } else { get("EnableAccessEntries") },
-        "Region": region,
-        "AccessLevel": if get("AccessLevel").is_empty() { "cluster-admin" } else { get("AccessLevel") },
-        "Namespaces": get("Namespaces"),
-        "KubernetesGroups": get("KubernetesGroups"),
-    });
-    for k in ["ClusterAdminRoleArn", "ClusterAdminExternalId"] {
-        if !get(k).is_empty() {
-            p[k] = json!(get(k));
-        }
-    }
-    // Registration: the given external ID, or the generated one's secret (the template's
-    // RegisterGivenId and RegisterGeneratedId).
-    if !get("RegistrationTopicArn").is_empty() {
-        p["RegistrationTopicArn"] = json!(get("RegistrationTopicArn"));
-        match get("ExternalId") {
-            "" => p["ExternalIdSecretArn"] = json!(secret.map(|s| s.arn.as_str())),
-            given => p["ExternalId"] = json!(given),
-        }
-    }
-    Some(p)
-}
+pub use crate::stack_args::{parse, StackOptions, Step, USAGE};
+use crate::stack_calls::Lifecycle;
+use crate::stack_resource::properties;
+pub use crate::stack_resource::reconcile_event;
 
 /// The line of one stack operation: its action, the status it left and why, the calls it made.
 fn step_line(step: usize, action: String, status: &str, reason: &str, calls: Vec<Value>) -> Value {
     json!({"Step": step, "Action": action, "StackStatus": status, "Reason": reason, "Calls": calls})
 }
 
-/// The reconcile event the template's schedule sends (infra/eks-role-mapper.yaml,
-/// `ReconcileSchedule`'s Input) for the custom resource's properties: those it carries, with the
-/// template's values where the properties leave one out (`Region` is required). Registration
-/// rides along only with a generated external ID (the topic and the secret's ARN); a given
-/// external ID is never put in a schedule.
-pub fn reconcile_event(stack_id: &str, physical_id: &str, props: &Value) -> Value {
-    let get = |k: &str, default: &str| props.get(k).cloned().unwrap_or(json!(default));
-    let mut carried = json!({
-        "ClusterName": get("ClusterName", ""),
-        "RoleArn": get("RoleArn", ""),
-        "EnableAccessEntries": get("EnableAccessEntries", "false"),
-        "Region": get("Region", ""),
-        "ClusterAdminRoleArn": get("ClusterAdminRoleArn", ""),
-        "AccessLevel": get("AccessLevel", "cluster-admin"),
-        "Namespaces": get("Namespaces", ""),
-        "KubernetesGroups": get("KubernetesGroups", ""),
-    });
-    if let (Some(topic), Some(secret)) = (
-        props.get("RegistrationTopicArn"),
-        props.get("ExternalIdSecretArn"),
-    ) {
-        carried["RegistrationTopicArn"] = topic.clone();
-        carried["ExternalIdSecretArn"] = secret.clone();
-    }
-    json!({
-        "RequestType": "Reconcile",
-        "StackId": stack_id,
-        "LogicalResourceId": "Mapping",
-        "PhysicalResourceId": physical_id,
-        "ResourceProperties": carried,
-    })
-}
-
-/// The stack's `ExternalIdSecret` (ExternalId empty): moto's CloudFormation makes no
-/// `AWS::SecretsManager::Secret` (and leaves a `!Ref` to one out of a policy), so the replay makes
-/// it as CloudFormation would: once, at the stack's creation, 40 random letters and digits
-/// (GenerateSecretString with ExcludePunctuation), its ARN `secret:NAME-XXXXXX`.
-#[derive(Debug, Clone)]
-struct Secret {
-    arn: String,
-    value: String,
-}
-
-impl Secret {
-    fn generate(region: &str, stack: &str) -> Secret {
-        let random = format!(
-            "{}{}",
-            uuid::Uuid::new_v4().simple(),
-            uuid::Uuid::new_v4().simple()
-        );
-        Secret {
-            arn: format!(
-                "arn:aws:secretsmanager:{region}:{MOTO_ACCOUNT}:secret:{stack}-ExternalIdSecret-{}",
-                &random[40..46]
-            ),
-            value: random[..40].to_string(),
-        }
-    }
-}
-
-struct Lifecycle<'a> {
-    sim: &'a Simulator,
-    clients: eks_role_mapper::Clients,
-    moto: MotoServer,
-    template: PathBuf,
-    region: String,
-    function_arn: String,
-    counter: u32,
-    calls: Vec<Value>,
-    /// The service roles made so far.
-    made: std::collections::HashSet<String>,
-    /// The generated external ID's secret, once made.
-    secret: Option<Secret>,
-    /// The function's environment as the stack in force renders it (its declaration).
-    environment: BTreeMap<String, String>,
-}
-
-impl Lifecycle<'_> {
-    fn render(&self, params: &BTreeMap<String, String>) -> Rendered {
-        let p: Vec<(&str, &str)> = params
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        render_in(&self.moto.url, &self.region, &self.template, "replay", &p)
-    }
-
-    /// The service role the template made just now (at stack creation, or a new one on a
-    /// replacement) exists from here on, and is young: EKS sees it only once IAM has propagated it.
-    fn roles_made(&mut self, r: &Rendered) {
-        if let Some((_, role)) = r
-            .roles
-            .iter()
-            .find(|(l, _)| l == "RoleForAccessingEksAndEcr")
-        {
-            if self.made.insert(role.arn.clone()) {
-                self.sim.create_role(&role.arn);
-            }
-        }
-    }
-
-    /// With ExternalId empty the stack has its generated external ID: made once (see [`Secret`]),
-    /// in the simulator, where the function reads it.
-    fn secret_made(&mut self, params: &BTreeMap<String, String>) {
-        let generated = params.get("ExternalId").is_none_or(|v| v.is_empty());
-        if generated && self.secret.is_none() {
-            let secret = Secret::generate(&self.region, "replay");
-            self.sim.put_secret(&secret.arn, &secret.value);
-            self.secret = Some(secret);
-        }
-    }
-
-    /// Puts the function role's rendered policy in force (none with MapRole=false).
-    /// (And the function's configuration: CloudFormation updates the function with its role.)
-    fn in_force(&mut self, r: &Rendered) {
-        self.environment = r.environment.clone();
-        match r.roles.iter().find(|(l, _)| l == "MapperRole") {
-            Some((_, role)) => {
-                let mut docs = role.documents();
-                // moto leaves the statement's `!Ref ExternalIdSecret` out: the secret's ARN, as
-                // CloudFormation resolves it.
-                for st in docs
-                    .iter_mut()
-                    .filter_map(|d| d["Statement"].as_array_mut())
-                    .flatten()
-                {
-                    if st["Sid"] == "ReadTheGeneratedExternalId" && st.get("Resource").is_none() {
-                        st["Resource"] = json!(self.secret.as_ref().map(|s| s.arn.as_str()));
-                    }
-                }
-                self.sim.set_policies(&self.function_arn, docs)
-            }
-            None => self.sim.clear_policies(&self.function_arn),
-        }
-    }
-
-    /// The function as the stack in force configures it: the declaration in its environment.
-    fn function(&self) -> eks_role_mapper::Clients {
-        let env = &self.environment;
-        let declared = eks_role_mapper::declared::Declared::from_lookup(
-            |k| env.get(k).cloned(),
-            Some(&self.region),
-        );
-        self.clients.with_declared(declared.ok().flatten())
-    }
-
-    /// Sends one custom-resource request; returns (SUCCESS?, physical id, reason).
-    async fn call(
-        &mut self,
-        kind: &str,
-        stack_id: &str,
-        props: &Value,
-        old: Option<&Value>,
-        id: Option<&str>,
-    ) -> (bool, String, String) {
-        self.counter += 1;
-        let request_id = format!("stack-{}-{}", self.counter, kind.to_lowercase());
-        let mut props = props.clone();
-        props["ServiceToken"] = json!(format!(
-            "arn:aws:lambda:{}:{MOTO_ACCOUNT}:function:{}",
-            self.region,
-            lambda::FUNCTION_NAME
-        ));
-        let mut e = json!({
-            "RequestType": kind,
-            "ServiceToken": props["ServiceToken"],
-            "ResponseURL": self.sim.response_url_for(&request_id, kind),
-            "StackId": stack_id,
-            "RequestId": request_id,
-            "ResourceType": "Custom::EksRoleMapping",
-            "LogicalResourceId": "Mapping",
-            "ResourceProperties": props,
-        });
-        if let Some(o) = old {
-            e["OldResourceProperties"] = o.clone();
-        }
-        if let Some(id) = id {
-            e["PhysicalResourceId"] = json!(id);
-        }
-        let ctx = lambda::context(&self.region, MOTO_ACCOUNT, lambda::INVOCATION_BUDGET);
-        let published = self.sim.sns_messages().len();
-        self.sim.cloudformation_sends(&e);
-        let _ = eks_role_mapper::handle(&self.function(), e, ctx).await;
-        let published = self.sim.sns_messages().len() - published;
-        let resp = self
-            .sim
-            .responses()
-            .into_iter()
-            .rev()
-            .find(|r| r.request_id == request_id)
-            .map(|r| r.body)
-            .unwrap_or_else(|| json!({"Status": "FAILED", "Reason": "no response"}));
-        let ok = resp["Status"] == "SUCCESS";
-        let reason = resp["Reason"].as_str().unwrap_or("").to_string();
-        self.calls.push(json!({
-            "RequestType": kind,
-            "ClusterName": props["ClusterName"],
-            "Status": resp["Status"],
-            "Reason": reason,
-            "Published": published,
-        }));
-        (
-            ok,
-            resp["PhysicalResourceId"]
-                .as_str()
-                .unwrap_or(id.unwrap_or(""))
-                .to_string(),
-            reason,
-        )
-    }
+/// The line of a step not taken: the stack was left where CloudFormation takes no operation.
+fn skipped_line(step: usize, what: &Step, status: &str) -> Value {
+    json!({"Step": step, "Action": what.action(), "StackStatus": status, "Skipped": format!("the stack is {status}: CloudFormation takes no further operation")})
 }
 
 /// Plays the lifecycle; Ok(true) when every step completed without a rollback.
@@ -467,6 +75,15 @@ pub async fn run_scenario_observed(
     err: &mut impl Write,
     observe: &mut dyn FnMut(usize, &Simulator),
 ) -> Result<bool> {
+    // CloudFormation refuses bad parameters before it creates or updates anything: every step's
+    // are checked before anything starts.
+    // (With --from-template, once the original stack has given the upgrade its ExternalId.)
+    if opts.from_template.is_none() {
+        crate::parameters::check_steps(&opts.template, &opts.parameters, &opts.steps)?;
+    }
+    if let Some(scale) = opts.clock_scale {
+        scenario.clock_scale = scale;
+    }
     // Everything of the scenario's account moves to moto's, where the template renders: the
     // function's own role included, since CloudFormation answers a stack's caller only from the
     // stack's own account. Parameters naming the old account (a ClusterAdminRoleArn) move too.
@@ -477,6 +94,7 @@ pub async fn run_scenario_observed(
         .and_then(|t| serde_json::from_str(&moved(&t)).ok())
         .ok_or_else(|| Error::Usage("the scenario does not move to moto's account".into()))?;
     let region = scenario.region.clone();
+    let (propagation, clock_scale) = (scenario.iam_propagation_seconds, scenario.clock_scale);
     let function_arn = scenario
         .principals
         .iter()
@@ -488,9 +106,18 @@ pub async fn run_scenario_observed(
                 lambda::FUNCTION_PRINCIPAL
             ))
         })?;
+    let _ = writeln!(
+        err,
+        "starting moto's CloudFormation (where the template renders) and the simulator"
+    );
+    let moto = MotoServer::start().map_err(|e| {
+        Error::Usage(format!(
+            "moto_server ({}): {e}; install scripts/requirements-test.txt into a venv and pass --venv DIR (scripts/test makes .venv at the checkout's root)",
+            crate::rendered::tool("MOTO_SERVER", "moto_server").display()
+        ))
+    })?;
     let sim = Simulator::start(scenario).await.map_err(Error::Simulator)?;
     let clients = lambda::sim_clients(&sim, lambda::FUNCTION_PRINCIPAL).await?;
-    let moto = MotoServer::start().map_err(|e| Error::Usage(format!("moto_server: {e}")))?;
     let mut life = Lifecycle {
         sim: &sim,
         clients,
@@ -522,8 +149,14 @@ pub async fn run_scenario_observed(
         .iter()
         .map(|(k, v)| (k.clone(), moved(v)))
         .collect();
+    let _ = writeln!(err, "step 0: create: rendering the template on moto");
     let mut current = match &opts.from_template {
-        Some(file) => upgrade::original(&mut life, file, &mut params)?,
+        Some(file) => {
+            let original = upgrade::original(&mut life, file, &mut params)?;
+            let given: Vec<(String, String)> = params.clone().into_iter().collect();
+            crate::parameters::check_steps(&opts.template, &given, &opts.steps)?;
+            original
+        }
         None => life.render(&params),
     };
     let stack_id = current.stack_id.clone();
@@ -535,6 +168,12 @@ pub async fn run_scenario_observed(
     let (status, reason) = match &props {
         None => ("CREATE_COMPLETE", String::new()),
         Some(p) => {
+            let _ = writeln!(
+                err,
+                "step 0: create: the custom resource (EKS sees the new role once IAM has propagated it: {:.0} s at --clock-scale {})",
+                propagation / clock_scale.max(f64::MIN_POSITIVE),
+                clock_scale
+            );
             let (ok, pid, reason) = life.call("Create", &stack_id, p, None, None).await;
             id = Some(pid.clone());
             if ok {
@@ -570,29 +209,39 @@ pub async fn run_scenario_observed(
         ),
     )?;
     if status != "CREATE_COMPLETE" {
+        for (n, step) in upgrade::steps(opts).iter().enumerate() {
+            let line = match step {
+                // A stack rolled back from its creation can only be deleted: nothing of the
+                // custom resource is left to call.
+                Step::Delete if status == "ROLLBACK_COMPLETE" => {
+                    step_line(n + 1, step.action(), "DELETE_COMPLETE", "", Vec::new())
+                }
+                _ => skipped_line(n + 1, step, status),
+            };
+            emit(out, n + 1, line)?;
+        }
         return Ok(false);
     }
 
     for (n, step) in upgrade::steps(opts).iter().enumerate() {
         let n = n + 1;
+        if stack_status.ends_with("_FAILED") {
+            // CloudFormation takes no operation on a stack left so (but continue-update-rollback).
+            emit(out, n, skipped_line(n, step, &stack_status))?;
+            continue;
+        }
+        let _ = writeln!(err, "step {n}: {}", step.action());
         match step {
             Step::Update(changes) => {
-                let action = format!(
-                    "update {}",
-                    changes
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                )
-                .trim_end()
-                .to_string();
+                let action = step.action();
                 let mut next_params = params.clone();
                 next_params.extend(changes.iter().map(|(k, v)| (k.clone(), moved(v))));
                 let next = life.render(&next_params);
-                let refused = upgrade::refused(opts, n, &current, &next);
                 life.secret_made(&next_params);
                 let next_props = properties(&next_params, &next, &region, life.secret.as_ref());
+                // What CloudFormation refuses where moto does not (a role replaced under its own
+                // name, an export changed by the upgrade): rolled back before the custom resource.
+                let refused = upgrade::refused(opts, n, &current, &next);
                 // The roles and the role's policy first (a role the update removes keeps its old
                 // policy until the cleanup deletes it after the custom resource).
                 life.roles_made(&next);
@@ -677,9 +326,6 @@ pub async fn run_scenario_observed(
                     props = next_props;
                 } else {
                     clean = false;
-                    if status == "UPDATE_ROLLBACK_FAILED" {
-                        return Ok(false);
-                    }
                 }
             }
             Step::Reconcile => {
@@ -754,19 +400,8 @@ pub async fn run_scenario_observed(
 }
 
 /// `cfn-replay stack ...`: exit 0 every step completed cleanly, 1 otherwise, 2 usage or setup.
-pub async fn main(args: impl IntoIterator<Item = OsString>) -> std::process::ExitCode {
+pub async fn main(opts: StackOptions) -> std::process::ExitCode {
     use std::process::ExitCode;
-    let opts = match parse(args) {
-        Ok(Some(o)) => o,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("cfn-replay stack: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
     if let Some(dir) = &opts.venv {
         crate::rendered::use_venv(dir.clone());
     }
@@ -777,81 +412,5 @@ pub async fn main(args: impl IntoIterator<Item = OsString>) -> std::process::Exi
             eprintln!("cfn-replay stack: {e}");
             ExitCode::from(2)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(a: &[&str]) -> Vec<OsString> {
-        a.iter().map(OsString::from).collect()
-    }
-
-    #[test]
-    fn parameters_then_updates_then_delete() {
-        let o = parse(args(&[
-            "--template",
-            "t.yaml",
-            "--parameters",
-            "A=1",
-            "B=x,y",
-            "--then",
-            "A=2",
-            "--then",
-            "B=z",
-            "C=",
-            "--then",
-            "reconcile",
-            "--then",
-            "delete",
-            "--then",
-            "reconcile",
-        ]))
-        .unwrap()
-        .unwrap();
-        assert_eq!(o.template, PathBuf::from("t.yaml"));
-        assert_eq!(
-            o.parameters,
-            [("A".into(), "1".into()), ("B".into(), "x,y".into())]
-        );
-        assert_eq!(
-            o.steps,
-            [
-                Step::Update(vec![("A".into(), "2".into())]),
-                Step::Update(vec![("B".into(), "z".into()), ("C".into(), "".into())]),
-                Step::Reconcile,
-                Step::Delete,
-                Step::Reconcile
-            ]
-        );
-    }
-
-    #[test]
-    fn usage_errors() {
-        for (a, needle) in [
-            (&["--parameters", "A=1"][..], "--template is required"),
-            (&["--template", "t", "--then"][..], "--then needs"),
-            (
-                &["--template", "t", "--then", "delete", "--then", "A=1"][..],
-                "only --then reconcile or --then invoke may follow",
-            ),
-            (
-                &["--template", "t", "--then", "invoke"][..],
-                "--then invoke needs a file",
-            ),
-            (
-                &["--template", "t", "--then", "reconcile", "A=1"][..],
-                "take no K=V",
-            ),
-            (&["--template", "t", "A"][..], "expected K=V"),
-            (&["--template", "t", "--frob"][..], "unknown option"),
-        ] {
-            match parse(args(a)) {
-                Err(Error::Usage(m)) => assert!(m.contains(needle), "{a:?}: {m}"),
-                other => panic!("{a:?}: {other:?}"),
-            }
-        }
-        assert_eq!(parse(args(&["--help"])).unwrap(), None);
     }
 }

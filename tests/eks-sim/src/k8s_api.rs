@@ -194,7 +194,10 @@ pub fn handle(world: &mut World, cluster_name: &str, req: &Req) -> Resp {
         return unauthorized();
     };
     let seg = req.segments();
-    if let Some(r) = discovery(req, &seg) {
+    if let Some(r) = crate::k8s_discovery::discovery(req, &seg) {
+        return r;
+    }
+    if let Some(r) = crate::k8s_discovery::self_subject_review(req, &seg, &id) {
         return r;
     }
     if !id.groups.iter().any(|g| g == "system:masters") {
@@ -212,50 +215,11 @@ pub fn handle(world: &mut World, cluster_name: &str, req: &Req) -> Resp {
     if seg.len() >= 3 && seg[0] == "apis" && seg[1] == "rbac.authorization.k8s.io" {
         return crate::rbac_api::handle(world, cluster_name, req, &seg);
     }
-    configmaps(world, cluster_name, req, &seg)
-}
-
-fn discovery(req: &Req, seg: &[String]) -> Option<Resp> {
-    if req.method != "GET" {
-        return None;
+    if let ["api", "v1", "namespaces", ns] = seg.iter().map(String::as_str).collect::<Vec<_>>()[..]
+    {
+        return crate::rbac_api::namespace(world, cluster_name, req, ns);
     }
-    let s: Vec<&str> = seg.iter().map(String::as_str).collect();
-    Some(match s.as_slice() {
-        ["version"] => json_resp(
-            200,
-            &json!({
-                "major": "1", "minor": "31", "gitVersion": "v1.31.0-eks-sim", "gitCommit": "0000000",
-                "gitTreeState": "clean", "buildDate": "2025-01-01T00:00:00Z", "goVersion": "go1.22",
-                "compiler": "gc", "platform": "linux/amd64"
-            }),
-        ),
-        ["api"] => json_resp(
-            200,
-            &json!({
-                "kind": "APIVersions", "versions": ["v1"],
-                "serverAddressByClientCIDRs": [{ "clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:443" }]
-            }),
-        ),
-        ["apis"] => json_resp(
-            200,
-            &json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": [] }),
-        ),
-        ["api", "v1"] => json_resp(
-            200,
-            &json!({
-                "kind": "APIResourceList", "groupVersion": "v1",
-                "resources": [{
-                    "name": "configmaps", "singularName": "configmap", "namespaced": true, "kind": "ConfigMap",
-                    "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
-                    "shortNames": ["cm"], "storageVersionHash": "qFsyl6wFWjQ="
-                }, {
-                    "name": "namespaces", "singularName": "namespace", "namespaced": false, "kind": "Namespace",
-                    "verbs": ["get", "list"], "shortNames": ["ns"]
-                }]
-            }),
-        ),
-        _ => return None,
-    })
+    configmaps(world, cluster_name, req, &seg)
 }
 
 fn not_found(name: &str) -> Resp {

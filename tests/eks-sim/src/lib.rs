@@ -13,6 +13,7 @@ pub mod http;
 pub mod iam;
 pub mod iam_enforce;
 pub mod k8s_api;
+pub mod k8s_discovery;
 pub mod lambda_api;
 pub mod out_dir;
 pub mod rbac_api;

@@ -1,14 +1,113 @@
-//! `eks-sim --scenario FILE --out DIR [--state-out FILE]`: serves the simulator until killed.
+//! `eks-sim [--scenario FILE] --out DIR [--state-out FILE]`: serves the simulator until killed.
+//! Exit 0 stopped, 1 the simulator failed, 2 usage (one line, as cfn-replay).
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
-use anyhow::Context;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+const HELP: &str = "\
+usage: eks-sim [--scenario FILE] [--real-control-plane] --out DIR [--state-out FILE]
+
+Serves the simulator of EKS, STS, the clusters' Kubernetes APIs and the CloudFormation response
+endpoint on loopback until killed (Ctrl-C or SIGTERM); prints \"ready\" once it listens.
+
+Options:
+  --scenario FILE         the scenario, YAML or JSON (default: tests/eks-sim/scenarios/default.yaml)
+  --out DIR               gets kubeconfig, env, proxy.env, ca.pem, and as/ROLE.env: a session of
+                          each scenario role
+  --state-out FILE        the simulator's state as JSON, written when it stops
+  --real-control-plane    serve each CONFIG_MAP cluster's Kubernetes API from a real etcd,
+                          kube-apiserver and aws-iam-authenticator (tests/control-plane/build)
+  -h, --help              this text
+  -V, --version           the version
+
+Exit status: 0 stopped, 1 the simulator failed, 2 usage.";
+
+fn command() -> clap::Command {
+    let path = |name: &'static str, value: &'static str| {
+        clap::Arg::new(name)
+            .long(name)
+            .value_name(value)
+            .value_parser(clap::value_parser!(PathBuf))
+    };
+    clap::Command::new("eks-sim")
+        .version(env!("CARGO_PKG_VERSION"))
+        .override_help(HELP)
+        .arg(path("scenario", "FILE"))
+        .arg(path("out", "DIR").required(true))
+        .arg(path("state-out", "FILE"))
+        .arg(
+            clap::Arg::new("real-control-plane")
+                .long("real-control-plane")
+                .action(clap::ArgAction::SetTrue),
+        )
+}
+
+/// A usage error: one line on stderr, exit 2 (no backtrace, no usage block).
+fn usage(message: &str) -> ExitCode {
+    eprintln!("eks-sim: {message} (see --help)");
+    ExitCode::from(2)
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
+    let m = match command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => {
+            use clap::error::ErrorKind::{DisplayHelp, DisplayVersion};
+            if matches!(e.kind(), DisplayHelp | DisplayVersion) {
+                print!("{}", e.render());
+                return ExitCode::SUCCESS;
+            }
+            let text = e.render().to_string();
+            let message: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let message = message.join(" ");
+            return usage(message.strip_prefix("error: ").unwrap_or(&message));
+        }
+    };
+    let out = m.get_one::<PathBuf>("out").cloned().unwrap_or_default();
+    let state_out = m.get_one::<PathBuf>("state-out").cloned();
+    if let Some(p) = &state_out {
+        let folder = p.parent().filter(|f| !f.as_os_str().is_empty());
+        if folder.is_some_and(|f| !f.is_dir()) {
+            return usage(&format!(
+                "--state-out {}: the folder does not exist",
+                p.display()
+            ));
+        }
+    }
+    let options = eks_sim::Options {
+        real_control_plane: m.get_flag("real-control-plane"),
+    };
+    match serve(
+        m.get_one::<PathBuf>("scenario").cloned(),
+        out,
+        state_out,
+        options,
+    )
+    .await
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("eks-sim: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn serve(
+    scenario: Option<PathBuf>,
+    out: PathBuf,
+    state_out: Option<PathBuf>,
+    options: eks_sim::Options,
+) -> anyhow::Result<()> {
     // RUST_LOG as a list of `target=level` directives (a Targets filter: no regex engine in the
     // builds that link the simulator, the replay's among them).
     let filter = std::env::var("RUST_LOG")
@@ -21,24 +120,6 @@ async fn main() -> anyhow::Result<()> {
         .finish()
         .with(filter)
         .init();
-    let (mut scenario, mut out, mut state_out) = (None, None, None);
-    let mut options = eks_sim::Options::default();
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut value = |name: &str| args.next().with_context(|| format!("{name} needs a value"));
-        match a.as_str() {
-            "--scenario" => scenario = Some(PathBuf::from(value("--scenario")?)),
-            "--out" => out = Some(PathBuf::from(value("--out")?)),
-            "--state-out" => state_out = Some(PathBuf::from(value("--state-out")?)),
-            "--real-control-plane" => options.real_control_plane = true,
-            "-h" | "--help" => {
-                println!("usage: eks-sim [--scenario FILE] [--real-control-plane] --out DIR [--state-out FILE]\n\n--real-control-plane: serve each CONFIG_MAP cluster's Kubernetes API from a real etcd,\n  kube-apiserver and aws-iam-authenticator (built by tests/control-plane/build)\nDIR gets kubeconfig, env, proxy.env, ca.pem, and as/ROLE.env: a session of each scenario role");
-                return Ok(());
-            }
-            other => anyhow::bail!("unknown argument {other} (see --help)"),
-        }
-    }
-    let out = out.context("--out DIR is required (see --help)")?;
     let scenario = match scenario {
         Some(p) => eks_sim::Scenario::from_file(&p)?,
         None => eks_sim::Scenario::default_scenario(),

@@ -218,3 +218,54 @@ fn store(
     }
     obj
 }
+
+/// `GET /api/v1/namespaces/NAME`: the namespace, or 404 `namespaces "x" not found` (what a
+/// RoleBinding's create there depends on; the dry run reads it). Other verbs are not served.
+pub fn namespace(world: &World, cluster: &str, req: &Req, ns: &str) -> Resp {
+    let exists = world
+        .clusters
+        .get(cluster)
+        .is_some_and(|c| c.namespaces.contains(ns));
+    match (req.method.as_str(), exists) {
+        ("GET", true) => json_resp(
+            200,
+            &json!({
+                "kind": "Namespace", "apiVersion": "v1",
+                "metadata": { "name": ns, "labels": { "kubernetes.io/metadata.name": ns } },
+                "spec": { "finalizers": ["kubernetes"] },
+                "status": { "phase": "Active" }
+            }),
+        ),
+        ("GET", false) => status(
+            404,
+            "NotFound",
+            &format!("namespaces \"{ns}\" not found"),
+            json!({ "name": ns, "kind": "namespaces" }),
+        ),
+        _ => status(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+            json!({}),
+        ),
+    }
+}
+
+impl crate::Simulator {
+    /// Changes a stored binding (`rolebindings/NS/NAME` or `clusterrolebindings/NAME`) as a
+    /// person would by hand (a delete and a create under the same name: another `roleRef`, a
+    /// label gone), with a new `resourceVersion`. False when there is no such binding.
+    pub fn edit_binding(&self, cluster: &str, key: &str, edit: impl FnOnce(&mut Value)) -> bool {
+        let mut w = self.world();
+        let Some(b) = w
+            .clusters
+            .get_mut(cluster)
+            .and_then(|c| c.rbac.get_mut(key))
+        else {
+            return false;
+        };
+        edit(b);
+        b["metadata"]["resourceVersion"] = json!("edited-by-hand");
+        true
+    }
+}

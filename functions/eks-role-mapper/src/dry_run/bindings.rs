@@ -39,8 +39,25 @@ impl<K: Cloud> Recording<K> {
         Ok(out)
     }
 
-    pub(super) fn dry_write_binding(&self, info: &ClusterInfo, b: &Binding) -> bool {
+    /// A binding's write, recorded; `Ok(false)` where the real write would find no namespace
+    /// (404), which the dry run reads first, so it fails where the real run fails.
+    pub(super) async fn dry_write_binding(
+        &self,
+        info: &ClusterInfo,
+        b: &Binding,
+    ) -> Result<bool, StoreError> {
         let create = b.resource_version.is_none();
+        if let Some(ns) = b.at.namespace.as_deref().filter(|_| create) {
+            self.record(
+                "k8s:get",
+                Some(&info.name),
+                false,
+                Some(&format!("namespace {ns}")),
+            );
+            if !self.inner.namespace_exists(info, ns).await? {
+                return Ok(false);
+            }
+        }
         let detail = format!(
             "{} -> ClusterRole {} for {}",
             b.at.shown(),
@@ -56,7 +73,7 @@ impl<K: Cloud> Recording<K> {
         self.seen()
             .bindings
             .insert((info.name.clone(), b.at.clone()), Some(stored));
-        true
+        Ok(true)
     }
 
     pub(super) fn dry_delete_binding(&self, info: &ClusterInfo, at: &At) -> bool {

@@ -390,7 +390,7 @@ impl<K: Cloud> Cloud for Recording<K> {
         info: &ClusterInfo,
         binding: &Binding,
     ) -> Result<bool, StoreError> {
-        Ok(self.dry_write_binding(info, binding))
+        self.dry_write_binding(info, binding).await
     }
 
     async fn delete_binding(&self, info: &ClusterInfo, at: &At) -> Result<bool, StoreError> {

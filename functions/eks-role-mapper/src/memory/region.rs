@@ -378,7 +378,7 @@ fn entry_arn(cluster: &str, role: &RoleArn) -> String {
 }
 
 fn unreachable(cluster: &str) -> Error {
-    Error::Kube {
+    Error::KubeUnreachable {
         operation: "get aws-auth".into(),
         message: format!("cluster {cluster}: connection refused"),
     }

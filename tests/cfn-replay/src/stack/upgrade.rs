@@ -18,7 +18,7 @@
 //!   original's exports are there to be imported, so the replay assumes they are).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{Lifecycle, StackOptions, Step};
 use crate::error::{Error, Result};
@@ -29,12 +29,6 @@ const MADE_LONG_AGO_SECONDS: f64 = 365.0 * 86_400.0;
 
 /// The output whose value the upgrade's `ExternalId` defaults to.
 const EXTERNAL_ID_OUTPUT: &str = "RoleForConcurrentServiceExtId";
-
-/// `--from-template`'s argument.
-pub(super) fn file(arg: Option<String>) -> Result<PathBuf> {
-    arg.map(PathBuf::from)
-        .ok_or_else(|| Error::Usage("--from-template needs a file".into()))
-}
 
 /// The parameter names a template declares (its `Parameters` keys).
 fn declared(template: &Path) -> Result<Vec<String>> {
@@ -157,6 +151,7 @@ pub fn export_lost(before: &Rendered, after: &Rendered) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use std::ffi::OsString;
+    use std::path::PathBuf;
 
     use super::super::parse;
     use super::*;
@@ -187,7 +182,7 @@ mod tests {
         assert_eq!(plain.from_template, None);
         assert_eq!(steps(&plain), [Step::Delete]);
         match parsed(&["--template", "t.yaml", "--from-template"]) {
-            Err(Error::Usage(m)) => assert!(m.contains("--from-template needs a file"), "{m}"),
+            Err(Error::Usage(m)) => assert!(m.contains("--from-template"), "{m}"),
             other => panic!("{other:?}"),
         }
     }

@@ -144,6 +144,12 @@ async fn compare(h: &Harness, name: &str, mut event: Value) -> Value {
         answer["Status"], plan.response.status,
         "{name}: {answer}\n{plan}"
     );
+    let planned_reason = serde_json::to_value(&plan.response).unwrap()["Reason"].clone();
+    assert_eq!(
+        answer.get("Reason").cloned().unwrap_or(Value::Null),
+        planned_reason,
+        "{name}: the same Reason"
+    );
     assert_eq!(
         answer["PhysicalResourceId"], plan.response.physical_resource_id,
         "{name}"
@@ -208,4 +214,57 @@ async fn for_every_bad_event_the_dry_run_and_the_real_run_fail_alike_without_a_w
         seen += 1;
     }
     assert!(seen > 50, "the bad corpus is replayed ({seen} files)");
+}
+
+/// Issue 33: generated variants where the real run's writes depend on what only a read tells: a
+/// namespace that does not exist (one of two, or the only one), a binding at our name that was
+/// made again by hand with another roleRef and without our label, a cluster whose Kubernetes API
+/// refuses the function (401) and a cluster deleted since the create. Each is dry-run, then run,
+/// and both must give the same Status, Reason and writes.
+#[tokio::test]
+async fn generated_variants_that_depend_on_reads_the_dry_run_makes_too() {
+    integration::capture_logs();
+    let h = Harness::start().await;
+    let legacy = integration::legacy_props;
+    // Namespaces that do not exist: nothing is left written, and FAILED naming Namespaces.
+    for (name, namespaces) in [("missing", "team-a"), ("one missing", "ml,team-a")] {
+        let props = legacy(serde_json::json!({"AccessLevel": "edit", "Namespaces": namespaces}));
+        let answer = compare(&h, name, h.event("Create", props, None)).await;
+        assert_eq!(answer["Status"], "FAILED", "{name}: {answer}");
+        assert!(answer["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("namespace team-a does not exist"));
+    }
+    // A binding at our name, made again by hand with another roleRef and without our label.
+    let props = legacy(serde_json::json!({"AccessLevel": "view", "Namespaces": "ml"}));
+    let made = compare(&h, "view in ml", h.event("Create", props.clone(), None)).await;
+    let id = made["PhysicalResourceId"].as_str().unwrap().to_string();
+    let owner = id.split('|').nth(2).unwrap();
+    let key = format!("rolebindings/ml/eks-role-mapper-{owner}-view");
+    assert!(h.sim.edit_binding("legacy", &key, |b| {
+        b["roleRef"]["name"] = serde_json::json!("edit");
+        b["metadata"]["labels"] = serde_json::json!({});
+    }));
+    let update = h.update_event(props.clone(), props.clone(), &id);
+    let answer = compare(&h, "roleRef edited by hand", update).await;
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    compare(&h, "delete", h.event("Delete", props, Some(&id))).await;
+    // The function's own role is mapped to nothing on legacy (401): the Create fails, and the
+    // Delete that follows passes legacy over (nothing of this resource can be there).
+    let refused = integration::props("legacy");
+    let failed = compare(&h, "401 create", h.event("Create", refused.clone(), None)).await;
+    assert_eq!(failed["Status"], "FAILED");
+    let id = failed["PhysicalResourceId"].as_str().unwrap().to_string();
+    let deleted = compare(&h, "401 delete", h.event("Delete", refused, Some(&id))).await;
+    assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
+    // A cluster deleted since the create: its Delete is fine both ways.
+    let both = integration::props("modern,hybrid");
+    let made = compare(&h, "two clusters", h.event("Create", both.clone(), None)).await;
+    let id = made["PhysicalResourceId"].as_str().unwrap().to_string();
+    assert!(h.sim.delete_cluster("hybrid"));
+    h.sim.advance_clock(3600.0);
+    assert_eq!(h.sim.cluster_status("hybrid"), None, "gone");
+    let deleted = compare(&h, "one gone", h.event("Delete", both, Some(&id))).await;
+    assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
 }

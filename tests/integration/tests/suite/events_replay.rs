@@ -534,11 +534,15 @@ fn malformed_files_and_bad_usage_exit_2_and_replay_nothing() {
     for (args, needle) in [
         (
             &["--frobnicate", "events/create.json"][..],
-            "unknown option --frobnicate",
+            "unexpected argument '--frobnicate'",
         ),
         (&[][..], "no event files"),
         (&["events/no-such-event.json"][..], "cannot read"),
-        (&["--state-out"][..], "--state-out needs a file"),
+        (&["--state-out"][..], "a value is required for '--state-out"),
+        (
+            &["--state-out", "no-such-folder/s.json", "events/create.json"][..],
+            "the folder no-such-folder does not exist",
+        ),
         (
             &["--scenario", "events/create.json", "events/create.json"][..],
             "scenario",
@@ -552,7 +556,15 @@ fn malformed_files_and_bad_usage_exit_2_and_replay_nothing() {
         assert_eq!(code, Some(2), "{args:?}: {stderr}");
         assert!(lines.is_empty(), "{args:?}");
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        // One line, no backtrace, no usage block.
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
     }
+    let version = Command::new(replay_binary())
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(version.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("cfn-replay 0."));
     let help = Command::new(replay_binary())
         .arg("--help")
         .output()

@@ -47,3 +47,32 @@ fn the_binary_serves_the_default_scenario_to_kubectl_through_its_out_dir() {
         text(&o)
     );
 }
+
+/// Issue 33: the binary's command line by convention: --version, --help, and a usage error as one
+/// line on stderr with exit 2 (no backtrace), checked before anything starts.
+#[test]
+fn the_binary_answers_version_and_help_and_refuses_bad_usage_in_one_line() {
+    let version = Command::new(binary()).arg("--version").output().unwrap();
+    assert_eq!(version.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("eks-sim 0."));
+    let help = Command::new(binary()).arg("--help").output().unwrap();
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).starts_with("usage: eks-sim"));
+    for (args, needle) in [
+        (&["--frobnicate"][..], "--frobnicate"),
+        (&[][..], "--out"),
+        (
+            &["--out", "x", "--state-out", "no-such-folder/s.json"][..],
+            "no-such-folder",
+        ),
+    ] {
+        let o = Command::new(binary()).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(needle) && !stderr.contains("backtrace"),
+            "{args:?}: {stderr}"
+        );
+    }
+}

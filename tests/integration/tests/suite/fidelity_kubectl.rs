@@ -220,3 +220,47 @@ async fn the_seeds_step_2_script_maps_the_role_and_duplicates_it_when_run_twice(
         2
     );
 }
+
+/// Issue 33: the review infra/README.md recommends works on the simulator: the bindings of a
+/// grant below cluster-admin listed by their label (kubectl's discovery of the RBAC group), and
+/// `kubectl auth whoami` (the authentication group's SelfSubjectReview).
+#[tokio::test(flavor = "multi_thread")]
+async fn kubectl_lists_the_grants_bindings_and_says_who_it_is() {
+    let h = integration::Harness::start().await;
+    let props =
+        integration::legacy_props(serde_json::json!({"AccessLevel": "view", "Namespaces": "ml"}));
+    let answer = h.invoke(h.event("Create", props, None)).await;
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    let env = ClientEnv::new(&h.sim);
+    for bin in kubectls() {
+        let o = env.kubectl(
+            &bin,
+            &[
+                "get",
+                "clusterrolebindings,rolebindings",
+                "-A",
+                "-l",
+                "eks-role-mapper/owner",
+            ],
+        );
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{}: {err}", bin.display());
+        assert!(
+            out.contains("ml") && out.contains("-view"),
+            "{}: {out}",
+            bin.display()
+        );
+        // authentication.k8s.io/v1 came with kubectl 1.28 (1.27 asks only for v1alpha1 and
+        // v1beta1, which kube-apiserver 1.34 no longer serves either).
+        if bin.to_string_lossy().ends_with("kubectl.1.27") {
+            continue;
+        }
+        let o = env.kubectl(&bin, &["auth", "whoami"]);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{}: {err}", bin.display());
+        assert!(
+            out.contains("kubernetes-admin") && out.contains("system:authenticated"),
+            "{out}"
+        );
+    }
+}

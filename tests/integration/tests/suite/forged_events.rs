@@ -88,6 +88,7 @@ async fn every_forged_event_is_refused_naming_what_it_exceeds_and_nothing_change
         steps,
         venv: None,
         from_template: None,
+        clock_scale: None,
     };
     let mut scenario = eks_sim::Scenario::default_scenario();
     scenario.clock_scale = 20.0;

@@ -8,6 +8,7 @@
 
 mod access_levels_real;
 mod adopted_real;
+mod docs_examples;
 mod dry_run_matches_real_run;
 mod eksctl_peer;
 mod entry_updates;
@@ -37,6 +38,7 @@ mod service_role_levels;
 mod sim_cluster_lifecycle;
 mod sim_stacks;
 mod stack_lifecycle;
+mod stack_rollbacks;
 mod suite_secrets_scan;
 mod template_checks;
 mod template_reconcile;

@@ -1,7 +1,7 @@
 //! The stand-in's RoleBindings and ClusterRoleBindings (`eks_sim::rbac_api`) held to the real
 //! kube-apiserver: the requests the mapper makes for a level below cluster-admin (create, a second
 //! create, get, lists by label selector, replaces with a stale version, a changed roleRef and a
-//! changed subject, a RoleBinding in a namespace that does not exist, deletes) get the same status
+//! changed subject, a RoleBinding in a namespace that does not exist, a namespace's GET, deletes) get the same status
 //! codes and the fields the mapper reads on both. A kinder stand-in (any namespace accepted, a
 //! roleRef replaced, a stale version taken) fails here.
 
@@ -9,6 +9,10 @@ use eks_sim::control_plane::https_request;
 use serde_json::{json, Value};
 
 const RBAC: &str = "/apis/rbac.authorization.k8s.io/v1";
+/// The API groups the stand-in serves besides the core one (issue 33: kubectl's discovery of
+/// them, so that `kubectl get clusterrolebindings,rolebindings -A -l ...` and `kubectl auth
+/// whoami` work on the embedded simulator).
+const SERVED: [&str; 2] = ["rbac.authorization.k8s.io", "authentication.k8s.io"];
 const SELECTOR: &str = "labelSelector=eks-role-mapper%2Fowner%3Dfeedfacefeedface";
 
 fn essence(status: u16, body: &str) -> Value {
@@ -28,6 +32,45 @@ fn essence(status: u16, body: &str) -> Value {
             e["has_resource_version"] = json!(m["resourceVersion"].is_string());
             e["roleRef"] = v["roleRef"].clone();
             e["subjects"] = v["subjects"].clone();
+        }
+        Some("APIGroupList") => {
+            let mut groups: Vec<String> = v["groups"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|g| SERVED.contains(&g["name"].as_str().unwrap_or_default()))
+                .map(|g| format!("{} {}", g["name"], g["preferredVersion"]["version"]))
+                .collect();
+            groups.sort();
+            e["groups"] = json!(groups);
+        }
+        Some("APIGroup") => {
+            e["name"] = v["name"].clone();
+            e["preferred"] = v["preferredVersion"]["groupVersion"].clone();
+        }
+        Some("APIResourceList") => {
+            for r in v["resources"].as_array().into_iter().flatten() {
+                let name = r["name"].as_str().unwrap_or_default();
+                if ["clusterrolebindings", "rolebindings", "selfsubjectreviews"].contains(&name) {
+                    let mut verbs: Vec<String> =
+                        serde_json::from_value(r["verbs"].clone()).unwrap_or_default();
+                    verbs.sort();
+                    e[name] =
+                        json!({"namespaced": r["namespaced"], "kind": r["kind"], "verbs": verbs});
+                }
+            }
+        }
+        Some("SelfSubjectReview") => {
+            let user = &v["status"]["userInfo"];
+            let mut groups: Vec<String> =
+                serde_json::from_value(user["groups"].clone()).unwrap_or_default();
+            groups.sort();
+            e["username"] = user["username"].clone();
+            e["groups"] = json!(groups);
+        }
+        Some("Namespace") => {
+            e["name"] = v["metadata"]["name"].clone();
+            e["phase"] = v["status"]["phase"].clone();
         }
         Some("RoleBindingList" | "ClusterRoleBindingList") => {
             let mut names: Vec<String> = v["items"]
@@ -84,6 +127,23 @@ async fn sequence(base: &str, ca: &str, token: &str) -> Vec<(String, Value)> {
         out.push((name.to_string(), essence(s, &b)));
         b
     };
+    for path in [
+        "/apis",
+        "/apis/rbac.authorization.k8s.io",
+        "/apis/rbac.authorization.k8s.io/v1",
+        "/apis/authentication.k8s.io/v1",
+    ] {
+        step(&format!("GET {path}"), call("GET", path.into(), None).await);
+    }
+    step(
+        "POST a SelfSubjectReview (kubectl auth whoami)",
+        call(
+            "POST",
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews".into(),
+            Some(json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})),
+        )
+        .await,
+    );
     step(
         "POST a ClusterRoleBinding",
         call("POST", crbs.clone(), Some(ours.clone())).await,
@@ -137,6 +197,15 @@ async fn sequence(base: &str, ca: &str, token: &str) -> Vec<(String, Value)> {
         "POST a RoleBinding in a missing namespace",
         call("POST", rbs("nope"), Some(nope)).await,
     );
+    // What the dry run reads before a RoleBinding's create (issue 33).
+    step(
+        "GET namespace ml",
+        call("GET", "/api/v1/namespaces/ml".into(), None).await,
+    );
+    step(
+        "GET a missing namespace",
+        call("GET", "/api/v1/namespaces/nope".into(), None).await,
+    );
     step(
         "list RoleBindings of every namespace by label",
         call("GET", format!("{RBAC}/rolebindings?{SELECTOR}"), None).await,
@@ -176,7 +245,10 @@ async fn the_simulated_rbac_bindings_answer_as_the_real_apiserver_does() {
         .collect();
     assert_eq!(
         codes,
-        [201, 409, 200, 200, 409, 422, 200, 201, 404, 200, 200, 200, 404, 200, 404],
+        [
+            200, 200, 200, 200, 201, 201, 409, 200, 200, 409, 422, 200, 201, 404, 200, 404, 200,
+            200, 200, 404, 200, 404
+        ],
         "{real:?}"
     );
 }

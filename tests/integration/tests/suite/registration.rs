@@ -425,6 +425,7 @@ async fn registered_stack(
         parameters,
         steps,
         venv: None,
+        clock_scale: None,
     };
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let mut seen = Vec::new();

@@ -42,6 +42,7 @@ async fn play_observed(
         parameters: params,
         steps,
         venv: None,
+        clock_scale: None,
     };
     let mut out = Vec::new();
     let mut err = Vec::new();
@@ -171,8 +172,8 @@ fn long_named(n: usize, len: usize) -> (eks_sim::Scenario, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_ten_and_a_hundred_clusters_with_the_longest_names_a_stack_takes() {
-    // 100 names in 4,096 characters: 39 each (100-character names fit 40 at most).
-    for (n, len) in [(1, 100), (10, 100), (100, 39)] {
+    // 100 names in ClusterName's 1,500 characters: 14 each (100-character names fit 14 at most).
+    for (n, len) in [(1, 100), (10, 100), (100, 14)] {
         let (scenario, list) = long_named(n, len);
         let names: Vec<String> = list.split(',').map(str::to_string).collect();
         // After each step, the clusters of the list that hold an access entry of the stack's
