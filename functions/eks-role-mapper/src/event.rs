@@ -69,37 +69,56 @@ impl Fields {
     /// The typed request's fields (None: the event is not one).
     fn typed(event: &Value) -> Option<Fields> {
         let typed: Typed = serde_json::from_value(event.clone()).ok()?;
+        // The three request types share their envelope; Update and Delete add the id, Update
+        // the old properties.
+        let of = |kind: &str,
+                  url: String,
+                  stack: String,
+                  request: String,
+                  logical: String,
+                  physical: Option<String>,
+                  properties: Value,
+                  old: Option<Value>| Fields {
+            request_type: Some(kind.into()),
+            response_url: given(url),
+            stack_id: given(stack),
+            request_id: given(request),
+            logical_resource_id: given(logical),
+            physical_resource_id: physical.and_then(given),
+            properties,
+            old_properties: old,
+        };
         Some(match typed {
-            Typed::Create(r) => Fields {
-                request_type: Some("Create".into()),
-                response_url: given(r.response_url),
-                stack_id: given(r.stack_id),
-                request_id: given(r.request_id),
-                logical_resource_id: given(r.logical_resource_id),
-                physical_resource_id: None,
-                properties: r.resource_properties,
-                old_properties: None,
-            },
-            Typed::Update(r) => Fields {
-                request_type: Some("Update".into()),
-                response_url: given(r.response_url),
-                stack_id: given(r.stack_id),
-                request_id: given(r.request_id),
-                logical_resource_id: given(r.logical_resource_id),
-                physical_resource_id: given(r.physical_resource_id),
-                properties: r.resource_properties,
-                old_properties: Some(r.old_resource_properties),
-            },
-            Typed::Delete(r) => Fields {
-                request_type: Some("Delete".into()),
-                response_url: given(r.response_url),
-                stack_id: given(r.stack_id),
-                request_id: given(r.request_id),
-                logical_resource_id: given(r.logical_resource_id),
-                physical_resource_id: given(r.physical_resource_id),
-                properties: r.resource_properties,
-                old_properties: None,
-            },
+            Typed::Create(r) => of(
+                "Create",
+                r.response_url,
+                r.stack_id,
+                r.request_id,
+                r.logical_resource_id,
+                None,
+                r.resource_properties,
+                None,
+            ),
+            Typed::Update(r) => of(
+                "Update",
+                r.response_url,
+                r.stack_id,
+                r.request_id,
+                r.logical_resource_id,
+                Some(r.physical_resource_id),
+                r.resource_properties,
+                Some(r.old_resource_properties),
+            ),
+            Typed::Delete(r) => of(
+                "Delete",
+                r.response_url,
+                r.stack_id,
+                r.request_id,
+                r.logical_resource_id,
+                Some(r.physical_resource_id),
+                r.resource_properties,
+                None,
+            ),
             _ => return None,
         })
     }

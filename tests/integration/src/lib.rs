@@ -57,6 +57,16 @@ pub struct Harness {
     stack_id: std::sync::Mutex<String>,
 }
 
+/// `s` with everything of its account moved to moto's (where a test renders the template), as
+/// `cfn-replay stack` moves it: CloudFormation answers a caller only about its own account's
+/// stacks, so the function's principal must be in the rendered stack's account.
+pub fn in_moto_account(s: Scenario) -> Scenario {
+    let text = serde_json::to_string(&s)
+        .unwrap()
+        .replace(&s.account, cfn_replay::rendered::MOTO_ACCOUNT);
+    serde_json::from_str(&text).unwrap()
+}
+
 /// The mapper's clients for a simulator, acting as the scenario principal `principal`.
 pub async fn clients_for(sim: &Simulator, principal: &str) -> Clients {
     cfn_replay::clients_for(sim, principal)

@@ -133,10 +133,7 @@ async fn rendered_harness(
     use integration::rendered::{render, MOTO_ACCOUNT, REGION};
     let mut s = eks_sim::Scenario::default_scenario();
     s.region = REGION.to_string();
-    let text = serde_json::to_string(&s)
-        .unwrap()
-        .replace(&s.account, MOTO_ACCOUNT);
-    let s: eks_sim::Scenario = serde_json::from_str(&text).unwrap();
+    let s = integration::in_moto_account(s);
     assert!(MAPPER.contains(MOTO_ACCOUNT));
     let h = Harness::with(s, "mapper-lambda-role").await;
     let mut p = vec![

@@ -20,11 +20,7 @@ const MAPPER: &str = "arn:aws:iam::123456789012:role/mapper-lambda-role";
 async fn harness() -> Harness {
     let mut s = eks_sim::Scenario::default_scenario();
     s.region = REGION.to_string();
-    // Everything of the scenario's account moves to moto's (as `cfn-replay stack` moves it).
-    let text = serde_json::to_string(&s)
-        .unwrap()
-        .replace(&s.account, MOTO_ACCOUNT);
-    let s: eks_sim::Scenario = serde_json::from_str(&text).unwrap();
+    let s = integration::in_moto_account(s);
     assert!(MAPPER.contains(MOTO_ACCOUNT));
     Harness::with(s, "mapper-lambda-role").await
 }

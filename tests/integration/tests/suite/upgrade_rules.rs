@@ -71,9 +71,9 @@ fn rules_refuse(params: &BTreeMap<&str, &str>) -> Vec<String> {
     refused
 }
 
-#[test]
-fn an_upgrade_with_an_empty_external_id_or_another_account_is_refused_a_new_stack_is_not() {
-    let base = BTreeMap::from([
+/// A new stack's parameters that the rules read, but the upgrade's and the partition.
+fn base() -> BTreeMap<&'static str, &'static str> {
+    BTreeMap::from([
         ("ConcurrentAccountId", SERVICE_ACCOUNT),
         ("ClusterName", "legacy"),
         ("MapRole", "true"),
@@ -81,7 +81,12 @@ fn an_upgrade_with_an_empty_external_id_or_another_account_is_refused_a_new_stac
         ("SubnetIds", ""),
         ("SecurityGroupIds", ""),
         ("ClusterAdminExternalId", ""),
-    ]);
+    ])
+}
+
+#[test]
+fn an_upgrade_with_an_empty_external_id_or_another_account_is_refused_a_new_stack_is_not() {
+    let base = base();
     let with = |extra: &[(&'static str, &'static str)]| {
         let mut p = base.clone();
         p.extend(extra.iter().copied());
@@ -125,17 +130,8 @@ fn an_upgrade_with_an_empty_external_id_or_another_account_is_refused_a_new_stac
 /// aws, aws-cn and aws-us-gov), the template refuses the stack before anything is created.
 #[test]
 fn a_partition_the_function_cannot_answer_in_is_refused_before_anything_is_made() {
-    let base = BTreeMap::from([
-        ("ConcurrentAccountId", SERVICE_ACCOUNT),
-        ("ClusterName", "legacy"),
-        ("MapRole", "true"),
-        ("Reconcile", "off"),
-        ("SubnetIds", ""),
-        ("SecurityGroupIds", ""),
-        ("ClusterAdminExternalId", ""),
-        ("ParallelsAWSAccount", ""),
-        ("ExternalId", ""),
-    ]);
+    let mut base = base();
+    base.extend([("ParallelsAWSAccount", ""), ("ExternalId", "")]);
     for (partition, refused) in [
         ("aws", false),
         ("aws-cn", false),
