@@ -114,6 +114,7 @@ pub async fn upsert<K: Cloud>(
             },
             ..Default::default()
         });
+        fits(&edit.data, annotations.as_ref())?;
         object.data = Some(edit.data);
         object.metadata.annotations = annotations;
         match cloud.write_aws_auth(info, object, create).await {
@@ -251,4 +252,35 @@ async fn backoff(attempt: u32) {
     let base = 50u64 * 2u64.pow(attempt.min(6));
     let jitter = fastrand::u64(0..=base);
     tokio::time::sleep(Duration::from_millis(base / 2 + jitter)).await;
+}
+
+/// What a ConfigMap may hold: its data at most 1 MiB
+/// (<https://kubernetes.io/docs/concepts/configuration/configmap/>: "The data stored in a
+/// ConfigMap cannot exceed 1 MiB"; kube-apiserver answers 422 above it), and the annotations
+/// 256 KiB all told (`metadata.annotations`: "Too long: must have at most 262144 bytes").
+pub const MAX_DATA: usize = 1024 * 1024;
+pub const MAX_ANNOTATIONS: usize = 256 * 1024;
+
+/// Refuses, before the write, an aws-auth that would not fit: the Reason says how large it would
+/// be, and nothing is written.
+fn fits(
+    data: &std::collections::BTreeMap<String, String>,
+    annotations: Option<&std::collections::BTreeMap<String, String>>,
+) -> Result<()> {
+    let size = |m: &std::collections::BTreeMap<String, String>| -> usize {
+        m.iter().map(|(k, v)| k.len() + v.len()).sum()
+    };
+    let data_size = size(data);
+    if data_size > MAX_DATA {
+        return Err(Error::AwsAuth(format!(
+            "with this entry its data would be {data_size} bytes, above the {MAX_DATA} a ConfigMap holds: remove unused entries, or move the cluster to access entries (EnableAccessEntries)"
+        )));
+    }
+    let annotations_size = annotations.map_or(0, size);
+    if annotations_size > MAX_ANNOTATIONS {
+        return Err(Error::AwsAuth(format!(
+            "its annotations would be {annotations_size} bytes, above the {MAX_ANNOTATIONS} an object holds"
+        )));
+    }
+    Ok(())
 }
