@@ -27,6 +27,7 @@ mod hardening;
 mod iam_in_force;
 mod iam_reference;
 mod lambda_rie;
+mod load_real;
 mod mapper_modes;
 mod multi_cluster;
 mod real_control_plane;
