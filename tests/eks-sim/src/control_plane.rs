@@ -468,6 +468,12 @@ impl ControlPlane {
     }
 
     /// The path of a kubeconfig of the harness's admin.
+    /// The kube-apiserver's process id (started third, after etcd and the authenticator): a fault
+    /// test pauses it (SIGSTOP) and lets it go on (SIGCONT).
+    pub fn apiserver_pid(&self) -> Option<u32> {
+        self._children.get(2)?.id()
+    }
+
     pub fn admin_kubeconfig(&self) -> PathBuf {
         self.dir.join("admin.kubeconfig")
     }

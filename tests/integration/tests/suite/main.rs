@@ -16,6 +16,7 @@ mod events_bad_corpus;
 mod events_replay;
 mod events_shapes;
 mod fault_matrix;
+mod faults_real;
 mod fidelity_aws_cli;
 mod fidelity_binary;
 mod fidelity_eks_behaviour;
