@@ -325,3 +325,29 @@ pub fn differences(real: &[Step], simulated: &[Step]) -> Vec<String> {
         .map(|((name, r), (_, s))| format!("{name}:\n  real      {r}\n  simulated {s}"))
         .collect()
 }
+
+/// A request to a real control plane's kube-apiserver as its admin: the status and the JSON
+/// answer (Null when it is not JSON).
+pub async fn as_admin(
+    cp: &eks_sim::control_plane::ControlPlane,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let (code, text) = cp.request(method, path, body).await.unwrap();
+    (code, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// The entries of `cluster`'s aws-auth `mapRoles` as its real kube-apiserver holds them.
+pub async fn real_map_roles(sim: &eks_sim::Simulator, cluster: &str) -> Vec<Value> {
+    let cp = sim.control_plane(cluster).expect("a real control plane");
+    let (code, cm) = as_admin(
+        cp,
+        "GET",
+        "/api/v1/namespaces/kube-system/configmaps/aws-auth",
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "{cm}");
+    serde_yaml_ng::from_str(cm["data"]["mapRoles"].as_str().unwrap_or("[]")).unwrap()
+}

@@ -32,15 +32,7 @@ fn matrix(role: &ClientEnv, what: &str, cases: &[(&[&str], bool)]) {
     }
 }
 
-async fn admin(
-    cp: &eks_sim::control_plane::ControlPlane,
-    method: &str,
-    path: &str,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let (code, text) = cp.request(method, path, body).await.unwrap();
-    (code, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
+use integration::as_admin as admin;
 
 /// The names of the bindings under our owner label.
 async fn ours(cp: &eks_sim::control_plane::ControlPlane) -> Vec<String> {

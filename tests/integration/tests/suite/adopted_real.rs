@@ -14,15 +14,7 @@ const SERVICE_ROLE_NAME: &str = "3f1c2a9e-0b7d-4c55-9e2f-6d1a8b7c5e40-RoleForAcc
 const AWS_AUTH: &str = "/api/v1/namespaces/kube-system/configmaps/aws-auth";
 const BINDING: &str = "/apis/rbac.authorization.k8s.io/v1/namespaces/ml/rolebindings/ml-team-view";
 
-async fn admin(
-    cp: &eks_sim::control_plane::ControlPlane,
-    method: &str,
-    path: &str,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let (code, text) = cp.request(method, path, body).await.unwrap();
-    (code, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
+use integration::as_admin as admin;
 
 async fn success(h: &Harness, event: Value) -> String {
     let r = h.invoke(event).await;

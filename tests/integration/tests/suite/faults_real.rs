@@ -12,18 +12,7 @@ use serde_json::Value;
 
 /// legacy's mapRoles as the real kube-apiserver holds it.
 async fn map_roles(h: &Harness) -> Vec<Value> {
-    let cp = h.sim.control_plane("legacy").expect("legacy is real");
-    let (code, text) = cp
-        .request(
-            "GET",
-            "/api/v1/namespaces/kube-system/configmaps/aws-auth",
-            None,
-        )
-        .await
-        .unwrap();
-    assert_eq!(code, 200, "{text}");
-    let cm: Value = serde_json::from_str(&text).unwrap();
-    serde_yaml_ng::from_str(cm["data"]["mapRoles"].as_str().unwrap_or("[]")).unwrap()
+    integration::real_map_roles(&h.sim, "legacy").await
 }
 
 fn signal(pid: u32, sig: &str) {
