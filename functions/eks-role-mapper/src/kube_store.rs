@@ -52,7 +52,10 @@ enum Failure {
     NotAnObject,
     /// No answer: the connection failed or broke.
     Network(String),
+    /// No answer within [`CALL_TIMEOUT`].
     Timeout,
+    /// No answer yet when this invocation's time to hand over came (`protocol::pause`).
+    OutOfTime,
 }
 
 /// A Kubernetes client for one cluster.
@@ -175,7 +178,9 @@ impl ClusterApi {
         }
     }
 
-    /// One request, cut off after [`CALL_TIMEOUT`]; a 2xx answer is read as the object.
+    /// One request, cut off after [`CALL_TIMEOUT`], or sooner when this invocation must hand the
+    /// request over (a call to a paused API server would otherwise run into the Lambda deadline,
+    /// which answers FAILED with a write perhaps made); a 2xx answer is read as the object.
     async fn call<T: DeserializeOwned>(
         &self,
         method: http::Method,
@@ -216,9 +221,13 @@ impl ClusterApi {
                 Err(Failure::Answer(status, s))
             }
         };
-        tokio::time::timeout(CALL_TIMEOUT, exchange)
-            .await
-            .unwrap_or(Err(Failure::Timeout))
+        tokio::select! {
+            answer = exchange => answer,
+            _ = crate::protocol::pause(CALL_TIMEOUT) => Err(match crate::protocol::time_to_hand_over() {
+                true => Failure::OutOfTime,
+                false => Failure::Timeout,
+            }),
+        }
     }
 
     /// A conflict for the loop in `aws_auth_store`; what is worth another try (the API server
@@ -255,6 +264,9 @@ impl ClusterApi {
             Failure::Timeout => {
                 StoreError::Transient(kube(format!("no answer within {CALL_TIMEOUT:?}")))
             }
+            Failure::OutOfTime => StoreError::Transient(kube(
+                "no answer before this invocation had to hand over".into(),
+            )),
         }
     }
 }

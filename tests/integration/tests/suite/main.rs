@@ -27,6 +27,8 @@ mod lambda_rie;
 mod mapper_modes;
 mod multi_cluster;
 mod real_control_plane;
+mod real_faults;
+mod real_faults_runner;
 mod real_vs_simulated_kubernetes;
 mod real_vs_simulated_rbac;
 mod reconcile;
