@@ -52,6 +52,8 @@ enum Failure {
     NotAnObject,
     /// No answer: the connection failed or broke.
     Network(String),
+    /// The server's certificate is not one the cluster's CA signed: no retry changes that.
+    Certificate(String),
     /// No answer within [`CALL_TIMEOUT`].
     Timeout,
     /// No answer yet when this invocation's time to hand over came (`protocol::pause`).
@@ -200,6 +202,9 @@ impl ClusterApi {
             .map_err(|e| Failure::Network(e.to_string()))?;
         let exchange = async {
             let answer = self.client.request(request).await.map_err(|e| {
+                if let Some(refused) = certificate_refused(&e) {
+                    return Failure::Certificate(refused);
+                }
                 Failure::Network(if e.is_connect() {
                     "connect error".into()
                 } else {
@@ -261,6 +266,9 @@ impl ClusterApi {
                 "the API server's answer was not a Kubernetes object or Status (a redirect or a proxy in the way?)".into(),
             )),
             Failure::Network(what) => StoreError::Transient(kube(format!("network error ({what})"))),
+            Failure::Certificate(why) => StoreError::Failed(kube(format!(
+                "TLS: the API server's certificate was refused ({why}): it must chain to the certificate authority DescribeCluster reports for the cluster"
+            ))),
             Failure::Timeout => {
                 StoreError::Transient(kube(format!("no answer within {CALL_TIMEOUT:?}")))
             }
@@ -269,6 +277,34 @@ impl ClusterApi {
             )),
         }
     }
+}
+
+/// Why rustls refused the server's certificate, when that is what failed the exchange: unlike a
+/// dropped or refused connection, trying again cannot help. (hyper-rustls hands rustls' error on
+/// inside an `io::Error`, whose `source` skips it: `get_ref` reaches it.)
+fn certificate_refused(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let refused = |r: &rustls::Error| {
+        matches!(
+            r,
+            rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+        )
+        .then(|| r.to_string())
+    };
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(r) = e.downcast_ref::<rustls::Error>() {
+            return refused(r);
+        }
+        let inner = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            .and_then(|i| i.downcast_ref::<rustls::Error>());
+        if let Some(r) = inner {
+            return refused(r);
+        }
+        next = e.source();
+    }
+    None
 }
 
 /// The aws-auth ConfigMap's path.

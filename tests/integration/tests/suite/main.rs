@@ -29,6 +29,8 @@ mod multi_cluster;
 mod real_control_plane;
 mod real_faults;
 mod real_faults_runner;
+mod real_load;
+mod real_size_limit;
 mod real_vs_simulated_kubernetes;
 mod real_vs_simulated_rbac;
 mod reconcile;
