@@ -1,8 +1,15 @@
 //! Persists the aws-auth edit through the port: read, edit in memory (`aws_auth`), write with the
 //! `resourceVersion` read (409 Conflict: re-read and retry, bounded, with jitter), create when
 //! missing, and read back from the write's answer. The owner annotation is written with the entry.
+//!
+//! A Kubernetes API that does not answer (an API server restarting, etcd without a leader, a
+//! connection dropped or reset, a call past its timeout) or answers 5xx/429 is retried with a
+//! growing pause for as long as the request may go on ([`UNREACHABLE_WINDOW`]): when this
+//! invocation's time runs out first, the request continues in a fresh one (`Error::Pending`).
+//! Every attempt starts with a fresh read, so a write whose answer was lost is found done and
+//! is never made twice.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::config_map::{ConfigMap, ObjectMeta};
 
@@ -14,8 +21,20 @@ use crate::ownership::owner_annotation;
 
 /// How many times a conflicting write is retried.
 pub const MAX_ATTEMPTS: u32 = 8;
-/// How many transient failures (5xx, 429, dropped connections) one edit tolerates.
+/// How many transient failures one edit of an RBAC binding tolerates (`bindings_store`).
 pub const MAX_TRANSIENT: u32 = 3;
+/// How long one request keeps retrying a Kubernetes API that does not answer (or answers 5xx or
+/// 429), counted from when it was first received, across invocations: an API server restart or
+/// an etcd leader election takes seconds to a minute; longer, the cluster needs a person.
+pub const UNREACHABLE_WINDOW: Duration = Duration::from_secs(180);
+/// How many times a 401 is tried again: the API server answers 401 while the cluster's
+/// authenticator restarts (a control-plane upgrade rolls it), for seconds; an identity that is
+/// really not mapped fails after these.
+const MAX_REFUSALS: u32 = 2;
+/// The pause before trying a 401 again.
+const REFUSAL_PAUSE: Duration = Duration::from_millis(2500);
+/// The longest pause between two attempts at an unreachable API.
+const MAX_PAUSE: Duration = Duration::from_secs(3);
 
 /// What an upsert did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,24 +47,92 @@ pub struct Upserted {
 
 /// Counts retries of one edit and says when to give up.
 struct Retries {
-    transient_left: u32,
+    conflicts: u32,
+    transient: u32,
+    refusals: u32,
+    started: Instant,
 }
 
 impl Retries {
-    /// Waits before the next attempt, or answers the error that ends the edit.
-    async fn after(&mut self, attempt: u32, e: StoreError) -> Result<()> {
+    fn new() -> Retries {
+        Retries {
+            conflicts: 0,
+            transient: 0,
+            refusals: 0,
+            started: Instant::now(),
+        }
+    }
+
+    /// Waits before the next attempt, or answers the error that ends the edit (for this
+    /// invocation: `Error::Pending` hands the request to a fresh one).
+    async fn after(&mut self, e: StoreError) -> Result<()> {
         match e {
             StoreError::Conflict => {
-                tracing::info!(attempt, "aws-auth changed under us, re-reading")
+                self.conflicts += 1;
+                if self.conflicts >= MAX_ATTEMPTS {
+                    return Err(Error::TooManyConflicts(MAX_ATTEMPTS));
+                }
+                tracing::info!(
+                    attempt = self.conflicts,
+                    "aws-auth changed under us, re-reading"
+                );
+                backoff(self.conflicts).await;
             }
-            StoreError::Transient(_) if self.transient_left > 0 => {
-                self.transient_left -= 1;
-                tracing::info!(attempt, "Kubernetes API busy or unreachable, retrying");
+            StoreError::Transient(e) => {
+                let waited = crate::protocol::request_age().max(self.started.elapsed());
+                if waited >= UNREACHABLE_WINDOW {
+                    return Err(unreachable(e, waited));
+                }
+                if crate::protocol::time_to_hand_over() {
+                    return Err(Error::Pending(format!(
+                        "the cluster's Kubernetes API did not answer yet ({e})"
+                    )));
+                }
+                self.transient += 1;
+                tracing::info!(
+                    attempt = self.transient,
+                    reason = %e,
+                    "Kubernetes API busy or unreachable, retrying"
+                );
+                let base = Duration::from_millis(100 * 2u64.pow(self.transient.min(5)));
+                let pause = base.min(MAX_PAUSE);
+                let jitter = Duration::from_millis(fastrand::u64(0..=pause.as_millis() as u64 / 2));
+                crate::protocol::pause(pause / 2 + jitter).await;
             }
-            StoreError::Transient(e) | StoreError::Failed(e) => return Err(e),
+            StoreError::Failed(Error::NotAuthorized { status: 401, .. })
+                if self.refusals < MAX_REFUSALS && !crate::protocol::time_to_hand_over() =>
+            {
+                self.refusals += 1;
+                tracing::info!(
+                    attempt = self.refusals,
+                    "401 from the Kubernetes API (its authenticator restarting?), trying again"
+                );
+                crate::protocol::pause(REFUSAL_PAUSE).await;
+            }
+            StoreError::Failed(e) => return Err(e),
         }
-        backoff(attempt).await;
         Ok(())
+    }
+}
+
+/// The last transient error, once the request has waited [`UNREACHABLE_WINDOW`]: what a person
+/// does next.
+fn unreachable(e: Error, waited: Duration) -> Error {
+    let message = match e {
+        Error::Kube { operation, message } => {
+            return Error::Kube {
+                operation,
+                message: format!(
+                    "{message}; still failing after {} s of retries: check that the cluster's API server is up and reachable from the function, then retry",
+                    waited.as_secs()
+                ),
+            }
+        }
+        other => other.to_string(),
+    };
+    Error::Kube {
+        operation: "aws-auth".into(),
+        message,
     }
 }
 
@@ -60,15 +147,12 @@ pub async fn upsert<K: Cloud>(
     owner: &str,
 ) -> Result<Upserted> {
     let marker = owner_annotation(owner);
-    let mut conflicts = 0;
-    let mut retries = Retries {
-        transient_left: MAX_TRANSIENT,
-    };
-    for attempt in 1..=MAX_ATTEMPTS {
+    let mut retries = Retries::new();
+    loop {
         let current = match cloud.read_aws_auth(info).await {
             Ok(c) => c,
             Err(e) => {
-                retries.after(attempt, e).await?;
+                retries.after(e).await?;
                 continue;
             }
         };
@@ -98,7 +182,7 @@ pub async fn upsert<K: Cloud>(
             return Ok(Upserted {
                 change: Change::Unchanged,
                 adopted,
-                conflicts,
+                conflicts: retries.conflicts,
             });
         }
         if !adopted {
@@ -123,18 +207,12 @@ pub async fn upsert<K: Cloud>(
                 return Ok(Upserted {
                     change: edit.change,
                     adopted,
-                    conflicts,
+                    conflicts: retries.conflicts,
                 });
             }
-            Err(e) => {
-                if matches!(e, StoreError::Conflict) {
-                    conflicts += 1;
-                }
-                retries.after(attempt, e).await?;
-            }
+            Err(e) => retries.after(e).await?,
         }
     }
-    Err(Error::TooManyConflicts(MAX_ATTEMPTS))
 }
 
 /// Removes the role's entries if `owner` recorded adding them (and the record with them);
@@ -146,15 +224,13 @@ pub async fn remove<K: Cloud>(
     owner: &str,
 ) -> Result<bool> {
     let marker = owner_annotation(owner);
-    let mut retries = Retries {
-        transient_left: MAX_TRANSIENT,
-    };
-    for attempt in 1..=MAX_ATTEMPTS {
+    let mut retries = Retries::new();
+    loop {
         let mut cm = match cloud.read_aws_auth(info).await {
             Ok(Some(cm)) => cm,
             Ok(None) => return Ok(false),
             Err(e) => {
-                retries.after(attempt, e).await?;
+                retries.after(e).await?;
                 continue;
             }
         };
@@ -175,7 +251,7 @@ pub async fn remove<K: Cloud>(
                     return Ok(true);
                 }
                 Err(e) => {
-                    retries.after(attempt, e).await?;
+                    retries.after(e).await?;
                     continue;
                 }
             }
@@ -199,10 +275,9 @@ pub async fn remove<K: Cloud>(
                 verify(&stored, role, false)?;
                 return Ok(true);
             }
-            Err(e) => retries.after(attempt, e).await?,
+            Err(e) => retries.after(e).await?,
         }
     }
-    Err(Error::TooManyConflicts(MAX_ATTEMPTS))
 }
 
 /// The aws-auth annotation holding, as `mapRoles` text, the entries an adopted mapping had
@@ -256,8 +331,10 @@ async fn backoff(attempt: u32) {
 
 /// What a ConfigMap may hold: its data at most 1 MiB
 /// (<https://kubernetes.io/docs/concepts/configuration/configmap/>: "The data stored in a
-/// ConfigMap cannot exceed 1 MiB"; kube-apiserver answers 422 above it), and the annotations
-/// 256 KiB all told (`metadata.annotations`: "Too long: must have at most 262144 bytes").
+/// ConfigMap cannot exceed 1 MiB"; kube-apiserver's `ValidateConfigMap` sums the values' lengths
+/// only and answers 422 above it: `real_size_limit` holds that bound on the real apiserver), and
+/// the annotations 256 KiB all told, keys and values (`metadata.annotations`: "Too long: must
+/// have at most 262144 bytes").
 pub const MAX_DATA: usize = 1024 * 1024;
 pub const MAX_ANNOTATIONS: usize = 256 * 1024;
 
@@ -270,16 +347,16 @@ fn fits(
     let size = |m: &std::collections::BTreeMap<String, String>| -> usize {
         m.iter().map(|(k, v)| k.len() + v.len()).sum()
     };
-    let data_size = size(data);
+    let data_size: usize = data.values().map(String::len).sum();
     if data_size > MAX_DATA {
         return Err(Error::AwsAuth(format!(
-            "with this entry its data would be {data_size} bytes, above the {MAX_DATA} a ConfigMap holds: remove unused entries, or move the cluster to access entries (EnableAccessEntries)"
+            "with this entry its data would be {data_size} bytes, above the {MAX_DATA} bytes a ConfigMap can hold; remove unused entries from mapRoles/mapUsers, or map this role with an access entry (EnableAccessEntries=true)"
         )));
     }
     let annotations_size = annotations.map_or(0, size);
     if annotations_size > MAX_ANNOTATIONS {
         return Err(Error::AwsAuth(format!(
-            "its annotations would be {annotations_size} bytes, above the {MAX_ANNOTATIONS} an object holds"
+            "with the owner record its annotations would be {annotations_size} bytes, above the {MAX_ANNOTATIONS} bytes Kubernetes allows; remove stale eks-role-mapper/owner-* annotations, or map this role with an access entry (EnableAccessEntries=true)"
         )));
     }
     Ok(())

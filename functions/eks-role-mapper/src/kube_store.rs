@@ -52,7 +52,12 @@ enum Failure {
     NotAnObject,
     /// No answer: the connection failed or broke.
     Network(String),
+    /// The server's certificate is not one the cluster's CA signed: no retry changes that.
+    Certificate(String),
+    /// No answer within [`CALL_TIMEOUT`].
     Timeout,
+    /// No answer yet when this invocation's time to hand over came (`protocol::pause`).
+    OutOfTime,
 }
 
 /// A Kubernetes client for one cluster.
@@ -175,7 +180,9 @@ impl ClusterApi {
         }
     }
 
-    /// One request, cut off after [`CALL_TIMEOUT`]; a 2xx answer is read as the object.
+    /// One request, cut off after [`CALL_TIMEOUT`], or sooner when this invocation must hand the
+    /// request over (a call to a paused API server would otherwise run into the Lambda deadline,
+    /// which answers FAILED with a write perhaps made); a 2xx answer is read as the object.
     async fn call<T: DeserializeOwned>(
         &self,
         method: http::Method,
@@ -195,6 +202,9 @@ impl ClusterApi {
             .map_err(|e| Failure::Network(e.to_string()))?;
         let exchange = async {
             let answer = self.client.request(request).await.map_err(|e| {
+                if let Some(refused) = certificate_refused(&e) {
+                    return Failure::Certificate(refused);
+                }
                 Failure::Network(if e.is_connect() {
                     "connect error".into()
                 } else {
@@ -216,9 +226,13 @@ impl ClusterApi {
                 Err(Failure::Answer(status, s))
             }
         };
-        tokio::time::timeout(CALL_TIMEOUT, exchange)
-            .await
-            .unwrap_or(Err(Failure::Timeout))
+        tokio::select! {
+            answer = exchange => answer,
+            _ = crate::protocol::pause(CALL_TIMEOUT) => Err(match crate::protocol::time_to_hand_over() {
+                true => Failure::OutOfTime,
+                false => Failure::Timeout,
+            }),
+        }
     }
 
     /// A conflict for the loop in `aws_auth_store`; what is worth another try (the API server
@@ -255,12 +269,47 @@ impl ClusterApi {
                 operation: operation.into(),
                 message: format!("network error ({what})"),
             }),
+            Failure::Certificate(why) => StoreError::Failed(kube(format!(
+                "TLS: the API server's certificate was refused ({why}): it must chain to the certificate authority DescribeCluster reports for the cluster"
+            ))),
             Failure::Timeout => StoreError::Transient(Error::KubeUnreachable {
                 operation: operation.into(),
                 message: format!("no answer within {CALL_TIMEOUT:?}"),
             }),
+            Failure::OutOfTime => StoreError::Transient(Error::KubeUnreachable {
+                operation: operation.into(),
+                message: "no answer before this invocation had to hand over".into(),
+            }),
         }
     }
+}
+
+/// Why rustls refused the server's certificate, when that is what failed the exchange: unlike a
+/// dropped or refused connection, trying again cannot help. (hyper-rustls hands rustls' error on
+/// inside an `io::Error`, whose `source` skips it: `get_ref` reaches it.)
+fn certificate_refused(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let refused = |r: &rustls::Error| {
+        matches!(
+            r,
+            rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+        )
+        .then(|| r.to_string())
+    };
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(r) = e.downcast_ref::<rustls::Error>() {
+            return refused(r);
+        }
+        let inner = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            .and_then(|i| i.downcast_ref::<rustls::Error>());
+        if let Some(r) = inner {
+            return refused(r);
+        }
+        next = e.source();
+    }
+    None
 }
 
 /// The aws-auth ConfigMap's path.

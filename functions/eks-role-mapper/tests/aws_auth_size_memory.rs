@@ -39,7 +39,7 @@ async fn a_create_that_would_not_fit_is_failed_saying_so_and_one_that_fits_succe
     let reason = b.reason.unwrap_or_default();
     assert!(
         reason.starts_with("aws-auth: with this entry its data would be")
-            && reason.contains("above the 1048576 a ConfigMap holds")
+            && reason.contains("above the 1048576 bytes a ConfigMap can hold")
             && reason.ends_with("nothing was changed"),
         "{reason}"
     );

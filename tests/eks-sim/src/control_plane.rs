@@ -31,6 +31,10 @@ use tokio::process::{Child, Command};
 use crate::error::{Error, Result};
 use crate::tls::Authority;
 
+mod fault_proxy;
+mod faults;
+pub use faults::{Action, Component, Fired, Passed, Rule, When};
+
 /// The pinned versions, one `NAME=VALUE` a line.
 const VERSIONS: &str = include_str!("../../control-plane/versions.env");
 
@@ -104,12 +108,19 @@ pub struct ControlPlane {
     pub authenticator_url: String,
     /// Where its files and logs are (`etcd.log`, `kube-apiserver.log`, `authenticator.log`).
     pub dir: PathBuf,
+    /// The fault proxy in front of the apiserver (`faults`): what DescribeCluster reports, so
+    /// every client of the cluster but the harness's admin goes through it.
+    pub kube_endpoint: String,
     ca_pem: String,
     _children: Vec<Child>,
+    faults: Arc<faults::Faults>,
+    proxy: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for ControlPlane {
     fn drop(&mut self) {
+        self.proxy.abort();
+        faults::stop(&self.faults);
         for c in &mut self._children {
             let _ = c.start_kill();
         }
@@ -130,9 +141,13 @@ fn spawn(
     log: &str,
     program: &Path,
     args: &[String],
-    env: &[(&str, String)],
+    env: &[(&'static str, String)],
 ) -> Result<Child> {
-    let out = std::fs::File::create(dir.join(log))?;
+    // Appended: a component restarted by a fault test keeps one log.
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(log))?;
     let err = out.try_clone()?;
     let mut cmd = Command::new(program);
     cmd.args(args)
@@ -197,22 +212,17 @@ impl ControlPlane {
         // etcd, as envtest starts it (controlplane/etcd.go).
         let (client, peer) = (free_port()?, free_port()?);
         let etcd_url = format!("http://127.0.0.1:{client}");
-        children.push(spawn(
-            &dir,
-            "etcd.log",
-            &etcd,
-            &[
-                format!("--data-dir={}", path("etcd")),
-                format!("--listen-client-urls={etcd_url}"),
-                format!("--advertise-client-urls={etcd_url}"),
-                format!("--listen-peer-urls=http://127.0.0.1:{peer}"),
-                format!("--initial-advertise-peer-urls=http://127.0.0.1:{peer}"),
-                format!("--initial-cluster=default=http://127.0.0.1:{peer}"),
-                "--unsafe-no-fsync=true".into(),
-                "--log-level=warn".into(),
-            ],
-            &[],
-        )?);
+        let etcd_args = [
+            format!("--data-dir={}", path("etcd")),
+            format!("--listen-client-urls={etcd_url}"),
+            format!("--advertise-client-urls={etcd_url}"),
+            format!("--listen-peer-urls=http://127.0.0.1:{peer}"),
+            format!("--initial-advertise-peer-urls=http://127.0.0.1:{peer}"),
+            format!("--initial-cluster=default=http://127.0.0.1:{peer}"),
+            "--unsafe-no-fsync=true".into(),
+            "--log-level=warn".into(),
+        ];
+        children.push(spawn(&dir, "etcd.log", &etcd, &etcd_args, &[])?);
 
         // Files kube-apiserver and the authenticator read.
         let admin_token = format!("sim-admin-{}", uuid::Uuid::new_v4().simple());
@@ -237,28 +247,30 @@ impl ControlPlane {
 
         // The authenticator first: it writes the webhook kubeconfig the apiserver reads at start.
         let auth_port = free_port()?;
+        let auth_args = [
+            "server".into(),
+            format!("--config={}", path("authenticator.yaml")),
+            format!("--cluster-id={}", spec.name),
+            "--backend-mode=MountedFile,EKSConfigMap".into(),
+            format!("--kubeconfig={}", path("admin.kubeconfig")),
+            format!("--state-dir={}", path("authenticator")),
+            format!("--generate-kubeconfig={}", path("webhook.kubeconfig")),
+            "--address=127.0.0.1".into(),
+            format!("--port={auth_port}"),
+        ];
+        let auth_env = [
+            ("HTTPS_PROXY", proxy.to_string()),
+            ("SSL_CERT_FILE", path("ca.pem")),
+            // No instance metadata here: the region lookup fails at once instead of timing out.
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("AWS_REGION", spec.region.to_string()),
+        ];
         children.push(spawn(
             &dir,
             "authenticator.log",
             &authenticator,
-            &[
-                "server".into(),
-                format!("--config={}", path("authenticator.yaml")),
-                format!("--cluster-id={}", spec.name),
-                "--backend-mode=MountedFile,EKSConfigMap".into(),
-                format!("--kubeconfig={}", path("admin.kubeconfig")),
-                format!("--state-dir={}", path("authenticator")),
-                format!("--generate-kubeconfig={}", path("webhook.kubeconfig")),
-                "--address=127.0.0.1".into(),
-                format!("--port={auth_port}"),
-            ],
-            &[
-                ("HTTPS_PROXY", proxy.to_string()),
-                ("SSL_CERT_FILE", path("ca.pem")),
-                // No instance metadata here: the region lookup fails at once instead of timing out.
-                ("AWS_EC2_METADATA_DISABLED", "true".into()),
-                ("AWS_REGION", spec.region.to_string()),
-            ],
+            &auth_args,
+            &auth_env,
         )?);
         wait_for(&dir, "authenticator.log", &mut children, || {
             dir.join("webhook.kubeconfig").is_file()
@@ -266,45 +278,83 @@ impl ControlPlane {
         .await?;
 
         // kube-apiserver with the flags envtest gives it (controlplane/apiserver.go) and the webhook.
+        let api_args = [
+            format!("--etcd-servers={etcd_url}"),
+            "--bind-address=127.0.0.1".into(),
+            "--advertise-address=127.0.0.1".into(),
+            format!("--secure-port={api_port}"),
+            format!("--cert-dir={}", path("apiserver")),
+            format!("--tls-cert-file={}", path("serving.crt")),
+            format!("--tls-private-key-file={}", path("serving.key")),
+            "--service-cluster-ip-range=10.0.0.0/24".into(),
+            "--service-account-issuer=https://kubernetes.default.svc".into(),
+            format!("--service-account-key-file={}", path("sa.pub")),
+            format!("--service-account-signing-key-file={}", path("sa.key")),
+            "--authorization-mode=RBAC".into(),
+            "--allow-privileged=true".into(),
+            "--disable-admission-plugins=ServiceAccount".into(),
+            format!("--token-auth-file={}", path("tokens.csv")),
+            format!(
+                "--authentication-token-webhook-config-file={}",
+                path("webhook.kubeconfig")
+            ),
+            "--authentication-token-webhook-cache-ttl=0s".into(),
+            // A loopback address cannot be the `kubernetes` Service's endpoint: nothing here
+            // runs in pods, so the apiserver does not keep one.
+            "--endpoint-reconciler-type=none".into(),
+        ];
         children.push(spawn(
             &dir,
             "kube-apiserver.log",
             &apiserver,
-            &[
-                format!("--etcd-servers={etcd_url}"),
-                "--bind-address=127.0.0.1".into(),
-                "--advertise-address=127.0.0.1".into(),
-                format!("--secure-port={api_port}"),
-                format!("--cert-dir={}", path("apiserver")),
-                format!("--tls-cert-file={}", path("serving.crt")),
-                format!("--tls-private-key-file={}", path("serving.key")),
-                "--service-cluster-ip-range=10.0.0.0/24".into(),
-                "--service-account-issuer=https://kubernetes.default.svc".into(),
-                format!("--service-account-key-file={}", path("sa.pub")),
-                format!("--service-account-signing-key-file={}", path("sa.key")),
-                "--authorization-mode=RBAC".into(),
-                "--allow-privileged=true".into(),
-                "--disable-admission-plugins=ServiceAccount".into(),
-                format!("--token-auth-file={}", path("tokens.csv")),
-                format!(
-                    "--authentication-token-webhook-config-file={}",
-                    path("webhook.kubeconfig")
-                ),
-                "--authentication-token-webhook-cache-ttl=0s".into(),
-                // A loopback address cannot be the `kubernetes` Service's endpoint: nothing here
-                // runs in pods, so the apiserver does not keep one.
-                "--endpoint-reconciler-type=none".into(),
-            ],
+            &api_args,
             &[],
         )?);
+        let faults = Arc::new(faults::Faults::new(
+            dir.clone(),
+            endpoint.clone(),
+            ca.ca_pem.clone(),
+            admin_token.clone(),
+            auth_port,
+            client,
+        )?);
+        faults.started(
+            Component::Etcd,
+            &etcd,
+            &etcd_args,
+            &[],
+            "etcd.log",
+            &children[0],
+        );
+        faults.started(
+            Component::Authenticator,
+            &authenticator,
+            &auth_args,
+            &auth_env,
+            "authenticator.log",
+            &children[1],
+        );
+        faults.started(
+            Component::Apiserver,
+            &apiserver,
+            &api_args,
+            &[],
+            "kube-apiserver.log",
+            &children[2],
+        );
+        let (kube_endpoint, proxy) =
+            fault_proxy::start_proxy(faults.clone(), serving.server.clone()).await?;
         let mut cp = ControlPlane {
             authenticator_url: format!("https://127.0.0.1:{auth_port}"),
             endpoint,
             admin_token,
             version: String::new(),
             dir,
+            kube_endpoint,
             ca_pem: ca.ca_pem.clone(),
             _children: children,
+            faults,
+            proxy,
         };
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
@@ -468,12 +518,6 @@ impl ControlPlane {
     }
 
     /// The path of a kubeconfig of the harness's admin.
-    /// The kube-apiserver's process id (started third, after etcd and the authenticator): a fault
-    /// test pauses it (SIGSTOP) and lets it go on (SIGCONT).
-    pub fn apiserver_pid(&self) -> Option<u32> {
-        self._children.get(2)?.id()
-    }
-
     pub fn admin_kubeconfig(&self) -> PathBuf {
         self.dir.join("admin.kubeconfig")
     }

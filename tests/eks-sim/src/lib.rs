@@ -130,7 +130,7 @@ impl Simulator {
             .collect();
         let mut world = state::World::new(scenario, &|name| {
             if let Some((_, cp)) = control_planes.iter().find(|(n, _)| n == name) {
-                return cp.endpoint.clone();
+                return cp.kube_endpoint.clone();
             }
             let port = ports
                 .iter()
