@@ -1,71 +1,42 @@
-//! The Kubernetes edge of the live adapter: GET, PUT and POST of aws-auth (and of our RBAC
-//! bindings, as JSON), errors classified for the conflict loops. The client is built in memory from DescribeCluster's
-//! endpoint and CA with an EKS bearer token: no kubeconfig file, and TLS is always verified
-//! against the cluster's own CA.
+//! The Kubernetes edge of the live adapter: kube's client and k8s-openapi's typed objects for
+//! aws-auth, our RBAC bindings and namespaces, errors classified for the retry loops of
+//! `aws_auth_store` and `bindings_store`.
 //!
-//! A few calls of a few objects do not need a Kubernetes client library: they are plain HTTPS with
-//! a bearer token we made ourselves, on the HTTP stack the binary already has. (kube's client
-//! brought its kubeconfig and exec-credential machinery, a JSONPath engine, a YAML parser and a
-//! full regex engine into the artifact for them.)
-//! <https://kubernetes.io/docs/reference/using-api/api-concepts/>
+//! The client is built in memory from DescribeCluster's endpoint and CA and the bearer token
+//! `token` made: no kubeconfig, and TLS always verified against the cluster's own CA. Each write
+//! names its field manager and each request carries our User-Agent, so the cluster's audit log and
+//! `managedFields` say who changed aws-auth (whoever manages it with server-side apply sees us).
+//! <https://kubernetes.io/docs/reference/using-api/server-side-apply/#managers>
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config_map::ConfigMap;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http::header::{HeaderValue, USER_AGENT};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::config::AuthInfo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
-use serde_json::Value;
 
 use crate::aws_auth::{CONFIG_MAP_NAME, NAMESPACE};
 use crate::cloud::{ClusterInfo, StoreError};
+use crate::config_map::ConfigMap;
 use crate::error::{Error, Result};
-use crate::https::HttpsClient;
+use crate::rbac::{At, Binding};
+
+mod bindings;
 
 /// How long a connection may take to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one Kubernetes call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(15);
-/// The most of an answer read: a ConfigMap is at most 1 MiB of data (etcd's limit is 1.5 MiB).
-const MAX_ANSWER: usize = 3 << 20;
-
-/// A Kubernetes `Status`, as the API server answers a refused request.
-/// <https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/status/>
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Status {
-    kind: String,
-    code: u16,
-    reason: String,
-    message: String,
-}
-
-/// What one call met short of the object.
-enum Failure {
-    /// An answer with this HTTP status, and the Status object when the body was one.
-    Answer(u16, Option<Status>),
-    /// A 2xx answer whose body was not the object.
-    NotAnObject,
-    /// No answer: the connection failed or broke.
-    Network(String),
-    /// The server's certificate is not one the cluster's CA signed: no retry changes that.
-    Certificate(String),
-    /// No answer within [`CALL_TIMEOUT`].
-    Timeout,
-    /// No answer yet when this invocation's time to hand over came (`protocol::pause`).
-    OutOfTime,
-}
+/// The field manager of every write (`managedFields`, audit logs).
+pub const FIELD_MANAGER: &str = "eks-role-mapper";
+/// The User-Agent of every request.
+const AGENT: &str = concat!("eks-role-mapper/", env!("CARGO_PKG_VERSION"));
 
 /// A Kubernetes client for one cluster.
 pub struct ClusterApi {
-    client: Arc<HttpsClient<Full<Bytes>>>,
-    /// `https://host[:port]`, without a trailing slash.
-    base: String,
-    authorization: http::HeaderValue,
+    client: kube::Client,
     cluster: String,
     identity: String,
 }
@@ -74,267 +45,212 @@ impl ClusterApi {
     /// Builds the client from DescribeCluster's answer and a bearer token of `identity`.
     pub fn new(info: &ClusterInfo, token: String, identity: String) -> Result<ClusterApi> {
         let cluster = info.name.as_str();
-        let endpoint = url::Url::parse(&info.endpoint)
+        let setup = |what: String| Error::Setup(format!("cluster {cluster}: {what}"));
+        let endpoint: http::Uri = info
+            .endpoint
+            .parse()
             .ok()
-            .filter(|u| u.scheme() == "https" && u.host_str().is_some())
-            .ok_or_else(|| Error::Setup(format!("cluster {cluster} has no usable endpoint")))?;
-        let mut roots = rustls::RootCertStore::empty();
+            .filter(|u: &http::Uri| u.scheme_str() == Some("https") && u.host().is_some())
+            .ok_or_else(|| setup("no usable endpoint".into()))?;
+        let mut roots = Vec::new();
         for c in CertificateDer::pem_slice_iter(&info.ca_pem) {
-            let c = c.map_err(|e| Error::Setup(format!("cluster {cluster} CA: {e}")))?;
-            roots
-                .add(c)
-                .map_err(|e| Error::Setup(format!("cluster {cluster} CA: {e}")))?;
+            roots.push(c.map_err(|e| setup(format!("CA: {e}")))?.to_vec());
         }
         if roots.is_empty() {
-            return Err(Error::Setup(format!(
-                "cluster {cluster} has no certificate authority"
-            )));
+            return Err(setup("no certificate authority".into()));
         }
-        // TLS always verified against the cluster's own CA; a timeout on each call (`call`)
-        // instead of the socket-level ones.
-        let client = crate::https::client(roots, false, CONNECT_TIMEOUT)
-            .map_err(|e| Error::Setup(format!("Kubernetes client for {cluster}: {e}")))?;
-        let mut authorization = http::HeaderValue::from_str(&format!("Bearer {token}"))
-            .map_err(|_| Error::Setup(format!("the token for {cluster} is not a header value")))?;
-        authorization.set_sensitive(true);
+        let mut config = kube::Config::new(endpoint.clone());
+        config.root_cert = Some(roots);
+        config.auth_info = AuthInfo {
+            token: Some(token.into()),
+            ..AuthInfo::default()
+        };
+        config.connect_timeout = Some(CONNECT_TIMEOUT);
+        // One retry policy for the API: the stores' own, which knows the request's deadline.
+        config.default_retry = false;
+        config.headers = vec![(USER_AGENT, HeaderValue::from_static(AGENT))];
+        // HTTPS_PROXY / NO_PROXY (and their lower-case spellings) as curl reads them.
+        config.proxy_url = hyper_util::client::proxy::matcher::Matcher::from_env()
+            .intercept(&endpoint)
+            .map(|i| i.uri().clone());
+        let client =
+            kube::Client::try_from(config).map_err(|e| setup(format!("Kubernetes client: {e}")))?;
         Ok(ClusterApi {
-            client: Arc::new(client),
-            base: endpoint.as_str().trim_end_matches('/').to_string(),
-            authorization,
+            client,
             cluster: cluster.to_string(),
             identity,
         })
     }
 
+    fn config_maps(&self) -> Api<ConfigMap> {
+        Api::namespaced(self.client.clone(), NAMESPACE)
+    }
+
     /// The ConfigMap, or None when it does not exist.
     pub async fn read(&self) -> Result<Option<ConfigMap>, StoreError> {
-        const OP: &str = "get aws-auth";
-        match self.call(http::Method::GET, &object_path(), None).await {
-            Ok(object) => Ok(Some(object)),
-            Err(Failure::Answer(404, _)) => Ok(None),
-            Err(f) => Err(self.classify(OP, f)),
-        }
+        let api = self.config_maps();
+        self.call("get aws-auth", api.get_opt(CONFIG_MAP_NAME))
+            .await
     }
 
     /// Replaces (guarded by its `resourceVersion`) or creates the ConfigMap; answers what was
     /// stored.
     pub async fn write(&self, object: &ConfigMap, create: bool) -> Result<ConfigMap, StoreError> {
-        let (op, method, path) = if create {
-            ("create aws-auth", http::Method::POST, collection_path())
-        } else {
-            ("replace aws-auth", http::Method::PUT, object_path())
-        };
-        let body = serde_json::to_vec(object).map_err(|e| {
-            StoreError::Failed(Error::Kube {
-                operation: op.into(),
-                message: format!("serializing the ConfigMap: {e}"),
-            })
-        })?;
-        self.call(method, &path, Some(body))
-            .await
-            .map_err(|f| self.classify(op, f))
-    }
-
-    /// Another object (an RBAC binding) as JSON, or None when it does not exist.
-    pub async fn get_object(&self, op: &str, path: &str) -> Result<Option<Value>, StoreError> {
-        match self.call(http::Method::GET, path, None).await {
-            Ok(object) => Ok(Some(object)),
-            Err(Failure::Answer(404, _)) => Ok(None),
-            Err(f) => Err(self.classify(op, f)),
-        }
-    }
-
-    /// Creates (POST to `path`, its collection) or replaces (PUT) an object; 404 is `Ok(None)`
-    /// (a namespace that does not exist, or an object deleted meanwhile).
-    pub async fn put_object(
-        &self,
-        op: &str,
-        path: &str,
-        object: &Value,
-        create: bool,
-    ) -> Result<Option<Value>, StoreError> {
-        let method = if create {
-            http::Method::POST
-        } else {
-            http::Method::PUT
-        };
-        let body = serde_json::to_vec(object).map_err(|e| {
-            StoreError::Failed(Error::Kube {
-                operation: op.into(),
-                message: format!("serializing: {e}"),
-            })
-        })?;
-        match self.call(method, path, Some(body)).await {
-            Ok(stored) => Ok(Some(stored)),
-            Err(Failure::Answer(404, _)) => Ok(None),
-            Err(f) => Err(self.classify(op, f)),
-        }
-    }
-
-    /// Deletes an object; `false` when there was none.
-    pub async fn delete_object(&self, op: &str, path: &str) -> Result<bool, StoreError> {
-        match self.call::<Value>(http::Method::DELETE, path, None).await {
-            Ok(_) => Ok(true),
-            Err(Failure::Answer(404, _)) => Ok(false),
-            Err(f) => Err(self.classify(op, f)),
-        }
-    }
-
-    /// One request, cut off after [`CALL_TIMEOUT`], or sooner when this invocation must hand the
-    /// request over (a call to a paused API server would otherwise run into the Lambda deadline,
-    /// which answers FAILED with a write perhaps made); a 2xx answer is read as the object.
-    async fn call<T: DeserializeOwned>(
-        &self,
-        method: http::Method,
-        path: &str,
-        body: Option<Vec<u8>>,
-    ) -> std::result::Result<T, Failure> {
-        let mut request = http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base))
-            .header(http::header::AUTHORIZATION, self.authorization.clone())
-            .header(http::header::ACCEPT, "application/json");
-        if body.is_some() {
-            request = request.header(http::header::CONTENT_TYPE, "application/json");
-        }
-        let request = request
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
-            .map_err(|e| Failure::Network(e.to_string()))?;
-        let exchange = async {
-            let answer = self.client.request(request).await.map_err(|e| {
-                if let Some(refused) = certificate_refused(&e) {
-                    return Failure::Certificate(refused);
-                }
-                Failure::Network(if e.is_connect() {
-                    "connect error".into()
-                } else {
-                    "request error".into()
-                })
-            })?;
-            let status = answer.status().as_u16();
-            let body = Limited::new(answer.into_body(), MAX_ANSWER)
-                .collect()
+        let api = self.config_maps();
+        let params = post_params();
+        if create {
+            self.call("create aws-auth", api.create(&params, object))
                 .await
-                .map_err(|_| Failure::Network("reading the answer".into()))?
-                .to_bytes();
-            if (200..300).contains(&status) {
-                serde_json::from_slice(&body).map_err(|_| Failure::NotAnObject)
-            } else {
-                let s = serde_json::from_slice::<Status>(&body)
-                    .ok()
-                    .filter(|s| s.kind == "Status");
-                Err(Failure::Answer(status, s))
-            }
-        };
-        tokio::select! {
-            answer = exchange => answer,
-            _ = crate::protocol::pause(CALL_TIMEOUT) => Err(match crate::protocol::time_to_hand_over() {
-                true => Failure::OutOfTime,
-                false => Failure::Timeout,
-            }),
+        } else {
+            self.call(
+                "replace aws-auth",
+                api.replace(CONFIG_MAP_NAME, &params, object),
+            )
+            .await
         }
     }
 
-    /// A conflict for the loop in `aws_auth_store`; what is worth another try (the API server
-    /// busy, the connection broken, no answer in time) as transient; the rest as failed.
-    fn classify(&self, operation: &str, failure: Failure) -> StoreError {
+    /// The binding at `at`, or None.
+    pub async fn binding(&self, at: &At) -> Result<Option<Binding>, StoreError> {
+        bindings::get(self, at).await
+    }
+
+    /// Every binding carrying `owner`'s label, cluster-wide and in every namespace.
+    pub async fn owned_bindings(&self, owner: &str) -> Result<Vec<Binding>, StoreError> {
+        bindings::owned(self, owner).await
+    }
+
+    /// Creates (no version) or replaces a binding; `false` when there is no such namespace or
+    /// the binding was deleted meanwhile (404).
+    pub async fn write_binding(&self, binding: &Binding) -> Result<bool, StoreError> {
+        bindings::write(self, binding).await
+    }
+
+    /// Deletes a binding; `false` when there was none.
+    pub async fn delete_binding(&self, at: &At) -> Result<bool, StoreError> {
+        bindings::delete(self, at).await
+    }
+
+    /// Whether the namespace exists.
+    pub async fn namespace_exists(&self, name: &str) -> Result<bool, StoreError> {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        Ok(self
+            .call("get namespace", api.get_opt(name))
+            .await?
+            .is_some())
+    }
+
+    /// One call, cut off after [`CALL_TIMEOUT`], or sooner when this invocation must hand the
+    /// request over (a call to a paused API server would otherwise run into the Lambda deadline,
+    /// which answers FAILED with a write perhaps made).
+    async fn call<T>(
+        &self,
+        operation: &str,
+        call: impl std::future::Future<Output = kube::Result<T>>,
+    ) -> Result<T, StoreError> {
+        tokio::select! {
+            answer = call => answer.map_err(|e| self.classify(operation, e)),
+            _ = crate::protocol::pause(CALL_TIMEOUT) => Err(StoreError::Transient(Error::KubeUnreachable {
+                operation: operation.into(),
+                message: match crate::protocol::time_to_hand_over() {
+                    true => "no answer before this invocation had to hand over".into(),
+                    false => format!("no answer within {CALL_TIMEOUT:?}"),
+                },
+            })),
+        }
+    }
+
+    /// A conflict for the loops; what is worth another try (the API server busy, the connection
+    /// broken) as transient; a refused certificate and the rest as failed.
+    fn classify(&self, operation: &str, e: kube::Error) -> StoreError {
         let kube = |message: String| Error::Kube {
             operation: operation.into(),
             message,
         };
-        match failure {
-            Failure::Answer(409, _) => StoreError::Conflict,
-            Failure::Answer(code @ (401 | 403), _) => StoreError::Failed(Error::NotAuthorized {
-                cluster: self.cluster.clone(),
-                identity: self.identity.clone(),
-                status: code,
-            }),
-            Failure::Answer(code, status) => {
-                let error = kube(match status {
-                    Some(s) => format!("{code} {}: {}", s.reason, s.message),
-                    // A body that is not a Kubernetes Status (an empty redirect, a proxy's page):
-                    // say what it is.
-                    None => format!("{code}: the API server's answer was not a Kubernetes Status (a redirect or a proxy in the way?)"),
+        match e {
+            kube::Error::Api(s) if s.code == 409 => StoreError::Conflict,
+            kube::Error::Api(s) if matches!(s.code, 401 | 403) => {
+                StoreError::Failed(Error::NotAuthorized {
+                    cluster: self.cluster.clone(),
+                    identity: self.identity.clone(),
+                    status: s.code,
+                })
+            }
+            kube::Error::Api(s) => {
+                let error = kube(if s.reason == "Failed to parse error data" {
+                    // A body that is not a Kubernetes Status (an empty redirect, a proxy's page).
+                    format!("{}: the API server's answer was not a Kubernetes Status (a redirect or a proxy in the way?)", s.code)
+                } else {
+                    format!("{} {}: {}", s.code, s.reason, s.message)
                 });
-                if code == 429 || code >= 500 {
+                if s.code == 429 || s.code >= 500 {
                     StoreError::Transient(error)
                 } else {
                     StoreError::Failed(error)
                 }
             }
-            Failure::NotAnObject => StoreError::Failed(kube(
+            kube::Error::SerdeError(_) => StoreError::Failed(kube(
                 "the API server's answer was not a Kubernetes object or Status (a redirect or a proxy in the way?)".into(),
             )),
-            Failure::Network(what) => StoreError::Transient(Error::KubeUnreachable {
-                operation: operation.into(),
-                message: format!("network error ({what})"),
-            }),
-            Failure::Certificate(why) => StoreError::Failed(kube(format!(
-                "TLS: the API server's certificate was refused ({why}): it must chain to the certificate authority DescribeCluster reports for the cluster"
-            ))),
-            Failure::Timeout => StoreError::Transient(Error::KubeUnreachable {
-                operation: operation.into(),
-                message: format!("no answer within {CALL_TIMEOUT:?}"),
-            }),
-            Failure::OutOfTime => StoreError::Transient(Error::KubeUnreachable {
-                operation: operation.into(),
-                message: "no answer before this invocation had to hand over".into(),
-            }),
+            e @ (kube::Error::HyperError(_) | kube::Error::Service(_)) => {
+                match certificate_refused(&e) {
+                    Some(why) => StoreError::Failed(kube(format!(
+                        "TLS: the API server's certificate was refused ({why}): it must chain to the certificate authority DescribeCluster reports for the cluster"
+                    ))),
+                    None => StoreError::Transient(Error::KubeUnreachable {
+                        operation: operation.into(),
+                        message: "network error (connect or request error)".into(),
+                    }),
+                }
+            }
+            e => StoreError::Failed(kube(e.to_string())),
         }
     }
+}
+
+/// Every write's parameters: our field manager.
+fn post_params() -> PostParams {
+    PostParams {
+        dry_run: false,
+        field_manager: Some(FIELD_MANAGER.into()),
+    }
+}
+
+/// A delete's parameters.
+fn delete_params() -> DeleteParams {
+    DeleteParams::default()
+}
+
+/// A list of at most this many objects a page: the API server hands the rest on with a continue
+/// token. <https://kubernetes.io/docs/reference/using-api/api-concepts/#retrieving-large-results-sets-in-chunks>
+const PAGE: u32 = 250;
+
+/// The first page's parameters of a list by label.
+fn list_params(selector: &str) -> ListParams {
+    ListParams::default().labels(selector).limit(PAGE)
 }
 
 /// Why rustls refused the server's certificate, when that is what failed the exchange: unlike a
 /// dropped or refused connection, trying again cannot help. (hyper-rustls hands rustls' error on
-/// inside an `io::Error`, whose `source` skips it: `get_ref` reaches it.)
+/// inside an `io::Error`, itself inside hyper-util's: an `io::Error`'s `source` skips the error it
+/// wraps, so `get_ref` is followed instead.)
 fn certificate_refused(e: &(dyn std::error::Error + 'static)) -> Option<String> {
-    let refused = |r: &rustls::Error| {
-        matches!(
-            r,
-            rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
-        )
-        .then(|| r.to_string())
-    };
     let mut next = Some(e);
     while let Some(e) = next {
         if let Some(r) = e.downcast_ref::<rustls::Error>() {
-            return refused(r);
+            return matches!(
+                r,
+                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+            )
+            .then(|| r.to_string());
         }
-        let inner = e
+        next = match e
             .downcast_ref::<std::io::Error>()
             .and_then(std::io::Error::get_ref)
-            .and_then(|i| i.downcast_ref::<rustls::Error>());
-        if let Some(r) = inner {
-            return refused(r);
-        }
-        next = e.source();
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
     }
     None
-}
-
-/// The aws-auth ConfigMap's path.
-fn object_path() -> String {
-    format!("{}/{CONFIG_MAP_NAME}", collection_path())
-}
-
-/// The ConfigMaps of aws-auth's namespace.
-fn collection_path() -> String {
-    format!("/api/v1/namespaces/{NAMESPACE}/configmaps")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_paths_are_those_of_the_core_api() {
-        assert_eq!(
-            object_path(),
-            "/api/v1/namespaces/kube-system/configmaps/aws-auth"
-        );
-        assert_eq!(
-            collection_path(),
-            "/api/v1/namespaces/kube-system/configmaps"
-        );
-    }
 }

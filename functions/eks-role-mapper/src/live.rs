@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::held::Association;
 use crate::kube_store::ClusterApi;
 use crate::ownership::EntryOwner;
-use crate::rbac::{self, At, Binding};
+use crate::rbac::{At, Binding};
 use crate::token;
 
 /// How often a mode switch in progress is polled.
@@ -218,9 +218,7 @@ impl Cloud for Live {
         info: &ClusterInfo,
         at: &At,
     ) -> Result<Option<Binding>, StoreError> {
-        let api = self.cluster_api(info).await?;
-        let object = api.get_object("get RBAC binding", &at.path()).await?;
-        Ok(object.as_ref().and_then(Binding::from_object))
+        self.cluster_api(info).await?.binding(at).await
     }
 
     async fn owned_bindings(
@@ -228,14 +226,7 @@ impl Cloud for Live {
         info: &ClusterInfo,
         owner: &str,
     ) -> Result<Vec<Binding>, StoreError> {
-        let api = self.cluster_api(info).await?;
-        let mut out = Vec::new();
-        for path in rbac::owned_list_paths(owner) {
-            let list = api.get_object("list RBAC bindings", &path).await?;
-            let items = list.as_ref().and_then(|l| l["items"].as_array());
-            out.extend(items.into_iter().flatten().filter_map(Binding::from_object));
-        }
-        Ok(out)
+        self.cluster_api(info).await?.owned_bindings(owner).await
     }
 
     async fn write_binding(
@@ -243,27 +234,14 @@ impl Cloud for Live {
         info: &ClusterInfo,
         binding: &Binding,
     ) -> Result<bool, StoreError> {
-        let api = self.cluster_api(info).await?;
-        let create = binding.resource_version.is_none();
-        let path = if create {
-            rbac::collection_path(binding.at.namespace.as_deref())
-        } else {
-            binding.at.path()
-        };
-        let stored = api
-            .put_object("write RBAC binding", &path, &binding.to_object(), create)
-            .await?;
-        Ok(stored.is_some())
+        self.cluster_api(info).await?.write_binding(binding).await
     }
 
     async fn delete_binding(&self, info: &ClusterInfo, at: &At) -> Result<bool, StoreError> {
-        let api = self.cluster_api(info).await?;
-        api.delete_object("delete RBAC binding", &at.path()).await
+        self.cluster_api(info).await?.delete_binding(at).await
     }
 
     async fn namespace_exists(&self, info: &ClusterInfo, name: &str) -> Result<bool, StoreError> {
-        let api = self.cluster_api(info).await?;
-        let path = format!("/api/v1/namespaces/{name}");
-        Ok(api.get_object("get namespace", &path).await?.is_some())
+        self.cluster_api(info).await?.namespace_exists(name).await
     }
 }

@@ -2,7 +2,7 @@
 //! a group of this resource's own, and bindings of ours give that group Kubernetes' built-in
 //! aggregated ClusterRole of the level (`admin`, `edit`, `view`): one ClusterRoleBinding for the
 //! whole cluster, or one RoleBinding per namespace. Pure: what should stand, read from and
-//! rendered to the API's JSON, and the plan from what stands to that.
+//! rendered to k8s-openapi's typed bindings, and the plan from what stands to that.
 //!
 //! Every binding of ours carries the `eks-role-mapper/owner` label (found again by a label
 //! selector) and annotation with the owner key, and a name made from it, so a binding the
@@ -11,14 +11,16 @@
 //! the level is in the name, so a new level is a new binding, made before the old one goes.
 //! <https://kubernetes.io/docs/reference/kubernetes-api/authorization-resources/role-binding-v1/>
 
-use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::rbac::v1::{RoleRef, Subject};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::access::Access;
 use crate::ownership::OWNER_TAG;
 
 /// The API group of RBAC.
 pub const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
-const API_VERSION: &str = "rbac.authorization.k8s.io/v1";
 
 /// The group aws-auth maps the role to when its level is below cluster-admin.
 pub fn group_of(owner: &str) -> String {
@@ -33,15 +35,6 @@ pub struct At {
 }
 
 impl At {
-    /// The object's API path.
-    pub fn path(&self) -> String {
-        format!(
-            "{}/{}",
-            collection_path(self.namespace.as_deref()),
-            self.name
-        )
-    }
-
     /// `ml/name` or `name` (cluster-wide), for logs and the dry run.
     pub fn shown(&self) -> String {
         match &self.namespace {
@@ -51,21 +44,9 @@ impl At {
     }
 }
 
-/// The collection a binding is created in.
-pub fn collection_path(namespace: Option<&str>) -> String {
-    match namespace {
-        Some(ns) => format!("/apis/{API_VERSION}/namespaces/{ns}/rolebindings"),
-        None => format!("/apis/{API_VERSION}/clusterrolebindings"),
-    }
-}
-
-/// Every binding of `owner`, cluster-wide and in every namespace: the two lists to read.
-pub fn owned_list_paths(owner: &str) -> [String; 2] {
-    let selector = format!("labelSelector={}%3D{owner}", OWNER_TAG.replace('/', "%2F"));
-    [
-        format!("/apis/{API_VERSION}/clusterrolebindings?{selector}"),
-        format!("/apis/{API_VERSION}/rolebindings?{selector}"),
-    ]
+/// The label selector of every binding of `owner`.
+pub fn owned_selector(owner: &str) -> String {
+    format!("{OWNER_TAG}={owner}")
 }
 
 /// A binding of a ClusterRole to groups, as far as the mapper reads it.
@@ -104,67 +85,64 @@ impl Binding {
             && self.owner == wanted.owner
     }
 
-    /// The API object: for a create, or a replace guarded by the version read.
-    pub fn to_object(&self) -> Value {
-        let kind = match self.at.namespace {
-            Some(_) => "RoleBinding",
-            None => "ClusterRoleBinding",
-        };
+    /// The object's parts (a RoleBinding and a ClusterRoleBinding have the same): for a create,
+    /// or a replace guarded by the version read.
+    pub fn to_parts(&self) -> (ObjectMeta, RoleRef, Vec<Subject>) {
         let owner = self.owner.clone().unwrap_or_default();
-        let mut meta = json!({
-            "name": self.at.name,
-            "labels": { OWNER_TAG: owner },
-            "annotations": { OWNER_TAG: owner },
-        });
-        if let Some(ns) = &self.at.namespace {
-            meta["namespace"] = json!(ns);
-        }
-        if let Some(rv) = &self.resource_version {
-            meta["resourceVersion"] = json!(rv);
-        }
-        let subjects: Vec<Value> = self
+        let meta = ObjectMeta {
+            name: Some(self.at.name.clone()),
+            namespace: self.at.namespace.clone(),
+            labels: Some(BTreeMap::from([(OWNER_TAG.to_string(), owner.clone())])),
+            annotations: Some(BTreeMap::from([(OWNER_TAG.to_string(), owner)])),
+            resource_version: self.resource_version.clone(),
+            ..ObjectMeta::default()
+        };
+        let role_ref = RoleRef {
+            api_group: RBAC_GROUP.into(),
+            kind: "ClusterRole".into(),
+            name: self.cluster_role.clone(),
+        };
+        let subjects = self
             .groups
             .iter()
-            .map(|g| json!({ "kind": "Group", "apiGroup": RBAC_GROUP, "name": g }))
+            .map(|g| Subject {
+                kind: "Group".into(),
+                api_group: Some(RBAC_GROUP.into()),
+                name: g.clone(),
+                namespace: None,
+            })
             .collect();
-        json!({
-            "apiVersion": API_VERSION,
-            "kind": kind,
-            "metadata": meta,
-            "roleRef": { "apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": self.cluster_role },
-            "subjects": subjects,
-        })
+        (meta, role_ref, subjects)
     }
 
-    /// Reads an API object; subjects other than groups are kept as `kind:name` so an edited
+    /// Reads an object's parts; subjects other than groups are kept as `kind:name` so an edited
     /// binding never compares equal to ours.
-    pub fn from_object(v: &Value) -> Option<Binding> {
-        let meta = &v["metadata"];
-        let role_ref = &v["roleRef"];
-        let cluster_role = match role_ref["kind"].as_str() {
-            Some("ClusterRole") => role_ref["name"].as_str()?.to_string(),
-            _ => format!("{}:{}", role_ref["kind"], role_ref["name"]),
+    pub fn from_parts(
+        meta: &ObjectMeta,
+        role_ref: &RoleRef,
+        subjects: Option<&[Subject]>,
+    ) -> Option<Binding> {
+        let cluster_role = match role_ref.kind.as_str() {
+            "ClusterRole" => role_ref.name.clone(),
+            kind => format!("{kind}:{}", role_ref.name),
         };
-        let groups = v["subjects"]
-            .as_array()
-            .map(|s| {
-                s.iter()
-                    .map(|s| match s["kind"].as_str() {
-                        Some("Group") => s["name"].as_str().unwrap_or_default().to_string(),
-                        other => format!("{}:{}", other.unwrap_or_default(), s["name"]),
-                    })
-                    .collect()
+        let groups = subjects
+            .unwrap_or_default()
+            .iter()
+            .map(|s| match s.kind.as_str() {
+                "Group" => s.name.clone(),
+                kind => format!("{kind}:{}", s.name),
             })
-            .unwrap_or_default();
+            .collect();
         Some(Binding {
             at: At {
-                namespace: meta["namespace"].as_str().map(str::to_string),
-                name: meta["name"].as_str()?.to_string(),
+                namespace: meta.namespace.clone(),
+                name: meta.name.clone()?,
             },
             cluster_role,
             groups,
-            owner: meta["labels"][OWNER_TAG].as_str().map(str::to_string),
-            resource_version: meta["resourceVersion"].as_str().map(str::to_string),
+            owner: meta.labels.as_ref().and_then(|l| l.get(OWNER_TAG)).cloned(),
+            resource_version: meta.resource_version.clone(),
         })
     }
 }
@@ -242,13 +220,19 @@ mod tests {
         let all = wanted(&access(AccessLevel::View, &[]), "k");
         assert_eq!(all.len(), 1);
         assert_eq!(
-            all[0].at.path(),
-            "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/eks-role-mapper-k-view"
+            all[0].at,
+            At {
+                namespace: None,
+                name: "eks-role-mapper-k-view".into()
+            }
         );
         let ns = wanted(&access(AccessLevel::Edit, &["data", "ml"]), "k");
         assert_eq!(
-            ns[1].at.path(),
-            "/apis/rbac.authorization.k8s.io/v1/namespaces/ml/rolebindings/eks-role-mapper-k-edit"
+            ns[1].at,
+            At {
+                namespace: Some("ml".into()),
+                name: "eks-role-mapper-k-edit".into()
+            }
         );
         assert_eq!(ns[1].groups, ["eks-role-mapper:k"]);
     }
@@ -256,10 +240,14 @@ mod tests {
     #[test]
     fn objects_round_trip_and_an_edited_subject_never_reads_as_ours() {
         let b = wanted(&access(AccessLevel::View, &["ml"]), "k").remove(0);
-        let mut o = b.to_object();
-        assert_eq!(Binding::from_object(&o).unwrap(), b);
-        o["subjects"][0]["kind"] = json!("User");
-        assert!(!Binding::from_object(&o).unwrap().same_grant(&b));
+        let (meta, role_ref, mut subjects) = b.to_parts();
+        assert_eq!(
+            Binding::from_parts(&meta, &role_ref, Some(&subjects)).unwrap(),
+            b
+        );
+        subjects[0].kind = "User".into();
+        let edited = Binding::from_parts(&meta, &role_ref, Some(&subjects)).unwrap();
+        assert!(!edited.same_grant(&b));
     }
 
     #[test]

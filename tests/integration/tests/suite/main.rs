@@ -32,6 +32,7 @@ mod multi_cluster;
 mod real_control_plane;
 mod real_faults;
 mod real_faults_runner;
+mod real_field_manager;
 mod real_load;
 mod real_size_limit;
 mod real_vs_simulated_kubernetes;
