@@ -9,14 +9,14 @@ use std::time::SystemTime;
 use serde_json::Value;
 use tracing::Instrument;
 
-use crate::clients::Clients;
-use crate::cloud::Connect;
-use crate::event::Request;
-use crate::lifecycle;
-use crate::protocol::{self, Continuation, HandOver, Progress};
-use crate::reconcile;
-use crate::registration;
-use crate::response::{Body, Respond};
+use crate::adapters::clients::Clients;
+use crate::app::lifecycle;
+use crate::app::reconcile;
+use crate::app::registration;
+use crate::cfn::event::Request;
+use crate::cfn::protocol::{self, Continuation, HandOver, Progress};
+use crate::cfn::response::{Body, Respond};
+use crate::ports::Connect;
 
 /// The Lambda handler against AWS.
 pub async fn handle(

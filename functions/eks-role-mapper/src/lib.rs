@@ -12,59 +12,35 @@
 //! enables (see Cargo.toml): `dry-run` (the dry run), `test-support` (the in-memory region) and
 //! `local` (a loopback ResponseURL, plain-http endpoints).
 
-mod aws_auth_store;
-mod bindings_store;
-mod clients;
-mod decision;
-pub mod declared;
-mod eks;
-mod entry_grant;
-
-mod error;
-mod event;
-mod guard;
+// The layers, from the ground up: each imports only those listed before it (the handler and
+// the adapters excepted: they wire the rest together).
+pub mod adapters;
+pub mod app;
+pub mod cfn;
+pub mod domain;
 mod handler;
-mod https;
-mod kube_store;
-mod lifecycle;
-mod live;
-mod per_cluster;
-mod physical_id;
-mod properties;
-mod protocol;
-mod reinvoke;
-mod response;
-mod seed_entry;
-mod stacks;
-mod token;
-
-pub mod access;
-pub mod arn;
-pub mod aws_auth;
-pub mod block_reader;
-pub mod cloud;
-pub mod config_map;
-#[cfg(feature = "dry-run")]
-pub mod dry_run;
-pub mod held;
 pub mod logging;
-#[cfg(feature = "test-support")]
-pub mod memory;
-pub mod ownership;
-pub mod rbac;
-pub mod reconcile;
-pub mod registration;
-pub mod yaml_text;
+pub mod ports;
 
-pub use clients::Clients;
-pub use decision::{AuthMode, Mechanism};
+// The paths the replay tool, the simulator and the tests use.
+pub use adapters::clients::Clients;
 #[cfg(feature = "dry-run")]
-pub use dry_run::{dry_run, dry_run_reconcile, DryRun, ReconcileDryRun};
-pub use error::{Error, Invalid, Result};
-pub use event::{Envelope, Request};
+pub use adapters::dry_run::{self, dry_run, dry_run_reconcile, DryRun, ReconcileDryRun};
+#[cfg(feature = "test-support")]
+pub use adapters::memory;
+pub use app::per_cluster::SWITCHED_LOOK;
+pub use app::{reconcile, registration};
+pub use cfn::event::{Envelope, Request};
+pub use cfn::protocol::{
+    respond_with, Continuation, HandOver, Progress, Success, CONTINUATION_FIELD,
+};
+pub use cfn::response::{Body, Respond};
+pub use domain::decision::{AuthMode, Mechanism};
+pub use domain::error::{Error, Invalid, Result};
+pub use domain::physical_id::Recorded;
+pub use domain::properties::KNOWN_PROPERTIES;
+pub use domain::{
+    access, arn, aws_auth, block_reader, config_map, declared, held, ownership, rbac, yaml_text,
+};
 pub use handler::{handle, handle_with, reconcile_with, Invocation};
-pub use per_cluster::SWITCHED_LOOK;
-pub use physical_id::Recorded;
-pub use properties::KNOWN_PROPERTIES;
-pub use protocol::{respond_with, Continuation, HandOver, Progress, Success, CONTINUATION_FIELD};
-pub use response::{Body, Respond};
+pub use ports as cloud;

@@ -1,0 +1,299 @@
+//! The CloudFormation response: built to the protocol's rules and PUT to the presigned ResponseURL
+//! exactly once. <https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html>
+//!
+//! The ResponseURL is a credential (anyone holding it can answer for the stack): it is never
+//! logged, never shown by `Debug`, and must be https on an S3 host of the partition.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::adapters::https::HttpsClient;
+use crate::domain::error::{Error, Result};
+
+/// Whether this build may take a ResponseURL on loopback and plain-http endpoints: only with the
+/// `local` feature, which the artifact never has (a real Lambda's runtime API and extensions
+/// listen on 127.0.0.1, so the product must never PUT there).
+pub const LOCAL: bool = cfg!(feature = "local");
+
+/// CloudFormation's limit on a response body.
+pub const MAX_BODY: usize = 4096;
+
+/// A validated ResponseURL. Its `Debug` and `Display` never show the URL.
+#[derive(Clone)]
+pub struct ResponseUrl(url::Url);
+
+impl fmt::Debug for ResponseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ResponseUrl(<redacted>)")
+    }
+}
+
+/// CloudFormation's response buckets: `cloudformation-custom-resource-response-<region without
+/// dashes>` (the name in every ResponseURL CloudFormation sends; an answer anywhere else is not
+/// CloudFormation's, and would carry `Data` to whoever owns that bucket).
+const RESPONSE_BUCKET: &str = "cloudformation-custom-resource-response-";
+
+fn is_response_bucket(name: &str) -> bool {
+    name.strip_prefix(RESPONSE_BUCKET).is_some_and(|r| {
+        (4..=32).contains(&r.len())
+            && r.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    })
+}
+
+/// The S3 endpoint part of a host (`s3`, `s3.REGION`, `s3-REGION`, `s3.dualstack.REGION`) under
+/// the partitions' S3 suffixes.
+fn is_s3_endpoint(host: &str) -> bool {
+    let Some(rest) = host
+        .strip_suffix(".amazonaws.com")
+        .or_else(|| host.strip_suffix(".amazonaws.com.cn"))
+    else {
+        return false;
+    };
+    rest == "s3"
+        || rest.strip_prefix("s3.").is_some_and(|r| {
+            crate::domain::arn::is_region(r.strip_prefix("dualstack.").unwrap_or(r))
+        })
+        || rest
+            .strip_prefix("s3-")
+            .is_some_and(|r| crate::domain::arn::is_region(r) || r == "external-1")
+}
+
+/// A ResponseURL's place: a response bucket, virtual-hosted (`BUCKET.s3...`) or path style
+/// (`s3.../BUCKET/...`).
+fn is_response_place(url: &url::Url) -> bool {
+    let host = url.host_str().unwrap_or_default();
+    if let Some((bucket, endpoint)) = host.split_once('.') {
+        if is_response_bucket(bucket) && is_s3_endpoint(endpoint) {
+            return true;
+        }
+    }
+    is_s3_endpoint(host)
+        && url
+            .path_segments()
+            .and_then(|mut s| s.next())
+            .is_some_and(is_response_bucket)
+}
+
+impl ResponseUrl {
+    /// Accepts https on an S3 host, or (when allowed, in a `local` build) http/https on loopback.
+    pub fn parse(s: &str, allow_loopback: bool) -> Result<ResponseUrl> {
+        let allow_loopback = allow_loopback && LOCAL;
+        let refuse = |why: &str| {
+            Error::invalid(
+                "ResponseURL",
+                format!("expected a presigned https URL on an S3 host ({why})"),
+            )
+        };
+        let url = url::Url::parse(s).map_err(|_| refuse("not a URL"))?;
+        let host = url.host_str().unwrap_or_default();
+        let loopback = matches!(host, "127.0.0.1" | "localhost" | "[::1]");
+        if allow_loopback && loopback && matches!(url.scheme(), "http" | "https") {
+            return Ok(ResponseUrl(url));
+        }
+        if url.scheme() != "https" {
+            return Err(refuse("scheme is not https"));
+        }
+        if url.port().is_some_and(|p| p != 443) || !url.username().is_empty() {
+            return Err(refuse("host is not S3"));
+        }
+        if !is_response_place(&url) {
+            return Err(refuse("not CloudFormation's response bucket"));
+        }
+        Ok(ResponseUrl(url))
+    }
+}
+
+/// The response body.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Body {
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub physical_resource_id: String,
+    pub stack_id: String,
+    pub request_id: String,
+    pub logical_resource_id: String,
+    pub no_echo: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}
+
+impl Body {
+    /// Serializes, shortening the Reason until the whole body fits in 4096 bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut body = self.clone();
+        loop {
+            let out = serde_json::to_vec(&body).expect("a response body always serializes");
+            if out.len() <= MAX_BODY {
+                return out;
+            }
+            match &mut body.reason {
+                Some(r) if r.len() > 16 => {
+                    let keep = r.len().saturating_sub(out.len() - MAX_BODY + 8).max(16);
+                    let mut cut = keep.min(r.len());
+                    while !r.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    r.truncate(cut);
+                    r.push_str(" ...");
+                }
+                _ => body.data = None,
+            }
+        }
+    }
+}
+
+/// Delivers a response body to CloudFormation; the S3 [`Sender`] is the live one.
+pub trait Respond: Send + Sync {
+    /// Delivers `body` within `budget`; answers the attempts made.
+    fn send(
+        &self,
+        url: &ResponseUrl,
+        body: &Body,
+        budget: Duration,
+    ) -> impl Future<Output = Result<u32>> + Send;
+
+    /// Whether a loopback ResponseURL is taken (tests and replays only).
+    fn allows_loopback(&self) -> bool;
+}
+
+/// Sends responses to the presigned S3 URL with retries on network errors and 5xx; never follows
+/// redirects.
+#[derive(Clone)]
+pub struct Sender {
+    client: Arc<HttpsClient<Full<Bytes>>>,
+    allow_loopback: bool,
+}
+
+impl Sender {
+    /// A sender trusting `roots` (those the SDK's client trusts); `allow_loopback` only in a
+    /// `local` build.
+    pub fn new(roots: rustls::RootCertStore, allow_loopback: bool) -> Result<Sender> {
+        // Plain http (a local endpoint) only in a `local` build.
+        let client = crate::adapters::https::client(roots, LOCAL, Duration::from_secs(3))
+            .map_err(|e| Error::Setup(e.to_string()))?;
+        Ok(Sender {
+            client: Arc::new(client),
+            allow_loopback: allow_loopback && LOCAL,
+        })
+    }
+}
+
+impl Respond for Sender {
+    fn allows_loopback(&self) -> bool {
+        self.allow_loopback
+    }
+
+    /// PUTs `body` to `url`, retrying until `budget` is spent. Returns the attempts made.
+    async fn send(&self, url: &ResponseUrl, body: &Body, budget: Duration) -> Result<u32> {
+        let bytes = Bytes::from(body.to_bytes());
+        let until = tokio::time::Instant::now() + budget;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let request = http::Request::put(url.0.as_str())
+                .header(http::header::CONTENT_TYPE, "")
+                .header(http::header::CONTENT_LENGTH, bytes.len())
+                .body(Full::new(bytes.clone()))
+                .map_err(|e| Error::Response(e.to_string()))?;
+            let left = until.saturating_duration_since(tokio::time::Instant::now());
+            let per_try = left.min(Duration::from_secs(10));
+            let outcome = tokio::time::timeout(per_try, self.client.request(request)).await;
+            let retry_reason = match outcome {
+                Ok(Ok(resp)) if resp.status().is_success() => return Ok(attempt),
+                Ok(Ok(resp)) if resp.status().is_server_error() => {
+                    format!("HTTP {}", resp.status().as_u16())
+                }
+                Ok(Ok(resp)) => {
+                    return Err(Error::Response(format!(
+                        "HTTP {} (not retried)",
+                        resp.status().as_u16()
+                    )))
+                }
+                Ok(Err(e)) => format!(
+                    "network error ({})",
+                    if e.is_connect() { "connect" } else { "request" }
+                ),
+                Err(_) => "timed out".to_string(),
+            };
+            let backoff = Duration::from_millis(200 * 2u64.pow(attempt.min(5)));
+            if attempt >= 6 || tokio::time::Instant::now() + backoff >= until {
+                return Err(Error::Response(format!(
+                    "{retry_reason} after {attempt} attempts"
+                )));
+            }
+            tracing::warn!(attempt, reason = %retry_reason, "response PUT failed, retrying");
+            tokio::time::sleep(backoff).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_cloudformations_response_buckets_are_accepted_unless_loopback_is_allowed() {
+        for ok in [
+            "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x?X-Amz-Signature=a",
+            "https://cloudformation-custom-resource-response-uswest2.s3.us-west-2.amazonaws.com/x",
+            "https://s3-eu-west-1.amazonaws.com/cloudformation-custom-resource-response-euwest1/x",
+            "https://s3.amazonaws.com/cloudformation-custom-resource-response-useast1/x",
+            "https://cloudformation-custom-resource-response-cnnorth1.s3.cn-north-1.amazonaws.com.cn/x",
+        ] {
+            ResponseUrl::parse(ok, false).unwrap();
+        }
+        for bad in [
+            // Any other bucket, though on S3: the invoker's own, which would receive `Data`.
+            "https://bucket.s3.us-west-2.amazonaws.com/x",
+            "https://s3-eu-west-1.amazonaws.com/b/x",
+            "https://b.s3.cn-north-1.amazonaws.com.cn/x",
+            "https://cloudformation-custom-resource-response-useast1evil.example.s3.amazonaws.com/x",
+            "https://s3.evil.example/cloudformation-custom-resource-response-useast1/x",
+            "https://cloudformation-custom-resource-response-useast1.s3.evil/x.amazonaws.com/x",
+            "http://b.s3.amazonaws.com/x",
+            "https://evil.example.com/x",
+            "https://s3.amazonaws.com.evil.example/x",
+            "https://127.0.0.1:8443/x",
+            "not a url",
+        ] {
+            assert!(ResponseUrl::parse(bad, false).is_err(), "{bad}");
+        }
+        ResponseUrl::parse("https://127.0.0.1:8443/x", true).unwrap();
+        assert!(ResponseUrl::parse("https://10.0.0.1/x", true).is_err());
+        assert_eq!(
+            format!(
+                "{:?}",
+                ResponseUrl::parse("https://127.0.0.1/secret", true).unwrap()
+            ),
+            "ResponseUrl(<redacted>)"
+        );
+    }
+
+    #[test]
+    fn a_long_reason_is_cut_to_fit_4096_bytes() {
+        let body = Body {
+            status: "FAILED",
+            reason: Some("x".repeat(10_000)),
+            physical_resource_id: "id".into(),
+            stack_id: "s".into(),
+            request_id: "r".into(),
+            logical_resource_id: "l".into(),
+            no_echo: false,
+            data: None,
+        };
+        let out = body.to_bytes();
+        assert!(out.len() <= MAX_BODY);
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert!(v["Reason"].as_str().unwrap().ends_with(" ..."));
+    }
+}
