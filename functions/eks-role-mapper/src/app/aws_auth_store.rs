@@ -21,8 +21,6 @@ use crate::ports::{Cloud, ClusterInfo, StoreError};
 
 /// How many times a conflicting write is retried.
 pub const MAX_ATTEMPTS: u32 = 8;
-/// How many transient failures one edit of an RBAC binding tolerates (`bindings_store`).
-pub const MAX_TRANSIENT: u32 = 3;
 /// How long one request keeps retrying a Kubernetes API that does not answer (or answers 5xx or
 /// 429), counted from when it was first received, across invocations: an API server restart or
 /// an etcd leader election takes seconds to a minute; longer, the cluster needs a person.
@@ -46,7 +44,7 @@ pub struct Upserted {
 }
 
 /// Counts retries of one edit and says when to give up.
-struct Retries {
+pub(crate) struct Retries {
     conflicts: u32,
     transient: u32,
     refusals: u32,
@@ -54,7 +52,7 @@ struct Retries {
 }
 
 impl Retries {
-    fn new() -> Retries {
+    pub(crate) fn new() -> Retries {
         Retries {
             conflicts: 0,
             transient: 0,
@@ -65,7 +63,7 @@ impl Retries {
 
     /// Waits before the next attempt, or answers the error that ends the edit (for this
     /// invocation: `Error::Pending` hands the request to a fresh one).
-    async fn after(&mut self, e: StoreError) -> Result<()> {
+    pub(crate) async fn after(&mut self, e: StoreError) -> Result<()> {
         match e {
             StoreError::Conflict => {
                 self.conflicts += 1;

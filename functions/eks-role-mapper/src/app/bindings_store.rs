@@ -1,11 +1,11 @@
 //! Persists the RBAC bindings of a grant below cluster-admin through the port (`rbac` says what
 //! should stand): read what stands under our label and at our names, write what is missing or
 //! was edited, and hand back the bindings of ours no longer wanted, deleted only once aws-auth no
-//! longer needs them. A conflict (409: changed or made meanwhile) re-reads and plans again.
+//! longer needs them. A conflict (409: changed or made meanwhile) re-reads and plans again; an
+//! API that does not answer is retried as aws-auth is (`aws_auth_store::Retries`): for as long as
+//! the request may go on, handing over to a fresh invocation near the deadline.
 
-use std::time::Duration;
-
-use crate::app::aws_auth_store::{MAX_ATTEMPTS, MAX_TRANSIENT};
+use crate::app::aws_auth_store::Retries;
 use crate::domain::error::{Error, Result};
 use crate::domain::rbac::{self, At, Binding};
 use crate::ports::{Cloud, ClusterInfo, StoreError};
@@ -26,20 +26,13 @@ pub async fn write<K: Cloud>(
     owner: &str,
     wanted: &[Binding],
 ) -> Result<Written> {
-    let mut transient_left = MAX_TRANSIENT;
-    for attempt in 1..=MAX_ATTEMPTS {
+    let mut retries = Retries::new();
+    loop {
         match try_write(cloud, info, owner, wanted).await {
             Ok(w) => return Ok(w),
-            Err(StoreError::Conflict) => tracing::info!(attempt, "a binding changed under us"),
-            Err(StoreError::Transient(_)) if transient_left > 0 => transient_left -= 1,
-            Err(StoreError::Transient(e) | StoreError::Failed(e)) => return Err(e),
+            Err(e) => retries.after(e).await?,
         }
-        tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
     }
-    Err(Error::Kube {
-        operation: "write RBAC bindings".into(),
-        message: format!("still conflicting after {MAX_ATTEMPTS} attempts"),
-    })
 }
 
 async fn try_write<K: Cloud>(
@@ -120,19 +113,11 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<T, StoreError>>,
 {
-    let mut transient_left = MAX_TRANSIENT;
+    let mut retries = Retries::new();
     loop {
         match op().await {
             Ok(v) => return Ok(v),
-            Err(StoreError::Transient(_)) if transient_left > 0 => transient_left -= 1,
-            Err(StoreError::Conflict) => {
-                return Err(Error::Kube {
-                    operation: "delete RBAC binding".into(),
-                    message: "conflict".into(),
-                })
-            }
-            Err(StoreError::Transient(e) | StoreError::Failed(e)) => return Err(e),
+            Err(e) => retries.after(e).await?,
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
