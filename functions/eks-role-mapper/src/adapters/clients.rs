@@ -16,9 +16,9 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_credential_types::Credentials;
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_http_client::tls::TlsContext;
 
-use crate::cfn::response::Sender;
+use crate::adapters::respond::Sender;
 use crate::domain::declared::Declared;
 use crate::domain::error::{Error, Result};
 
@@ -78,19 +78,6 @@ fn timeouts() -> aws_config::timeout::TimeoutConfig {
 /// How long the SDK's calls may take to connect.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// The trusted roots (the system's and `AWS_CA_BUNDLE`'s, read once: parsing the system's bundle
-/// is most of a cold start's TLS set-up) and the SDK's HTTPS client over them; plain http only in
-/// a `local` build.
-fn https_client(extra_ca_pem: Option<&[u8]>) -> Result<(rustls::RootCertStore, SharedHttpClient)> {
-    let roots = crate::adapters::https::system_roots(extra_ca_pem)?;
-    let http = crate::adapters::https::SdkHttp::new(
-        roots.clone(),
-        crate::cfn::response::LOCAL,
-        CONNECT_TIMEOUT,
-    )?;
-    Ok((roots, SharedHttpClient::new(http)))
-}
-
 impl Clients {
     /// From the Lambda environment: the standard chain, `AWS_CA_BUNDLE`, and (in a `local` build)
     /// the loopback switch.
@@ -108,11 +95,11 @@ impl Clients {
         let allow = std::env::var(ALLOW_LOOPBACK_ENV).is_ok_and(|v| v == "1" || v == "true");
         #[cfg(not(feature = "local"))]
         let allow = false;
-        let (roots, http) = https_client(extra.as_deref())?;
+        let tls = crate::adapters::https::trust(extra.as_deref())?;
         let sdk = lambda_environment();
         let region = sdk.region().map(|r| r.to_string());
         let declared = Declared::from_lookup(|v| std::env::var(v).ok(), region.as_deref())?;
-        Ok(Self::with_sdk(sdk, roots, http, allow)?.with_declared(declared))
+        Ok(Self::with_sdk(sdk, &tls, allow).with_declared(declared))
     }
 
     /// These clients acting for the stack that declared `declared` (None: for none).
@@ -138,30 +125,28 @@ impl Clients {
     ) -> Result<Clients> {
         // The chain's own providers (STS for a role profile, SSO, IMDS) call AWS too: over the
         // same client, as aws-config has none of its own here.
-        let (roots, http) = https_client(extra_ca_pem.as_deref())?;
-        let sdk = loader.http_client(http.clone()).load().await;
-        Self::with_sdk(sdk, roots, http, allow_loopback)
+        let tls = crate::adapters::https::trust(extra_ca_pem.as_deref())?;
+        let sdk = loader
+            .http_client(crate::adapters::https::sdk_client(&tls))
+            .load()
+            .await;
+        Ok(Self::with_sdk(sdk, &tls, allow_loopback))
     }
 
     /// The clients over `sdk`, with this crate's timeouts, retries and HTTP client; the response
     /// sender trusts the same roots.
-    fn with_sdk(
-        sdk: SdkConfig,
-        roots: rustls::RootCertStore,
-        http: SharedHttpClient,
-        allow_loopback: bool,
-    ) -> Result<Clients> {
+    fn with_sdk(sdk: SdkConfig, tls: &TlsContext, allow_loopback: bool) -> Clients {
         let sdk = sdk
             .into_builder()
             .timeout_config(timeouts())
             .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))
-            .http_client(http)
+            .http_client(crate::adapters::https::sdk_client(tls))
             .build();
-        let sender = Sender::new(roots, allow_loopback)?;
-        Ok(Clients {
+        let sender = Sender::new(tls, allow_loopback);
+        Clients {
             inner: Arc::new(Inner { sdk, sender }),
             declared: None,
-        })
+        }
     }
 
     /// The endpoint every service is reached at, when one is configured (`AWS_ENDPOINT_URL`).

@@ -14,5 +14,6 @@ pub(crate) mod live;
 pub mod memory;
 pub(crate) mod registration;
 pub(crate) mod reinvoke;
+pub(crate) mod respond;
 pub(crate) mod stacks;
 pub(crate) mod token;

@@ -6,15 +6,11 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::adapters::https::HttpsClient;
 use crate::domain::error::{Error, Result};
 
 /// Whether this build may take a ResponseURL on loopback and plain-http endpoints: only with the
@@ -83,6 +79,11 @@ fn is_response_place(url: &url::Url) -> bool {
 }
 
 impl ResponseUrl {
+    /// The URL, for the one PUT (never for a log).
+    pub(crate) fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
     /// Accepts https on an S3 host, or (when allowed, in a `local` build) http/https on loopback.
     pub fn parse(s: &str, allow_loopback: bool) -> Result<ResponseUrl> {
         let allow_loopback = allow_loopback && LOCAL;
@@ -164,77 +165,6 @@ pub trait Respond: Send + Sync {
 
     /// Whether a loopback ResponseURL is taken (tests and replays only).
     fn allows_loopback(&self) -> bool;
-}
-
-/// Sends responses to the presigned S3 URL with retries on network errors and 5xx; never follows
-/// redirects.
-#[derive(Clone)]
-pub struct Sender {
-    client: Arc<HttpsClient<Full<Bytes>>>,
-    allow_loopback: bool,
-}
-
-impl Sender {
-    /// A sender trusting `roots` (those the SDK's client trusts); `allow_loopback` only in a
-    /// `local` build.
-    pub fn new(roots: rustls::RootCertStore, allow_loopback: bool) -> Result<Sender> {
-        // Plain http (a local endpoint) only in a `local` build.
-        let client = crate::adapters::https::client(roots, LOCAL, Duration::from_secs(3))
-            .map_err(|e| Error::Setup(e.to_string()))?;
-        Ok(Sender {
-            client: Arc::new(client),
-            allow_loopback: allow_loopback && LOCAL,
-        })
-    }
-}
-
-impl Respond for Sender {
-    fn allows_loopback(&self) -> bool {
-        self.allow_loopback
-    }
-
-    /// PUTs `body` to `url`, retrying until `budget` is spent. Returns the attempts made.
-    async fn send(&self, url: &ResponseUrl, body: &Body, budget: Duration) -> Result<u32> {
-        let bytes = Bytes::from(body.to_bytes());
-        let until = tokio::time::Instant::now() + budget;
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let request = http::Request::put(url.0.as_str())
-                .header(http::header::CONTENT_TYPE, "")
-                .header(http::header::CONTENT_LENGTH, bytes.len())
-                .body(Full::new(bytes.clone()))
-                .map_err(|e| Error::Response(e.to_string()))?;
-            let left = until.saturating_duration_since(tokio::time::Instant::now());
-            let per_try = left.min(Duration::from_secs(10));
-            let outcome = tokio::time::timeout(per_try, self.client.request(request)).await;
-            let retry_reason = match outcome {
-                Ok(Ok(resp)) if resp.status().is_success() => return Ok(attempt),
-                Ok(Ok(resp)) if resp.status().is_server_error() => {
-                    format!("HTTP {}", resp.status().as_u16())
-                }
-                Ok(Ok(resp)) => {
-                    return Err(Error::Response(format!(
-                        "HTTP {} (not retried)",
-                        resp.status().as_u16()
-                    )))
-                }
-                Ok(Err(e)) => format!(
-                    "network error ({})",
-                    if e.is_connect() { "connect" } else { "request" }
-                ),
-                Err(_) => "timed out".to_string(),
-            };
-            let backoff = Duration::from_millis(200 * 2u64.pow(attempt.min(5)));
-            if attempt >= 6 || tokio::time::Instant::now() + backoff >= until {
-                return Err(Error::Response(format!(
-                    "{retry_reason} after {attempt} attempts"
-                )));
-            }
-            tracing::warn!(attempt, reason = %retry_reason, "response PUT failed, retrying");
-            tokio::time::sleep(backoff).await;
-        }
-    }
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ mod forged_events;
 mod hardening;
 mod iam_in_force;
 mod iam_reference;
+mod lambda_proxy;
 mod lambda_rie;
 mod mapper_modes;
 mod multi_cluster;

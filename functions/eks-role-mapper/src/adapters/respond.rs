@@ -1,0 +1,87 @@
+//! The response PUT to the presigned ResponseURL, on the SDK's HTTP client (`https`): the same
+//! trusted roots and proxy as every AWS call. Retries on network errors and 5xx within the budget;
+//! never follows a redirect (the client does not).
+
+use std::time::Duration;
+
+use aws_smithy_http_client::tls::TlsContext;
+use aws_smithy_runtime_api::client::http::{HttpConnector, SharedHttpConnector};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_types::body::SdkBody;
+
+use crate::cfn::response::{Body, Respond, ResponseUrl, LOCAL};
+use crate::domain::error::{Error, Result};
+
+/// Sends responses to the presigned S3 URL.
+#[derive(Clone)]
+pub struct Sender {
+    connector: SharedHttpConnector,
+    allow_loopback: bool,
+}
+
+impl Sender {
+    /// A sender trusting what the SDK's client trusts; `allow_loopback` only in a `local` build.
+    pub fn new(tls: &TlsContext, allow_loopback: bool) -> Sender {
+        let connector =
+            crate::adapters::https::connector(tls, Duration::from_secs(3), Duration::from_secs(10));
+        Sender {
+            connector,
+            allow_loopback: allow_loopback && LOCAL,
+        }
+    }
+}
+
+impl Respond for Sender {
+    fn allows_loopback(&self) -> bool {
+        self.allow_loopback
+    }
+
+    /// PUTs `body` to `url`, retrying until `budget` is spent. Returns the attempts made.
+    async fn send(&self, url: &ResponseUrl, body: &Body, budget: Duration) -> Result<u32> {
+        let bytes = body.to_bytes();
+        let until = tokio::time::Instant::now() + budget;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let request = http::Request::put(url.as_str())
+                .header(http::header::CONTENT_TYPE, "")
+                .header(http::header::CONTENT_LENGTH, bytes.len())
+                .body(SdkBody::from(bytes.clone()))
+                .map_err(|e| Error::Response(e.to_string()))?;
+            let request =
+                HttpRequest::try_from(request).map_err(|e| Error::Response(e.to_string()))?;
+            let left = until.saturating_duration_since(tokio::time::Instant::now());
+            let per_try = left.min(Duration::from_secs(10));
+            let outcome = tokio::time::timeout(per_try, self.connector.call(request)).await;
+            let retry_reason = match outcome {
+                Ok(Ok(resp)) if resp.status().is_success() => return Ok(attempt),
+                Ok(Ok(resp)) if resp.status().is_server_error() => {
+                    format!("HTTP {}", resp.status().as_u16())
+                }
+                Ok(Ok(resp)) => {
+                    return Err(Error::Response(format!(
+                        "HTTP {} (not retried)",
+                        resp.status().as_u16()
+                    )))
+                }
+                Ok(Err(e)) => format!(
+                    "network error ({})",
+                    if e.is_timeout() {
+                        "timeout"
+                    } else {
+                        "connect or request"
+                    }
+                ),
+                Err(_) => "timed out".to_string(),
+            };
+            let backoff = Duration::from_millis(200 * 2u64.pow(attempt.min(5)));
+            if attempt >= 6 || tokio::time::Instant::now() + backoff >= until {
+                return Err(Error::Response(format!(
+                    "{retry_reason} after {attempt} attempts"
+                )));
+            }
+            tracing::warn!(attempt, reason = %retry_reason, "response PUT failed, retrying");
+            tokio::time::sleep(backoff).await;
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! A function whose only way out is an HTTP proxy (a VPC with no NAT, issue 31): the built
+//! `bootstrap` under AWS's Lambda Runtime Interface Emulator, with no endpoint override, reaches
+//! EKS at its real host name (`eks.us-east-1.amazonaws.com`) only through `HTTPS_PROXY` (the
+//! simulator's CONNECT proxy, which answers for AWS host names with the simulator's CA), and
+//! answers CloudFormation directly because its receiver's host is in `NO_PROXY`. Without proxy
+//! support no EKS call could be made at all (there is no other route to that host here).
+
+use integration::{props, Rie};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_https_proxy_as_the_only_way_out_the_grant_is_made_and_answered() {
+    let h = integration::Harness::start().await;
+    let (key, secret) = h.sim.credentials("mapper-lambda-role").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, h.sim.ca_pem()).unwrap();
+    let create = h.event("Create", props("modern"), None);
+    let mut env = vec![
+        ("HTTPS_PROXY", h.sim.proxy_url()),
+        ("NO_PROXY", "127.0.0.1,localhost".to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("AWS_CA_BUNDLE", ca.display().to_string()),
+        ("AWS_ACCESS_KEY_ID", key),
+        ("AWS_SECRET_ACCESS_KEY", secret),
+        ("AWS_LAMBDA_FUNCTION_NAME", "eks-role-mapper".to_string()),
+        ("AWS_LAMBDA_FUNCTION_TIMEOUT", "60".to_string()),
+        ("HOME", dir.path().display().to_string()),
+        // The simulator's receiver is on loopback: the test build's switch (never the artifact's).
+        (
+            "EKS_ROLE_MAPPER_ALLOW_LOOPBACK_RESPONSE_URL",
+            "1".to_string(),
+        ),
+    ];
+    env.extend(eks_role_mapper::declared::environment_of(&create));
+    assert!(
+        !env.iter().any(|(k, _)| k.starts_with("AWS_ENDPOINT_URL")),
+        "no endpoint override"
+    );
+    let rie = Rie::start(&integration::workspace_bin("bootstrap"), &env);
+    let before = h.sim.responses().len();
+    h.sim.cloudformation_sends(&create);
+    rie.invoke(&create);
+    let responses = h.sim.responses();
+    assert_eq!(responses.len(), before + 1, "one answer:\n{}", rie.log());
+    let created = &responses[before].body;
+    assert_eq!(created["Status"], "SUCCESS", "{created}\n{}", rie.log());
+    let entries = h.access_entries("modern");
+    assert!(
+        entries.get(integration::SERVICE_ROLE).is_some(),
+        "the access entry was made: {entries}"
+    );
+
+    let log = h.sim.request_log();
+    let tunnels: Vec<_> = log.iter().filter(|r| r.op == "proxy:CONNECT").collect();
+    assert!(
+        tunnels
+            .iter()
+            .any(|r| r.path == "eks.us-east-1.amazonaws.com" && r.status == 200),
+        "EKS reached through the proxy at its real name: {tunnels:?}"
+    );
+    assert!(
+        tunnels.iter().all(|r| r.path != "127.0.0.1"),
+        "NO_PROXY honoured: the answer went directly: {tunnels:?}"
+    );
+}
