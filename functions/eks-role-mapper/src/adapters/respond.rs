@@ -2,6 +2,7 @@
 //! trusted roots and proxy as every AWS call. Retries on network errors and 5xx within the budget;
 //! never follows a redirect (the client does not).
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_smithy_http_client::tls::TlsContext;
@@ -15,19 +16,28 @@ use crate::domain::error::{Error, Result};
 /// Sends responses to the presigned S3 URL.
 #[derive(Clone)]
 pub struct Sender {
-    connector: SharedHttpConnector,
+    tls: TlsContext,
+    /// Built on the first answer, not at init: building it loads the system's roots, which
+    /// would otherwise be most of a cold start (`init` bench).
+    connector: Arc<OnceLock<SharedHttpConnector>>,
     allow_loopback: bool,
 }
 
 impl Sender {
     /// A sender trusting what the SDK's client trusts; `allow_loopback` only in a `local` build.
     pub fn new(tls: &TlsContext, allow_loopback: bool) -> Sender {
-        let connector =
-            crate::adapters::https::connector(tls, Duration::from_secs(3), Duration::from_secs(10));
         Sender {
-            connector,
+            tls: tls.clone(),
+            connector: Arc::default(),
             allow_loopback: allow_loopback && LOCAL,
         }
+    }
+
+    fn connector(&self) -> &SharedHttpConnector {
+        self.connector.get_or_init(|| {
+            let (connect, read) = (Duration::from_secs(3), Duration::from_secs(10));
+            crate::adapters::https::connector(&self.tls, connect, read)
+        })
     }
 }
 
@@ -52,7 +62,7 @@ impl Respond for Sender {
                 HttpRequest::try_from(request).map_err(|e| Error::Response(e.to_string()))?;
             let left = until.saturating_duration_since(tokio::time::Instant::now());
             let per_try = left.min(Duration::from_secs(10));
-            let outcome = tokio::time::timeout(per_try, self.connector.call(request)).await;
+            let outcome = tokio::time::timeout(per_try, self.connector().call(request)).await;
             let retry_reason = match outcome {
                 Ok(Ok(resp)) if resp.status().is_success() => return Ok(attempt),
                 Ok(Ok(resp)) if resp.status().is_server_error() => {
