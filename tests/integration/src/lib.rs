@@ -5,8 +5,8 @@ pub use cfn_replay::rendered;
 
 pub mod real;
 pub use real::{
-    as_admin, differences, eksctl, eventually, is, named, on_both_sides, real_map_roles, refused,
-    Rie, Step, WhoAmI, LEGACY_ARN, SERVICE_ROLE_NAME, SSO_ROLE,
+    as_admin, differences, eksctl, eventually, function_env, is, named, on_both_sides,
+    real_map_roles, refused, Rie, Step, WhoAmI, LEGACY_ARN, SERVICE_ROLE_NAME, SSO_ROLE,
 };
 
 use eks_role_mapper::declared::Declared;

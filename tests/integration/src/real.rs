@@ -2,6 +2,7 @@
 //! role, asking the Kubernetes API who a caller is and what it may do, eksctl on the simulator,
 //! AWS's Lambda Runtime Interface Emulator, and waiting for what the authenticator's watch sees.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -181,6 +182,30 @@ impl ClientEnv {
             vars: other.vars.clone(),
         }
     }
+}
+
+/// What Lambda's environment gives a function, for a bootstrap run under the emulator: the
+/// region, the CA bundle (`ca`), the credentials, its name and timeout, a home, and the test
+/// build's loopback switch (the simulator's receiver is on loopback; never the artifact's).
+pub fn function_env(
+    key: String,
+    secret: String,
+    ca: &Path,
+    home: &Path,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("AWS_CA_BUNDLE", ca.display().to_string()),
+        ("AWS_ACCESS_KEY_ID", key),
+        ("AWS_SECRET_ACCESS_KEY", secret),
+        ("AWS_LAMBDA_FUNCTION_NAME", "eks-role-mapper".to_string()),
+        ("AWS_LAMBDA_FUNCTION_TIMEOUT", "60".to_string()),
+        ("HOME", home.display().to_string()),
+        (
+            "EKS_ROLE_MAPPER_ALLOW_LOOPBACK_RESPONSE_URL",
+            "1".to_string(),
+        ),
+    ]
 }
 
 /// AWS's Lambda Runtime Interface Emulator (`aws-lambda-rie`, built from its module by

@@ -18,19 +18,8 @@ async fn with_https_proxy_as_the_only_way_out_the_grant_is_made_and_answered() {
     let mut env = vec![
         ("HTTPS_PROXY", h.sim.proxy_url()),
         ("NO_PROXY", "127.0.0.1,localhost".to_string()),
-        ("AWS_REGION", "us-east-1".to_string()),
-        ("AWS_CA_BUNDLE", ca.display().to_string()),
-        ("AWS_ACCESS_KEY_ID", key),
-        ("AWS_SECRET_ACCESS_KEY", secret),
-        ("AWS_LAMBDA_FUNCTION_NAME", "eks-role-mapper".to_string()),
-        ("AWS_LAMBDA_FUNCTION_TIMEOUT", "60".to_string()),
-        ("HOME", dir.path().display().to_string()),
-        // The simulator's receiver is on loopback: the test build's switch (never the artifact's).
-        (
-            "EKS_ROLE_MAPPER_ALLOW_LOOPBACK_RESPONSE_URL",
-            "1".to_string(),
-        ),
     ];
+    env.extend(integration::function_env(key, secret, &ca, dir.path()));
     env.extend(eks_role_mapper::declared::environment_of(&create));
     assert!(
         !env.iter().any(|(k, _)| k.starts_with("AWS_ENDPOINT_URL")),

@@ -15,21 +15,8 @@ async fn a_create_and_a_delete_through_the_runtime_interface_emulator() {
     let mut p = props("legacy");
     p["ClusterAdminRoleArn"] = json!(ADMIN_ROLE);
     let create = h.event("Create", p.clone(), None);
-    let mut env = vec![
-        ("AWS_ENDPOINT_URL", h.sim.aws_endpoint_url()),
-        ("AWS_REGION", "us-east-1".to_string()),
-        ("AWS_CA_BUNDLE", ca.display().to_string()),
-        ("AWS_ACCESS_KEY_ID", key),
-        ("AWS_SECRET_ACCESS_KEY", secret),
-        ("AWS_LAMBDA_FUNCTION_NAME", "eks-role-mapper".to_string()),
-        ("AWS_LAMBDA_FUNCTION_TIMEOUT", "60".to_string()),
-        ("HOME", dir.path().display().to_string()),
-        // The simulator's receiver is on loopback: the test build's switch (never the artifact's).
-        (
-            "EKS_ROLE_MAPPER_ALLOW_LOOPBACK_RESPONSE_URL",
-            "1".to_string(),
-        ),
-    ];
+    let mut env = vec![("AWS_ENDPOINT_URL", h.sim.aws_endpoint_url())];
+    env.extend(integration::function_env(key, secret, &ca, dir.path()));
     // Configured as the template configures it for this stack: its declaration.
     env.extend(eks_role_mapper::declared::environment_of(&create));
     let rie = Rie::start(&integration::workspace_bin("bootstrap"), &env);
