@@ -39,6 +39,7 @@ mod real_vs_simulated_kubernetes;
 mod real_vs_simulated_rbac;
 mod reconcile;
 mod registration;
+mod release_template;
 mod service_role_levels;
 mod sim_cluster_lifecycle;
 mod sim_stacks;
