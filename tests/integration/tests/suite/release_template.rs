@@ -10,8 +10,10 @@ use integration::rendered::{self, REGION};
 use integration::{start_moto, text};
 use serde_yaml_ng::Value;
 
-const PROFILE: &str =
-    "arn:aws:signer:eu-west-1:123456789012:/signing-profiles/concurrent_eks/abcdef1234";
+/// The vendor's signing profile version in `region` (Signer signs only in its profile's region).
+fn profile(region: &str) -> String {
+    format!("arn:aws:signer:{region}:123456789012:/signing-profiles/concurrent_eks/abcdef1234")
+}
 const SHA: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 fn root() -> PathBuf {
@@ -41,7 +43,9 @@ fn tag(v: &Value) -> (String, &Value) {
 fn release(dir: &Path, regions: &[(&str, &str, &str, &str)]) -> PathBuf {
     let mut cmd = std::process::Command::new(root().join("infra/release-template"));
     cmd.args(["--template"]).arg(committed());
-    cmd.args(["--signing-profile-version-arn", PROFILE]);
+    for region in regions.iter().map(|r| r.0) {
+        cmd.args(["--signing-profile-version-arn", &profile(region)]);
+    }
     for (region, bucket, key, version) in regions {
         cmd.args([
             "--region",
@@ -66,10 +70,10 @@ fn the_function_runs_only_code_the_release_profile_signed_at_its_exact_object_ve
         Some("Enforce")
     );
     let publishers = &csc["Properties"]["AllowedPublishers"]["SigningProfileVersionArns"];
-    let (f, arg) = tag(&publishers[0]);
+    let (f, arg) = tag(publishers);
     assert_eq!(
         (f.as_str(), arg.as_str()),
-        ("Ref", Some("SigningProfileVersionArn"))
+        ("Ref", Some("SigningProfileVersionArns"))
     );
     let props = &t["Resources"]["MapperFunction"]["Properties"];
     // Released: the CodeSigningConfig's ARN (its Ref) and the Release mapping's object version.
@@ -113,15 +117,15 @@ fn the_function_runs_only_code_the_release_profile_signed_at_its_exact_object_ve
 /// parameters' defaults: None if the stack may go on, else the refusal's message.
 fn refusal(t: &Value, region: &str) -> Option<String> {
     let rule = &t["Rules"]["PublishedRegionsOnly"];
-    let default = t["Parameters"]["SigningProfileVersionArn"]["Default"]
+    let default = t["Parameters"]["SigningProfileVersionArns"]["Default"]
         .as_str()
         .unwrap();
-    // RuleCondition: !Not [!Equals [!Ref SigningProfileVersionArn, ""]]
-    let (not, equals) = tag(&rule["RuleCondition"]);
-    let (eq, args) = tag(&equals[0]);
-    assert_eq!((not.as_str(), eq.as_str()), ("Not", "Equals"));
-    assert_eq!(tag(&args[0]).1.as_str(), Some("SigningProfileVersionArn"));
-    if default == args[1].as_str().unwrap() {
+    // RuleCondition: !Not [!EachMemberEquals [!Ref SigningProfileVersionArns, ""]]
+    let (not, each) = tag(&rule["RuleCondition"]);
+    let (eq, args) = tag(&each[0]);
+    assert_eq!((not.as_str(), eq.as_str()), ("Not", "EachMemberEquals"));
+    assert_eq!(tag(&args[0]).1.as_str(), Some("SigningProfileVersionArns"));
+    if default.split(',').all(|m| m == args[1].as_str().unwrap()) {
         return None;
     }
     let assertion = &rule["Assertions"][0];
@@ -172,8 +176,9 @@ fn a_released_template_refuses_every_region_it_was_not_published_to() {
     );
     assert!(refused.contains("ask the Concurrent service"), "{refused}");
     // The release's profile is the default, and the template cannot be deployed unsigned.
-    let param = &t["Parameters"]["SigningProfileVersionArn"];
-    assert_eq!(param["Default"].as_str(), Some(PROFILE));
+    let param = &t["Parameters"]["SigningProfileVersionArns"];
+    let both = format!("{},{}", profile("us-east-1"), profile("eu-west-1"));
+    assert_eq!(param["Default"].as_str(), Some(both.as_str()));
     assert!(param["AllowedPattern"]
         .as_str()
         .unwrap()
@@ -203,7 +208,8 @@ fn release_template_refuses_a_template_it_does_not_know_and_bad_regions() {
         std::process::Command::new(&script)
             .arg("--template")
             .arg(template)
-            .args(["--signing-profile-version-arn", PROFILE, "--region", region])
+            .args(["--signing-profile-version-arn", &profile("eu-west-1")])
+            .args(["--region", region])
             .output()
             .unwrap()
             .status
