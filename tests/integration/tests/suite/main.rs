@@ -29,6 +29,7 @@ mod iam_reference;
 mod lambda_rie;
 mod mapper_modes;
 mod multi_cluster;
+mod publish_release;
 mod real_control_plane;
 mod real_faults;
 mod real_faults_runner;
