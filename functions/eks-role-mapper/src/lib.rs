@@ -9,8 +9,9 @@
 //! `reconcile` re-applies a stack's grant on a schedule and answers nobody.
 //!
 //! What only tests and local runs need is behind cargo features that the artifact build never
-//! enables (see Cargo.toml): `dry-run` (the dry run), `test-support` (the in-memory region) and
-//! `local` (a loopback ResponseURL, plain-http endpoints).
+//! enables (see Cargo.toml): `dry-run` (the dry run) and `test-support` (the in-memory region).
+//! No feature changes a product code path: a local run injects what it needs (a loopback sender,
+//! the simulator's proxy, its CA) through [`Clients::new`].
 
 // The layers, from the ground up: each imports only those listed before it (the handler and
 // the adapters excepted: they wire the rest together).
@@ -23,24 +24,26 @@ pub mod logging;
 pub mod ports;
 
 // The paths the replay tool, the simulator and the tests use.
-pub use adapters::clients::Clients;
+pub use adapters::clients::{Clients, Connection, ProxyConfig};
 #[cfg(feature = "dry-run")]
 pub use adapters::dry_run::{self, dry_run, dry_run_reconcile, DryRun, ReconcileDryRun};
 #[cfg(feature = "test-support")]
 pub use adapters::memory;
+pub use adapters::token::bearer_token;
 pub use app::per_cluster::SWITCHED_LOOK;
 pub use app::{reconcile, registration};
 pub use cfn::event::{Envelope, Request};
 pub use cfn::protocol::{
     respond_with, Continuation, HandOver, Progress, Success, CONTINUATION_FIELD,
 };
-pub use cfn::response::{Body, Respond};
+pub use cfn::response::{Body, Respond, ResponseUrl};
 pub use domain::decision::{AuthMode, Mechanism};
 pub use domain::error::{Error, Invalid, Result};
 pub use domain::physical_id::Recorded;
 pub use domain::properties::KNOWN_PROPERTIES;
 pub use domain::{
-    access, arn, aws_auth, block_reader, config_map, declared, held, ownership, rbac, yaml_text,
+    access, arn, aws_auth, block_reader, config_map, declared, held, ownership, partition, rbac,
+    yaml_text,
 };
 pub use handler::{handle, handle_with, reconcile_with, Invocation};
 pub use ports as cloud;

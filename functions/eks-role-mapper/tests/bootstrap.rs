@@ -1,16 +1,17 @@
 //! The real `bootstrap` binary, run as Lambda runs it: a runtime API on loopback
 //! (`eks_sim::runtime_api`) hands it events from `events/`, on the simulator's environment.
 //!
-//! The bootstrap of this test build has the `local` feature (the crate's dev-dependency on
-//! itself), so it takes the simulator's loopback ResponseURL. The product's bootstrap, built as
-//! `infra/build` builds it, has none of that: the ignored test below is given that binary by
-//! `scripts/test` (`PRODUCT_BOOTSTRAP`) and holds it to refusing a loopback ResponseURL with the
-//! switch set.
+//! The bootstrap answers CloudFormation only at its response bucket on S3, never on loopback:
+//! its events name the S3 form of the simulator's receiver (`eks_sim::receiver::on_s3`), which it
+//! reaches through the simulator's CONNECT proxy (`HTTPS_PROXY`), as a function in a VPC would.
+//! `scripts/test` also runs the last test on the bootstrap built as `infra/build` builds it
+//! (`PRODUCT_BOOTSTRAP`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
 
+use eks_sim::receiver::on_s3;
 use eks_sim::runtime_api::{Posted, RuntimeApi};
 use eks_sim::{Scenario, Simulator};
 use serde_json::Value;
@@ -18,8 +19,6 @@ use serde_json::Value;
 const ROLE: &str =
     "arn:aws:iam::111122223333:role/3f1c2a9e-0b7d-4c55-9e2f-6d1a8b7c5e40-RoleForAccessingEksAndEcr";
 const FUNCTION: &str = "arn:aws:lambda:us-east-1:111122223333:function:eks-role-mapper";
-/// The switch a `local` build reads; spelled out here, since the product has no such constant.
-const SWITCH: &str = "EKS_ROLE_MAPPER_ALLOW_LOOPBACK_RESPONSE_URL";
 
 fn event_file(name: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -62,7 +61,8 @@ impl Bootstrap {
             .env("AWS_CA_BUNDLE", &ca)
             .env("AWS_ACCESS_KEY_ID", key)
             .env("AWS_SECRET_ACCESS_KEY", secret)
-            .env(SWITCH, "1")
+            .env("HTTPS_PROXY", sim.proxy_url())
+            .env("NO_PROXY", "127.0.0.1,localhost")
             .stdout(out.try_clone().expect("output file"))
             .stderr(out)
             .spawn()
@@ -133,7 +133,7 @@ async fn the_bootstrap_answers_a_create_then_a_reconcile_puts_a_dropped_entry_ba
 
     let mut create = event_file("create.json");
     let request_id = create["RequestId"].as_str().expect("RequestId").to_string();
-    create["ResponseURL"] = sim.response_url(&request_id).into();
+    create["ResponseURL"] = on_s3(&sim.response_url(&request_id)).into();
     api.push("create-1", &create);
     let first = posted(&api, 1, &bootstrap);
     assert_eq!(first[0].kind, "response", "{first:?}");
@@ -197,50 +197,45 @@ fn loopback_events(sim: &Simulator) -> Vec<(String, Value)> {
         .collect()
 }
 
+/// The bootstrap under test: `PRODUCT_BOOTSTRAP` when given (`scripts/test` gives the one built
+/// as `infra/build` builds it, with no features), else this build's.
+fn product() -> PathBuf {
+    std::env::var_os("PRODUCT_BOOTSTRAP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_bootstrap")))
+}
+
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs PRODUCT_BOOTSTRAP, the bootstrap built without features (scripts/test)"]
-async fn the_product_bootstrap_refuses_a_loopback_response_url_even_with_the_switch_set() {
-    let product = PathBuf::from(
-        std::env::var_os("PRODUCT_BOOTSTRAP")
-            .expect("PRODUCT_BOOTSTRAP: the bootstrap as infra/build builds it"),
-    );
-    let bytes = std::fs::read(&product).expect("the product bootstrap");
+async fn the_bootstrap_refuses_a_loopback_response_url_and_answers_at_s3() {
+    let product = product();
+    let bytes = std::fs::read(&product).expect("the bootstrap");
     assert!(
         !bytes.windows(14).any(|w| w == b"ALLOW_LOOPBACK"),
-        "the product bootstrap names the loopback switch"
+        "the bootstrap names a loopback switch"
     );
     let sim = Simulator::start(Scenario::default_scenario())
         .await
         .expect("simulator");
-
-    // The test build (local) takes the https one: the events are answerable by a local build.
-    let api = RuntimeApi::start(FUNCTION).expect("runtime API");
-    let local = Bootstrap::start(
-        Path::new(env!("CARGO_BIN_EXE_bootstrap")),
-        &sim,
-        &api,
-        &event_file("create.json"),
-    );
-    let (id, event) = loopback_events(&sim).remove(0);
-    api.push(&id, &event);
-    assert_eq!(posted(&api, 1, &local)[0].kind, "response");
-    assert_eq!(sim.responses().len(), 1, "the local build answered");
-    drop(local);
-
     let api = RuntimeApi::start(FUNCTION).expect("runtime API");
     let bootstrap = Bootstrap::start(&product, &sim, &api, &event_file("create.json"));
+    // A real Lambda's runtime API and extensions listen on loopback: nothing goes there.
     let events = loopback_events(&sim);
     for (id, event) in &events {
         api.push(id, event);
     }
-    let posted = posted(&api, events.len(), &bootstrap);
-    for p in &posted {
+    let posted_so_far = posted(&api, events.len(), &bootstrap);
+    for p in &posted_so_far {
         assert_eq!(p.kind, "error", "nothing to answer: {p:?}");
         assert!(p.body.contains("ResponseURL"), "{p:?}");
     }
+    assert_eq!(sim.responses().len(), 0, "nothing was PUT to loopback");
+    // The same event at CloudFormation's bucket on S3 is answered (through the proxy).
+    let (id, mut event) = loopback_events(&sim).remove(0);
+    event["ResponseURL"] = on_s3(event["ResponseURL"].as_str().unwrap()).into();
+    api.push(&id, &event);
     assert_eq!(
-        sim.responses().len(),
-        1,
-        "the product PUT nothing to loopback (only the local build's answer is there)"
+        posted(&api, events.len() + 1, &bootstrap)[events.len()].kind,
+        "response"
     );
+    assert_eq!(sim.responses().len(), 1, "answered at S3");
 }

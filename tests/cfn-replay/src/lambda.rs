@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use aws_config::BehaviorVersion;
-use eks_role_mapper::Clients;
+use eks_role_mapper::{Clients, Connection};
 use eks_sim::Simulator;
 
 use crate::error::{Error, Result};
@@ -39,9 +39,12 @@ pub async fn sim_clients(sim: &Simulator, principal: &str) -> Result<Clients> {
             None,
             "eks-sim-scenario",
         ));
-    Clients::new(loader, Some(sim.ca_pem().into_bytes()), true)
-        .await
-        .map_err(Error::Clients)
+    Clients::new(
+        loader,
+        Connection::new(Some(sim.ca_pem().into_bytes()), true),
+    )
+    .await
+    .map_err(Error::Clients)
 }
 
 /// The mapper's clients for real AWS: the standard chain (with `AWS_CA_BUNDLE` as aws-cli reads
@@ -58,8 +61,7 @@ pub async fn aws_clients(receiver_ca_pem: &str) -> Result<Clients> {
     pem.extend_from_slice(receiver_ca_pem.as_bytes());
     Clients::new(
         aws_config::defaults(BehaviorVersion::latest()),
-        Some(pem),
-        true,
+        Connection::new(Some(pem), true),
     )
     .await
     .map_err(Error::Clients)

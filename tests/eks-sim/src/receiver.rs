@@ -8,6 +8,33 @@ use crate::state::{RecordedResponse, World};
 
 /// Path prefix of response URLs.
 pub const PREFIX: &str = "/cfn-response/";
+
+/// The name of CloudFormation's response buckets, before the region (without dashes).
+pub const RESPONSE_BUCKET: &str = "cloudformation-custom-resource-response-";
+
+/// `url` (a [`crate::Simulator::response_url`] on loopback) at CloudFormation's response bucket
+/// of us-east-1 on S3 (virtual-hosted, as CloudFormation's ResponseURLs are), with the same path
+/// and query: the form a real bootstrap takes (it never answers to loopback), reached through the
+/// simulator's CONNECT proxy (`HTTPS_PROXY`), which serves that host as the receiver. A URL that
+/// is not on loopback is given back as it is.
+pub fn on_s3(url: &str) -> String {
+    on_s3_in(url, "us-east-1", "amazonaws.com")
+}
+
+/// [`on_s3`] for `region` under the DNS suffix of its partition.
+pub fn on_s3_in(url: &str, region: &str, dns_suffix: &str) -> String {
+    let Some(rest) = url
+        .strip_prefix("https://127.0.0.1:")
+        .or_else(|| url.strip_prefix("http://127.0.0.1:"))
+    else {
+        return url.to_string();
+    };
+    let path = rest.find('/').map_or("", |i| &rest[i..]);
+    format!(
+        "https://{RESPONSE_BUCKET}{}.s3.{region}.{dns_suffix}{path}",
+        region.replace('-', "")
+    )
+}
 const MAX_BODY: usize = 4096;
 
 /// An S3 error answer.

@@ -89,19 +89,38 @@ pub async fn serve_proxy(
     }
 }
 
-/// Whether the proxy answers for `host`: the STS and EKS names of the partitions the simulator
-/// knows (aws-iam-authenticator pkg/endpoints/partitions.go names their domains).
+/// The DNS suffixes of the partitions, plain and dual-stack (botocore's `partitions.json`:
+/// `dnsSuffix` and `dualStackDnsSuffix` of aws, aws-cn, aws-us-gov, aws-iso, aws-iso-b,
+/// aws-iso-e, aws-iso-f and aws-eusc; aws-iam-authenticator's pkg/endpoints/partitions.go names
+/// the same).
+const PARTITION_DOMAINS: [&str; 10] = [
+    "amazonaws.com",
+    "api.aws",
+    "amazonaws.com.cn",
+    "api.amazonwebservices.com.cn",
+    "c2s.ic.gov",
+    "sc2s.sgov.gov",
+    "cloud.adc-e.uk",
+    "csp.hci.ic.gov",
+    "amazonaws.eu",
+    "api.amazonwebservices.eu",
+];
+
+/// Whether the proxy answers for `host`: the names of the services the simulator serves (STS,
+/// EKS, CloudFormation, Lambda, SNS, Secrets Manager; their FIPS names: `sts-fips`, `fips.eks`,
+/// `eks-fips`, ...) and of CloudFormation's response buckets on S3, in every partition.
 fn proxied_host(host: &str) -> bool {
-    let service = host.split('.').next().unwrap_or_default();
-    matches!(service, "sts" | "sts-fips" | "eks")
-        && [
-            "amazonaws.com",
-            "api.aws",
-            "amazonaws.com.cn",
-            "api.amazonwebservices.com.cn",
-        ]
-        .iter()
-        .any(|d| host.ends_with(&format!(".{d}")))
+    let (first, rest) = host.split_once('.').unwrap_or((host, ""));
+    let service = first.strip_suffix("-fips").unwrap_or(first);
+    let known = matches!(
+        service,
+        "sts" | "eks" | "fips" | "cloudformation" | "lambda" | "sns" | "secretsmanager"
+    ) || (first.starts_with(crate::receiver::RESPONSE_BUCKET)
+        && rest.starts_with("s3"));
+    known
+        && PARTITION_DOMAINS
+            .iter()
+            .any(|d| host.ends_with(&format!(".{d}")))
 }
 
 async fn tunnel(

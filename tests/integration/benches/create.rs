@@ -79,9 +79,8 @@ fn seed_step_2(env: &ClientEnv) -> Duration {
 /// Peak RSS of the release `bootstrap` serving one Create through a local Lambda runtime API,
 /// and its cold init (process start to its first request for work).
 async fn bootstrap_peak_rss(h: &Harness) -> Option<(u64, Duration)> {
-    // The workspace's build of it: the `local` feature (a loopback ResponseURL) comes with it.
     let bin = integration::workspace_bin("bootstrap");
-    let event = h.event(
+    let mut event = h.event(
         "Create",
         json!({ "ClusterName": "modern", "RoleArn": "arn:aws:iam::111122223333:role/bench-rss" }),
         None,
@@ -90,6 +89,9 @@ async fn bootstrap_peak_rss(h: &Harness) -> Option<(u64, Duration)> {
         "arn:aws:lambda:us-east-1:111122223333:function:eks-role-mapper",
     )
     .unwrap();
+    // It answers CloudFormation's bucket on S3 only: through the simulator's proxy.
+    event["ResponseURL"] =
+        eks_sim::receiver::on_s3(event["ResponseURL"].as_str().unwrap_or_default()).into();
     api.push("bench-1", &event);
     let ca = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(ca.path(), h.sim.ca_pem()).unwrap();
@@ -108,7 +110,8 @@ async fn bootstrap_peak_rss(h: &Harness) -> Option<(u64, Duration)> {
         .env("AWS_CA_BUNDLE", ca.path())
         .env("AWS_ACCESS_KEY_ID", ak)
         .env("AWS_SECRET_ACCESS_KEY", sk)
-        .env("EKS_ROLE_MAPPER_ALLOW_LOOPBACK_RESPONSE_URL", "1")
+        .env("HTTPS_PROXY", h.sim.proxy_url())
+        .env("NO_PROXY", "127.0.0.1,localhost")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -185,13 +185,16 @@ impl ClientEnv {
 }
 
 /// What Lambda's environment gives a function, for a bootstrap run under the emulator: the
-/// region, the CA bundle (`ca`), the credentials, its name and timeout, a home, and the test
-/// build's loopback switch (the simulator's receiver is on loopback; never the artifact's).
+/// region, the CA bundle (`ca`), the credentials, its name and timeout, a home, and the
+/// simulator's CONNECT proxy (`proxy`) as its way to CloudFormation's response bucket on S3 (the
+/// bootstrap answers nowhere else; [`Rie::invoke`] gives each event that ResponseURL), with
+/// loopback (the simulator's endpoint, the clusters) reached directly.
 pub fn function_env(
     key: String,
     secret: String,
     ca: &Path,
     home: &Path,
+    proxy: String,
 ) -> Vec<(&'static str, String)> {
     vec![
         ("AWS_REGION", "us-east-1".to_string()),
@@ -201,10 +204,8 @@ pub fn function_env(
         ("AWS_LAMBDA_FUNCTION_NAME", "eks-role-mapper".to_string()),
         ("AWS_LAMBDA_FUNCTION_TIMEOUT", "60".to_string()),
         ("HOME", home.display().to_string()),
-        (
-            "EKS_ROLE_MAPPER_ALLOW_LOOPBACK_RESPONSE_URL",
-            "1".to_string(),
-        ),
+        ("HTTPS_PROXY", proxy),
+        ("NO_PROXY", "127.0.0.1,localhost".to_string()),
     ]
 }
 
@@ -277,7 +278,14 @@ impl Rie {
     }
 
     /// Invokes the function with `event`, as Lambda's Invoke API would: the function's answer.
+    /// Invokes the function with `event`, its loopback ResponseURL (the simulator's) given at
+    /// CloudFormation's S3 host, which the simulator's proxy serves (`eks_sim::receiver::on_s3`):
+    /// the bootstrap answers nowhere else.
     pub fn invoke(&self, event: &Value) -> Value {
+        let mut event = event.clone();
+        if let Some(url) = event.get("ResponseURL").and_then(Value::as_str) {
+            event["ResponseURL"] = eks_sim::receiver::on_s3(url).into();
+        }
         let url = url::Url::parse(&self.invoke_url).unwrap();
         let mut s =
             std::net::TcpStream::connect((url.host_str().unwrap(), url.port().unwrap())).unwrap();

@@ -1,31 +1,53 @@
 //! The clients, built once per process and shared by every invocation: the SDK configuration of
-//! Lambda's environment, extra trusted CAs from `AWS_CA_BUNDLE` (as aws-cli reads it), and the
-//! response sender.
+//! Lambda's environment as aws-config reads it, extra trusted CAs from `AWS_CA_BUNDLE` (as aws-cli
+//! reads it), the proxy, and the response sender.
 //!
 //! In Lambda the configuration is all in the environment: `AWS_REGION`, the role's credentials
-//! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), and `AWS_ENDPOINT_URL`
-//! where one is set. So the bootstrap reads exactly those ([`Clients::from_env`]) instead of
-//! aws-config's standard chain, whose profile files, IMDS, ECS, SSO and web-identity providers a
-//! function never uses (and which were a sixth of the artifact's AWS code). The replay tool and
-//! the tests keep the chain through [`Clients::new`].
+//! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), and whatever of the SDK's
+//! own settings the customer sets: `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`,
+//! `AWS_USE_FIPS_ENDPOINT`, `AWS_USE_DUALSTACK_ENDPOINT`, `AWS_MAX_ATTEMPTS`, `AWS_RETRY_MODE`.
+//! So the bootstrap loads aws-config's defaults ([`Clients::from_env`]) with the region and the
+//! credentials from the environment only (a function has no profile, IMDS, SSO or web identity
+//! to ask). The replay tool and the tests give a loader of their own through [`Clients::new`].
 //! <https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime>
+//! <https://docs.aws.amazon.com/sdkref/latest/guide/settings-reference.html>
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::Credentials;
+pub use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::TlsContext;
 
 use crate::adapters::respond::Sender;
 use crate::domain::declared::Declared;
 use crate::domain::error::{Error, Result};
 
-/// Lets a ResponseURL point at loopback (tests and replays only). Read only by a build with the
-/// `local` feature: the artifact has neither the switch nor this name.
-#[cfg(feature = "local")]
-pub const ALLOW_LOOPBACK_ENV: &str = "EKS_ROLE_MAPPER_ALLOW_LOOPBACK_RESPONSE_URL";
+/// How a caller other than Lambda's environment connects the clients: what they trust, through
+/// which proxy, and whether the response may go to loopback (a local receiver's: the product's
+/// own [`Clients::from_env`] never allows it, as a real Lambda's runtime API listens there).
+pub struct Connection {
+    /// CAs (PEM) trusted beside the system's.
+    pub extra_ca_pem: Option<Vec<u8>>,
+    /// The proxy of every AWS call and of the response.
+    pub proxy: ProxyConfig,
+    /// Whether a ResponseURL on loopback is taken.
+    pub allow_loopback: bool,
+}
+
+impl Connection {
+    /// Trusting `extra_ca_pem` too, with the proxy of the environment (`HTTPS_PROXY`,
+    /// `NO_PROXY`), loopback as `allow_loopback` says.
+    pub fn new(extra_ca_pem: Option<Vec<u8>>, allow_loopback: bool) -> Connection {
+        Connection {
+            extra_ca_pem,
+            proxy: ProxyConfig::from_env(),
+            allow_loopback,
+        }
+    }
+}
 
 /// Everything an invocation needs to talk to AWS, clusters and CloudFormation.
 #[derive(Clone)]
@@ -41,29 +63,16 @@ struct Inner {
     sender: Sender,
 }
 
-/// Lambda's environment as an SDK configuration: the region, the role's credentials from the
-/// environment, and `AWS_ENDPOINT_URL` when it is set.
-fn lambda_environment() -> SdkConfig {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let credentials = aws_config::environment::EnvironmentVariableCredentialsProvider::new();
-    let mut sdk = SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(
-            var("AWS_REGION")
-                .or_else(|| var("AWS_DEFAULT_REGION"))
-                .map(aws_config::Region::new),
-        )
-        .credentials_provider(SharedCredentialsProvider::new(credentials));
-    if let Some(url) = var("AWS_ENDPOINT_URL") {
-        sdk = sdk.endpoint_url(url);
-    }
-    // The SDK's own switches, as aws-config reads them: FIPS (GovCloud and FedRAMP customers set
-    // it) and dual-stack endpoints.
-    let on = |name: &str| var(name).is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    sdk = sdk
-        .use_fips(on("AWS_USE_FIPS_ENDPOINT"))
-        .use_dual_stack(on("AWS_USE_DUALSTACK_ENDPOINT"));
-    sdk.build()
+/// The environment variables by which aws-config sets the retries. When neither is set, the
+/// function makes five attempts (the SDK's default is three), so a throttled call outlasts a
+/// burst of stacks; a customer who sets them gets what they set.
+const RETRY_SETTINGS: [&str; 2] = ["AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"];
+
+/// Whether the environment sets the retries itself.
+fn retries_set_by_environment() -> bool {
+    RETRY_SETTINGS
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()))
 }
 
 /// The SDK's timeouts: every call ends well before a Lambda deadline.
@@ -79,8 +88,8 @@ fn timeouts() -> aws_config::timeout::TimeoutConfig {
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 impl Clients {
-    /// From the Lambda environment: the standard chain, `AWS_CA_BUNDLE`, and (in a `local` build)
-    /// the loopback switch.
+    /// From the Lambda environment: aws-config's defaults with the region and credentials of
+    /// the environment, `AWS_CA_BUNDLE`, and the proxy of `HTTPS_PROXY`/`NO_PROXY`.
     pub async fn from_env() -> Result<Clients> {
         let extra = match std::env::var_os("AWS_CA_BUNDLE") {
             Some(path) if !path.is_empty() => Some(std::fs::read(&path).map_err(|e| {
@@ -91,15 +100,19 @@ impl Clients {
             })?),
             _ => None,
         };
-        #[cfg(feature = "local")]
-        let allow = std::env::var(ALLOW_LOOPBACK_ENV).is_ok_and(|v| v == "1" || v == "true");
-        #[cfg(not(feature = "local"))]
-        let allow = false;
-        let tls = crate::adapters::https::trust(extra.as_deref())?;
-        let sdk = lambda_environment();
+        let connection = Connection::new(extra, false);
+        let tls = crate::adapters::https::trust(connection.extra_ca_pem.as_deref())?;
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .region(aws_config::environment::EnvironmentVariableRegionProvider::new())
+            .credentials_provider(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            )
+            .http_client(crate::adapters::https::sdk_client(&tls, &connection.proxy))
+            .load()
+            .await;
         let region = sdk.region().map(|r| r.to_string());
         let declared = Declared::from_lookup(|v| std::env::var(v).ok(), region.as_deref())?;
-        Ok(Self::with_sdk(sdk, &tls, allow).with_declared(declared))
+        Ok(Self::with_sdk(sdk, &tls, &connection).with_declared(declared))
     }
 
     /// These clients acting for the stack that declared `declared` (None: for none).
@@ -115,34 +128,32 @@ impl Clients {
         self.declared.as_deref()
     }
 
-    /// From an explicit loader (tests and the replay tool point it at the simulator).
-    /// `allow_loopback` is taken only by a `local` build; the product refuses loopback whatever
-    /// it is told.
-    pub async fn new(
-        loader: aws_config::ConfigLoader,
-        extra_ca_pem: Option<Vec<u8>>,
-        allow_loopback: bool,
-    ) -> Result<Clients> {
+    /// From an explicit loader (tests and the replay tool point it at the simulator), connected
+    /// as `connection` says.
+    pub async fn new(loader: aws_config::ConfigLoader, connection: Connection) -> Result<Clients> {
         // The chain's own providers (STS for a role profile, SSO, IMDS) call AWS too: over the
         // same client, as aws-config has none of its own here.
-        let tls = crate::adapters::https::trust(extra_ca_pem.as_deref())?;
+        let tls = crate::adapters::https::trust(connection.extra_ca_pem.as_deref())?;
         let sdk = loader
-            .http_client(crate::adapters::https::sdk_client(&tls))
+            .http_client(crate::adapters::https::sdk_client(&tls, &connection.proxy))
             .load()
             .await;
-        Ok(Self::with_sdk(sdk, &tls, allow_loopback))
+        Ok(Self::with_sdk(sdk, &tls, &connection))
     }
 
-    /// The clients over `sdk`, with this crate's timeouts, retries and HTTP client; the response
-    /// sender trusts the same roots.
-    fn with_sdk(sdk: SdkConfig, tls: &TlsContext, allow_loopback: bool) -> Clients {
-        let sdk = sdk
+    /// The clients over `sdk`, with this crate's timeouts, retries (unless the environment sets
+    /// them) and HTTP client; the response sender trusts the same roots, through the same proxy.
+    fn with_sdk(sdk: SdkConfig, tls: &TlsContext, connection: &Connection) -> Clients {
+        let mut builder = sdk
             .into_builder()
             .timeout_config(timeouts())
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))
-            .http_client(crate::adapters::https::sdk_client(tls))
-            .build();
-        let sender = Sender::new(tls, allow_loopback);
+            .http_client(crate::adapters::https::sdk_client(tls, &connection.proxy));
+        if !retries_set_by_environment() {
+            builder = builder
+                .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5));
+        }
+        let sdk = builder.build();
+        let sender = Sender::new(tls, &connection.proxy, connection.allow_loopback);
         Clients {
             inner: Arc::new(Inner { sdk, sender }),
             declared: None,

@@ -33,28 +33,31 @@ pub(crate) fn trust(extra_ca_pem: Option<&[u8]>) -> Result<TlsContext> {
         .map_err(|e| Error::Setup(format!("AWS_CA_BUNDLE: {e}")))
 }
 
-/// One connector: rustls on ring over `tls`, the proxy from the environment, these settings.
+/// One connector: rustls on ring over `tls`, through `proxy`, with these settings.
 fn connector_with(
     tls: &TlsContext,
+    proxy: &ProxyConfig,
     settings: Option<HttpConnectorSettings>,
     sleep: Option<SharedAsyncSleep>,
 ) -> Connector {
     let mut builder = ConnectorBuilder::default()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .tls_context(tls.clone());
-    builder.set_proxy_config(Some(ProxyConfig::from_env()));
+    builder.set_proxy_config(Some(proxy.clone()));
     builder.set_connector_settings(settings);
     builder.set_sleep_impl(sleep);
     builder.build()
 }
 
 /// The SDK's HTTP client: one pool for every SDK client of the process, each connector with the
-/// settings the SDK gives it.
-pub(crate) fn sdk_client(tls: &TlsContext) -> SharedHttpClient {
-    let tls = tls.clone();
+/// settings the SDK gives it. `proxy`: the product's is `ProxyConfig::from_env()`, the SDK's
+/// default; a test gives the simulator's.
+pub(crate) fn sdk_client(tls: &TlsContext, proxy: &ProxyConfig) -> SharedHttpClient {
+    let (tls, proxy) = (tls.clone(), proxy.clone());
     Builder::new().build_with_connector_fn(move |settings, components| {
         connector_with(
             &tls,
+            &proxy,
             settings.cloned(),
             components.and_then(|c| c.sleep_impl()),
         )
@@ -64,6 +67,7 @@ pub(crate) fn sdk_client(tls: &TlsContext) -> SharedHttpClient {
 /// A connector outside the SDK (the response PUT): the same TLS and proxy, these timeouts.
 pub(crate) fn connector(
     tls: &TlsContext,
+    proxy: &ProxyConfig,
     connect: Duration,
     read: Duration,
 ) -> SharedHttpConnector {
@@ -71,5 +75,5 @@ pub(crate) fn connector(
         .connect_timeout(connect)
         .read_timeout(read)
         .build();
-    SharedHttpConnector::new(connector_with(tls, Some(settings), None))
+    SharedHttpConnector::new(connector_with(tls, proxy, Some(settings), None))
 }

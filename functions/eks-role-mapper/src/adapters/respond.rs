@@ -10,7 +10,9 @@ use aws_smithy_runtime_api::client::http::{HttpConnector, SharedHttpConnector};
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_types::body::SdkBody;
 
-use crate::cfn::response::{Body, Respond, ResponseUrl, LOCAL};
+use aws_smithy_http_client::proxy::ProxyConfig;
+
+use crate::cfn::response::{Body, Respond, ResponseUrl};
 use crate::domain::error::{Error, Result};
 
 /// Sends responses to the presigned S3 URL.
@@ -20,23 +22,27 @@ pub struct Sender {
     /// Built on the first answer, not at init: building it loads the system's roots, which
     /// would otherwise be most of a cold start (`init` bench).
     connector: Arc<OnceLock<SharedHttpConnector>>,
+    proxy: ProxyConfig,
     allow_loopback: bool,
 }
 
 impl Sender {
-    /// A sender trusting what the SDK's client trusts; `allow_loopback` only in a `local` build.
-    pub fn new(tls: &TlsContext, allow_loopback: bool) -> Sender {
+    /// A sender trusting what the SDK's client trusts, through the same proxy; taking a
+    /// loopback ResponseURL only when `allow_loopback` (a local receiver's: the product's clients
+    /// never allow it).
+    pub fn new(tls: &TlsContext, proxy: &ProxyConfig, allow_loopback: bool) -> Sender {
         Sender {
             tls: tls.clone(),
             connector: Arc::default(),
-            allow_loopback: allow_loopback && LOCAL,
+            proxy: proxy.clone(),
+            allow_loopback,
         }
     }
 
     fn connector(&self) -> &SharedHttpConnector {
         self.connector.get_or_init(|| {
             let (connect, read) = (Duration::from_secs(3), Duration::from_secs(10));
-            crate::adapters::https::connector(&self.tls, connect, read)
+            crate::adapters::https::connector(&self.tls, &self.proxy, connect, read)
         })
     }
 }

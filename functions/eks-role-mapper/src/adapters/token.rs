@@ -14,34 +14,6 @@ use base64::Engine;
 
 use crate::domain::error::{Error, Result};
 
-/// The regional STS host of `region` (FIPS when `fips`) as the SDK's own endpoint rules give it
-/// for every partition (`sts.us-east-1.amazonaws.com`, `sts.cn-north-1.amazonaws.com.cn`,
-/// `sts.eusc-de-east-1.amazonaws.eu`, `sts-fips.us-east-1.amazonaws.com`; GovCloud's FIPS host is
-/// its plain one), never an endpoint override: the authenticator accepts only the real hosts.
-pub fn sts_host(region: &str, fips: bool) -> Result<String> {
-    use aws_sdk_sts::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
-    use futures::FutureExt;
-    let fail =
-        |e: &dyn std::fmt::Display| Error::Setup(format!("the STS endpoint of {region}: {e}"));
-    let params = Params::builder()
-        .region(region)
-        .use_fips(fips)
-        .use_dual_stack(false)
-        .use_global_endpoint(false)
-        .build()
-        .map_err(|e| fail(&e))?;
-    // The rules are evaluated in place: the future is ready at once.
-    let endpoint = DefaultResolver::new()
-        .resolve_endpoint(&params)
-        .now_or_never()
-        .ok_or_else(|| fail(&"the endpoint rules did not answer at once"))?
-        .map_err(|e| fail(&e))?;
-    let url = url::Url::parse(endpoint.url()).map_err(|e| fail(&e))?;
-    url.host_str()
-        .map(str::to_string)
-        .ok_or_else(|| fail(&"an endpoint without a host"))
-}
-
 /// A bearer token for `cluster`, valid for 15 minutes from `now`.
 pub fn bearer_token(
     credentials: &Credentials,
@@ -51,7 +23,7 @@ pub fn bearer_token(
     fips: bool,
 ) -> Result<String> {
     let fail = |e: &dyn std::fmt::Display| Error::Setup(format!("signing the EKS token: {e}"));
-    let host = sts_host(region, fips)?;
+    let host = crate::domain::partition::sts_host(region, fips)?;
     let url = format!("https://{host}/?Action=GetCallerIdentity&Version=2011-06-15");
     let mut settings = SigningSettings::default();
     settings.signature_location = SignatureLocation::QueryParams;
@@ -90,32 +62,6 @@ pub fn bearer_token(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_sts_host_is_the_partitions_own_in_every_partition_with_and_without_fips() {
-        for (region, fips, host) in [
-            ("us-east-1", false, "sts.us-east-1.amazonaws.com"),
-            ("us-east-1", true, "sts-fips.us-east-1.amazonaws.com"),
-            ("cn-north-1", false, "sts.cn-north-1.amazonaws.com.cn"),
-            ("us-gov-west-1", false, "sts.us-gov-west-1.amazonaws.com"),
-            ("us-gov-west-1", true, "sts.us-gov-west-1.amazonaws.com"),
-            ("us-iso-east-1", false, "sts.us-iso-east-1.c2s.ic.gov"),
-            ("us-isob-east-1", false, "sts.us-isob-east-1.sc2s.sgov.gov"),
-            ("eu-isoe-west-1", false, "sts.eu-isoe-west-1.cloud.adc-e.uk"),
-            (
-                "us-isof-south-1",
-                false,
-                "sts.us-isof-south-1.csp.hci.ic.gov",
-            ),
-            ("eusc-de-east-1", false, "sts.eusc-de-east-1.amazonaws.eu"),
-        ] {
-            assert_eq!(
-                sts_host(region, fips).unwrap(),
-                host,
-                "{region} fips={fips}"
-            );
-        }
-    }
 
     #[test]
     fn the_token_is_a_presigned_sts_url_naming_the_cluster_header() {

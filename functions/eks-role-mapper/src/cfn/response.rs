@@ -13,11 +13,6 @@ use serde_json::Value;
 
 use crate::domain::error::{Error, Result};
 
-/// Whether this build may take a ResponseURL on loopback and plain-http endpoints: only with the
-/// `local` feature, which the artifact never has (a real Lambda's runtime API and extensions
-/// listen on 127.0.0.1, so the product must never PUT there).
-pub const LOCAL: bool = cfg!(feature = "local");
-
 /// CloudFormation's limit on a response body.
 pub const MAX_BODY: usize = 4096;
 
@@ -44,22 +39,10 @@ fn is_response_bucket(name: &str) -> bool {
     })
 }
 
-/// The S3 endpoint part of a host (`s3`, `s3.REGION`, `s3-REGION`, `s3.dualstack.REGION`) under
-/// the partitions' S3 suffixes.
+/// An S3 endpoint (a host without its bucket) of a partition the SDK knows, under that
+/// partition's own DNS suffix (see `partition`).
 fn is_s3_endpoint(host: &str) -> bool {
-    let Some(rest) = host
-        .strip_suffix(".amazonaws.com")
-        .or_else(|| host.strip_suffix(".amazonaws.com.cn"))
-    else {
-        return false;
-    };
-    rest == "s3"
-        || rest.strip_prefix("s3.").is_some_and(|r| {
-            crate::domain::arn::is_region(r.strip_prefix("dualstack.").unwrap_or(r))
-        })
-        || rest
-            .strip_prefix("s3-")
-            .is_some_and(|r| crate::domain::arn::is_region(r) || r == "external-1")
+    crate::domain::partition::s3_endpoint_region(host).is_some()
 }
 
 /// A ResponseURL's place: a response bucket, virtual-hosted (`BUCKET.s3...`) or path style
@@ -84,9 +67,9 @@ impl ResponseUrl {
         self.0.as_str()
     }
 
-    /// Accepts https on an S3 host, or (when allowed, in a `local` build) http/https on loopback.
+    /// Accepts https on an S3 host, or (when the sender allows it: a local receiver's, never the
+    /// product's) http/https on loopback.
     pub fn parse(s: &str, allow_loopback: bool) -> Result<ResponseUrl> {
-        let allow_loopback = allow_loopback && LOCAL;
         let refuse = |why: &str| {
             Error::invalid(
                 "ResponseURL",
@@ -179,6 +162,14 @@ mod tests {
             "https://s3-eu-west-1.amazonaws.com/cloudformation-custom-resource-response-euwest1/x",
             "https://s3.amazonaws.com/cloudformation-custom-resource-response-useast1/x",
             "https://cloudformation-custom-resource-response-cnnorth1.s3.cn-north-1.amazonaws.com.cn/x",
+            // Every partition the SDK knows, by its own DNS suffix (a list of ours named only
+            // amazonaws.com and amazonaws.com.cn: an ISO or EUSC stack waited an hour and failed).
+            "https://cloudformation-custom-resource-response-usisoeast1.s3.us-iso-east-1.c2s.ic.gov/x",
+            "https://cloudformation-custom-resource-response-usisobeast1.s3.us-isob-east-1.sc2s.sgov.gov/x",
+            "https://cloudformation-custom-resource-response-euisoewest1.s3.eu-isoe-west-1.cloud.adc-e.uk/x",
+            "https://cloudformation-custom-resource-response-usisofsouth1.s3.us-isof-south-1.csp.hci.ic.gov/x",
+            "https://cloudformation-custom-resource-response-euscdeeast1.s3.eusc-de-east-1.amazonaws.eu/x",
+            "https://cloudformation-custom-resource-response-usgovwest1.s3-fips.us-gov-west-1.amazonaws.com/x",
         ] {
             ResponseUrl::parse(ok, false).unwrap();
         }
@@ -193,6 +184,8 @@ mod tests {
             "http://b.s3.amazonaws.com/x",
             "https://evil.example.com/x",
             "https://s3.amazonaws.com.evil.example/x",
+            // A region under another partition's suffix.
+            "https://cloudformation-custom-resource-response-euscdeeast1.s3.eusc-de-east-1.amazonaws.com/x",
             "https://127.0.0.1:8443/x",
             "not a url",
         ] {

@@ -1,4 +1,4 @@
-//! IAM role ARNs: strict validation (only roles of aws, aws-cn, aws-us-gov; no assumed-role or
+//! IAM role ARNs: strict validation (only roles of the AWS partitions; no assumed-role or
 //! service-linked ARNs) and the matching key EKS's authenticator uses for aws-auth: case-insensitive,
 //! with the role's path stripped.
 
@@ -6,7 +6,19 @@ use std::fmt;
 
 use crate::domain::error::{Error, Result};
 
-const PARTITIONS: &[&str] = &["aws", "aws-cn", "aws-us-gov"];
+/// The partitions, by their ids in the SDKs' partition data (botocore's and aws-sdk-rust's
+/// `partitions.json`): the function reaches every one of them (`partition`; the partition test
+/// runs it in each), and the template's `SupportedPartition` rule lists the same.
+const PARTITIONS: &[&str] = &[
+    "aws",
+    "aws-cn",
+    "aws-us-gov",
+    "aws-iso",
+    "aws-iso-b",
+    "aws-iso-e",
+    "aws-iso-f",
+    "aws-eusc",
+];
 
 /// A validated IAM role ARN.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +61,9 @@ impl RoleArn {
             return Err(expected("six ':'-separated parts"));
         };
         if arn != "arn" || !PARTITIONS.contains(&partition) {
-            return Err(expected("partition aws, aws-cn or aws-us-gov"));
+            return Err(expected(
+                "a partition of AWS (aws, aws-cn, aws-us-gov, aws-iso, ...)",
+            ));
         }
         if service == "sts" || resource.starts_with("assumed-role/") {
             return Err(expected("an assumed-role session is not a role"));
@@ -93,7 +107,7 @@ impl RoleArn {
         &self.arn
     }
 
-    /// The partition (aws, aws-cn, aws-us-gov).
+    /// The partition (aws, aws-cn, aws-us-gov, aws-iso, ...).
     pub fn partition(&self) -> &str {
         &self.partition
     }
@@ -188,8 +202,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn roles_of_the_three_partitions_with_paths_are_accepted() {
+    fn roles_of_every_partition_with_paths_are_accepted() {
         for ok in [
+            "arn:aws-iso:iam::123456789012:role/R",
+            "arn:aws-iso-b:iam::123456789012:role/R",
+            "arn:aws-iso-e:iam::123456789012:role/R",
+            "arn:aws-iso-f:iam::123456789012:role/R",
+            "arn:aws-eusc:iam::123456789012:role/R",
             "arn:aws:iam::123456789012:role/R",
             "arn:aws-cn:iam::123456789012:role/a/b/R",
             "arn:aws-us-gov:iam::123456789012:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0a1b",
@@ -205,7 +224,7 @@ mod tests {
             "arn:aws:sts::123456789012:assumed-role/R/s",
             "arn:aws:iam::123456789012:role/aws-service-role/eks.amazonaws.com/AWSServiceRoleForAmazonEKS",
             "arn:aws:iam::123456789012:user/u",
-            "arn:aws-iso:iam::123456789012:role/R",
+            "arn:aws-evil:iam::123456789012:role/R",
             "arn:aws:iam::12345678901:role/R",
             "arn:aws:iam::123456789012:role/R\n- rolearn: x",
             "arn:aws:iam::123456789012:role/R\"",

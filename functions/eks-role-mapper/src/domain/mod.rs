@@ -13,6 +13,7 @@ pub mod declared;
 pub(crate) mod error;
 pub mod held;
 pub mod ownership;
+pub mod partition;
 pub(crate) mod physical_id;
 pub(crate) mod properties;
 pub mod rbac;

@@ -16,7 +16,13 @@ async fn a_create_and_a_delete_through_the_runtime_interface_emulator() {
     p["ClusterAdminRoleArn"] = json!(ADMIN_ROLE);
     let create = h.event("Create", p.clone(), None);
     let mut env = vec![("AWS_ENDPOINT_URL", h.sim.aws_endpoint_url())];
-    env.extend(integration::function_env(key, secret, &ca, dir.path()));
+    env.extend(integration::function_env(
+        key,
+        secret,
+        &ca,
+        dir.path(),
+        h.sim.proxy_url(),
+    ));
     // Configured as the template configures it for this stack: its declaration.
     env.extend(eks_role_mapper::declared::environment_of(&create));
     let rie = Rie::start(&integration::workspace_bin("bootstrap"), &env);

@@ -30,6 +30,7 @@ mod lambda_proxy;
 mod lambda_rie;
 mod mapper_modes;
 mod multi_cluster;
+mod partitions;
 mod publish_release;
 mod real_control_plane;
 mod real_faults;

@@ -349,9 +349,10 @@ async fn the_message_reaches_a_real_sns_subscriber_through_moto_unchanged() {
         .credentials_provider(aws_credential_types::Credentials::new(
             "testing", "testing", None, None, "moto",
         ));
-    let clients = eks_role_mapper::Clients::new(loader, None, true)
-        .await
-        .unwrap();
+    let clients =
+        eks_role_mapper::Clients::new(loader, eks_role_mapper::Connection::new(None, true))
+            .await
+            .unwrap();
     clients
         .publish(&topic, "eu-west-1", &recorded)
         .await

@@ -8,8 +8,8 @@ use crate::cfn::response::{Body, Respond, ResponseUrl};
 use crate::domain::error::Result;
 
 /// A response sender that keeps what it was given. Like the live sender of the product, it takes
-/// no loopback ResponseURL unless made with [`Answers::allowing_loopback`] (a `local` build with
-/// the switch set).
+/// no loopback ResponseURL unless made with [`Answers::allowing_loopback`] (as a local run's
+/// sender is made, `Connection::allow_loopback`).
 #[derive(Clone, Default)]
 pub struct Answers {
     sent: Arc<Mutex<Vec<Body>>>,
@@ -17,8 +17,7 @@ pub struct Answers {
 }
 
 impl Answers {
-    /// A sender that also takes a ResponseURL on loopback, as a `local` build with
-    /// `EKS_ROLE_MAPPER_ALLOW_LOOPBACK_RESPONSE_URL` does.
+    /// A sender that also takes a ResponseURL on loopback, as a local run's does.
     pub fn allowing_loopback() -> Answers {
         Answers {
             loopback: true,
