@@ -5,11 +5,11 @@
 //! The core (properties, ARNs, the aws-auth edit, the decision, ownership, ids, the response body)
 //! is pure. The per-cluster rules (`per_cluster`, `aws_auth_store`) and the lifecycle run over one
 //! port (`cloud`) with three adapters: `live` (AWS and the Kubernetes API), `dry_run` (real reads,
-//! recorded writes) and `memory` (in-process, for fast tests). `protocol` answers CloudFormation;
+//! recorded writes) and the in-memory region of `tests/test-kit` (for fast tests). `protocol` answers CloudFormation;
 //! `reconcile` re-applies a stack's grant on a schedule and answers nobody.
 //!
-//! What only tests and local runs need is behind cargo features that the artifact build never
-//! enables (see Cargo.toml): `dry-run` (the dry run) and `test-support` (the in-memory region).
+//! What only local runs need is behind a cargo feature the artifact build never enables
+//! (`dry-run`, the dry run); the in-memory region is a crate of its own (`tests/test-kit`).
 //! No feature changes a product code path: a local run injects what it needs (a loopback sender,
 //! the simulator's proxy, its CA) through [`Clients::new`].
 
@@ -27,8 +27,6 @@ pub mod ports;
 pub use adapters::clients::{Clients, Connection, ProxyConfig};
 #[cfg(feature = "dry-run")]
 pub use adapters::dry_run::{self, dry_run, dry_run_reconcile, DryRun, ReconcileDryRun};
-#[cfg(feature = "test-support")]
-pub use adapters::memory;
 pub use adapters::token::bearer_token;
 pub use app::per_cluster::SWITCHED_LOOK;
 pub use app::{reconcile, registration};

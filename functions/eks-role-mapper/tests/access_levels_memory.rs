@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use eks_role_mapper::memory::Memory;
 use serde_json::{json, Value};
+use test_kit::Memory;
 
 /// An event with `props` on top of the base properties (and the same as old ones on an Update).
 fn level_event(kind: &str, id: Option<&str>, props: Value, old: Value) -> Value {

@@ -6,9 +6,9 @@
 mod common;
 
 use common::*;
-use eks_role_mapper::memory::{Entry, Memory};
 use eks_role_mapper::rbac::{At, Binding};
 use serde_json::{json, Value};
+use test_kit::{Entry, Memory};
 
 const ADMIN: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
 const VIEW: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy";

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use eks_role_mapper::memory::Memory;
+use test_kit::Memory;
 
 /// `mapRoles` of other entries until the data is within `room` bytes of 1 MiB.
 fn nearly_full(m: &Memory, room: usize) -> usize {

@@ -9,12 +9,12 @@ use std::time::SystemTime;
 use common::*;
 use eks_role_mapper::cloud::StackResource;
 use eks_role_mapper::declared::Declared;
-use eks_role_mapper::memory::Answers;
 use eks_role_mapper::{handle_with, Body};
 use serde_json::json;
+use test_kit::Answers;
 
 /// Runs `e` without playing CloudFormation (the region's declaration and stacks as they are).
-async fn sent_as_is(m: &eks_role_mapper::memory::Memory, e: serde_json::Value) -> Body {
+async fn sent_as_is(m: &test_kit::Memory, e: serde_json::Value) -> Body {
     let answers = Answers::default();
     handle_with(m, &answers, e, invocation()).await.unwrap();
     let sent = answers.sent();

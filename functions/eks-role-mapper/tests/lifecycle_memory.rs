@@ -3,10 +3,10 @@
 
 use std::time::{Duration, SystemTime};
 
-use eks_role_mapper::memory::{Answers, Cluster, Memory, INVOKE};
 use eks_role_mapper::ownership::{owner_annotation, owner_key, OWNER_TAG};
 use eks_role_mapper::{handle_with, AuthMode};
 use serde_json::json;
+use test_kit::{Answers, Cluster, Memory, INVOKE};
 
 mod common;
 
@@ -249,7 +249,7 @@ async fn deletes_of_what_is_gone_or_never_ours_succeed_without_writing() {
 #[tokio::test]
 async fn an_existing_entry_that_cannot_carry_policies_is_refused_before_any_write() {
     let m = region();
-    let node = eks_role_mapper::memory::Entry {
+    let node = test_kit::Entry {
         kind: "EC2_LINUX".into(),
         ..Default::default()
     };
@@ -294,7 +294,7 @@ async fn on_an_adopted_entry_delete_takes_back_only_the_policy_this_resource_ass
     const VIEW: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy";
     for had_admin in [false, true] {
         let m = region();
-        let mut before = eks_role_mapper::memory::Entry::default();
+        let mut before = test_kit::Entry::default();
         before.policies.insert(VIEW.into());
         if had_admin {
             before.policies.insert(ADMIN.into());

@@ -5,10 +5,10 @@
 use std::time::{Duration, SystemTime};
 
 use eks_role_mapper::cloud::StackResource;
-use eks_role_mapper::memory::{Answers, Cluster, Memory};
 use eks_role_mapper::reconcile::{Outcome, Report, Verdict};
 use eks_role_mapper::{handle_with, reconcile_with, AuthMode};
 use serde_json::{json, Value};
+use test_kit::{Answers, Cluster, Memory};
 
 mod common;
 

@@ -5,8 +5,8 @@
 mod common;
 
 use common::*;
-use eks_role_mapper::memory::{Memory, PUBLISH};
 use serde_json::{json, Value};
+use test_kit::{Memory, PUBLISH};
 
 /// A topic in another region than the clusters (the service's account).
 const TOPIC: &str = "arn:aws:sns:eu-west-1:444455556666:concurrent-registrations";

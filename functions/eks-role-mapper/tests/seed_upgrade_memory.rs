@@ -27,7 +27,7 @@ fn seed_event(kind: &str, id: Option<&str>) -> Value {
     e
 }
 
-fn entries_of_the_role(m: &eks_role_mapper::memory::Memory) -> usize {
+fn entries_of_the_role(m: &test_kit::Memory) -> usize {
     map_roles(m, "legacy").matches(SEED_ROLE).count() / 2 // rolearn and username
 }
 

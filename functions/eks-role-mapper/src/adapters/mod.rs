@@ -10,8 +10,6 @@ pub(crate) mod eks;
 pub(crate) mod https;
 pub(crate) mod kube_store;
 pub(crate) mod live;
-#[cfg(feature = "test-support")]
-pub mod memory;
 pub(crate) mod registration;
 pub(crate) mod reinvoke;
 pub(crate) mod respond;

@@ -4,9 +4,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use eks_role_mapper::memory::{Answers, Cluster, Memory};
 use eks_role_mapper::{handle_with, AuthMode, Body, Invocation};
 use serde_json::{json, Value};
+use test_kit::{Answers, Cluster, Memory};
 
 pub const ROLE: &str = "arn:aws:iam::111122223333:role/3f1c-RoleForAccessingEksAndEcr";
 /// A presigned S3 URL's shape: what the product's sender takes (never loopback).

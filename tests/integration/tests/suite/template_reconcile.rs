@@ -17,7 +17,6 @@ use std::path::Path;
 
 use eks_role_mapper::arn::RoleArn;
 use eks_role_mapper::cloud::StackResource;
-use eks_role_mapper::memory::Memory;
 use eks_role_mapper::reconcile::{self, Verdict};
 use integration::rendered::{
     aws, render, render_in, template_path, Rendered, MOTO_ACCOUNT, REGION,
@@ -25,6 +24,7 @@ use integration::rendered::{
 use integration::start_moto;
 use serde_json::{json, Map, Value as Json};
 use serde_yaml_ng::Value as Yaml;
+use test_kit::Memory;
 
 // ---- The template in CloudFormation's long JSON form, and an evaluator for it. ----
 

@@ -6,7 +6,7 @@
 //! It can fail as the real region fails: each cluster is in a region (a call for another region
 //! does not find it, and its ARNs name its own), the response sender takes only the ResponseURLs
 //! the live one takes, a hand-over can be made to fail, and every injected failure can be listed
-//! while it has not fired ([`Memory::pending_failures`]). Only with the `test-support` feature.
+//! while it has not fired ([`Memory::pending_failures`]). A crate of its own: the product never links it.
 
 mod answers;
 mod in_region;
@@ -19,14 +19,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use crate::domain::config_map::ConfigMap;
+use eks_role_mapper::config_map::ConfigMap;
 
-use crate::app::registration::Refused;
-use crate::domain::decision::AuthMode;
-use crate::domain::error::{Error, Result};
-use crate::domain::ownership::STANDARD;
-use crate::domain::rbac::{At, Binding};
-use crate::ports::{AdminRole, Connect, Register, Reinvoke, StackResource, Stacks};
+use eks_role_mapper::app::registration::Refused;
+use eks_role_mapper::ownership::STANDARD;
+use eks_role_mapper::ports::{AdminRole, Connect, Register, Reinvoke, StackResource, Stacks};
+use eks_role_mapper::rbac::{At, Binding};
+use eks_role_mapper::AuthMode;
+use eks_role_mapper::{Error, Result};
 
 /// The region a cluster is in unless it says otherwise, and the function's own.
 pub const HOME_REGION: &str = "us-east-1";
@@ -130,12 +130,12 @@ pub struct World {
 #[derive(Clone, Default)]
 pub struct Memory {
     world: Arc<Mutex<World>>,
-    declared: Arc<Mutex<Option<crate::domain::declared::Declared>>>,
+    declared: Arc<Mutex<Option<eks_role_mapper::declared::Declared>>>,
 }
 
 impl Memory {
     /// Declares what a deploying stack would (None: nothing; see `declared`).
-    pub fn declare(&self, declared: Option<crate::domain::declared::Declared>) {
+    pub fn declare(&self, declared: Option<eks_role_mapper::declared::Declared>) {
         *self.declared.lock().unwrap_or_else(|e| e.into_inner()) = declared;
     }
 
@@ -144,7 +144,7 @@ impl Memory {
     /// Update or Delete in UPDATE_IN_PROGRESS or DELETE_IN_PROGRESS under the event's id.
     pub fn as_cloudformation(&self, event: &serde_json::Value) {
         let before = self.declared();
-        self.declare(crate::domain::declared::Declared::playing(
+        self.declare(eks_role_mapper::declared::Declared::playing(
             event,
             before.as_ref(),
         ));
@@ -279,7 +279,7 @@ impl Register for Memory {
         let w = self.world();
         w.secrets
             .get(arn)
-            .filter(|_| crate::domain::arn::region_of(arn, "secretsmanager", "secret:") == Some(region))
+            .filter(|_| eks_role_mapper::arn::region_of(arn, "secretsmanager", "secret:") == Some(region))
             .cloned()
             .ok_or_else(|| {
                 Refused::Final(Error::Aws {
@@ -320,7 +320,7 @@ impl Connect for Memory {
         Some(HOME_REGION.into())
     }
 
-    fn declared(&self) -> Option<crate::domain::declared::Declared> {
+    fn declared(&self) -> Option<eks_role_mapper::declared::Declared> {
         self.declared
             .lock()
             .unwrap_or_else(|e| e.into_inner())

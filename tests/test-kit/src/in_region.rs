@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{Cluster, Entry, World};
-use crate::domain::error::{Error, Result};
+use crate::{Cluster, Entry, World};
+use eks_role_mapper::{Error, Result};
 
 /// The world under its lock, with the region the calls are for.
 pub(super) struct InRegion<'a> {

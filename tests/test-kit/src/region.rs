@@ -3,17 +3,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::domain::config_map::ConfigMap;
+use eks_role_mapper::config_map::ConfigMap;
 
-use super::in_region::InRegion;
-use super::{Entry, Memory};
-use crate::domain::arn::RoleArn;
-use crate::domain::decision::AuthMode;
-use crate::domain::error::{Error, Result};
-use crate::domain::held::Association;
-use crate::domain::ownership::{EntryOwner, OWNER_TAG};
-use crate::domain::rbac::{At, Binding};
-use crate::ports::{Cloud, ClusterInfo, StoreError};
+use crate::in_region::InRegion;
+use crate::{Entry, Memory};
+use eks_role_mapper::arn::RoleArn;
+use eks_role_mapper::held::Association;
+use eks_role_mapper::ownership::{EntryOwner, OWNER_TAG};
+use eks_role_mapper::ports::{Cloud, ClusterInfo, StoreError};
+use eks_role_mapper::rbac::{At, Binding};
+use eks_role_mapper::AuthMode;
+use eks_role_mapper::{Error, Result};
 
 /// The port of one region of a [`Memory`].
 #[derive(Clone)]
@@ -259,7 +259,7 @@ impl Cloud for Region {
     ) -> Result<ConfigMap, StoreError> {
         let mut w = self.world();
         if let Some(text) = w.racers.get_mut(&info.name).and_then(|r| r.pop()) {
-            w.set_aws_auth(&info.name, &[(crate::domain::aws_auth::MAP_ROLES, &text)]);
+            w.set_aws_auth(&info.name, &[(eks_role_mapper::aws_auth::MAP_ROLES, &text)]);
         }
         w.resource_version += 1;
         let rv = w.resource_version.to_string();

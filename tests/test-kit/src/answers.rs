@@ -1,11 +1,11 @@
 //! The in-memory response sender: keeps the bodies instead of sending them, after validating the
-//! ResponseURL exactly as the live sender does (see [`crate::cfn::response::ResponseUrl::parse`]).
+//! ResponseURL exactly as the live sender does (see [`eks_role_mapper::ResponseUrl::parse`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::cfn::response::{Body, Respond, ResponseUrl};
-use crate::domain::error::Result;
+use eks_role_mapper::Result;
+use eks_role_mapper::{Body, Respond, ResponseUrl};
 
 /// A response sender that keeps what it was given. Like the live sender of the product, it takes
 /// no loopback ResponseURL unless made with [`Answers::allowing_loopback`] (as a local run's
