@@ -94,7 +94,7 @@ pub async fn dry_run<C: Connect>(connect: &C, event: Value) -> Result<DryRun> {
     let work = crate::app::lifecycle::act(recorder.clone(), request, progress.clone());
     let outcome = match tokio::time::timeout(protocol::FALLBACK_BUDGET, work).await {
         Ok(r) => r,
-        Err(_) => Err(crate::Error::Deadline("planning".into())),
+        Err(_) => Err(crate::domain::error::Error::Deadline("planning".into())),
     };
     let response = protocol::answer(&envelope, &progress, outcome);
     Ok(DryRun {
