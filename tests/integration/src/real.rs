@@ -184,18 +184,18 @@ impl ClientEnv {
     }
 }
 
-/// What Lambda's environment gives a function, for a bootstrap run under the emulator: the
-/// region, the CA bundle (`ca`), the credentials, its name and timeout, a home, and the
-/// simulator's CONNECT proxy (`proxy`) as its way to CloudFormation's response bucket on S3 (the
-/// bootstrap answers nowhere else; [`Rie::invoke`] gives each event that ResponseURL), with
-/// loopback (the simulator's endpoint, the clusters) reached directly.
-pub fn function_env(
-    key: String,
-    secret: String,
-    ca: &Path,
-    home: &Path,
-    proxy: String,
-) -> Vec<(&'static str, String)> {
+/// What Lambda's environment gives a function, for a bootstrap run under the emulator on `sim`:
+/// the region, the CA bundle (the simulator's, written into `home`), the credentials of the
+/// Lambda's role, its name and timeout, a home, and the simulator's CONNECT proxy as its way to
+/// CloudFormation's response bucket on S3 (the bootstrap answers nowhere else; [`Rie::invoke`]
+/// gives each event that ResponseURL), with loopback (the simulator's endpoint, the clusters)
+/// reached directly.
+pub fn function_env(sim: &eks_sim::Simulator, home: &Path) -> Vec<(&'static str, String)> {
+    let ca = home.join("ca.pem");
+    std::fs::write(&ca, sim.ca_pem()).expect("the CA file");
+    let (key, secret) = sim
+        .credentials("mapper-lambda-role")
+        .expect("the Lambda's role");
     vec![
         ("AWS_REGION", "us-east-1".to_string()),
         ("AWS_CA_BUNDLE", ca.display().to_string()),
@@ -204,7 +204,7 @@ pub fn function_env(
         ("AWS_LAMBDA_FUNCTION_NAME", "eks-role-mapper".to_string()),
         ("AWS_LAMBDA_FUNCTION_TIMEOUT", "60".to_string()),
         ("HOME", home.display().to_string()),
-        ("HTTPS_PROXY", proxy),
+        ("HTTPS_PROXY", sim.proxy_url()),
         ("NO_PROXY", "127.0.0.1,localhost".to_string()),
     ]
 }

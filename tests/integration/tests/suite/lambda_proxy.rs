@@ -11,12 +11,9 @@ use integration::{props, Rie};
 #[tokio::test(flavor = "multi_thread")]
 async fn with_https_proxy_as_the_only_way_out_the_grant_is_made_and_answered() {
     let h = integration::Harness::start().await;
-    let (key, secret) = h.sim.credentials("mapper-lambda-role").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, h.sim.ca_pem()).unwrap();
     let create = h.event("Create", props("modern"), None);
-    let mut env = integration::function_env(key, secret, &ca, dir.path(), h.sim.proxy_url());
+    let mut env = integration::function_env(&h.sim, dir.path());
     env.extend(eks_role_mapper::declared::environment_of(&create));
     assert!(
         !env.iter().any(|(k, _)| k.starts_with("AWS_ENDPOINT_URL")),
@@ -63,12 +60,9 @@ async fn with_https_proxy_as_the_only_way_out_the_grant_is_made_and_answered() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_service_endpoint_from_the_environment_is_that_services_alone() {
     let h = integration::Harness::start().await;
-    let (key, secret) = h.sim.credentials("mapper-lambda-role").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, h.sim.ca_pem()).unwrap();
     let create = h.event("Create", props("modern"), None);
-    let mut env = integration::function_env(key, secret, &ca, dir.path(), h.sim.proxy_url());
+    let mut env = integration::function_env(&h.sim, dir.path());
     env.push(("AWS_ENDPOINT_URL_EKS", h.sim.aws_endpoint_url()));
     env.extend(eks_role_mapper::declared::environment_of(&create));
     let rie = Rie::start(&integration::workspace_bin("bootstrap"), &env);

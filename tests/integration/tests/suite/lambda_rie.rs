@@ -8,21 +8,12 @@ use serde_json::json;
 #[tokio::test(flavor = "multi_thread")]
 async fn a_create_and_a_delete_through_the_runtime_interface_emulator() {
     let h = integration::Harness::start().await;
-    let (key, secret) = h.sim.credentials("mapper-lambda-role").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, h.sim.ca_pem()).unwrap();
     let mut p = props("legacy");
     p["ClusterAdminRoleArn"] = json!(ADMIN_ROLE);
     let create = h.event("Create", p.clone(), None);
     let mut env = vec![("AWS_ENDPOINT_URL", h.sim.aws_endpoint_url())];
-    env.extend(integration::function_env(
-        key,
-        secret,
-        &ca,
-        dir.path(),
-        h.sim.proxy_url(),
-    ));
+    env.extend(integration::function_env(&h.sim, dir.path()));
     // Configured as the template configures it for this stack: its declaration.
     env.extend(eks_role_mapper::declared::environment_of(&create));
     let rie = Rie::start(&integration::workspace_bin("bootstrap"), &env);
