@@ -41,7 +41,11 @@ pub async fn admit<C: Connect>(connect: &C, request: &Request, kind: RequestType
     // Bad properties are named first, whoever sent them.
     let asked = match kind {
         RequestType::Delete => None,
-        _ => Some(Properties::parse(&request.properties)?),
+        _ => {
+            let asked = Properties::parse(&request.properties)?;
+            asked.in_partition_of(&request.envelope.stack_id)?;
+            Some(asked)
+        }
     };
     let declared = declaration(connect)?;
     let envelope = &request.envelope;

@@ -92,6 +92,34 @@ impl Properties {
         })
     }
 
+    /// Refuses role ARNs of another partition than the stack's (`stack_id`,
+    /// `arn:PARTITION:cloudformation:...`): a role is in its account's partition, and every
+    /// partition is accepted by [`RoleArn::parse`] alone. A stack id that names no partition is
+    /// left to the guard, which refuses any stack but its own.
+    pub fn in_partition_of(&self, stack_id: &str) -> Result<()> {
+        let Some(partition) = stack_id
+            .strip_prefix("arn:")
+            .and_then(|r| r.split(':').next())
+        else {
+            return Ok(());
+        };
+        for (field, role) in [
+            ("RoleArn", Some(&self.role)),
+            ("ClusterAdminRoleArn", self.cluster_admin_role.as_ref()),
+        ] {
+            if let Some(role) = role.filter(|r| r.partition() != partition) {
+                return Err(Error::invalid(
+                    field,
+                    format!(
+                        "expected an IAM role ARN like arn:{partition}:iam::123456789012:role/NAME (the stack's partition, {partition}), got one of {}",
+                        role.partition()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Parses and validates ResourceProperties.
     pub fn parse(value: &Value) -> Result<Properties> {
         let Value::Object(props) = value else {

@@ -154,3 +154,25 @@ fn registration_needs_a_standard_topic_and_exactly_one_external_id_source() {
         assert!(err.starts_with(want), "{extra}: {err}");
     }
 }
+
+#[test]
+fn a_role_of_another_partition_than_the_stacks_is_refused_naming_the_field() {
+    let stack = |p: &str| format!("arn:{p}:cloudformation:r-x-1:111122223333:stack/s/id");
+    let mut e = base();
+    e["RoleArn"] = json!("arn:aws-iso:iam::111122223333:role/R");
+    let p = Properties::parse(&e).unwrap();
+    p.in_partition_of(&stack("aws-iso")).unwrap();
+    let err = p.in_partition_of(&stack("aws")).unwrap_err().to_string();
+    assert!(
+        err.starts_with("RoleArn: ") && err.contains("the stack's partition, aws"),
+        "{err}"
+    );
+    e["RoleArn"] = json!("arn:aws:iam::111122223333:role/R");
+    e["ClusterAdminRoleArn"] = json!("arn:aws-eusc:iam::111122223333:role/A");
+    let err = (Properties::parse(&e)
+        .unwrap()
+        .in_partition_of(&stack("aws")))
+    .unwrap_err()
+    .to_string();
+    assert!(err.starts_with("ClusterAdminRoleArn: "), "{err}");
+}
