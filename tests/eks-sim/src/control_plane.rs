@@ -15,7 +15,7 @@
 //!
 //! The authenticator checks a token by calling the token's presigned STS URL; that host must be a
 //! real STS name (pkg/token/token.go `verifyHost`), so its process alone gets `HTTPS_PROXY` (the
-//! simulator's CONNECT proxy, `server::serve_proxy`) and `SSL_CERT_FILE` (the simulator's CA).
+//! simulator's CONNECT proxy, `proxy::serve_proxy`) and `SSL_CERT_FILE` (the simulator's CA).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

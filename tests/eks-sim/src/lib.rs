@@ -16,6 +16,7 @@ pub mod k8s_api;
 pub mod k8s_discovery;
 pub mod lambda_api;
 pub mod out_dir;
+pub mod proxy;
 pub mod rbac_api;
 pub mod receiver;
 pub mod runtime_api;
@@ -160,7 +161,7 @@ impl Simulator {
                 shared.clone(),
                 Target::Aws,
             )),
-            tokio::spawn(server::serve_proxy(proxy, ca.clone(), shared.clone())),
+            tokio::spawn(proxy::serve_proxy(proxy, ca.clone(), shared.clone())),
         ];
         for (name, _, foreign_ca, l) in listeners {
             let tls = match (&foreign, foreign_ca) {
@@ -194,7 +195,7 @@ impl Simulator {
     }
 
     /// The HTTP CONNECT proxy that answers for the real STS and EKS host names (`HTTPS_PROXY` of
-    /// a real component that cannot be pointed at an endpoint; see [`server::serve_proxy`]).
+    /// a real component that cannot be pointed at an endpoint; see [`proxy::serve_proxy`]).
     pub fn proxy_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.proxy_port)
     }
