@@ -8,8 +8,8 @@
 //! - time of the pure aws-auth upsert into 1,000 and 10,000 entries;
 //! - one resource over 1, 10 and 100 clusters (API and CONFIG_MAP), Create and Delete;
 //! - whole `cfn-replay --aws events/create.json` processes (release build) against one running
-//!   `eks-sim` process, on the changing path (the entry is added: each run follows a
-//!   `delete.json` replay) and on the unchanged path (create.json again), vs the seed's Step 2 on
+//!   `eks-sim` process, on the changing path (the entry is added: each run follows a reset of
+//!   aws-auth) and on the unchanged path (create.json again), vs the seed's Step 2 on
 //!   that same simulator, as ratios: median, p90 and the spread (a Nagle / delayed-ACK stall shows
 //!   as a second mode ~40 ms above the first); the time to the process's first output line; and
 //!   where a process's time goes (its `cfn_replay::timing` lines).
@@ -389,8 +389,10 @@ fn whole_processes() {
         c
     };
 
-    // Warm-up round, checked: the first create adds the entry, the second finds it, the delete
-    // removes it (the mapper's own log lines say which).
+    // Warm-up round, checked: the first create adds the entry, the second finds it (the mapper's
+    // own log lines say which). No Delete is replayed: the function takes one only while
+    // CloudFormation holds the resource in DELETE_IN_PROGRESS (a replayed Delete while the stack
+    // rests is refused), so aws-auth is put back as it was instead (`reset`).
     let info = Some("eks_role_mapper=info");
     let logged = |err: &str, message: &str, value: &str| {
         err.lines()
@@ -400,8 +402,6 @@ fn whole_processes() {
     assert!(logged(&err, "aws-auth written", "Added"), "{err}");
     let (_, _, _, err) = timed_process(replay_cmd("events/create.json", info));
     assert!(logged(&err, "aws-auth written", "Unchanged"), "{err}");
-    let (_, _, _, err) = timed_process(replay_cmd("events/delete.json", info));
-    assert!(logged(&err, "aws-auth checked", "true"), "{err}");
     assert!(seed_step_2(&env) > Duration::ZERO);
     reset();
 
@@ -414,7 +414,6 @@ fn whole_processes() {
         let (took, first, _, _) = timed_process(replay_cmd("events/create.json", None));
         unchanged.push(took);
         firsts.push(first);
-        timed_process(replay_cmd("events/delete.json", None));
         seed.push(seed_step_2(&env));
         reset();
     }
