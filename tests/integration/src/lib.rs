@@ -422,6 +422,17 @@ pub fn aws_cli() -> std::path::PathBuf {
     tool("AWS_CLI", &[".venv/bin/aws", "aws"])
 }
 
+/// `cmd` (`infra/publish`) as run against moto: the test's aws-cli, moto's test credentials, and
+/// none of the developer's profile, CA bundle or endpoint.
+pub fn against_moto(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    cmd.env("AWS_CLI", aws_cli())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_CA_BUNDLE")
+        .env_remove("AWS_ENDPOINT_URL")
+}
+
 /// kubectl.
 pub fn kubectl() -> std::path::PathBuf {
     tool("KUBECTL", &["kubectl"])

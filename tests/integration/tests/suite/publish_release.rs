@@ -62,7 +62,7 @@ impl Standin {
 
 fn publish(moto: &str, signer: &str, zip: &Path, version: &str) -> Output {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/publish");
-    let o = Command::new("bash")
+    let o = integration::against_moto(&mut Command::new("bash"))
         .arg(script)
         .args(["--version", version, "--regions", &REGIONS.join(",")])
         .args(["--bucket-prefix", "vendor", "--create-buckets"])
@@ -72,12 +72,6 @@ fn publish(moto: &str, signer: &str, zip: &Path, version: &str) -> Output {
         .arg(zip)
         .arg("--sbom")
         .arg(zip.with_file_name("sbom.cdx.json"))
-        .env("AWS_CLI", aws_cli())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_CA_BUNDLE")
-        .env_remove("AWS_ENDPOINT_URL")
         .output()
         .unwrap();
     integration::keep_output("publish", &o);

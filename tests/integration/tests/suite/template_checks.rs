@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use integration::rendered::{self, aws, render, Rendered, MOTO_ACCOUNT, REGION};
-use integration::{aws_cli, start_moto, text};
+use integration::{start_moto, text};
 use serde_json::{json, Value as Json};
 use serde_yaml_ng::Value;
 
@@ -235,7 +235,7 @@ fn publish_uploads_to_one_bucket_per_region_and_prints_quick_create_links() {
     let zip = dir.path().join("bootstrap.zip");
     std::fs::write(&zip, b"PK\x03\x04 not really a zip").unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/publish");
-    let o = std::process::Command::new("bash")
+    let o = integration::against_moto(&mut std::process::Command::new("bash"))
         .arg(&script)
         .args([
             "--regions",
@@ -249,12 +249,6 @@ fn publish_uploads_to_one_bucket_per_region_and_prints_quick_create_links() {
         .args(["--skip-build", "--endpoint-url", &url])
         .arg("--artifact")
         .arg(&zip)
-        .env("AWS_CLI", aws_cli())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_CA_BUNDLE")
-        .env_remove("AWS_ENDPOINT_URL")
         .output()
         .unwrap();
     let (out, err) = text(&o);
