@@ -141,13 +141,11 @@ impl Clients {
         Ok(Self::with_sdk(sdk, &tls, &connection))
     }
 
-    /// The clients over `sdk`, with this crate's timeouts, retries (unless the environment sets
-    /// them) and HTTP client; the response sender trusts the same roots, through the same proxy.
+    /// The clients over `sdk` (loaded with this crate's HTTP client), with this crate's timeouts
+    /// and retries (unless the environment sets them); the response sender trusts the same roots,
+    /// through the same proxy.
     fn with_sdk(sdk: SdkConfig, tls: &TlsContext, connection: &Connection) -> Clients {
-        let mut builder = sdk
-            .into_builder()
-            .timeout_config(timeouts())
-            .http_client(crate::adapters::https::sdk_client(tls, &connection.proxy));
+        let mut builder = sdk.into_builder().timeout_config(timeouts());
         if !retries_set_by_environment() {
             builder = builder
                 .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5));

@@ -189,6 +189,15 @@ pub fn stack_region(stack_id: &str) -> Option<&str> {
     region_of(stack_id, "cloudformation", "stack/")
 }
 
+/// The partition of a stack ARN, when it is one of the partitions (as [`stack_region`] reads it).
+pub fn stack_partition(stack_id: &str) -> Option<&str> {
+    stack_region(stack_id)?;
+    stack_id
+        .split(':')
+        .nth(1)
+        .filter(|p| PARTITIONS.contains(p))
+}
+
 /// The stack's name, from its ARN (`...:stack/NAME/ID`).
 pub fn stack_name(stack_id: &str) -> &str {
     stack_id
@@ -236,6 +245,15 @@ mod tests {
             let e = RoleArn::parse("RoleArn", bad).unwrap_err().to_string();
             assert!(e.starts_with("RoleArn: expected an IAM role ARN"), "{bad:?}: {e}");
         }
+    }
+
+    #[test]
+    fn a_stacks_partition_is_read_only_from_a_stack_arn_of_a_known_partition() {
+        let id = |p: &str| format!("arn:{p}:cloudformation:eusc-de-east-1:111122223333:stack/s/i");
+        assert_eq!(stack_partition(&id("aws-eusc")), Some("aws-eusc"));
+        assert_eq!(stack_partition(&id("aws-evil")), None);
+        assert_eq!(stack_partition("arn:aws:iam::111122223333:role/R"), None);
+        assert_eq!(stack_partition("not an arn"), None);
     }
 
     #[test]

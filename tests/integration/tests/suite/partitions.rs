@@ -80,6 +80,8 @@ async fn in_every_partition_with_and_without_fips_the_hosts_are_botocores_and_th
     for (partition, region) in PARTITIONS {
         for fips in [false, true] {
             let what = format!("{partition} {region} fips={fips}");
+            // botocore's hosts for this region and FIPS setting: {service: host}.
+            let hosts = &expected[region][if fips { "fips" } else { "plain" }];
             let loader = aws_config::defaults(BehaviorVersion::latest())
                 .region(aws_config::Region::new(region))
                 .use_fips(fips)
@@ -121,7 +123,7 @@ async fn in_every_partition_with_and_without_fips_the_hosts_are_botocores_and_th
                 .secret_id("s")
                 .send()
                 .await;
-            let want: BTreeSet<String> = expected[region][if fips { "fips" } else { "plain" }]
+            let want: BTreeSet<String> = hosts
                 .as_object()
                 .unwrap()
                 .values()
@@ -139,11 +141,7 @@ async fn in_every_partition_with_and_without_fips_the_hosts_are_botocores_and_th
                 fips,
             )
             .unwrap();
-            assert_eq!(
-                token_host(&token),
-                expected[region][if fips { "fips" } else { "plain" }]["sts"],
-                "{what}"
-            );
+            assert_eq!(token_host(&token), hosts["sts"], "{what}");
             let out = std::process::Command::new(&authenticator)
                 .args([
                     "verify",

@@ -97,10 +97,7 @@ impl Properties {
     /// partition is accepted by [`RoleArn::parse`] alone. A stack id that names no partition is
     /// left to the guard, which refuses any stack but its own.
     pub fn in_partition_of(&self, stack_id: &str) -> Result<()> {
-        let Some(partition) = stack_id
-            .strip_prefix("arn:")
-            .and_then(|r| r.split(':').next())
-        else {
+        let Some(partition) = crate::domain::arn::stack_partition(stack_id) else {
             return Ok(());
         };
         for (field, role) in [
