@@ -43,6 +43,7 @@ mod real_vs_simulated_rbac;
 mod reconcile;
 mod registration;
 mod release_template;
+mod release_version;
 mod service_role_levels;
 mod sim_cluster_lifecycle;
 mod sim_stacks;
