@@ -20,6 +20,7 @@ pub mod proxy;
 pub mod rbac_api;
 pub mod receiver;
 pub mod runtime_api;
+pub mod s3_policy;
 pub mod scenario;
 pub mod secrets_api;
 pub mod server;

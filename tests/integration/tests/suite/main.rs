@@ -52,6 +52,7 @@ mod stack_rollbacks;
 mod suite_secrets_scan;
 mod template_checks;
 mod template_reconcile;
+mod template_regions;
 mod upgrade_lifecycle;
 mod upgrade_original;
 mod upgrade_rules;

@@ -63,6 +63,7 @@ impl Standin {
 fn publish(moto: &str, signer: &str, zip: &Path, version: &str) -> Output {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/publish");
     let o = integration::against_moto(&mut Command::new("bash"))
+        .env("EKS_ROLE_MAPPER_PYTHON", crate::template_regions::python())
         .arg(script)
         .args(["--version", version, "--regions", &REGIONS.join(",")])
         .args(["--bucket-prefix", "vendor", "--create-buckets"])
@@ -248,4 +249,121 @@ fn a_refused_signing_job_fails_the_publish_and_leaves_nothing_of_the_release() {
         );
     }
     signer.assert_all_requests_conformed();
+}
+
+/// Issue 38: a region of each partition gets its own partition's ARNs, S3 host and console (none
+/// where AWS publishes none), and the bucket policy lets every account of the organization fetch
+/// the exact object version a release pins: S3 authorizes a GET naming a version as
+/// s3:GetObjectVersion (eks_sim::s3_policy), which the policy once lacked.
+#[test]
+fn publish_serves_every_partition_and_the_organization_fetches_pinned_versions() {
+    use eks_sim::iam::{Decision, Request};
+    use eks_sim::s3_policy::{cross_account, get_object_action};
+    let (_moto, moto) = start_moto();
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("bootstrap.zip");
+    std::fs::write(&zip, b"PK\x03\x04 a build").unwrap();
+    let regions = [
+        "cn-north-1",
+        "us-isob-east-1",
+        "eusc-de-east-1",
+        "us-iso-east-1",
+    ];
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/publish");
+    let o = integration::against_moto(&mut Command::new("bash"))
+        .env("EKS_ROLE_MAPPER_PYTHON", crate::template_regions::python())
+        .arg(script)
+        .args(["--regions", &regions.join(","), "--bucket-prefix", "vendor"])
+        .args([
+            "--create-buckets",
+            "--org-id",
+            "o-abc1234567",
+            "--skip-build",
+        ])
+        .args(["--endpoint-url", &moto, "--artifact"])
+        .arg(&zip)
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    assert!(out.contains("https://console.amazonaws.cn/cloudformation/home?region=cn-north-1#/stacks/quickcreate?templateURL=https%3A%2F%2Fvendor-cn-north-1.s3.cn-north-1.amazonaws.com.cn%2F"), "{out}");
+    for (region, partition, host) in [
+        (
+            "us-isob-east-1",
+            "aws-iso-b",
+            "s3.us-isob-east-1.sc2s.sgov.gov",
+        ),
+        (
+            "eusc-de-east-1",
+            "aws-eusc",
+            "s3.eusc-de-east-1.amazonaws.eu",
+        ),
+        ("us-iso-east-1", "aws-iso", "s3.us-iso-east-1.c2s.ic.gov"),
+    ] {
+        assert!(
+            out.contains(&format!("no public console host in {partition}; aws cloudformation create-stack --region {region} --template-url): https://vendor-{region}.{host}/eks-role-mapper/eks-role-mapper.yaml")),
+            "{out}"
+        );
+    }
+    // Another account of the organization (a StackSet's instance) fetches the pinned version.
+    let caller =
+        "arn:aws-iso-b:sts::210987654321:assumed-role/AWSCloudFormationStackSetExecutionRole/s";
+    let identity =
+        [serde_json::json!({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})];
+    let got = aws_in(
+        &moto,
+        "us-isob-east-1",
+        &[
+            "s3api",
+            "get-bucket-policy",
+            "--bucket",
+            "vendor-us-isob-east-1",
+        ],
+    )
+    .unwrap();
+    let policy: Json = serde_json::from_str(got["Policy"].as_str().unwrap()).unwrap();
+    let object = "arn:aws-iso-b:s3:::vendor-us-isob-east-1/eks-role-mapper/1.0.0/signed/job.zip";
+    let get = |version: Option<&str>, org: &str| {
+        Request::new(get_object_action(version), object).with("aws:PrincipalOrgID", &[org])
+    };
+    assert_eq!(
+        cross_account(&policy, &identity, &get(Some("v1"), "o-abc1234567"), caller),
+        Decision::Allow
+    );
+    assert_eq!(
+        cross_account(&policy, &identity, &get(None, "o-abc1234567"), caller),
+        Decision::Allow
+    );
+    assert_eq!(
+        cross_account(
+            &policy,
+            &identity,
+            &get(Some("v1"), "o-someoneelse"),
+            caller
+        ),
+        Decision::ImplicitDeny
+    );
+    // The policy as it was (s3:GetObject alone): the pinned version is refused.
+    let mut old = policy.clone();
+    old["Statement"][0]["Action"] = Json::from("s3:GetObject");
+    assert_eq!(
+        cross_account(&old, &identity, &get(Some("v1"), "o-abc1234567"), caller),
+        Decision::ImplicitDeny
+    );
+    // A name that is no region of any partition is refused before anything is written.
+    let o = integration::against_moto(&mut Command::new("bash"))
+        .env("EKS_ROLE_MAPPER_PYTHON", crate::template_regions::python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/publish"))
+        .args([
+            "--regions",
+            "us-nowhere-1x",
+            "--bucket-prefix",
+            "vendor",
+            "--skip-build",
+        ])
+        .args(["--endpoint-url", &moto, "--artifact"])
+        .arg(&zip)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o).1);
 }
