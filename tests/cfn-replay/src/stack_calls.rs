@@ -88,14 +88,12 @@ impl Lifecycle<'_> {
         }
     }
 
-    /// The function as the stack in force configures it: the declaration in its environment.
+    /// The function as the stack in force configures it: its environment read by the
+    /// bootstrap's own init ([`eks_role_mapper::Clients::configured_by`]), so a declaration the
+    /// function refuses is answered as Lambda's function would answer it.
     pub(crate) fn function(&self) -> eks_role_mapper::Clients {
         let env = &self.environment;
-        let declared = eks_role_mapper::declared::Declared::from_lookup(
-            |k| env.get(k).cloned(),
-            Some(&self.region),
-        );
-        self.clients.with_declared(declared.ok().flatten())
+        self.clients.configured_by(|k| env.get(k).cloned())
     }
 
     /// Sends one custom-resource request; returns (SUCCESS?, physical id, reason).

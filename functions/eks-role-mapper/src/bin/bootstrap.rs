@@ -16,7 +16,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .finish()
         .with(eks_role_mapper::logging::filter("info"))
         .init();
-    let clients = eks_role_mapper::Clients::from_env().await?;
+    // Never fails: a configuration the function cannot use is answered FAILED per request.
+    let clients = eks_role_mapper::Clients::from_env().await;
     let clients = &clients;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         eks_role_mapper::handle(clients, event.payload, event.context).await

@@ -123,6 +123,11 @@ pub trait Connect: Reinvoke + Stacks + Register + Clone + Send + Sync + 'static 
     fn default_region(&self) -> Option<String>;
     /// What the stack that deployed the function declared (None: nothing, so nothing is granted).
     fn declared(&self) -> Option<crate::domain::declared::Declared>;
+    /// Why the function cannot act at all (its configuration did not validate when it started),
+    /// if so: every request is then answered FAILED with it (see `handler`).
+    fn init_error(&self) -> Option<String> {
+        None
+    }
     /// The port for `region`, reaching Kubernetes APIs as `admin` (or the function's identity).
     fn connect(&self, region: &str, admin: Option<AdminRole>) -> Self::Cloud;
 }

@@ -82,6 +82,10 @@ impl<C: Connect> Connect for Recorder<C> {
         self.inner.declared()
     }
 
+    fn init_error(&self) -> Option<String> {
+        self.inner.init_error()
+    }
+
     fn connect(&self, region: &str, admin: Option<AdminRole>) -> Self::Cloud {
         Recording {
             inner: self.inner.connect(region, admin),
