@@ -546,11 +546,13 @@ fn largest_cluster_list() -> String {
 /// A parameter value of exactly `max` characters: `n` names of equal length joined by commas,
 /// each starting with a letter (the patterns of Namespaces and KubernetesGroups).
 fn longest_list(n: usize, max: usize) -> String {
-    let len = (max - (n - 1)) / n;
-    (0..n)
-        .map(|i| format!("n{i:02}{}", "x".repeat(len - 3)))
+    let (len, longer) = ((max - (n - 1)) / n, (max - (n - 1)) % n);
+    let list = (0..n)
+        .map(|i| format!("n{i:02}{}", "x".repeat(len - 3 + usize::from(i < longer))))
         .collect::<Vec<_>>()
-        .join(",")
+        .join(",");
+    assert_eq!(list.len(), max);
+    list
 }
 
 /// The growth of `doc`'s size in the longest partition and region: each `arn:aws:eks:eu-west-1:`
@@ -653,7 +655,8 @@ fn the_functions_declaration_fits_lambdas_4_kb_of_environment_at_every_maximum()
         &mapper_params(
             &list,
             &[
-                ("AccessLevel", "view"),
+                // The longest level that takes Namespaces.
+                ("AccessLevel", "admin"),
                 ("Namespaces", &namespaces),
                 ("KubernetesGroups", &groups),
                 ("ClusterAdminRoleArn", &admin),
