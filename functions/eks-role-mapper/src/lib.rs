@@ -38,7 +38,8 @@ pub use cfn::response::{Body, Respond, ResponseUrl};
 pub use domain::decision::{AuthMode, Mechanism};
 pub use domain::error::{Error, Invalid, Result};
 pub use domain::physical_id::Recorded;
-pub use domain::properties::KNOWN_PROPERTIES;
+// The function's check of a custom resource's properties (the template's refusals are held to it).
+pub use domain::properties::{Properties, KNOWN_PROPERTIES};
 pub use domain::{
     access, arn, aws_auth, block_reader, config_map, declared, held, ownership, partition, rbac,
     yaml_text,
