@@ -29,6 +29,16 @@ in_group() {
 
 remove_at_exit() { cleanup_paths+=("$@"); }
 
+# wait_group PID: waits for the job `in_group` started and returns its status; its group is then
+# left alone at exit (its id could be another's by then).
+wait_group() {
+  local status=0 kept=() pgid
+  wait "$1" || status=$?
+  for pgid in "${cleanup_groups[@]}"; do [ "$pgid" = "$1" ] || kept+=("$pgid"); done
+  cleanup_groups=("${kept[@]}")
+  return "$status"
+}
+
 # group_alive PGID: a process of that group is still running (zombies, already dead, do not count).
 group_alive() {
   ps -e -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'
