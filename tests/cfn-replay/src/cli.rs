@@ -41,7 +41,7 @@ Environment: RUST_LOG filters the mapper's logs (default: warn; the AWS SDK, sig
 crates stay at info or less whatever it asks, so no secret reaches the log).
 Exit status: 0 every response SUCCESS, 1 any FAILED (or no response), 2 usage or setup error.";
 
-/// Parsed options.
+/// Parsed options of the event replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     pub scenario: Option<PathBuf>,
@@ -58,7 +58,8 @@ pub enum Command {
     /// `--help` or `--version`: the text to print on stdout (exit 0).
     Print(String),
     Replay(Options),
-    Stack(StackOptions),
+    /// `cfn-replay stack`, and where to write the simulator's final state (`--state-out`).
+    Stack(StackOptions, Option<PathBuf>),
 }
 
 /// Whether clap's answer is a text asked for (help, version), not a usage error.
@@ -145,7 +146,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
         Err(e) => return Err(Error::Usage(one_line(&e))),
     };
     if let Some(("stack", sub)) = m.subcommand() {
-        return crate::stack_args::options(sub).map(Command::Stack);
+        let opts = crate::stack_args::options(sub)?;
+        return Ok(Command::Stack(opts, crate::stack_args::state_out(sub)?));
     }
     let o = Options {
         scenario: m.get_one::<PathBuf>("scenario").cloned(),

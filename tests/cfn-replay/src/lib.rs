@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod cli;
+pub mod during;
 pub mod error;
 pub mod event_file;
 pub mod lambda;

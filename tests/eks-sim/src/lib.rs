@@ -340,6 +340,23 @@ impl Simulator {
         true
     }
 
+    /// Sets a stack resource to `resource` as given (status, physical id or none, type),
+    /// LastUpdatedTimestamp now, the stack made if new: what CloudFormation reports at a moment
+    /// of its sequence, so a test (or `cfn-replay stack --while`) can play that moment and put
+    /// the resource back after. False when `stack_id` is not a stack ARN.
+    pub fn set_stack_resource(&self, stack_id: &str, resource: &state::StackResource) -> bool {
+        let mut w = self.world();
+        let at = w.sim_epoch_ms();
+        w.put_stack_resource(
+            stack_id,
+            &resource.logical_resource_id,
+            resource.physical_resource_id.as_deref(),
+            &resource.status,
+            &resource.resource_type,
+            at,
+        )
+    }
+
     /// Deletes a stack as CloudFormation does: every resource DELETE_COMPLETE, the stack found
     /// by its ID only from now on. False when there is no such stack.
     pub fn delete_stack(&self, stack_id: &str) -> bool {

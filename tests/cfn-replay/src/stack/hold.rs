@@ -1,0 +1,52 @@
+//! `--while STATUS`: CloudFormation holds the stack's custom resource as it reports it during
+//! that operation (see [`crate::during`]) for one invoke step, and then puts it back as it was.
+//! Only the resource's record changes: nothing is sent to the function but the invoked event.
+
+use eks_sim::state::StackResource;
+use eks_sim::Simulator;
+
+use crate::during::During;
+
+/// The custom resource's logical id in the template.
+const LOGICAL_ID: &str = "Mapping";
+
+/// The resource as it was before the hold, to put back.
+pub(super) struct Held<'a> {
+    sim: &'a Simulator,
+    stack_id: String,
+    before: Option<StackResource>,
+}
+
+/// Holds the stack's custom resource in `during`'s status (none without a resource: MapRole=false).
+pub(super) fn hold<'a>(sim: &'a Simulator, stack_id: &str, during: During) -> Held<'a> {
+    let before = sim.stack_resource(stack_id, LOGICAL_ID);
+    if let Some(r) = &before {
+        let mut held = r.clone();
+        held.status = during.resource_status().to_string();
+        if !during.keeps_physical_id() {
+            held.physical_resource_id = None;
+        }
+        sim.set_stack_resource(stack_id, &held);
+    }
+    Held {
+        sim,
+        stack_id: stack_id.to_string(),
+        before,
+    }
+}
+
+impl Held<'_> {
+    /// What DescribeStackResource reports during the hold (null without a resource).
+    pub(super) fn resource_status(&self) -> Option<String> {
+        self.sim
+            .stack_resource(&self.stack_id, LOGICAL_ID)
+            .map(|r| r.status)
+    }
+
+    /// Puts the resource back as it was before the hold.
+    pub(super) fn restore(self) {
+        if let Some(r) = &self.before {
+            self.sim.set_stack_resource(&self.stack_id, r);
+        }
+    }
+}
