@@ -14,6 +14,10 @@ pub const FORBIDDEN: &str = "ALLOW_LOOPBACK";
 /// The package cargo-auditable must list as the root of the bootstrap's dependency list.
 pub const ROOT_PACKAGE: &str = "eks-role-mapper";
 
+/// The workspace's tools and test crates: the function links none of them (a dependency of the
+/// function on one would put it, and what it brings, into the artifact).
+pub const NEVER_LINKED: [&str; 5] = ["xtask", "test-kit", "eks-sim", "cfn-replay", "integration"];
+
 /// The zip is at most [`SIZE_LIMIT`] bytes.
 pub fn size(zip_len: u64) -> Result<String, String> {
     if zip_len > SIZE_LIMIT {
@@ -56,8 +60,19 @@ pub fn dependency_list(bootstrap: &[u8]) -> Result<String, String> {
             "the artifact's .dep-v0 has roots {roots:?}, not {ROOT_PACKAGE}"
         ));
     }
+    let linked: Vec<&str> = info
+        .packages
+        .iter()
+        .map(|p| p.name.as_str())
+        .filter(|name| NEVER_LINKED.contains(name))
+        .collect();
+    if !linked.is_empty() {
+        return Err(format!(
+            "the artifact's .dep-v0 lists {linked:?}: a tool or test crate of the workspace reached the product"
+        ));
+    }
     Ok(format!(
-        ".dep-v0: {} packages, root {ROOT_PACKAGE}",
+        ".dep-v0: {} packages, root {ROOT_PACKAGE}, none of {NEVER_LINKED:?}",
         info.packages.len()
     ))
 }
@@ -202,6 +217,15 @@ mod tests {
         assert!(dependency_list(&elf(&[(".dep-v0", &dep_v0(&none))]))
             .unwrap_err()
             .contains(".dep-v0"));
+    }
+
+    #[test]
+    fn a_dependency_list_naming_a_tool_of_the_workspace_fails() {
+        for tool in NEVER_LINKED {
+            let list = LIST.replace(r#""name":"serde""#, &format!(r#""name":"{tool}""#));
+            let error = dependency_list(&elf(&[(".dep-v0", &dep_v0(&list))])).unwrap_err();
+            assert!(error.contains(&format!("[\"{tool}\"]")), "{error}");
+        }
     }
 
     #[test]
