@@ -130,7 +130,10 @@ async fn access_entries_need_an_existing_propagated_principal_with_its_full_arn(
     );
     create(SSO_ROLE).expect("the full ARN, path included, is accepted");
 
-    // A role made just now is not yet visible to EKS.
+    // A role made just now is not yet visible to EKS. Simulated time stands still from here
+    // on, so only advance_clock moves it: the aws-cli calls' own seconds (many on a loaded
+    // machine) must not count, or the association below could find a propagated entry.
+    sim.set_clock_scale(0.0);
     let young = "arn:aws:iam::111122223333:role/made-by-the-template";
     sim.create_role(young);
     let e = create(young).unwrap_err();
@@ -162,9 +165,8 @@ async fn access_entries_need_an_existing_propagated_principal_with_its_full_arn(
     sim.advance_clock(3.0);
     associate(young).expect("associates once the entry has propagated");
 
-    // A new entry takes a moment before the Kubernetes API authenticates with it. Simulated time
-    // stands still meanwhile, so the aws-cli calls' own seconds do not count.
-    sim.set_clock_scale(0.0);
+    // A new entry takes a moment before the Kubernetes API authenticates with it (simulated
+    // time still stands still).
     create(ADMIN_ROLE).unwrap();
     associate(ADMIN_ROLE).expect("an old role's entry associates at once");
     assert_eq!(status_as(&sim, &env, "modern", Some(ADMIN_ROLE)).await, 401);
