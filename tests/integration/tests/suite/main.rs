@@ -43,6 +43,7 @@ mod real_vs_simulated_kubernetes;
 mod real_vs_simulated_rbac;
 mod reconcile;
 mod registration;
+mod registration_kms;
 mod release_template;
 mod release_version;
 mod service_role_levels;

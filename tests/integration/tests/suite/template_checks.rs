@@ -87,6 +87,29 @@ fn the_seed_role_is_reproduced_exactly() {
     assert_eq!(deny["!If"][0], "BelowClusterAdmin", "{deny}");
     assert_eq!(deny["!If"][1]["Effect"], "Deny", "{deny}");
     assert_eq!(deny["!If"][2], json!({"!Ref": "AWS::NoValue"}), "{deny}");
+    // At the defaults of EcrRepositoryPrefix (empty) and SesIdentity (*), the seed's ECR and SES
+    // statements (each parameter's other values: service_role_levels).
+    let at_defaults = |st: &Json| -> Option<Json> {
+        match st["!If"][0].as_str() {
+            Some("AnyEcrRepository") => {
+                Some(st["!If"][1].clone()).filter(|s| *s != json!({"!Ref": "AWS::NoValue"}))
+            }
+            _ if st["Resource"]["!If"][0] == "AnySesIdentity" => {
+                let mut st = st.clone();
+                st["Resource"] = st["Resource"]["!If"][1].clone();
+                Some(st)
+            }
+            _ => Some(st.clone()),
+        }
+    };
+    let mut statements = Json::Array(
+        statements
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(at_defaults)
+            .collect(),
+    );
     // One cluster (or *): the seed's eks statement exactly. Several: one pinned ARN per name,
     // checked resolved on moto's CloudFormation below.
     let eks = statements[1]["!If"].clone();
