@@ -367,7 +367,8 @@ pub const ACTIONS: &[ActionInfo] = &[
         action: "eks:UpdateAccessEntry",
         resource: ResourceType::AccessEntry,
         // The reference lists no keys of the action's own: eks:kubernetesGroups and eks:username
-        // come with the access-entry resource type (ACCESS_ENTRY_RESOURCE_KEYS), from the request.
+        // come with the access-entry resource type (ACCESS_ENTRY_RESOURCE_KEYS), the entry as it
+        // stands; the request's reading is evaluated too (iam_enforce::implied_requests).
         condition_keys: &[],
     },
     ActionInfo {

@@ -224,3 +224,118 @@ async fn star_to_names_and_back_and_the_switch_under_the_rendered_policies() {
             .collect::<Vec<_>>()
     );
 }
+
+/// The function's policy with `sid`'s statement changed by `change`.
+fn with_statement(r: &Rendered, sid: &str, change: impl Fn(&mut Value)) -> Vec<Value> {
+    let mut docs = r.role("MapperRole").documents();
+    let st = docs
+        .iter_mut()
+        .flat_map(|d| d["Statement"].as_array_mut().unwrap().iter_mut())
+        .find(|st| st["Sid"] == sid)
+        .unwrap_or_else(|| panic!("{sid} is in the rendered policy"));
+    change(st);
+    docs
+}
+
+/// Creating the entry with its owner tag is also eks:TagResource on the entry being made (tag on
+/// create), with no key of that entry yet: allowed by the rendered policy; a tagging statement
+/// that asks for the entry's eks:principalArn (the template's before) refuses it, which a model
+/// without the implicit check would not have seen.
+#[tokio::test]
+async fn creating_the_tagged_entry_passes_the_implicit_tag_resource_check() {
+    let (_moto, url) = start_moto();
+    let h = harness().await;
+    let r = rendered(&url, "modern", &[]);
+    in_force(&h, &r);
+    let id = ok(&h
+        .invoke(h.event("Create", props(&r, "modern", false), None))
+        .await);
+    assert_eq!(entries(&h, &r), ["modern"]);
+    ok(&h
+        .invoke(h.event("Delete", props(&r, "modern", false), Some(&id)))
+        .await);
+    assert!(entries(&h, &r).is_empty());
+    let old = with_statement(&r, "TagTheRolesAccessEntry", |st| {
+        st["Condition"]["ArnEquals"] =
+            json!({"eks:principalArn": r.role("RoleForAccessingEksAndEcr").arn});
+    });
+    h.sim.set_policies(MAPPER, old);
+    h.sim.clear_request_log();
+    let resp = h
+        .invoke(h.event("Create", props(&r, "modern", false), None))
+        .await;
+    assert_eq!(resp["Status"], "FAILED", "{resp}");
+    let reason = resp["Reason"].as_str().unwrap();
+    assert!(
+        reason.contains("eks:TagResource") && reason.contains(":access-entry/modern/role/"),
+        "{reason}"
+    );
+    assert!(entries(&h, &r).is_empty(), "nothing was created");
+}
+
+/// KubernetesGroups loses a group on an Update, under the new rendered policy: the entry ends
+/// with exactly the new groups (made anew: nothing asks UpdateAccessEntry, whose keys IAM takes
+/// from the entry as it stands), and its level's policy is associated again.
+#[tokio::test]
+async fn removing_a_group_is_allowed_and_the_entry_holds_exactly_the_new_groups() {
+    let (_moto, url) = start_moto();
+    let h = harness().await;
+    let with_groups = |groups: &str| {
+        let r = rendered(&url, "modern", &[("KubernetesGroups", groups)]);
+        let mut p = props(&r, "modern", false);
+        p["KubernetesGroups"] = json!(groups);
+        (r, p)
+    };
+    let (before, p_before) = with_groups("ml-readers,ml-writers");
+    in_force(&h, &before);
+    let id = ok(&h.invoke(h.event("Create", p_before.clone(), None)).await);
+    let role = before.role("RoleForAccessingEksAndEcr").arn.clone();
+    let entry = |h: &Harness| h.access_entries("modern")[&role].clone();
+    assert_eq!(
+        entry(&h)["kubernetes_groups"],
+        json!(["ml-readers", "ml-writers"])
+    );
+    let (after, p_after) = with_groups("ml-readers");
+    in_force(&h, &after);
+    ok(&h
+        .invoke(h.update_event(p_after.clone(), p_before.clone(), &id))
+        .await);
+    let e = entry(&h);
+    assert_eq!(e["kubernetes_groups"], json!(["ml-readers"]), "{e}");
+    assert!(
+        e["policies"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|p| p.ends_with("/AmazonEKSClusterAdminPolicy")),
+        "{e}"
+    );
+    let log = h.sim.request_log();
+    assert!(log.iter().all(|q| q.status != 403), "nothing was refused");
+    assert!(!log.iter().any(|q| q.op == "eks:UpdateAccessEntry"));
+    // The same removal through UpdateAccessEntry, under a statement bounding eks:kubernetesGroups
+    // (the template's before): IAM reads the key from the entry as it stands, which still has
+    // the group, so it is refused.
+    let (_, p_two) = with_groups("ml-readers,ml-writers");
+    h.sim.clear_policies(MAPPER);
+    ok(&h.invoke(h.update_event(p_two, p_after, &id)).await);
+    let mut docs = after.role("MapperRole").documents();
+    docs.push(json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "eks:UpdateAccessEntry",
+        "Resource": format!("arn:aws:eks:{REGION}:{MOTO_ACCOUNT}:access-entry/*"),
+        "Condition": {"ForAllValues:StringEquals": {"eks:kubernetesGroups": ["ml-readers"]}}
+    }]}));
+    h.sim.set_policies(MAPPER, docs);
+    let eks = h.clients_eks();
+    let refused = eks
+        .update_access_entry()
+        .cluster_name("modern")
+        .principal_arn(&role)
+        .kubernetes_groups("ml-readers")
+        .send()
+        .await;
+    assert!(
+        format!("{refused:?}").contains("AccessDeniedException"),
+        "{refused:?}"
+    );
+}

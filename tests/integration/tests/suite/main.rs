@@ -26,6 +26,7 @@ mod forged_events;
 mod hardening;
 mod iam_in_force;
 mod iam_reference;
+mod iam_reference_rules;
 mod init_never_exits;
 mod lambda_proxy;
 mod lambda_rie;

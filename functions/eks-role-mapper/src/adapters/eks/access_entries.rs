@@ -149,7 +149,18 @@ pub async fn list_clusters(eks: &aws_sdk_eks::Client) -> Result<Vec<String>> {
 }
 
 /// Sets the entry's Kubernetes groups (all of them: an empty list clears them) and, when given,
-/// its username (UpdateAccessEntry).
+/// its username, by making the entry anew: DescribeAccessEntry (its owner tag and username),
+/// ListAssociatedAccessPolicies, DeleteAccessEntry, CreateAccessEntry with the new groups, then
+/// each access policy it had, associated again with its scope.
+///
+/// Not UpdateAccessEntry: that action has no condition keys of its own, and the groups and
+/// username keys IAM evaluates on it are the access-entry resource's (the entry as it stands), so
+/// no policy can bind the groups it asks for, and a policy bounding the entry's groups refuses
+/// the removal of one. CreateAccessEntry's own keys are the request's, which the function's
+/// policy binds to KubernetesGroups and EKS's default username (Service Authorization Reference
+/// for EKS, <https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelastickubernetesservice.html>).
+/// Between the delete and the associations the role has no access to the cluster (a second or
+/// so); a failure in between is made up by the next request, which finds no entry and makes it.
 pub async fn update_access_entry(
     eks: &aws_sdk_eks::Client,
     cluster: &str,
@@ -157,15 +168,53 @@ pub async fn update_access_entry(
     kubernetes_groups: &[String],
     username: Option<&str>,
 ) -> Result<()> {
-    eks.update_access_entry()
+    let entry = eks
+        .describe_access_entry()
         .cluster_name(cluster)
         .principal_arn(role.as_str())
-        .set_kubernetes_groups(Some(kubernetes_groups.to_vec()))
-        .set_username(username.map(str::to_string))
         .send()
         .await
-        .map_err(|e| aws_error("UpdateAccessEntry", e))?;
+        .map_err(|e| aws_error("DescribeAccessEntry", e))?
+        .access_entry
+        .unwrap_or_else(|| aws_sdk_eks::types::AccessEntry::builder().build());
+    let owner = entry
+        .tags
+        .as_ref()
+        .and_then(|t| t.get(OWNER_TAG))
+        .cloned()
+        .unwrap_or_default();
+    // The entry's own username is kept, unless it is EKS's default, which EKS makes again.
+    let username = username
+        .map(str::to_string)
+        .or(entry.username.filter(|u| *u != eks_default_username(role)));
+    let associated = super::associations(eks, cluster, role).await?;
+    delete_access_entry(eks, cluster, role).await?;
+    let identity = (kubernetes_groups, username.as_deref());
+    if create_access_entry(eks, cluster, role, &owner, identity).await? {
+        return Err(Error::Aws {
+            operation: "CreateAccessEntry".into(),
+            message: format!(
+                "cluster {cluster}: another access entry of the role was made while ours was made anew"
+            ),
+        });
+    }
+    for a in &associated {
+        super::associate_policy(eks, cluster, role, &a.policy, &a.namespaces).await?;
+    }
     Ok(())
+}
+
+/// The username EKS gives a role's entry made without one:
+/// `arn:PARTITION:sts::ACCOUNT:assumed-role/NAME/{{SessionName}}` (the name without its path;
+/// <https://docs.aws.amazon.com/eks/latest/userguide/creating-access-entries.html>).
+fn eks_default_username(role: &RoleArn) -> String {
+    let arn = role.as_str();
+    let (prefix, resource) = arn.rsplit_once(':').unwrap_or((arn, ""));
+    let name = resource.rsplit('/').next().unwrap_or(resource);
+    format!(
+        "{}:assumed-role/{name}/{{{{SessionName}}}}",
+        prefix.replacen(":iam:", ":sts:", 1)
+    )
 }
 
 /// Deletes the access entry; an entry or cluster already gone is fine.
@@ -184,5 +233,19 @@ pub async fn delete_access_entry(
         Ok(_) => Ok(true),
         Err(e) if code(&e) == Some("ResourceNotFoundException") => Ok(false),
         Err(e) => Err(aws_error("DeleteAccessEntry", e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_username_is_the_roles_session_without_its_path() {
+        let role = RoleArn::parse("RoleArn", "arn:aws-cn:iam::111122223333:role/a/b/svc").unwrap();
+        assert_eq!(
+            eks_default_username(&role),
+            "arn:aws-cn:sts::111122223333:assumed-role/svc/{{SessionName}}"
+        );
     }
 }
