@@ -315,6 +315,11 @@ pub const ACTIONS: &[ActionInfo] = &[
         condition_keys: &[],
     },
     ActionInfo {
+        action: "cloudformation:DescribeStackEvents",
+        resource: ResourceType::Stack,
+        condition_keys: &[],
+    },
+    ActionInfo {
         action: "eks:DescribeCluster",
         resource: ResourceType::Cluster,
         condition_keys: &[],

@@ -7,6 +7,7 @@
 pub mod authenticator_yaml;
 pub mod aws_api;
 pub mod cfn_api;
+pub mod cfn_events;
 pub mod control_plane;
 pub mod error;
 pub mod http;
@@ -316,11 +317,30 @@ impl Simulator {
             .filter(|r| !r.status.starts_with("DELETE_") && !r.status.ends_with("_FAILED"))
             .and_then(|r| r.physical_resource_id.clone());
         // The Delete of an old id after a replacement (the cleanup): the resource, which holds
-        // the new id, stays as it is.
+        // the new id, stays as it is; CloudFormation records the old id's deletion.
         if status == "DELETE_IN_PROGRESS" && current.is_some() && current.as_deref() != physical {
+            if let Some(s) = w.stacks.get_mut(stack) {
+                let r = cfn_events::Recorded {
+                    logical,
+                    physical,
+                    status,
+                    resource_type,
+                    at,
+                };
+                cfn_events::record(s, r, None);
+            }
             return;
         }
-        w.put_stack_resource(stack, logical, physical, status, resource_type, at);
+        // The properties as CloudFormation records them on a Create's or Update's event.
+        let props = event.get("ResourceProperties").map(cfn_events::as_recorded);
+        w.put_stack_resource_recording(stack, logical, physical, status, resource_type, at, props);
+    }
+
+    /// The properties CloudFormation last recorded for a stack resource (NoEcho values masked).
+    pub fn resource_properties(&self, stack_id: &str, logical: &str) -> Option<serde_json::Value> {
+        let w = self.world();
+        let text = cfn_events::latest_properties(w.stacks.get(stack_id)?, logical)?;
+        serde_json::from_str(&text).ok()
     }
 
     /// Changes a stack resource's status (e.g. UPDATE_IN_PROGRESS while a stack operation runs),
@@ -337,6 +357,17 @@ impl Simulator {
         };
         r.status = status.to_string();
         r.last_updated_ms = at;
+        let (physical, resource_type) = (r.physical_resource_id.clone(), r.resource_type.clone());
+        if let Some(s) = w.stacks.get_mut(stack_id) {
+            let r = cfn_events::Recorded {
+                logical,
+                physical: physical.as_deref(),
+                status,
+                resource_type: &resource_type,
+                at,
+            };
+            cfn_events::record(s, r, None);
+        }
         true
     }
 
@@ -366,9 +397,21 @@ impl Simulator {
             return false;
         };
         s.deleted = true;
+        let mut done = Vec::new();
         for r in s.resources.values_mut() {
             r.status = "DELETE_COMPLETE".into();
             r.last_updated_ms = at;
+            done.push(r.clone());
+        }
+        for r in &done {
+            let e = cfn_events::Recorded {
+                logical: &r.logical_resource_id,
+                physical: r.physical_resource_id.as_deref(),
+                status: &r.status,
+                resource_type: &r.resource_type,
+                at,
+            };
+            cfn_events::record(s, e, None);
         }
         true
     }

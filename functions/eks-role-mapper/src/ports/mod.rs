@@ -86,8 +86,23 @@ pub struct StackResource {
     pub last_updated: Option<SystemTime>,
 }
 
-/// Reads CloudFormation: a reconcile writes only while the stack that made the grant still holds
-/// it, with the same physical id.
+/// One event CloudFormation recorded for a resource of a stack (DescribeStackEvents): only
+/// CloudFormation writes these, so they say what it declared and is doing, whoever invokes the
+/// function.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackEvent {
+    /// CREATE_IN_PROGRESS, UPDATE_COMPLETE, DELETE_IN_PROGRESS, ...
+    pub status: String,
+    pub physical_id: Option<String>,
+    /// `ResourceProperties` as CloudFormation recorded them (a JSON text; a NoEcho parameter's
+    /// value may be masked), on the events that carry them.
+    pub properties: Option<String>,
+    pub timestamp: SystemTime,
+}
+
+/// Reads CloudFormation: what the function grants or takes back comes from here (the gate), and
+/// a reconcile writes only while the stack that made the grant still holds it, with the same
+/// physical id.
 pub trait Stacks: Send + Sync {
     /// The resource `logical_id` of the stack `stack_id` (its ARN, which also finds a deleted
     /// stack); None when the stack or the resource does not exist.
@@ -96,6 +111,15 @@ pub trait Stacks: Send + Sync {
         stack_id: &str,
         logical_id: &str,
     ) -> impl Future<Output = Result<Option<StackResource>>> + Send;
+    /// The events of the resource `logical_id` of the stack `stack_id`, newest first, read
+    /// until `with_properties` of them carrying ResourceProperties were seen or the stack's
+    /// history ends; empty when the stack does not exist.
+    fn resource_events(
+        &self,
+        stack_id: &str,
+        logical_id: &str,
+        with_properties: usize,
+    ) -> impl Future<Output = Result<Vec<StackEvent>>> + Send;
 }
 
 /// Registration with the service (see `registration`): the generated external ID where the stack

@@ -69,6 +69,18 @@ impl<C: Connect> Stacks for Recorder<C> {
     ) -> Result<Option<StackResource>> {
         self.inner.stack_resource(stack_id, logical_id).await
     }
+
+    /// A read: made.
+    async fn resource_events(
+        &self,
+        stack_id: &str,
+        logical_id: &str,
+        with_properties: usize,
+    ) -> Result<Vec<crate::ports::StackEvent>> {
+        self.inner
+            .resource_events(stack_id, logical_id, with_properties)
+            .await
+    }
 }
 
 impl<C: Connect> Connect for Recorder<C> {
