@@ -240,7 +240,7 @@ fn beyond_max_length(p: &BTreeMap<String, String>) -> bool {
     let max = |k: &str| match k {
         "ClusterName" => 1500,
         "Namespaces" | "KubernetesGroups" => 640,
-        "ClusterAdminRoleArn" => 600,
+        "ClusterAdminRoleArn" => 560,
         _ => usize::MAX,
     };
     p.iter().any(|(k, v)| v.chars().count() > max(k))
@@ -334,7 +334,7 @@ fn group_pattern() -> String {
         let mut out = String::new();
         for range in [('0', '9'), ('A', 'Z'), ('a', 'z')] {
             let mut run: Vec<char> = Vec::new();
-            let mut flush = |run: &mut Vec<char>, out: &mut String| {
+            let flush = |run: &mut Vec<char>, out: &mut String| {
                 match run.len() {
                     0 => {}
                     1 | 2 => out.extend(run.iter()),
