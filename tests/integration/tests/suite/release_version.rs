@@ -32,6 +32,9 @@ fn the_function_crate_has_the_changelogs_newest_version() {
 
 #[test]
 fn the_changelog_heading_is_read_as_its_version() {
-    assert_eq!(newest_changelog_version("# C\n\n## 2.3.4 (unreleased)\n"), "2.3.4");
+    assert_eq!(
+        newest_changelog_version("# C\n\n## 2.3.4 (unreleased)\n"),
+        "2.3.4"
+    );
     assert_eq!(newest_changelog_version("## 1.0.0\n## 0.9.0\n"), "1.0.0");
 }
