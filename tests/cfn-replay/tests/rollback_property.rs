@@ -167,9 +167,10 @@ async fn every_create_update_and_delete_ends_complete_whatever_the_two_parameter
                         .unwrap_or("?")
                 ))
                 .or_default() += 1;
+            // Why an operation was rolled back (the forward failure the rollback follows).
             if status.contains("ROLLBACK") && line.get("Reason").is_some() {
                 eprintln!(
-                    "H3DBG {} {}",
+                    "rolled back: {} {}",
                     line["Action"],
                     line["Reason"]
                         .as_str()
