@@ -243,12 +243,15 @@ async fn admit_delete<C: Connect>(
 }
 
 /// A reconcile of the resource `resource` (already found at rest under the reconcile's physical
-/// id): the grant is CloudFormation's latest record of it.
+/// id): the grant is CloudFormation's latest record of it, and the schedule's event (`asked`)
+/// must state that very grant (it carries no ServiceTimeout, no NoEcho value, and no given
+/// external ID).
 pub async fn admit_reconcile<C: Connect>(
     connect: &C,
     stack: &str,
     logical: &str,
     resource: &StackResource,
+    asked: &Properties,
 ) -> Result<Admitted> {
     declaration(connect)?.owns(stack, logical)?;
     let events = connect.resource_events(stack, logical, 1).await?;
@@ -265,6 +268,14 @@ pub async fn admit_reconcile<C: Connect>(
     {
         grant.registration = None;
     }
+    // The same grant however stated: a region left out is the function's.
+    let (mut asked, mut held) = (asked.clone(), grant.clone());
+    asked.service_timeout = grant.service_timeout;
+    asked.cluster_admin_external_id = grant.cluster_admin_external_id.clone();
+    for p in [&mut asked, &mut held] {
+        p.region = p.region.take().or_else(|| connect.default_region());
+    }
+    same(&asked, &held)?;
     let grant = grant_of(connect, stack, logical, grant)?;
     let id = resource.physical_id.as_deref().unwrap_or("");
     if Recorded::decode(id).as_ref() != Some(&grant.rec) {

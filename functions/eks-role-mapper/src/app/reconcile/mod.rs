@@ -51,6 +51,8 @@ struct Target {
     stack_id: String,
     logical_id: String,
     physical_id: String,
+    /// What the event states; held to CloudFormation's record by the gate.
+    props: Properties,
 }
 
 fn text<'a>(event: &'a Value, field: &str) -> Option<&'a str> {
@@ -99,6 +101,7 @@ fn parse(event: &Value) -> Result<Target> {
         stack_id: stack_id.to_string(),
         logical_id: logical_id.to_string(),
         physical_id: physical_id.to_string(),
+        props,
     })
 }
 
@@ -179,6 +182,7 @@ pub async fn reconcile<C: Connect>(connect: &C, event: &Value, deadline: SystemT
         &target.stack_id,
         &target.logical_id,
         &resource,
+        &target.props,
     )
     .await
     {
