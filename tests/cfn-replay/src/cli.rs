@@ -217,6 +217,32 @@ mod tests {
     }
 
     #[test]
+    fn the_stacks_state_out_is_its_own_and_its_folder_is_checked_first() {
+        let dir = std::env::temp_dir().join("state.json");
+        let stack = |out: &std::path::Path| {
+            let dir = out.display().to_string();
+            parse(args(&[
+                "stack",
+                "--template",
+                "t.yaml",
+                "--state-out",
+                &dir,
+            ]))
+        };
+        match stack(&dir).unwrap() {
+            Command::Stack(o, out) => {
+                assert_eq!(out, Some(dir.clone()));
+                assert!(o.steps.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+        match stack(std::path::Path::new("/no/such/folder/s.json")) {
+            Err(Error::Usage(m)) => assert!(m.contains("/no/such/folder"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn a_double_dash_ends_the_options() {
         assert_eq!(
             opts(&["--", "--dry-run"]).events,

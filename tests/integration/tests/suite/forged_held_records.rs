@@ -19,15 +19,19 @@ fn kv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The stack's service role, as the Create mapped it on `legacy`.
+/// The stack's service role, as the Create mapped it on `legacy` (its name is the stack's id's).
 fn service_role(sim: &eks_sim::Simulator) -> String {
     let text = sim.state_json()["clusters"]["legacy"].to_string();
     let end = text
         .find("-RoleForAccessingEksAndEcr")
         .expect("the role is mapped")
         + 26;
-    let start = text[..end].rfind("arn:aws:iam::").unwrap();
-    text[start..end].to_string()
+    let start = text[..end].rfind("role/").unwrap() + "role/".len();
+    format!(
+        "arn:aws:iam::{}:role/{}",
+        integration::rendered::MOTO_ACCOUNT,
+        &text[start..end]
+    )
 }
 
 /// Someone else's access entry for `role` on `hybrid`, view at cluster scope, made by the
