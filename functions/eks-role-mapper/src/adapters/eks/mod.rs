@@ -13,6 +13,7 @@ use crate::ports::ClusterInfo;
 
 mod access_entries;
 mod associations;
+mod propagation;
 mod updates;
 
 pub use access_entries::*;
