@@ -48,6 +48,10 @@ def _with_tools():
         sys.exit(2)
 
 
+# --help needs none of the tools: answered before looking for them.
+if __name__ == "__main__" and any(a in ("-h", "--help") for a in sys.argv[1:]):
+    print(__doc__.strip())
+    sys.exit(0)
 _with_tools()
 
 import botocore.loaders  # noqa: E402

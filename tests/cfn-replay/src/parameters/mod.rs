@@ -126,6 +126,16 @@ impl Declarations {
         let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
         let doc: Yaml = serde_yaml_ng::from_str(&text).map_err(|e| bad(e.to_string()))?;
         let doc = long_form(&doc);
+        // Said first, as CloudFormation does (validate-template), so that an empty file or one
+        // that is no template is not reported as a parameter it does not declare.
+        if doc.is_null() {
+            return Err(bad("the template is empty".into()));
+        }
+        if !doc.is_object() || doc["Resources"].as_object().is_none_or(|r| r.is_empty()) {
+            return Err(bad(
+                "not a template: At least one Resources member must be defined.".into(),
+            ));
+        }
         let mut parameters = Vec::new();
         for (name, p) in doc["Parameters"].as_object().into_iter().flatten() {
             let text = |k: &str| p.get(k).and_then(Value::as_str).map(str::to_string);

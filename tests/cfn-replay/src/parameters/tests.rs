@@ -103,3 +103,23 @@ fn max_length_has_its_own_message() {
     );
     assert_eq!(d.refusal("abc"), None);
 }
+
+/// An empty file (or one of only comments) is said to be empty, and a mapping without Resources
+/// is no template, before any parameter is checked (it was "Parameters: [..] do not exist").
+#[test]
+fn an_empty_template_is_said_to_be_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, want) in [
+        ("", "the template is empty"),
+        ("# nothing\n", "the template is empty"),
+        ("Parameters: {}\n", "At least one Resources member"),
+        ("- a\n", "At least one Resources member"),
+    ] {
+        let path = dir.path().join("t.yaml");
+        std::fs::write(&path, text).unwrap();
+        let e = Declarations::read(&path).unwrap_err().to_string();
+        assert!(e.contains(want), "{text:?}: {e}");
+        let steps = check_steps(&path, &[("A".into(), "1".into())], &[]).unwrap_err();
+        assert!(steps.to_string().contains(want), "{text:?}: {steps}");
+    }
+}

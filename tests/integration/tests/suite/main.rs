@@ -59,6 +59,7 @@ mod suite_secrets_scan;
 mod template_checks;
 mod template_reconcile;
 mod template_regions;
+mod tools_help;
 mod upgrade_lifecycle;
 mod upgrade_original;
 mod upgrade_rules;
