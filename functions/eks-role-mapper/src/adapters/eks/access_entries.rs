@@ -2,7 +2,6 @@
 //! update what it maps the role to, delete. Its policies and tags: `associations`.
 //! <https://docs.aws.amazon.com/eks/latest/userguide/access-entries.html>
 
-
 use aws_sdk_eks::error::{ProvideErrorMetadata, SdkError};
 
 use super::propagation::while_propagating;
