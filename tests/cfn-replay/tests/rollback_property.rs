@@ -232,3 +232,114 @@ fn the_previous_grant_repeats_the_function_roles_statements_exactly() {
         );
     }
 }
+
+/// IAM takes 10,240 characters of inline policy per role, whitespace not counted, all its inline
+/// policies together (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html):
+/// MapperRole's own, MapperSelfInvoke's and MapperPreviousGrant's (which repeats the statements
+/// that grow with Namespaces and KubernetesGroups). With every parameter at its largest, and the
+/// longest partition and region, they fit (at 640 characters of Namespaces and KubernetesGroups
+/// they did not: 10,321).
+#[test]
+fn the_function_roles_inline_policies_fit_iams_limit_with_the_previous_grant() {
+    const LIMIT: usize = 10_240;
+    let moto = cfn_replay::rendered::MotoServer::start().expect("moto_server");
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(cfn_replay::rendered::template_path()).unwrap(),
+    )
+    .unwrap();
+    let max = |p: &str| doc["Parameters"][p]["MaxLength"].as_u64().unwrap() as usize;
+    // Names separated by commas, exactly the parameter's MaxLength long.
+    let longest = |prefix: &str, n: usize, len: usize, max: usize| {
+        let names: Vec<String> = (0..n)
+            .map(|i| format!("{prefix}{i:02}{}", "x".repeat(len)))
+            .collect();
+        names.join(",")[..max]
+            .trim_end_matches(['-', ','])
+            .to_string()
+    };
+    let namespaces = longest("n", 25, 60, max("Namespaces"));
+    let groups = longest("g", 20, 97, max("KubernetesGroups"));
+    let admin_max = max("ClusterAdminRoleArn");
+    let prefix = "arn:aws:iam::123456789012:role/";
+    let admin = format!(
+        "{prefix}{}/{}",
+        "p".repeat(admin_max - prefix.len() - 65),
+        "r".repeat(64)
+    );
+    let params = [
+        ("ConcurrentAccountId", "123456789012"),
+        ("ClusterName", "legacy"),
+        ("AccessLevel", "view"),
+        ("Namespaces", namespaces.as_str()),
+        ("KubernetesGroups", groups.as_str()),
+        ("ClusterAdminRoleArn", admin.as_str()),
+        ("EnableAccessEntries", "true"),
+        ("SubnetIds", "subnet-0123456789abcdef0"),
+        ("SecurityGroupIds", "sg-0123456789abcdef0"),
+        ("Reconcile", "rate(1 hour)"),
+        (
+            "RegistrationTopicArn",
+            "arn:aws:sns:us-east-1:123456789012:registrations",
+        ),
+        (
+            "RegistrationTopicKmsKeyArn",
+            "arn:aws:kms:us-east-1:123456789012:key/0123456789abcdef0123456789abcdef0123",
+        ),
+    ];
+    let given: BTreeMap<String, String> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let declarations = Declarations::read(&cfn_replay::rendered::template_path()).unwrap();
+    assert_eq!(
+        declarations.refusal(&given),
+        None,
+        "the largest parameters the template takes"
+    );
+    let r = cfn_replay::rendered::render_in(
+        &moto.url,
+        "us-east-1",
+        &cfn_replay::rendered::template_path(),
+        "largest",
+        &params,
+    );
+    let role = r.role("MapperRole");
+    let own: Vec<Value> = role
+        .policies
+        .iter()
+        .flat_map(|(_, d)| d["Statement"].as_array().cloned().unwrap_or_default())
+        .collect();
+    let sids = [
+        "CreateTheRolesAccessEntry",
+        "AssociateClusterAdmin",
+        "AssociateALevel",
+        "AssumeTheClusterAdminRole",
+    ];
+    let kept: Vec<&Value> = own
+        .iter()
+        .filter(|s| sids.iter().any(|k| s["Sid"] == *k))
+        .collect();
+    let self_invoke = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": format!("arn:aws:lambda:us-east-1:123456789012:function:{}", "f".repeat(64))}]});
+    let texts = [
+        serde_json::to_string(&role.documents()).unwrap(),
+        serde_json::to_string(&serde_json::json!({"Version": "2012-10-17", "Statement": kept}))
+            .unwrap(),
+        self_invoke.to_string(),
+    ];
+    let size: usize = texts
+        .iter()
+        .map(|t| {
+            let arns = t.matches("arn:aws:").count();
+            let regional = t.matches(":us-east-1:").count();
+            t.chars().filter(|c| !c.is_whitespace()).count()
+                + arns * ("aws-iso-f".len() - "aws".len())
+                + regional * ("us-isof-south-1".len() - "us-east-1".len())
+        })
+        .sum();
+    println!(
+        "the function role's inline policies: {size} characters at worst, of {LIMIT} ({:?})",
+        texts.iter().map(|t| t.len()).collect::<Vec<_>>()
+    );
+    assert!(kept.len() >= 3, "{kept:?}");
+    assert!(size <= LIMIT, "{size} > {LIMIT}");
+}

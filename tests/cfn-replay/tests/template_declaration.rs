@@ -239,7 +239,7 @@ fn a_refusal_of_both_names_the_same_parameter() {
 fn beyond_max_length(p: &BTreeMap<String, String>) -> bool {
     let max = |k: &str| match k {
         "ClusterName" => 1500,
-        "Namespaces" | "KubernetesGroups" => 640,
+        "Namespaces" | "KubernetesGroups" => 512,
         "ClusterAdminRoleArn" => 560,
         _ => usize::MAX,
     };
