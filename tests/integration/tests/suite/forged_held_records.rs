@@ -42,12 +42,19 @@ fn made_by_someone_else(sim: &eks_sim::Simulator, role: &str) {
             let eks = integration::clients_for(sim, "admin")
                 .await
                 .eks("us-east-1");
-            eks.create_access_entry()
+            // EKS sees the new role once IAM has propagated it (20 simulated seconds).
+            let mut tries = 0;
+            while let Err(e) = eks
+                .create_access_entry()
                 .cluster_name("hybrid")
                 .principal_arn(role)
                 .send()
                 .await
-                .expect("the entry is made");
+            {
+                tries += 1;
+                assert!(tries < 40, "the entry of {role} is made: {e:?}");
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
             eks.associate_access_policy()
                 .cluster_name("hybrid")
                 .principal_arn(role)
