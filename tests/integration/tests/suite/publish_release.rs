@@ -60,8 +60,76 @@ impl Standin {
     }
 }
 
+/// A git repository of what `infra/publish` reads (infra/ and the function's Cargo.toml at
+/// `crate_version`), committed; `tag` is made at that commit, and `later` commits come after it.
+/// Issue 40: a release is the commit tagged vX.Y.Z, so the release tests publish from one.
+fn release_tree(crate_version: &str, tag: Option<&str>, later: bool) -> tempfile::TempDir {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let tree = tempfile::tempdir().unwrap();
+    let dir = tree.path();
+    std::fs::create_dir_all(dir.join("infra")).unwrap();
+    for e in std::fs::read_dir(root.join("infra")).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), dir.join("infra").join(e.file_name())).unwrap();
+        }
+    }
+    let manifest = std::fs::read_to_string(root.join("functions/eks-role-mapper/Cargo.toml"))
+        .unwrap()
+        .replacen(
+            "version = \"1.0.0\"",
+            &format!("version = \"{crate_version}\""),
+            1,
+        );
+    std::fs::create_dir_all(dir.join("functions/eks-role-mapper")).unwrap();
+    std::fs::write(dir.join("functions/eks-role-mapper/Cargo.toml"), manifest).unwrap();
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .args([
+                "-c",
+                "user.name=release",
+                "-c",
+                "user.email=release@example.com",
+            ])
+            .args(args)
+            .current_dir(dir)
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_WORK_TREE")
+            .env_remove("GIT_INDEX_FILE")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "git {args:?}: {}", text(&o).1);
+    };
+    git(&["init", "--quiet"]);
+    git(&["add", "."]);
+    git(&["commit", "--quiet", "-m", "release"]);
+    if let Some(tag) = tag {
+        git(&["tag", "-a", tag, "-m", tag]);
+    }
+    if later {
+        git(&[
+            "commit",
+            "--quiet",
+            "--allow-empty",
+            "-m",
+            "after the release",
+        ]);
+    }
+    // The pinned tools (publish-release lints the released template with .venv's cfn-lint),
+    // untracked as in a clone.
+    if let Ok(venv) = root.join(".venv").canonicalize() {
+        std::os::unix::fs::symlink(venv, dir.join(".venv")).unwrap();
+    }
+    tree
+}
+
 fn publish(moto: &str, signer: &str, zip: &Path, version: &str) -> Output {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/publish");
+    let tree = release_tree(version, Some(&format!("v{version}")), false);
+    publish_from(tree.path(), moto, signer, zip, version)
+}
+
+fn publish_from(tree: &Path, moto: &str, signer: &str, zip: &Path, version: &str) -> Output {
+    let script = tree.join("infra/publish");
     let o = integration::against_moto(&mut Command::new("bash"))
         .env("EKS_ROLE_MAPPER_PYTHON", crate::template_regions::python())
         .arg(script)
@@ -366,4 +434,132 @@ fn publish_serves_every_partition_and_the_organization_fetches_pinned_versions()
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o).1);
+}
+
+/// Issue 40: a release is published only from the commit tagged vX.Y.Z, as committed, with the
+/// function's crate at X.Y.Z (the User-Agent and the artifact's dependency list say it). Each
+/// refusal comes before any call: no bucket is made.
+#[test]
+fn publish_refuses_a_release_that_is_not_the_tagged_commit_of_the_crates_version() {
+    let (_moto, moto) = start_moto();
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("bootstrap.zip");
+    std::fs::write(&zip, b"PK\x03\x04 the release's zip").unwrap();
+    std::fs::write(dir.path().join("sbom.cdx.json"), b"{}").unwrap();
+    let dirty = release_tree("1.0.0", Some("v1.0.0"), false);
+    std::fs::write(
+        dirty.path().join("infra/publish-release"),
+        "#!/bin/sh\nexit 0\n",
+    )
+    .unwrap();
+    for (tree, version, refusal) in [
+        (
+            release_tree("1.0.0", None, false),
+            "1.0.0",
+            "no git tag v1.0.0",
+        ),
+        (
+            release_tree("1.0.0", Some("v1.0.0"), true),
+            "1.0.0",
+            "not HEAD",
+        ),
+        (
+            release_tree("1.0.0", Some("1.0.0"), false),
+            "1.0.0",
+            "no git tag v1.0.0",
+        ),
+        (
+            release_tree("1.0.0", Some("v1.0.1"), false),
+            "1.0.1",
+            "Cargo.toml's version (1.0.0)",
+        ),
+        (dirty, "1.0.0", "changes not in v1.0.0"),
+    ] {
+        let o = publish_from(tree.path(), &moto, "http://127.0.0.1:9", &zip, version);
+        let err = text(&o).1;
+        assert_eq!(o.status.code(), Some(2), "{refusal}: {err}");
+        assert!(err.contains(refusal), "{refusal}: {err}");
+    }
+    let buckets = aws_in(&moto, "us-east-1", &["s3api", "list-buckets"]).unwrap();
+    assert_eq!(
+        buckets["Buckets"].as_array().map_or(0, Vec::len),
+        0,
+        "{buckets}"
+    );
+}
+
+/// Issue 40: `--org-id` on a bucket that already exists gives it the organization's statement,
+/// keeping the bucket's other statements (it was silently ignored: no account of the
+/// organization could read); `--concurrent-account-id` fills the vendor's account into every
+/// quick-create link.
+#[test]
+fn publish_grants_the_organization_on_an_existing_bucket_and_fills_the_vendor_account() {
+    let (_moto, moto) = start_moto();
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("bootstrap.zip");
+    std::fs::write(&zip, b"PK\x03\x04 a build").unwrap();
+    let other = r#"{"Sid":"VendorCi","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::vendor-us-east-1/*"}"#;
+    aws_in(
+        &moto,
+        "us-east-1",
+        &["s3api", "create-bucket", "--bucket", "vendor-us-east-1"],
+    )
+    .unwrap();
+    let with_other = format!(r#"{{"Version":"2012-10-17","Statement":[{other}]}}"#);
+    aws_in(
+        &moto,
+        "us-east-1",
+        &[
+            "s3api",
+            "put-bucket-policy",
+            "--bucket",
+            "vendor-us-east-1",
+            "--policy",
+            &with_other,
+        ],
+    )
+    .unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/publish");
+    for _ in 0..2 {
+        let o = integration::against_moto(&mut Command::new("bash"))
+            .env("EKS_ROLE_MAPPER_PYTHON", crate::template_regions::python())
+            .arg(&script)
+            .args(["--regions", "us-east-1", "--bucket-prefix", "vendor"])
+            .args(["--org-id", "o-abc1234567", "--skip-build"])
+            .args(["--concurrent-account-id", "123456789012"])
+            .args(["--endpoint-url", &moto, "--artifact"])
+            .arg(&zip)
+            .output()
+            .unwrap();
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{out}\n{err}");
+        assert!(
+            out.contains("&param_ConcurrentAccountId=123456789012"),
+            "{out}"
+        );
+    }
+    let policy = aws_in(
+        &moto,
+        "us-east-1",
+        &["s3api", "get-bucket-policy", "--bucket", "vendor-us-east-1"],
+    )
+    .unwrap();
+    let policy: Json = serde_json::from_str(policy["Policy"].as_str().unwrap()).unwrap();
+    let sids: Vec<&str> = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["Sid"].as_str())
+        .collect();
+    // Published twice: the statement once, the bucket's own kept.
+    assert_eq!(sids, ["VendorCi", "OrganizationReadsArtifacts"], "{policy}");
+    let org = &policy["Statement"][1];
+    assert_eq!(
+        org["Condition"]["StringEquals"]["aws:PrincipalOrgID"],
+        "o-abc1234567"
+    );
+    assert_eq!(
+        org["Action"],
+        serde_json::json!(["s3:GetObject", "s3:GetObjectVersion"])
+    );
 }
