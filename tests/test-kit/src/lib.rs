@@ -23,10 +23,10 @@ use std::time::SystemTime;
 
 use eks_role_mapper::config_map::ConfigMap;
 
-use eks_role_mapper::app::registration::Refused;
 use eks_role_mapper::ownership::STANDARD;
 use eks_role_mapper::ports::{AdminRole, Connect, Register, Reinvoke, StackEvent, StackResource};
 use eks_role_mapper::rbac::{At, Binding};
+use eks_role_mapper::registration::Refused;
 use eks_role_mapper::AuthMode;
 use eks_role_mapper::{Error, Result};
 

@@ -1,7 +1,8 @@
 //! The port: what the per-cluster logic needs of EKS and of a cluster's Kubernetes API. One
 //! implementation of the rules (`per_cluster`, `aws_auth_store`, `lifecycle`) runs over three
-//! adapters: `live` (the SDK and the Kubernetes API), `dry_run` (real reads, writes recorded
-//! instead of sent) and `memory` (a fast in-process cluster set for tests).
+//! implementations: the crate's adapters `live` (the SDK and the Kubernetes API) and `dry_run`
+//! (real reads, writes recorded instead of sent), and the test kit's in-memory region
+//! (`tests/test-kit`, a fast in-process cluster set for tests, outside the product crate).
 
 pub mod deadline;
 

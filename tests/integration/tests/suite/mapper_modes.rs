@@ -720,7 +720,7 @@ async fn a_role_made_moments_before_is_granted_once_iam_has_propagated_it() {
 /// Moves a cluster to API_AND_CONFIG_MAP by hand (the same UpdateClusterConfig the opt-in uses),
 /// as a customer migrating to access entries does.
 async fn switch_to_access_entries(h: &Harness, cluster: &str) {
-    use eks_role_mapper::cloud::{Cloud, Connect};
+    use eks_role_mapper::ports::{Cloud, Connect};
     // The switch takes 300 simulated seconds: 5 s of wall clock.
     h.sim.set_clock_scale(60.0);
     h.clients

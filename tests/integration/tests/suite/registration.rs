@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use cfn_replay::stack::{run_scenario_observed, StackOptions, Step};
-use eks_role_mapper::cloud::Register;
+use eks_role_mapper::ports::Register;
 use integration::rendered::{render, template_path};
 use integration::{ClientEnv, Harness, SERVICE_ROLE};
 use serde_json::{json, Value};

@@ -230,7 +230,7 @@ async fn the_mapper_publishes_to_a_kms_encrypted_topic_on_moto() {
             .await
             .unwrap();
     let message = r#"{"Version":1,"Event":"Registered"}"#;
-    use eks_role_mapper::cloud::Register;
+    use eks_role_mapper::ports::Register;
     clients
         .publish(&topic, "eu-west-1", message)
         .await

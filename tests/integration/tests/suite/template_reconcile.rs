@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use eks_role_mapper::arn::RoleArn;
-use eks_role_mapper::cloud::StackResource;
+use eks_role_mapper::ports::StackResource;
 use eks_role_mapper::reconcile::{self, Verdict};
 use integration::rendered::{
     aws, render, render_in, template_path, Rendered, MOTO_ACCOUNT, REGION,
