@@ -13,11 +13,9 @@ use crate::adapters::clients::Clients;
 use crate::app::lifecycle;
 use crate::app::reconcile;
 use crate::app::registration;
-use crate::cfn::event::{Request, RequestType};
-use crate::cfn::protocol::{self, Continuation, HandOver, Progress, Success};
+use crate::cfn::event::Request;
+use crate::cfn::protocol::{self, Continuation, HandOver, Progress};
 use crate::cfn::response::{Body, Respond};
-use crate::domain::error::Error;
-use crate::domain::physical_id::Recorded;
 use crate::ports::Connect;
 
 /// The Lambda handler against AWS.
@@ -75,10 +73,6 @@ pub async fn handle_with<C: Connect, S: Respond>(
     invocation: Invocation<'_>,
 ) -> Result<Option<Body>, lambda_runtime::Error> {
     if reconcile::is_reconcile(&event) {
-        if let Some(why) = connect.init_error() {
-            // It then fails on the missing declaration, and its metrics say so.
-            tracing::error!(reason = %why, "the function's configuration does not validate");
-        }
         // Boxed: a deep future, as the lifecycle's.
         let report = Box::pin(reconcile_with(connect, &event, invocation)).await;
         // Embedded metric format: each record a line of its own on stdout.
@@ -115,21 +109,6 @@ pub async fn handle_with<C: Connect, S: Respond>(
             event,
         });
         let progress = Progress::default();
-        // A configuration the function cannot use, or a continuation that arrives too late:
-        // answered FAILED (or, see `refused_at_init`, a Delete of nothing), nothing read or written.
-        let refused = match (connect.init_error(), request.continuation) {
-            (Some(why), _) => Some(refused_at_init(&request, why)),
-            (None, Some(c)) => protocol::on_arrival(&c, now).err().map(|e| Err(e.into())),
-            (None, None) => None,
-        };
-        if let Some(outcome) = refused {
-            let work = async move { outcome };
-            let none = None::<(&HandOver, &C)>;
-            let body = protocol::respond_with(sender, &envelope, deadline, &progress, none, work)
-                .await
-                .map_err(|e| lambda_runtime::Error::from(e.to_string()))?;
-            return Ok(body);
-        }
         // The registration message leaves the work here; it is sent only after SUCCESS.
         let registration = Arc::new(Mutex::new(None));
         let slot = registration.clone();
@@ -161,24 +140,4 @@ pub async fn handle_with<C: Connect, S: Respond>(
     }
     .instrument(span)
     .await
-}
-
-/// The answer of a function whose configuration did not validate at init (`why` names the
-/// setting or the declared field): FAILED, except the Delete of an id this function never made
-/// (a Create it refused answered one), which has nothing to take back, so CloudFormation's
-/// rollback of that Create, and the stack's Delete, complete. Nothing is read or written.
-fn refused_at_init(request: &Request, why: String) -> crate::domain::error::Result<Success> {
-    let id = request.envelope.physical_resource_id.clone();
-    let ours = id.as_deref().and_then(Recorded::decode).is_some();
-    let delete = matches!(request.kind, Ok(RequestType::Delete));
-    match id {
-        Some(id) if delete && !ours => Ok(Success {
-            physical_resource_id: id,
-            data: None,
-            registration: None,
-        }),
-        _ => Err(Error::Setup(format!(
-            "the function's configuration does not validate, so it acts on nothing: {why}"
-        ))),
-    }
 }

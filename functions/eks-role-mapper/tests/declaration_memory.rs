@@ -1,9 +1,14 @@
-//! The gate over the in-memory region: a function with no declared stack grants nothing, and a
-//! rollback is admitted only while CloudFormation reports the resource UPDATE_IN_PROGRESS.
+//! The gate over the in-memory region: a function with no declaration grants nothing, and a
+//! rollback (an Update from the declared properties back to others) is admitted only while
+//! CloudFormation reports the resource UPDATE_IN_PROGRESS.
 
 mod common;
 
+use std::time::SystemTime;
+
 use common::*;
+use eks_role_mapper::cloud::StackResource;
+use eks_role_mapper::declared::Declared;
 use eks_role_mapper::{handle_with, Body};
 use serde_json::json;
 use test_kit::Answers;
@@ -34,29 +39,29 @@ async fn a_function_its_stack_declared_nothing_for_grants_nothing() {
 }
 
 #[tokio::test]
-async fn cloudformations_own_rollback_completes_and_the_same_event_at_rest_is_refused() {
+async fn a_rollback_beyond_the_declaration_is_admitted_only_while_cloudformation_updates() {
     let m = region();
+    // The stack held modern,hybrid; its failed update declared modern only (the function's
+    // configuration is the new one while CloudFormation rolls the resource back).
     let id = ok(&run(&m, event("Create", "modern,hybrid", None)).await);
-    // An update that adds legacy fails there; CloudFormation rolls the resource back with the
-    // old and new properties swapped.
-    m.fail("DescribeCluster", "legacy", 1);
-    let update = event(
-        "Update",
-        "modern,hybrid,legacy",
-        Some((&id, "modern,hybrid")),
-    );
-    assert_eq!(run(&m, update).await.status, "FAILED");
-    let mut rollback = event(
-        "Update",
-        "modern,hybrid",
-        Some((&id, "modern,hybrid,legacy")),
-    );
+    let failed_update = event("Update", "modern", Some((&id, "modern,hybrid")));
+    m.declare(Declared::of_event(&failed_update).ok());
+    let mut rollback = event("Update", "modern,hybrid", Some((&id, "modern")));
     rollback["RequestId"] = json!("req-rollback");
-    ok(&run(&m, rollback.clone()).await);
-    assert!(has_entry(&m, "modern") && has_entry(&m, "hybrid"));
-    // The same event once CloudFormation rests: refused, nothing written.
+    let holds = |status: &str| {
+        m.world().stacks.insert(
+            (STACK.into(), "Mapping".into()),
+            StackResource {
+                physical_id: Some(id.clone()),
+                status: status.into(),
+                last_updated: Some(SystemTime::now()),
+            },
+        );
+    };
+    // Sent while the stack rests: refused, nothing written.
+    holds("UPDATE_COMPLETE");
     m.world().writes.clear();
-    let b = sent_as_is(&m, rollback).await;
+    let b = sent_as_is(&m, rollback.clone()).await;
     assert_eq!(b.status, "FAILED");
     assert!(
         b.reason
@@ -67,5 +72,20 @@ async fn cloudformations_own_rollback_completes_and_the_same_event_at_rest_is_re
         b.reason
     );
     assert!(m.world().writes.is_empty(), "{:?}", m.world().writes);
-    assert!(m.pending_failures().is_empty());
+    // Beyond the declaration and not from it (another cluster entirely): refused outright.
+    let mut beyond = event("Update", "legacy", Some((&id, "hybrid")));
+    beyond["RequestId"] = json!("req-beyond");
+    holds("UPDATE_IN_PROGRESS");
+    let b = sent_as_is(&m, beyond).await;
+    assert!(
+        b.reason
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("ClusterName: beyond what the stack declared"),
+        "{:?}",
+        b.reason
+    );
+    // CloudFormation's own rollback: admitted.
+    let b = sent_as_is(&m, rollback).await;
+    assert_eq!(b.status, "SUCCESS", "{:?}", b.reason);
 }

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use eks_role_mapper::ports::StackResource;
+use eks_role_mapper::cloud::StackResource;
 use eks_role_mapper::reconcile::{Outcome, Report, Verdict};
 use eks_role_mapper::{handle_with, reconcile_with, AuthMode};
 use serde_json::{json, Value};

@@ -41,7 +41,7 @@ Environment: RUST_LOG filters the mapper's logs (default: warn; the AWS SDK, sig
 crates stay at info or less whatever it asks, so no secret reaches the log).
 Exit status: 0 every response SUCCESS, 1 any FAILED (or no response), 2 usage or setup error.";
 
-/// Parsed options of the event replay.
+/// Parsed options.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     pub scenario: Option<PathBuf>,
@@ -58,8 +58,7 @@ pub enum Command {
     /// `--help` or `--version`: the text to print on stdout (exit 0).
     Print(String),
     Replay(Options),
-    /// `cfn-replay stack`, and where to write the simulator's final state (`--state-out`).
-    Stack(StackOptions, Option<PathBuf>),
+    Stack(StackOptions),
 }
 
 /// Whether clap's answer is a text asked for (help, version), not a usage error.
@@ -146,8 +145,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
         Err(e) => return Err(Error::Usage(one_line(&e))),
     };
     if let Some(("stack", sub)) = m.subcommand() {
-        let opts = crate::stack_args::options(sub)?;
-        return Ok(Command::Stack(opts, crate::stack_args::state_out(sub)?));
+        return crate::stack_args::options(sub).map(Command::Stack);
     }
     let o = Options {
         scenario: m.get_one::<PathBuf>("scenario").cloned(),
@@ -214,32 +212,6 @@ mod tests {
         assert!(o.chain && o.dry_run && !o.aws);
         assert!(!opts(&["--no-chain", "c.json"]).chain);
         assert!(opts(&["--no-chain", "--chain", "c.json"]).chain);
-    }
-
-    #[test]
-    fn the_stacks_state_out_is_its_own_and_its_folder_is_checked_first() {
-        let dir = std::env::temp_dir().join("state.json");
-        let stack = |out: &std::path::Path| {
-            let dir = out.display().to_string();
-            parse(args(&[
-                "stack",
-                "--template",
-                "t.yaml",
-                "--state-out",
-                &dir,
-            ]))
-        };
-        match stack(&dir).unwrap() {
-            Command::Stack(o, out) => {
-                assert_eq!(out, Some(dir.clone()));
-                assert!(o.steps.is_empty());
-            }
-            other => panic!("{other:?}"),
-        }
-        match stack(std::path::Path::new("/no/such/folder/s.json")) {
-            Err(Error::Usage(m)) => assert!(m.contains("/no/such/folder"), "{m}"),
-            other => panic!("{other:?}"),
-        }
     }
 
     #[test]

@@ -5,7 +5,6 @@
 
 pub mod account;
 pub mod cli;
-pub mod during;
 pub mod error;
 pub mod event_file;
 pub mod lambda;

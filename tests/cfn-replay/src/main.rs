@@ -27,7 +27,7 @@ async fn main() -> ExitCode {
             print!("{}", text.trim_end_matches('\n').to_string() + "\n");
             return ExitCode::SUCCESS;
         }
-        Ok(Command::Stack(o, state_out)) => return cfn_replay::stack::main(o, state_out).await,
+        Ok(Command::Stack(o)) => return cfn_replay::stack::main(o).await,
         Ok(Command::Replay(o)) => o,
         Err(e) => {
             eprintln!("cfn-replay: {e}");

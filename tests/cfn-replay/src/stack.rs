@@ -16,15 +16,8 @@
 //! - Delete: in reverse dependency order, the custom resource first, then the function and the
 //!   roles (<https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cfn-console-delete-stack.html>).
 
-mod attack;
-mod configure;
-mod exit;
-mod hold;
 mod invoke;
-mod tag;
 pub mod upgrade;
-
-pub use exit::main;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -51,14 +44,8 @@ fn skipped_line(step: usize, what: &Step, status: &str) -> Value {
     json!({"Step": step, "Action": what.action(), "StackStatus": status, "Skipped": format!("the stack is {status}: CloudFormation takes no further operation")})
 }
 
-/// Plays the lifecycle; Ok(true) when every step completed without a rollback. `observe` sees
-/// the simulator after each step (`cfn-replay stack --state-out` keeps the last state it shows).
-pub async fn run(
-    opts: &StackOptions,
-    out: &mut impl Write,
-    err: &mut impl Write,
-    observe: &mut dyn FnMut(usize, &Simulator),
-) -> Result<bool> {
+/// Plays the lifecycle; Ok(true) when every step completed without a rollback.
+pub async fn run(opts: &StackOptions, out: &mut impl Write, err: &mut impl Write) -> Result<bool> {
     let scenario = match &opts.scenario {
         Some(path) => Scenario::from_file(path).map_err(|source| Error::Scenario {
             path: path.clone(),
@@ -66,7 +53,7 @@ pub async fn run(
         })?,
         None => Scenario::default_scenario(),
     };
-    run_scenario_observed(scenario, opts, out, err, observe).await
+    run_scenario(scenario, opts, out, err).await
 }
 
 /// [`run`] on a scenario given as a value (`opts.scenario` is not read).
@@ -175,8 +162,7 @@ pub async fn run_scenario_observed(
     let stack_id = current.stack_id.clone();
     life.roles_made(&current);
     life.secret_made(&params);
-    // What depends on the custom resource is made after it.
-    life.in_force_around(&current, None);
+    life.in_force(&current);
     let mut props = properties(&params, &current, &region, life.secret.as_ref());
     let mut id: Option<String> = None;
     let (status, reason) = match &props {
@@ -191,7 +177,6 @@ pub async fn run_scenario_observed(
             let (ok, pid, reason) = life.call("Create", &stack_id, p, None, None).await;
             id = Some(pid.clone());
             if ok {
-                life.in_force(&current);
                 ("CREATE_COMPLETE", String::new())
             } else {
                 // The rollback deletes what the failed Create may have made, under the same policy.
@@ -260,10 +245,8 @@ pub async fn run_scenario_observed(
                 // The roles and the role's policy first (a role the update removes keeps its old
                 // policy until the cleanup deletes it after the custom resource).
                 life.roles_made(&next);
-                // What depends on the custom resource keeps the old parameters until after it,
-                // and is rolled back before it.
                 if next.roles.iter().any(|(l, _)| l == "MapperRole") {
-                    life.in_force_around(&next, Some(&current));
+                    life.in_force(&next);
                 }
                 let (status, reason) = match (&props, &next_props) {
                     _ if refused.is_some() => {
@@ -303,7 +286,6 @@ pub async fn run_scenario_observed(
                             .call("Update", &stack_id, new, Some(old), Some(&old_id))
                             .await;
                         if ok {
-                            life.in_force(&next);
                             if pid != old_id {
                                 // Replaced: the old id's Delete in the cleanup phase, new policy.
                                 let _ = life
@@ -339,8 +321,6 @@ pub async fn run_scenario_observed(
                     step_line(n, action, status, &reason, std::mem::take(&mut life.calls)),
                 )?;
                 if status == "UPDATE_COMPLETE" {
-                    // Then what depends on the custom resource.
-                    life.in_force(&next);
                     params = next_params;
                     current = next;
                     props = next_props;
@@ -369,24 +349,23 @@ pub async fn run_scenario_observed(
                 let line = json!({"Step": n, "Action": "reconcile", "StackStatus": stack_status, "Reconcile": report});
                 emit(out, n, line)?;
             }
-            Step::Invoke(..) | Step::Configure(_) | Step::Tag(_) => {
-                let at = invoke::At {
-                    stack_id: &stack_id,
-                    physical_id: id.as_deref(),
-                    stack_status: &stack_status,
-                    during: None,
-                    props: props.as_ref(),
-                };
-                let line = attack::step(&mut life, n, step, at).await?;
-                let _ = writeln!(err, "{}: {}", step.action(), attack::summary(&line));
+            Step::Invoke(path) => {
+                let line =
+                    invoke::step(&mut life, n, path, &stack_id, id.as_deref(), &stack_status)
+                        .await?;
+                let _ = writeln!(
+                    err,
+                    "invoke {}: {} {}",
+                    path.display(),
+                    line["Status"],
+                    line["Reason"]
+                );
                 emit(out, n, line)?;
             }
             Step::Delete => {
                 let (status, reason) = match &props {
                     None => ("DELETE_COMPLETE", String::new()),
                     Some(p) => {
-                        // What depends on the custom resource is deleted before it.
-                        life.in_force_around(&current, None);
                         let (ok, _, reason) =
                             life.call("Delete", &stack_id, p, None, id.as_deref()).await;
                         if ok {
@@ -418,4 +397,20 @@ pub async fn run_scenario_observed(
         }
     }
     Ok(clean)
+}
+
+/// `cfn-replay stack ...`: exit 0 every step completed cleanly, 1 otherwise, 2 usage or setup.
+pub async fn main(opts: StackOptions) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    if let Some(dir) = &opts.venv {
+        crate::rendered::use_venv(dir.clone());
+    }
+    match run(&opts, &mut std::io::stdout(), &mut std::io::stderr()).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("cfn-replay stack: {e}");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -6,17 +6,14 @@ use std::path::PathBuf;
 
 use clap::{Arg, ArgAction, ArgMatches};
 
-pub use crate::during::During;
 use crate::error::{Error, Result};
 
 /// What `cfn-replay stack --help` prints.
 pub const USAGE: &str = "\
 usage: cfn-replay stack --template FILE [--from-template FILE] [--scenario FILE] [--venv DIR]
-                        [--clock-scale N] [--state-out FILE] --parameters K=V [K=V ...]
-                        [--then K=V ... | --then reconcile | --then invoke FILE [--while STATUS]
-                         | --then configure K=V ... | --then tag FILE]...
-                        [--then delete [--then reconcile | --then invoke FILE [--while STATUS]
-                         | --then configure K=V ... | --then tag FILE]...]
+                        [--clock-scale N] --parameters K=V [K=V ...]
+                        [--then K=V ... | --then reconcile | --then invoke FILE]...
+                        [--then delete [--then reconcile | --then invoke FILE]...]
 
 Plays a stack's lifecycle in CloudFormation's order on the simulator: Create (the roles and their
 policies, then the custom resource), each --then K=V ... an update that changes those parameters
@@ -24,31 +21,13 @@ and keeps the others (the role's policy first, then the custom resource; a FAILE
 Update is rolled back with the old properties under the new policy, then the policy is restored;
 a replaced resource's old id is deleted in the cleanup phase), --then delete (the custom resource,
 then the roles), --then reconcile (the schedule's reconcile event for the current parameters, as
-the template's schedule sends it: no answer; its report is the step's Reconcile).
-
-The attacker's steps (another principal than CloudFormation, at any moment of its sequence):
-  --then invoke FILE  FILE sent to the function directly, as a principal allowed only
-                      lambda:InvokeFunction could: {{StackId}}, {{PhysicalResourceId}},
-                      {{Owner}} (the owner key in the stack's physical id), {{RoleArn}},
-                      {{ClusterAdminRoleArn}} and {{ResponseURL}} in it become the stack's values
-                      and the local receiver; its line has Status and Reason of the answer (or
-                      null), every call (Calls) and those that changed something (Writes)
-  --while STATUS      after --then invoke FILE: for that invoke, CloudFormation holds the stack
-                      in STATUS and the custom resource as it reports it then, and puts both back
-                      after: CREATE_IN_PROGRESS (resource CREATE_IN_PROGRESS, no physical id yet),
-                      UPDATE_IN_PROGRESS (resource UPDATE_IN_PROGRESS), UPDATE_ROLLBACK_IN_PROGRESS
-                      (resource UPDATE_IN_PROGRESS), DELETE_IN_PROGRESS (resource
-                      DELETE_IN_PROGRESS); the line's HeldStatus and HeldResourceStatus say so
-  --then tag FILE      another principal allowed eks:TagResource (the scenario's admin) tags an
-                      access entry: FILE is {\"ClusterName\": ..., \"PrincipalArn\": ...,
-                      \"Tags\": {...}}, with the placeholders of --then invoke
-  --then configure K=V ...
-                      the function's environment changed as lambda:UpdateFunctionConfiguration
-                      changes it, outside CloudFormation (K= removes K): the next invocations see
-                      it, until a stack update puts the template's configuration back
-
-The policy in force at each step is the one the template renders for that step's parameters on
-moto's CloudFormation. The simulator's account becomes moto's (123456789012).
+the template's schedule sends it: no answer; its report is the step's Reconcile), --then invoke
+FILE (FILE sent to the function directly, as another principal than CloudFormation could:
+{{StackId}}, {{PhysicalResourceId}}, {{RoleArn}}, {{ClusterAdminRoleArn}} and {{ResponseURL}} in
+it become the stack's values and the local receiver; its line has Status and Reason of the
+answer, or null, every call, Calls, and those that changed something, Writes). The policy in
+force at each step is the one the template renders for that step's parameters on moto's
+CloudFormation. The simulator's account becomes moto's (123456789012).
 
 Every step's parameters are checked first, as CloudFormation checks them before it creates or
 updates anything: a parameter the template does not declare, a value outside AllowedValues,
@@ -63,10 +42,9 @@ Options:
   --venv DIR          the venv with aws-cli and moto (see below)
   --clock-scale N     simulated time runs N times as fast as the wall clock (default: the
                       scenario's, 1): IAM propagates a new role in 20 simulated seconds
-  --state-out FILE    write the simulator's final state as JSON (as cfn-replay --state-out)
   --parameters K=V... the create's parameters
-  --then ...          one step after the create: K=V ... (an update), delete, reconcile,
-                      invoke FILE [--while STATUS], configure K=V ..., or tag FILE
+  --then ...          one step after the create: K=V ... (an update), delete, reconcile, or
+                      invoke FILE
   -h, --help          this text
   -V, --version       the version
 
@@ -85,31 +63,28 @@ pub enum Step {
     Delete,
     /// The schedule's reconcile event, as the template builds it from the current parameters.
     Reconcile,
-    /// FILE sent to the function directly, by another principal than CloudFormation; with an
-    /// operation, while CloudFormation holds the stack and the resource in its statuses.
-    Invoke(PathBuf, Option<During>),
-    /// The function's environment changed outside CloudFormation (`K=` removes `K`).
-    Configure(Vec<(String, String)>),
-    /// Tags written on an access entry by another principal than the function.
-    Tag(PathBuf),
+    /// FILE sent to the function directly, by another principal than CloudFormation.
+    Invoke(PathBuf),
 }
 
 impl Step {
     /// The step's name in its JSON line (`Action`).
     pub fn action(&self) -> String {
         match self {
-            Step::Update(changes) => format!("update {}", words(changes))
-                // An update with no changes (the upgrade of --from-template) is "update".
-                .trim_end()
-                .to_string(),
+            Step::Update(changes) => format!(
+                "update {}",
+                changes
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
+            // An update with no changes (the upgrade of --from-template) is "update".
+            .trim_end()
+            .to_string(),
             Step::Delete => "delete".into(),
             Step::Reconcile => "reconcile".into(),
-            Step::Invoke(file, None) => format!("invoke {}", file.display()),
-            Step::Invoke(file, Some(d)) => {
-                format!("invoke {} --while {}", file.display(), d.stack_status())
-            }
-            Step::Configure(changes) => format!("configure {}", words(changes)),
-            Step::Tag(file) => format!("tag {}", file.display()),
+            Step::Invoke(file) => format!("invoke {}", file.display()),
         }
     }
 }
@@ -143,15 +118,6 @@ impl StackOptions {
     }
 }
 
-/// `K=V` pairs as the command line gives them.
-fn words(changes: &[(String, String)]) -> String {
-    changes
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 fn pair(text: &str) -> Result<(String, String)> {
     text.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -175,7 +141,6 @@ pub fn command() -> clap::Command {
         .arg(path("from-template", "FILE"))
         .arg(path("scenario", "FILE"))
         .arg(path("venv", "DIR"))
-        .arg(path("state-out", "FILE"))
         .arg(
             Arg::new("clock-scale")
                 .long("clock-scale")
@@ -196,22 +161,6 @@ pub fn command() -> clap::Command {
                 .num_args(1..)
                 .action(ArgAction::Append),
         )
-        .arg(
-            Arg::new("while")
-                .long("while")
-                .value_name("STATUS")
-                .action(ArgAction::Append),
-        )
-}
-
-/// `--state-out FILE` of parsed `cfn-replay stack` arguments, its folder checked: the run's
-/// caller writes the simulator's final state there.
-pub fn state_out(m: &ArgMatches) -> Result<Option<PathBuf>> {
-    let path = m.get_one::<PathBuf>("state-out").cloned();
-    if let Some(p) = &path {
-        crate::cli::writable(p)?;
-    }
-    Ok(path)
 }
 
 /// The options of parsed `cfn-replay stack` arguments.
@@ -232,17 +181,9 @@ pub fn options(m: &ArgMatches) -> Result<StackOptions> {
         steps.push(match words.as_slice() {
             [w] if *w == "delete" => Step::Delete,
             [w] if *w == "reconcile" => Step::Reconcile,
-            [w, file] if *w == "invoke" => Step::Invoke(PathBuf::from(file.as_str()), None),
+            [w, file] if *w == "invoke" => Step::Invoke(PathBuf::from(file.as_str())),
             [w] if *w == "invoke" => return Err(Error::Usage("--then invoke needs a file".into())),
-            [w, file] if *w == "tag" => Step::Tag(PathBuf::from(file.as_str())),
-            [w] if *w == "tag" => return Err(Error::Usage("--then tag needs a file".into())),
-            [w] if *w == "configure" => {
-                return Err(Error::Usage("--then configure needs K=V ...".into()))
-            }
-            [w, rest @ ..] if *w == "configure" => {
-                Step::Configure(rest.iter().map(|w| pair(w)).collect::<Result<_>>()?)
-            }
-            [first, ..] if ["delete", "reconcile", "invoke", "tag"].contains(&first.as_str()) => {
+            [first, ..] if *first == "delete" || *first == "reconcile" || *first == "invoke" => {
                 return Err(Error::Usage(format!(
                     "--then {first} takes no K=V: {}",
                     words[1..]
@@ -255,28 +196,13 @@ pub fn options(m: &ArgMatches) -> Result<StackOptions> {
             _ => Step::Update(words.iter().map(|w| pair(w)).collect::<Result<_>>()?),
         });
     }
-    let invokes: Vec<Option<PathBuf>> = steps
-        .iter()
-        .map(|s| match s {
-            Step::Invoke(file, _) => Some(file.clone()),
-            _ => None,
-        })
-        .collect();
-    for (step, held) in steps
-        .iter_mut()
-        .zip(crate::during::of_each_step(m, &invokes)?)
-    {
-        if let (Step::Invoke(_, during), Some(d)) = (step, held) {
-            *during = Some(d);
-        }
-    }
     if let Some(i) = steps.iter().position(|s| s == &Step::Delete) {
         if steps[i + 1..]
             .iter()
-            .any(|s| matches!(s, Step::Update(_) | Step::Delete))
+            .any(|s| !matches!(s, Step::Reconcile | Step::Invoke(_)))
         {
             return Err(Error::Usage(
-                "only --then reconcile, invoke, configure or tag may follow --then delete".into(),
+                "only --then reconcile or --then invoke may follow --then delete".into(),
             ));
         }
     }
@@ -364,7 +290,7 @@ mod tests {
             (&["--template", "t", "--then"][..], "--then"),
             (
                 &["--template", "t", "--then", "delete", "--then", "A=1"][..],
-                "only --then reconcile, invoke, configure or tag may follow",
+                "only --then reconcile or --then invoke may follow",
             ),
             (
                 &["--template", "t", "--then", "reconcile", "A=1"][..],

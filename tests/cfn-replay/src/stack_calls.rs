@@ -67,42 +67,10 @@ impl Lifecycle<'_> {
     /// Puts the function role's rendered policy in force (none with MapRole=false), and the
     /// function's rendered configuration: CloudFormation updates the function with its role.
     pub(crate) fn in_force(&mut self, r: &Rendered) {
-        self.in_force_around(r, Some(r));
-    }
-
-    /// The policy in force while the custom resource is created, updated, rolled back or
-    /// deleted: `r`'s, except the function role's policies of resources that depend on the custom
-    /// resource (the template's `MapperPreviousGrant`), which hold `before`'s, or are not there
-    /// (None: a Create makes them after the custom resource, a Delete removes them before it).
-    /// CloudFormation creates and updates a resource after those it depends on and deletes and
-    /// rolls back in the reverse order
-    /// (<https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-dependson.html>).
-    pub(crate) fn in_force_around(&mut self, r: &Rendered, before: Option<&Rendered>) {
-        let after = after_the_custom_resource(&self.template);
-        let policies = Self::policies(r).map(|mine| {
-            let mut all: Vec<(String, Value)> = mine
-                .into_iter()
-                .filter(|(name, _)| !after.iter().any(|(a, _)| a == name))
-                .collect();
-            all.extend(before.map(|b| kept(b, &after)).unwrap_or_default());
-            all
-        });
-        self.put(r, policies);
-    }
-
-    /// The function role's inline policies by name (None: no function role).
-    fn policies(r: &Rendered) -> Option<Vec<(String, Value)>> {
-        r.roles
-            .iter()
-            .find(|(l, _)| l == "MapperRole")
-            .map(|(_, role)| role.policies.clone())
-    }
-
-    fn put(&mut self, r: &Rendered, policies: Option<Vec<(String, Value)>>) {
         self.environment = r.environment.clone();
-        match policies {
-            Some(policies) => {
-                let mut docs: Vec<Value> = policies.into_iter().map(|(_, d)| d).collect();
+        match r.roles.iter().find(|(l, _)| l == "MapperRole") {
+            Some((_, role)) => {
+                let mut docs = role.documents();
                 // moto leaves the statement's `!Ref ExternalIdSecret` out: the secret's ARN, as
                 // CloudFormation resolves it.
                 for st in docs
@@ -120,12 +88,14 @@ impl Lifecycle<'_> {
         }
     }
 
-    /// The function as the stack in force configures it: its environment read by the
-    /// bootstrap's own init ([`eks_role_mapper::Clients::configured_by`]), so a declaration the
-    /// function refuses is answered as Lambda's function would answer it.
+    /// The function as the stack in force configures it: the declaration in its environment.
     pub(crate) fn function(&self) -> eks_role_mapper::Clients {
         let env = &self.environment;
-        self.clients.configured_by(|k| env.get(k).cloned())
+        let declared = eks_role_mapper::declared::Declared::from_lookup(
+            |k| env.get(k).cloned(),
+            Some(&self.region),
+        );
+        self.clients.with_declared(declared.ok().flatten())
     }
 
     /// Sends one custom-resource request; returns (SUCCESS?, physical id, reason).
@@ -193,79 +163,4 @@ impl Lifecycle<'_> {
             reason,
         )
     }
-}
-
-/// Each `AWS::IAM::RolePolicy` of `template` that depends on the custom resource `Mapping`
-/// (DependsOn: made after it, deleted before it): its PolicyName and its statements' Sids.
-pub(crate) fn after_the_custom_resource(template: &std::path::Path) -> Vec<(String, Vec<String>)> {
-    use serde_yaml_ng::Value as Yaml;
-    let doc: Option<Yaml> = std::fs::read_to_string(template)
-        .ok()
-        .and_then(|t| serde_yaml_ng::from_str(&t).ok());
-    let Some(resources) = doc.as_ref().and_then(|d| d.get("Resources")?.as_mapping()) else {
-        return Vec::new();
-    };
-    let depends = |r: &Yaml| match r.get("DependsOn") {
-        Some(Yaml::String(d)) => d == "Mapping",
-        Some(Yaml::Sequence(ds)) => ds.iter().any(|d| d.as_str() == Some("Mapping")),
-        _ => false,
-    };
-    // A statement is written plainly or inside `!If [condition, statement, ...]`.
-    fn sids(y: &Yaml, out: &mut Vec<String>) {
-        match y {
-            Yaml::Mapping(m) => {
-                if let Some(sid) = m.get("Sid").and_then(Yaml::as_str) {
-                    out.push(sid.to_string());
-                }
-            }
-            Yaml::Tagged(t) => sids(&t.value, out),
-            Yaml::Sequence(items) => items.iter().for_each(|i| sids(i, out)),
-            _ => {}
-        }
-    }
-    resources
-        .values()
-        .filter(|r| r.get("Type").and_then(Yaml::as_str) == Some("AWS::IAM::RolePolicy"))
-        .filter(|r| depends(r))
-        .filter_map(|r| {
-            let props = r.get("Properties")?;
-            let name = props.get("PolicyName")?.as_str()?.to_string();
-            let mut found = Vec::new();
-            for st in props
-                .get("PolicyDocument")?
-                .get("Statement")?
-                .as_sequence()?
-            {
-                sids(st, &mut found);
-            }
-            Some((name, found))
-        })
-        .collect()
-}
-
-/// The policies of `after` as the stack `r` renders them. moto makes no `AWS::IAM::RolePolicy`
-/// (and nothing after a custom resource it cannot run), so each is rendered from the function
-/// role's own statements of the same Sids, which the template repeats exactly (template_checks).
-fn kept(r: &Rendered, after: &[(String, Vec<String>)]) -> Vec<(String, Value)> {
-    let statements: Vec<Value> = Lifecycle::policies(r)
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|(_, d)| d["Statement"].as_array().cloned())
-        .flatten()
-        .collect();
-    after
-        .iter()
-        .map(|(name, sids)| {
-            let mine: Vec<Value> = statements
-                .iter()
-                .filter(|st| sids.iter().any(|s| st["Sid"] == s.as_str()))
-                .cloned()
-                .collect();
-            (
-                name.clone(),
-                json!({"Version": "2012-10-17", "Statement": mine}),
-            )
-        })
-        .filter(|(_, d)| d["Statement"].as_array().is_some_and(|s| !s.is_empty()))
-        .collect()
 }

@@ -1,7 +1,5 @@
-//! CloudFormation's `DescribeStackResource` and `DescribeStackEvents` (`cfn_events`), the
-//! CloudFormation calls the mapper makes (the gate asks what CloudFormation is doing to the
-//! resource and what it recorded of it; a scheduled reconcile whether the stack still holds its
-//! grant). Query protocol as botocore
+//! CloudFormation's `DescribeStackResource`, the one CloudFormation call the mapper makes (a
+//! scheduled reconcile asks whether the stack still holds its grant). Query protocol as botocore
 //! models it (data/cloudformation/2010-05-15/service-2.json: `protocol: query`, POST / with a
 //! form body, `resultWrapper: DescribeStackResourceResult`, XML namespace
 //! `http://cloudformation.amazonaws.com/doc/2010-05-15/`), SigV4 service name `cloudformation`.
@@ -116,21 +114,6 @@ pub fn handle(world: &World, req: &Req, caller: &str) -> Resp {
     let account = caller.split(':').nth(4).unwrap_or_default();
     match param(req, "Action").as_deref() {
         Some("DescribeStackResource") => {}
-        Some("DescribeStackEvents") => {
-            let Some(given) = param(req, "StackName") else {
-                return cfn_error(400, "ValidationError", "1 validation error detected: Value null at 'stackName' failed to satisfy constraint: Member must not be null");
-            };
-            return match find_stack(world, &given, &region, account) {
-                Some(stack) => {
-                    crate::cfn_events::describe(stack, param(req, "NextToken").as_deref())
-                }
-                None => cfn_error(
-                    400,
-                    "ValidationError",
-                    &format!("Stack with id {given} does not exist"),
-                ),
-            };
-        }
         other => {
             return cfn_error(
                 400,

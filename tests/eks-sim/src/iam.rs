@@ -315,11 +315,6 @@ pub const ACTIONS: &[ActionInfo] = &[
         condition_keys: &[],
     },
     ActionInfo {
-        action: "cloudformation:DescribeStackEvents",
-        resource: ResourceType::Stack,
-        condition_keys: &[],
-    },
-    ActionInfo {
         action: "eks:DescribeCluster",
         resource: ResourceType::Cluster,
         condition_keys: &[],
@@ -372,8 +367,7 @@ pub const ACTIONS: &[ActionInfo] = &[
         action: "eks:UpdateAccessEntry",
         resource: ResourceType::AccessEntry,
         // The reference lists no keys of the action's own: eks:kubernetesGroups and eks:username
-        // come with the access-entry resource type (ACCESS_ENTRY_RESOURCE_KEYS), the entry as it
-        // stands; the request's reading is evaluated too (iam_enforce::implied_requests).
+        // come with the access-entry resource type (ACCESS_ENTRY_RESOURCE_KEYS), from the request.
         condition_keys: &[],
     },
     ActionInfo {

@@ -22,9 +22,6 @@ use crate::http::{Req, Resp};
 use crate::iam::{self, access_entry_arn, Decision, Request, ResourceType};
 use crate::state::{canonical_principal, World};
 
-mod implied;
-pub use implied::implied_requests;
-
 /// The policies in force: principal ARN (a role's or user's; sessions of a role use the role's)
 /// -> its identity-based policy documents.
 #[derive(Debug, Default, Clone)]
@@ -139,10 +136,6 @@ pub fn eks_request(world: &World, req: &Req, region: &str) -> Option<Request> {
                 r = r
                     .with("eks:accessEntryType", &[&e.kind])
                     .with("eks:username", &[&e.username]);
-                if !e.kubernetes_groups.is_empty() {
-                    let g: Vec<&str> = e.kubernetes_groups.iter().map(String::as_str).collect();
-                    r = r.with("eks:kubernetesGroups", &g);
-                }
                 for (k, v) in &e.tags {
                     r = r.with(&format!("aws:ResourceTag/{k}"), &[v]);
                 }
@@ -188,9 +181,17 @@ pub fn eks_request(world: &World, req: &Req, region: &str) -> Option<Request> {
                 r = r.with("eks:namespaces", &n);
             }
         }
-        // UpdateAccessEntry: no keys of its own; eks:kubernetesGroups and eks:username are the
-        // access-entry resource's, the entry as it stands (above). The request's reading of them
-        // is evaluated too, in `implied_requests`.
+        "eks:UpdateAccessEntry" => {
+            // The request's values replace the entry's (the resource's eks:username above).
+            if let Some(u) = body["username"].as_str() {
+                r = r.with("eks:username", &[u]);
+            }
+            let groups = strings(&body["kubernetesGroups"]);
+            if !groups.is_empty() {
+                let g: Vec<&str> = groups.iter().map(String::as_str).collect();
+                r = r.with("eks:kubernetesGroups", &g);
+            }
+        }
         "eks:TagResource" => {
             if let Some(tags) = body["tags"].as_object() {
                 let keys: Vec<&str> = tags.keys().map(String::as_str).collect();
@@ -285,9 +286,6 @@ pub fn authorize(policies: &Policies, world: &World, req: &Req, caller: &str) ->
             .collect(),
         _ => {
             let mut r: Vec<Request> = eks_request(world, req, &region).into_iter().collect();
-            if let Some(primary) = r.first().cloned() {
-                r.extend(implied_requests(world, req, &primary));
-            }
             // CreateCluster hands the cluster its role: iam:PassRole on it, to EKS
             // (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html; the
             // key iam:PassedToService is the service principal).

@@ -7,7 +7,6 @@
 pub mod authenticator_yaml;
 pub mod aws_api;
 pub mod cfn_api;
-pub mod cfn_events;
 pub mod control_plane;
 pub mod error;
 pub mod http;
@@ -21,7 +20,6 @@ pub mod proxy;
 pub mod rbac_api;
 pub mod receiver;
 pub mod runtime_api;
-pub mod s3_policy;
 pub mod scenario;
 pub mod secrets_api;
 pub mod server;
@@ -317,30 +315,11 @@ impl Simulator {
             .filter(|r| !r.status.starts_with("DELETE_") && !r.status.ends_with("_FAILED"))
             .and_then(|r| r.physical_resource_id.clone());
         // The Delete of an old id after a replacement (the cleanup): the resource, which holds
-        // the new id, stays as it is; CloudFormation records the old id's deletion.
+        // the new id, stays as it is.
         if status == "DELETE_IN_PROGRESS" && current.is_some() && current.as_deref() != physical {
-            if let Some(s) = w.stacks.get_mut(stack) {
-                let r = cfn_events::Recorded {
-                    logical,
-                    physical,
-                    status,
-                    resource_type,
-                    at,
-                };
-                cfn_events::record(s, r, None);
-            }
             return;
         }
-        // The properties as CloudFormation records them on a Create's or Update's event.
-        let props = event.get("ResourceProperties").map(cfn_events::as_recorded);
-        w.put_stack_resource_recording(stack, logical, physical, status, resource_type, at, props);
-    }
-
-    /// The properties CloudFormation last recorded for a stack resource (NoEcho values masked).
-    pub fn resource_properties(&self, stack_id: &str, logical: &str) -> Option<serde_json::Value> {
-        let w = self.world();
-        let text = cfn_events::latest_properties(w.stacks.get(stack_id)?, logical)?;
-        serde_json::from_str(&text).ok()
+        w.put_stack_resource(stack, logical, physical, status, resource_type, at);
     }
 
     /// Changes a stack resource's status (e.g. UPDATE_IN_PROGRESS while a stack operation runs),
@@ -357,35 +336,7 @@ impl Simulator {
         };
         r.status = status.to_string();
         r.last_updated_ms = at;
-        let (physical, resource_type) = (r.physical_resource_id.clone(), r.resource_type.clone());
-        if let Some(s) = w.stacks.get_mut(stack_id) {
-            let r = cfn_events::Recorded {
-                logical,
-                physical: physical.as_deref(),
-                status,
-                resource_type: &resource_type,
-                at,
-            };
-            cfn_events::record(s, r, None);
-        }
         true
-    }
-
-    /// Sets a stack resource to `resource` as given (status, physical id or none, type),
-    /// LastUpdatedTimestamp now, the stack made if new: what CloudFormation reports at a moment
-    /// of its sequence, so a test (or `cfn-replay stack --while`) can play that moment and put
-    /// the resource back after. False when `stack_id` is not a stack ARN.
-    pub fn set_stack_resource(&self, stack_id: &str, resource: &state::StackResource) -> bool {
-        let mut w = self.world();
-        let at = w.sim_epoch_ms();
-        w.put_stack_resource(
-            stack_id,
-            &resource.logical_resource_id,
-            resource.physical_resource_id.as_deref(),
-            &resource.status,
-            &resource.resource_type,
-            at,
-        )
     }
 
     /// Deletes a stack as CloudFormation does: every resource DELETE_COMPLETE, the stack found
@@ -397,21 +348,9 @@ impl Simulator {
             return false;
         };
         s.deleted = true;
-        let mut done = Vec::new();
         for r in s.resources.values_mut() {
             r.status = "DELETE_COMPLETE".into();
             r.last_updated_ms = at;
-            done.push(r.clone());
-        }
-        for r in &done {
-            let e = cfn_events::Recorded {
-                logical: &r.logical_resource_id,
-                physical: r.physical_resource_id.as_deref(),
-                status: &r.status,
-                resource_type: &r.resource_type,
-                at,
-            };
-            cfn_events::record(s, e, None);
         }
         true
     }

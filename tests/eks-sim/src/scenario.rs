@@ -93,10 +93,6 @@ pub struct StackSpec {
     /// LastUpdatedTimestamp this long before the start; absent: the start.
     #[serde(default)]
     pub last_updated_seconds_ago: Option<f64>,
-    /// The properties CloudFormation recorded when it created the resource (its
-    /// CREATE_IN_PROGRESS event's ResourceProperties, DescribeStackEvents); absent: no record.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub properties: Option<serde_json::Value>,
 }
 
 fn default_logical_resource_id() -> String {

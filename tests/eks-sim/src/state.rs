@@ -282,9 +282,6 @@ pub struct Stack {
     pub account: String,
     pub deleted: bool,
     pub resources: BTreeMap<String, StackResource>,
-    /// Every event CloudFormation recorded for the stack's resources, oldest first
-    /// (DescribeStackEvents answers them newest first: `cfn_events`).
-    pub events: Vec<crate::cfn_events::StackEvent>,
 }
 
 /// (partition, region, account, name) of a stack ID `arn:P:cloudformation:R:A:stack/NAME/ID`.
@@ -433,17 +430,6 @@ impl World {
         let start = world.sim_epoch_ms();
         for st in &scenario.stacks {
             let at = start - (st.last_updated_seconds_ago.unwrap_or(0.0) * 1000.0) as i64;
-            if let Some(p) = &st.properties {
-                world.put_stack_resource_recording(
-                    &st.stack_id,
-                    &st.logical_resource_id,
-                    None,
-                    "CREATE_IN_PROGRESS",
-                    &st.resource_type,
-                    at,
-                    Some(crate::cfn_events::as_recorded(p)),
-                );
-            }
             world.put_stack_resource(
                 &st.stack_id,
                 &st.logical_resource_id,
@@ -550,10 +536,6 @@ impl World {
 
     /// Sets (creating the stack if needed) one resource of a stack; `at` is its
     /// LastUpdatedTimestamp in epoch ms. A stack ID that is not a stack ARN is ignored (false).
-    ///
-    /// Each status set is recorded as CloudFormation records it, an event (see
-    /// `cfn_events::record`): a Create or Update in progress with the resource's last recorded
-    /// properties.
     pub fn put_stack_resource(
         &mut self,
         stack_id: &str,
@@ -562,30 +544,6 @@ impl World {
         status: &str,
         resource_type: &str,
         at: i64,
-    ) -> bool {
-        self.put_stack_resource_recording(
-            stack_id,
-            logical,
-            physical,
-            status,
-            resource_type,
-            at,
-            None,
-        )
-    }
-
-    /// [`World::put_stack_resource`], the event recorded with `properties` (CloudFormation's
-    /// JSON text of the resource's properties) when given.
-    #[allow(clippy::too_many_arguments)]
-    pub fn put_stack_resource_recording(
-        &mut self,
-        stack_id: &str,
-        logical: &str,
-        physical: Option<&str>,
-        status: &str,
-        resource_type: &str,
-        at: i64,
-        properties: Option<String>,
     ) -> bool {
         let Some((_, region, account, name)) = parse_stack_id(stack_id) else {
             return false;
@@ -597,7 +555,6 @@ impl World {
             account,
             deleted: false,
             resources: BTreeMap::new(),
-            events: Vec::new(),
         });
         stack.resources.insert(
             logical.to_string(),
@@ -608,17 +565,6 @@ impl World {
                 status: status.to_string(),
                 last_updated_ms: at,
             },
-        );
-        crate::cfn_events::record(
-            stack,
-            crate::cfn_events::Recorded {
-                logical,
-                physical,
-                status,
-                resource_type,
-                at,
-            },
-            properties,
         );
         true
     }
@@ -670,21 +616,6 @@ impl World {
             ("Update", true) => ("UPDATE_COMPLETE", Some(physical)),
             ("Update", false) => ("UPDATE_FAILED", old_id),
             ("Delete", _) if current.is_some() && old_id.as_deref() != Some(physical.as_str()) => {
-                // The cleanup of a replaced id: only its event.
-                if let Some(s) = self.stacks.get_mut(&stack_id) {
-                    let r = crate::cfn_events::Recorded {
-                        logical: &logical,
-                        physical: Some(&physical),
-                        status: if ok {
-                            "DELETE_COMPLETE"
-                        } else {
-                            "DELETE_FAILED"
-                        },
-                        resource_type: &resource_type,
-                        at,
-                    };
-                    crate::cfn_events::record(s, r, None);
-                }
                 return;
             }
             ("Delete", true) => ("DELETE_COMPLETE", old_id.or(Some(physical))),

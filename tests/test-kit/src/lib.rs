@@ -9,12 +9,10 @@
 //! while it has not fired ([`Memory::pending_failures`]). A crate of its own: the product never links it.
 
 mod answers;
-mod cloudformation;
 mod in_region;
 mod region;
 
 pub use answers::Answers;
-pub use cloudformation::recorded_properties;
 pub use region::Region;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -23,10 +21,10 @@ use std::time::SystemTime;
 
 use eks_role_mapper::config_map::ConfigMap;
 
+use eks_role_mapper::app::registration::Refused;
 use eks_role_mapper::ownership::STANDARD;
-use eks_role_mapper::ports::{AdminRole, Connect, Register, Reinvoke, StackEvent, StackResource};
+use eks_role_mapper::ports::{AdminRole, Connect, Register, Reinvoke, StackResource, Stacks};
 use eks_role_mapper::rbac::{At, Binding};
-use eks_role_mapper::registration::Refused;
 use eks_role_mapper::AuthMode;
 use eks_role_mapper::{Error, Result};
 
@@ -119,8 +117,6 @@ pub struct World {
     pub racers: HashMap<String, Vec<String>>,
     /// CloudFormation's view: (stack id, logical id) → the resource.
     pub stacks: HashMap<(String, String), StackResource>,
-    /// CloudFormation's events: (stack id, logical id, event), oldest first.
-    pub stack_events: Vec<(String, String, StackEvent)>,
     /// Operations that never answer (a hung endpoint), by name.
     pub stalled: BTreeSet<String>,
     /// Secrets Manager: secret ARN → SecretString.
@@ -141,6 +137,36 @@ impl Memory {
     /// Declares what a deploying stack would (None: nothing; see `declared`).
     pub fn declare(&self, declared: Option<eks_role_mapper::declared::Declared>) {
         *self.declared.lock().unwrap_or_else(|e| e.into_inner()) = declared;
+    }
+
+    /// Plays the stack that sends `event`, as CloudFormation would be while sending it: the
+    /// function declared with the event's own stack and properties, and the resource of an
+    /// Update or Delete in UPDATE_IN_PROGRESS or DELETE_IN_PROGRESS under the event's id.
+    pub fn as_cloudformation(&self, event: &serde_json::Value) {
+        let before = self.declared();
+        self.declare(eks_role_mapper::declared::Declared::playing(
+            event,
+            before.as_ref(),
+        ));
+        let text = |f: &str| {
+            event
+                .get(f)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("")
+        };
+        let status = match text("RequestType") {
+            "Update" => "UPDATE_IN_PROGRESS",
+            "Delete" => "DELETE_IN_PROGRESS",
+            _ => return,
+        };
+        self.world().stacks.insert(
+            (text("StackId").into(), text("LogicalResourceId").into()),
+            StackResource {
+                physical_id: Some(text("PhysicalResourceId").into()),
+                status: status.into(),
+                last_updated: Some(SystemTime::now()),
+            },
+        );
     }
 
     /// A region with these clusters.
@@ -270,6 +296,20 @@ impl Register for Memory {
         w.published
             .push((arn.to_string(), region.to_string(), message.to_string()));
         Ok(())
+    }
+}
+
+impl Stacks for Memory {
+    async fn stack_resource(
+        &self,
+        stack_id: &str,
+        logical_id: &str,
+    ) -> Result<Option<StackResource>> {
+        let mut w = self.world();
+        w.check("DescribeStackResource", stack_id)?;
+        Ok(w.stacks
+            .get(&(stack_id.to_string(), logical_id.to_string()))
+            .cloned())
     }
 }
 

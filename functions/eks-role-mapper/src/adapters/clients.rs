@@ -56,8 +56,6 @@ pub struct Clients {
     /// What the deploying stack declared (see `declared`): from the environment in the product;
     /// the replay tool and tests give the one of the stack they play.
     declared: Option<Arc<Declared>>,
-    /// Why the function cannot act, when its configuration did not validate at init.
-    init_error: Option<Arc<str>>,
 }
 
 struct Inner {
@@ -90,97 +88,31 @@ fn timeouts() -> aws_config::timeout::TimeoutConfig {
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 impl Clients {
-    /// The bootstrap's init: from the Lambda environment, aws-config's defaults with the region
-    /// and credentials of the environment, `AWS_CA_BUNDLE`, the proxy of `HTTPS_PROXY`/`NO_PROXY`,
-    /// and the stack's declaration ([`Clients::configured_by`]). Never fails: whatever the
-    /// environment, the function must start and answer CloudFormation, or the stack waits out
-    /// the custom resource's timeout (issue 40). A setting it cannot use (an unreadable CA
-    /// bundle, a retry setting aws-config refuses, a declaration that does not validate) is kept
-    /// as the reason every request is then answered FAILED with ([`Clients::init_error`]).
-    pub async fn from_env() -> Clients {
-        let mut problems = Vec::new();
+    /// From the Lambda environment: aws-config's defaults with the region and credentials of
+    /// the environment, `AWS_CA_BUNDLE`, and the proxy of `HTTPS_PROXY`/`NO_PROXY`.
+    pub async fn from_env() -> Result<Clients> {
         let extra = match std::env::var_os("AWS_CA_BUNDLE") {
-            Some(path) if !path.is_empty() => std::fs::read(&path)
-                .map_err(|e| {
-                    let path = std::path::Path::new(&path).display().to_string();
-                    problems.push(format!("AWS_CA_BUNDLE: reading {path}: {e}"));
-                })
-                .ok(),
+            Some(path) if !path.is_empty() => Some(std::fs::read(&path).map_err(|e| {
+                Error::Setup(format!(
+                    "reading AWS_CA_BUNDLE {}: {e}",
+                    std::path::Path::new(&path).display()
+                ))
+            })?),
             _ => None,
         };
         let connection = Connection::new(extra, false);
-        let tls = match crate::adapters::https::trust(connection.extra_ca_pem.as_deref()) {
-            Ok(tls) => tls,
-            Err(e) => {
-                problems.push(e.to_string());
-                crate::adapters::https::trust(None).unwrap_or_default()
-            }
-        };
-        let loader = || {
-            aws_config::defaults(BehaviorVersion::latest())
-                .region(aws_config::environment::EnvironmentVariableRegionProvider::new())
-                .credentials_provider(
-                    aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
-                )
-                .http_client(crate::adapters::https::sdk_client(&tls, &connection.proxy))
-        };
-        // aws-config panics on a retry setting it refuses (AWS_MAX_ATTEMPTS=0 or not a number,
-        // AWS_RETRY_MODE not standard or adaptive: `retry_config::default_provider`): the load
-        // runs as a task of its own, and then again with this crate's retries.
-        let sdk = match tokio::spawn(loader().load()).await {
-            Ok(sdk) => sdk,
-            Err(e) => {
-                let why = e
-                    .try_into_panic()
-                    .ok()
-                    .and_then(|p| {
-                        p.downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                    })
-                    .unwrap_or_else(|| "the SDK's configuration did not load".into());
-                problems.push(format!("AWS_MAX_ATTEMPTS or AWS_RETRY_MODE: {why}"));
-                loader()
-                    .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))
-                    .load()
-                    .await
-            }
-        };
-        let mut clients = Self::with_sdk(sdk, &tls, &connection);
-        if !problems.is_empty() {
-            clients.init_error = Some(problems.join("; ").into());
-        }
-        clients.configured_by(|v| std::env::var(v).ok())
-    }
-
-    /// The part of the init that reads the function's configuration (`get`: the environment):
-    /// these clients with the declaration of the stack that deployed the function, or, when it
-    /// does not validate, with none and the reason ([`Clients::init_error`], naming the field).
-    /// The replay tool calls exactly this with the environment the template renders, so its
-    /// preview starts the function as Lambda would.
-    pub fn configured_by(&self, get: impl Fn(&str) -> Option<String>) -> Clients {
-        let region = self.default_region();
-        match Declared::from_lookup(get, region.as_deref()) {
-            Ok(declared) => self.with_declared(declared),
-            Err(e) => {
-                tracing::error!(reason = %e, "the function's configuration does not validate: every request is answered FAILED");
-                let why = match &self.init_error {
-                    Some(before) => format!("{before}; {e}"),
-                    None => e.to_string(),
-                };
-                Clients {
-                    inner: self.inner.clone(),
-                    declared: None,
-                    init_error: Some(why.into()),
-                }
-            }
-        }
-    }
-
-    /// Why the function cannot act (its configuration did not validate at init), if so: every
-    /// request is answered FAILED with it.
-    pub fn init_error(&self) -> Option<&str> {
-        self.init_error.as_deref()
+        let tls = crate::adapters::https::trust(connection.extra_ca_pem.as_deref())?;
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .region(aws_config::environment::EnvironmentVariableRegionProvider::new())
+            .credentials_provider(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            )
+            .http_client(crate::adapters::https::sdk_client(&tls, &connection.proxy))
+            .load()
+            .await;
+        let region = sdk.region().map(|r| r.to_string());
+        let declared = Declared::from_lookup(|v| std::env::var(v).ok(), region.as_deref())?;
+        Ok(Self::with_sdk(sdk, &tls, &connection).with_declared(declared))
     }
 
     /// These clients acting for the stack that declared `declared` (None: for none).
@@ -188,7 +120,6 @@ impl Clients {
         Clients {
             inner: self.inner.clone(),
             declared: declared.into().map(Arc::new),
-            init_error: self.init_error.clone(),
         }
     }
 
@@ -224,7 +155,6 @@ impl Clients {
         Clients {
             inner: Arc::new(Inner { sdk, sender }),
             declared: None,
-            init_error: None,
         }
     }
 

@@ -45,10 +45,6 @@ impl Connect for Clients {
         Clients::declared(self).cloned()
     }
 
-    fn init_error(&self) -> Option<String> {
-        Clients::init_error(self).map(str::to_string)
-    }
-
     fn connect(&self, region: &str, admin: Option<AdminRole>) -> Live {
         Live {
             eks: self.eks(region),

@@ -1,7 +1,7 @@
 //! The ports' implementations: `live` (EKS, STS, CloudFormation, Lambda, SNS and Secrets Manager
-//! through the AWS SDK; each cluster's Kubernetes API through kube with a token made here) and
-//! the dry run (real reads, writes recorded). The in-memory region for fast tests implements the
-//! same ports outside the product, in `tests/test-kit`. Only this layer talks to the network.
+//! through the AWS SDK; each cluster's Kubernetes API through kube with a token made here), the
+//! dry run (real reads, writes recorded) and the in-memory region for fast tests. Only this layer
+//! talks to the network.
 
 pub(crate) mod clients;
 #[cfg(feature = "dry-run")]

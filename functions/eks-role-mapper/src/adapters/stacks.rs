@@ -1,12 +1,9 @@
-//! The live CloudFormation reads through the SDK's CloudFormation client: DescribeStackResource
-//! (is CloudFormation creating, updating or deleting the resource now, under which physical id;
-//! does the stack still hold the grant) and DescribeStackEvents (what CloudFormation recorded of
-//! the resource: its properties as CloudFormation resolved them, on each in-progress event). By
-//! the stack's ARN both also find a deleted stack (for 90 days, its resources DELETE_COMPLETE);
-//! a stack or resource that does not exist is a 400 `ValidationError` "... does not exist".
+//! The live CloudFormation read: DescribeStackResource through the SDK's CloudFormation client,
+//! which tells a reconcile whether the stack that made the grant still holds it, and the gate
+//! whether CloudFormation is updating or deleting the resource now. By the stack's ARN it also
+//! finds a deleted stack (for 90 days, its resources DELETE_COMPLETE); a stack or resource that
+//! does not exist is a 400 `ValidationError` "... does not exist".
 //! <https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStackResource.html>
-//! <https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStackEvents.html>
-//! (newest first, `NextToken` paging; each `StackEvent` with `ResourceProperties`).
 //!
 //! The SDK resolves the endpoint (partition, FIPS, dual-stack, `AWS_ENDPOINT_URL_CLOUDFORMATION`),
 //! signs, and retries throttling and server errors as its standard retry strategy does.
@@ -17,11 +14,7 @@ use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 
 use crate::adapters::clients::Clients;
 use crate::domain::error::{Error, Result};
-use crate::ports::{StackEvent, StackResource, Stacks};
-
-/// The most pages of events one request reads: a stack's whole history is kept, and what the
-/// gate needs is among the newest (each page is up to 1 MB).
-const MAX_PAGES: usize = 20;
+use crate::ports::{StackResource, Stacks};
 
 pub use crate::domain::arn::stack_region;
 
@@ -69,59 +62,6 @@ impl Stacks for Clients {
                 .last_updated_timestamp
                 .and_then(|t| SystemTime::try_from(t).ok()),
         }))
-    }
-
-    async fn resource_events(
-        &self,
-        stack_id: &str,
-        logical_id: &str,
-        with_properties: usize,
-    ) -> Result<Vec<StackEvent>> {
-        let region = stack_region(stack_id)
-            .ok_or_else(|| Error::invalid("StackId", "expected a CloudFormation stack ARN"))?;
-        let client = self.cloudformation(region);
-        let mut events = Vec::new();
-        let mut token: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let answer = Box::pin(
-                client
-                    .describe_stack_events()
-                    .stack_name(stack_id)
-                    .set_next_token(token.take())
-                    .send(),
-            )
-            .await;
-            let out = match answer {
-                Ok(out) => out,
-                Err(e) if not_found(e.code(), e.message()) => return Ok(Vec::new()),
-                Err(e) => return Err(crate::adapters::eks::aws_error("DescribeStackEvents", e)),
-            };
-            // A hook's events name the resource too: they are not the resource's own.
-            for e in out
-                .stack_events
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|e| {
-                    e.logical_resource_id.as_deref() == Some(logical_id) && e.hook_type.is_none()
-                })
-            {
-                let (Some(status), Some(at)) = (e.resource_status, e.timestamp) else {
-                    continue;
-                };
-                events.push(StackEvent {
-                    status: status.as_str().to_string(),
-                    physical_id: e.physical_resource_id.filter(|p| !p.is_empty()),
-                    properties: e.resource_properties,
-                    timestamp: SystemTime::try_from(at).unwrap_or(SystemTime::UNIX_EPOCH),
-                });
-            }
-            let seen = events.iter().filter(|e| e.properties.is_some()).count();
-            match out.next_token {
-                Some(next) if seen < with_properties => token = Some(next),
-                _ => break,
-            }
-        }
-        Ok(events)
     }
 }
 

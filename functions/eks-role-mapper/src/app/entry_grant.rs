@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::app::per_cluster::{is_level_policy, level_rank, Scope};
+use crate::app::per_cluster::{is_level_policy, Scope};
 use crate::domain::access::AccessLevel;
 use crate::domain::error::Result;
 use crate::domain::held::{self, Association};
@@ -25,12 +25,12 @@ impl<K: Cloud> Scope<'_, K> {
     async fn apply(&self, cluster: &str, plan: &held::Plan) -> Result<bool> {
         if let Some(a) = &plan.associate {
             self.cloud
-                .associate_policy(cluster, self.role(), &a.policy, &a.namespaces)
+                .associate_policy(cluster, self.role, &a.policy, &a.namespaces)
                 .await?;
         }
         for old in &plan.disassociate {
             self.cloud
-                .disassociate_policy(cluster, self.role(), old)
+                .disassociate_policy(cluster, self.role, old)
                 .await?;
             tracing::info!(cluster, policy = %old, "the previous level's access policy taken away");
         }
@@ -48,7 +48,7 @@ impl<K: Cloud> Scope<'_, K> {
         identity: (Option<&[String]>, Option<&str>),
     ) -> Result<bool> {
         let wanted = Self::wanted(props);
-        let current = self.cloud.associations(cluster, self.role()).await?;
+        let current = self.cloud.associations(cluster, self.role).await?;
         let mut plan = held::plan(&wanted, &current, None, is_level_policy)?;
         if held_before && props.access.level != AccessLevel::ClusterAdmin {
             plan.associate = Some(wanted);
@@ -59,7 +59,7 @@ impl<K: Cloud> Scope<'_, K> {
             return Ok(changed);
         };
         self.cloud
-            .update_access_entry(cluster, self.role(), &groups, username.as_deref())
+            .update_access_entry(cluster, self.role, &groups, username.as_deref())
             .await?;
         tracing::info!(
             cluster,
@@ -79,10 +79,10 @@ impl<K: Cloud> Scope<'_, K> {
         tags: &HashMap<String, String>,
         props: &Properties,
     ) -> Result<bool> {
-        let current = self.cloud.associations(cluster, self.role()).await?;
-        let recorded = held::decode(self.owner(), tags)?;
+        let current = self.cloud.associations(cluster, self.role).await?;
+        let recorded = held::decode(self.owner, tags)?;
         // An older version recorded only the association it made: what was there is the rest.
-        let legacy = associated_tag(self.owner());
+        let legacy = associated_tag(self.owner);
         let legacy_policy = tags.get(&legacy);
         let before: Vec<Association> = match &recorded {
             Some(h) => h.clone(),
@@ -100,7 +100,7 @@ impl<K: Cloud> Scope<'_, K> {
         )?;
         let writes = plan.associate.is_some() || !plan.disassociate.is_empty();
         if recorded.is_none() && (writes || legacy_policy.is_some()) {
-            let record = held::encode(self.owner(), &before);
+            let record = held::encode(self.owner, &before);
             held::fits(tags.len() - usize::from(legacy_policy.is_some()), &record)?;
             self.cloud.tag_entry(cluster, entry_arn, &record).await?;
             if legacy_policy.is_some() {
@@ -125,8 +125,8 @@ impl<K: Cloud> Scope<'_, K> {
         entry_arn: &str,
         tags: &HashMap<String, String>,
     ) -> Result<bool> {
-        let legacy = associated_tag(self.owner());
-        let held = match held::decode(self.owner(), tags)? {
+        let legacy = associated_tag(self.owner);
+        let held = match held::decode(self.owner, tags)? {
             Some(h) => h,
             None => {
                 let Some(policy) = tags.get(&legacy) else {
@@ -134,7 +134,7 @@ impl<K: Cloud> Scope<'_, K> {
                 };
                 // An older version's record: its one association taken back.
                 self.cloud
-                    .disassociate_policy(cluster, self.role(), policy)
+                    .disassociate_policy(cluster, self.role, policy)
                     .await?;
                 self.cloud
                     .untag_entry(cluster, entry_arn, std::slice::from_ref(&legacy))
@@ -142,31 +142,20 @@ impl<K: Cloud> Scope<'_, K> {
                 return Ok(true);
             }
         };
-        let current = self.cloud.associations(cluster, self.role()).await?;
-        let own = self.props().map(|p| p.access_policy_arn.as_str());
-        let mut plan = held::restore(&held, &current, |p| is_level_policy(p) || Some(p) == own);
-        // Given back only within the stack's own grant (issue 39): the record is in tags.
-        let bound = self.props().map(Self::wanted);
-        let (put_back, beyond): (Vec<_>, Vec<_>) = plan.associate.drain(..).partition(|a| {
-            bound
-                .as_ref()
-                .is_some_and(|own| held::within(a, own, level_rank))
-        });
-        plan.associate = put_back;
-        for a in &beyond {
-            tracing::warn!(cluster, policy = %a.policy, scope = %a.scope_shown(), "the record says the entry held this before, beyond the stack's own grant: not given back");
-        }
+        let current = self.cloud.associations(cluster, self.role).await?;
+        let own = self.props.map(|p| p.access_policy_arn.as_str());
+        let plan = held::restore(&held, &current, |p| is_level_policy(p) || Some(p) == own);
         for p in &plan.disassociate {
             self.cloud
-                .disassociate_policy(cluster, self.role(), p)
+                .disassociate_policy(cluster, self.role, p)
                 .await?;
         }
         for a in &plan.associate {
             self.cloud
-                .associate_policy(cluster, self.role(), &a.policy, &a.namespaces)
+                .associate_policy(cluster, self.role, &a.policy, &a.namespaces)
                 .await?;
         }
-        let mut keys = held::keys(self.owner(), tags);
+        let mut keys = held::keys(self.owner, tags);
         if tags.contains_key(&legacy) {
             keys.push(legacy);
         }

@@ -7,78 +7,94 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use crate::app::guard::Admitted;
 use crate::app::per_cluster::{self, Granted, Scope};
 use crate::app::registration::{self, Event, Outgoing, Subject};
 use crate::cfn::event::{Request, RequestType};
 use crate::cfn::protocol::{Progress, Success};
 use crate::domain::error::{Error, Result};
+use crate::domain::ownership::owner_key;
 use crate::domain::physical_id::Recorded;
 use crate::domain::properties::{Clusters, Properties};
 use crate::ports::{AdminRole, Connect};
 
-/// The work of one request, as the gate admits it: what is granted or taken back is what
-/// CloudFormation recorded (`guard`), never the event's own properties.
+/// The work of one request.
 pub async fn act<C: Connect>(connect: C, request: Request, progress: Progress) -> Result<Success> {
     let kind = request.kind.clone()?;
-    let admitted = crate::app::guard::admit(&connect, &request, kind).await?;
+    crate::app::guard::admit(&connect, &request, kind).await?;
     let old_id = request.envelope.physical_resource_id.clone();
     match kind {
         RequestType::Create => {
-            let (props, rec) = admitted_grant(&admitted)?;
+            let props = Properties::parse(&request.properties)?;
+            let rec = record_for(&request, &props, region_of(&connect, &props)?);
             // From here on a FAILED answer carries the real id: the Delete CloudFormation sends
             // next removes whatever was made, by the owner's markers.
             progress.record(rec.encode());
-            let cloud = connect.connect(&rec.region, admin_of(Some(props)));
-            let scope = scope(&cloud, &admitted)?;
+            let cloud = connect.connect(&rec.region, admin_of(Some(&props)));
+            let scope = scope(&cloud, Some(&props), &rec);
             let names = scope.resolve(&props.clusters).await?;
-            let granted = grant_all(&scope, &names, true, &[]).await?;
-            let registration = outgoing(&request, rec, props, Event::Registered, &granted, &[]);
-            Ok(success(rec.encode(), &granted, props, registration))
+            let granted = grant_all(&scope, &props, &names, true, &[]).await?;
+            let registration = outgoing(&request, &rec, &props, Event::Registered, &granted, &[]);
+            Ok(success(rec.encode(), &granted, &props, registration))
         }
         RequestType::Update => {
-            let (props, rec) = admitted_grant(&admitted)?;
+            let props = Properties::parse(&request.properties)?;
+            let new = record_for(&request, &props, region_of(&connect, &props)?);
             // Same region and role: in place, clusters added and removed. Otherwise a new id:
             // CloudFormation then deletes the old one.
-            let in_place = admitted.current().is_some_and(|o| o.same_target(rec));
+            let old = old_id
+                .as_deref()
+                .and_then(Recorded::decode)
+                .filter(|o| o.same_target(&new));
             // In place the registration is updated; a new id is a new registration (the Delete of
             // the old id that CloudFormation sends next deregisters that one).
-            let event = match in_place {
-                true => Event::Updated,
-                false => Event::Registered,
+            let event = match old {
+                Some(_) => Event::Updated,
+                None => Event::Registered,
             };
-            let cloud = connect.connect(&rec.region, admin_of(Some(props)));
-            let scope = scope(&cloud, &admitted)?;
-            // The clusters the operation before was granting (in place only): CloudFormation's
-            // record, not the request's OldResourceProperties.
-            let before = match admitted.previous().filter(|_| in_place) {
-                Some(p) => scope.resolve(&p.clusters).await?,
+            let rec = old.clone().unwrap_or(new);
+            let cloud = connect.connect(&rec.region, admin_of(Some(&props)));
+            let scope = scope(&cloud, Some(&props), &rec);
+            // The clusters this resource held before the update (in place only).
+            let before = match old
+                .as_ref()
+                .and(request.old_properties.as_ref())
+                .and_then(|o| Clusters::parse(o.get("ClusterName")).ok())
+            {
+                Some(before) => scope.resolve(&before).await?,
                 None => Vec::new(),
             };
             let now = scope.resolve(&props.clusters).await?;
-            let granted = grant_all(&scope, &now, false, &before).await?;
+            let granted = grant_all(&scope, &props, &now, false, &before).await?;
             let dropped: Vec<String> = before.into_iter().filter(|c| !now.contains(c)).collect();
             if !dropped.is_empty() {
                 tracing::info!(clusters = dropped.len(), "clusters left the list");
-                revoke_dropped(&connect, &cloud, &admitted, &dropped).await?;
+                let held = request
+                    .old_properties
+                    .as_ref()
+                    .and_then(Properties::parse_lenient);
+                revoke_dropped(&connect, &cloud, &rec, &props, held.as_ref(), &dropped).await?;
             }
-            let registration = outgoing(&request, rec, props, event, &granted, &[]);
-            Ok(success(rec.encode(), &granted, props, registration))
+            let registration = outgoing(&request, &rec, &props, event, &granted, &[]);
+            Ok(success(rec.encode(), &granted, &props, registration))
         }
         RequestType::Delete => {
             let id = old_id.unwrap_or_default();
             let mut registration = None;
-            if let Some(rec) = admitted.record() {
-                // Properties CloudFormation's record no longer gives: every cluster of the
-                // region is checked (only this owner's markers are acted on).
-                let props = admitted.props();
-                let clusters = props.map_or(Clusters::All, |p| p.clusters.clone());
-                let cloud = connect.connect(&rec.region, admin_of(props));
-                let scope = scope(&cloud, &admitted)?;
-                let names = scope.resolve(&clusters).await?;
-                revoke_all(&scope, &names, "").await?;
-                registration = props
-                    .and_then(|p| outgoing(&request, rec, p, Event::Deregistered, &[], &names));
+            match Recorded::decode(&id) {
+                None => tracing::info!("physical id not made by this function; nothing to delete"),
+                Some(rec) => {
+                    // Properties that no longer parse at all: every cluster of the region is
+                    // checked (only this owner's markers are acted on).
+                    let props = Properties::parse_lenient(&request.properties);
+                    let clusters = props.as_ref().map_or(Clusters::All, |p| p.clusters.clone());
+                    let cloud = connect.connect(&rec.region, admin_of(props.as_ref()));
+                    let scope = scope(&cloud, props.as_ref(), &rec);
+                    let names = scope.resolve(&clusters).await?;
+                    revoke_all(&scope, &names, "").await?;
+                    registration = props.as_ref().and_then(|p| {
+                        outgoing(&request, &rec, p, Event::Deregistered, &[], &names)
+                    });
+                }
             }
             Ok(Success {
                 physical_resource_id: id,
@@ -89,17 +105,19 @@ pub async fn act<C: Connect>(connect: C, request: Request, progress: Progress) -
     }
 }
 
-/// The grant the gate admitted and its record.
-fn admitted_grant(admitted: &Admitted) -> Result<(&Properties, &Recorded)> {
-    match (admitted.props(), admitted.record()) {
-        (Some(p), Some(r)) => Ok((p, r)),
-        _ => Err(Error::Setup("nothing was admitted to grant".into())),
+pub(crate) fn scope<'a, K>(
+    cloud: &'a K,
+    props: Option<&'a Properties>,
+    rec: &'a Recorded,
+) -> Scope<'a, K> {
+    Scope {
+        cloud,
+        props,
+        region: &rec.region,
+        role: &rec.role,
+        owner: &rec.owner,
+        strict: false,
     }
-}
-
-/// The scope of what the gate admitted.
-pub(crate) fn scope<'a, K>(cloud: &'a K, admitted: &'a Admitted) -> Result<Scope<'a, K>> {
-    Scope::new(cloud, admitted).ok_or_else(|| Error::Setup("nothing was admitted".into()))
 }
 
 pub(crate) fn admin_of(props: Option<&Properties>) -> Option<AdminRole> {
@@ -108,6 +126,26 @@ pub(crate) fn admin_of(props: Option<&Properties>) -> Option<AdminRole> {
         role: p.cluster_admin_role.clone()?,
         external_id: p.cluster_admin_external_id.clone(),
     })
+}
+
+fn region_of<C: Connect>(connect: &C, props: &Properties) -> Result<String> {
+    props
+        .region
+        .clone()
+        .or_else(|| connect.default_region())
+        .ok_or_else(|| Error::invalid("Region", "required when the function has no AWS_REGION"))
+}
+
+fn record_for(request: &Request, props: &Properties, region: String) -> Recorded {
+    Recorded {
+        owner: owner_key(
+            &request.envelope.stack_id,
+            &request.envelope.logical_resource_id,
+            &props.role,
+        ),
+        region,
+        role: props.role.clone(),
+    }
 }
 
 /// The answer with Data for the template's outputs; small whatever the number of clusters (the
@@ -161,12 +199,13 @@ fn outgoing(
 /// CloudFormation's rollback, which sends the old properties back.
 async fn grant_all<K: crate::ports::Cloud>(
     scope: &Scope<'_, K>,
+    props: &Properties,
     names: &[String],
     undo_on_failure: bool,
     held_before: &[String],
 ) -> Result<Vec<Granted>> {
     let results = per_cluster::each(names, |c| {
-        scope.grant(c, held_before.iter().any(|h| h == c))
+        scope.grant(props, c, held_before.iter().any(|h| h == c))
     })
     .await;
     let total = results.len();
@@ -223,23 +262,21 @@ fn only_waiting(failed: &[(&str, Error)]) -> Option<Error> {
     Some(Error::Pending(what.join("; ")))
 }
 
-/// Takes the grant off the clusters an Update dropped, by the method and level of the grant
-/// before it (CloudFormation's record of the operation before): as the new properties' identity
-/// (`cloud`, what the policy in force allows), and where that identity is never let in, as the
-/// previous grant's, which wrote there (a rollback's previous grant is the failed request's).
+/// Takes the grant off the clusters an Update dropped, by the method and level of the old
+/// properties that held them: as the new properties' identity (`cloud`, what the policy in force
+/// allows), and where that identity is never let in, as the old properties' one, which wrote
+/// there (a rollback's old properties are the failed request's).
 async fn revoke_dropped<C: Connect>(
     connect: &C,
     cloud: &C::Cloud,
-    admitted: &Admitted,
+    rec: &Recorded,
+    props: &Properties,
+    held: Option<&Properties>,
     dropped: &[String],
 ) -> Result<()> {
     const WHICH: &str = "that left the list";
-    let (props, rec) = admitted_grant(admitted)?;
-    let held = admitted.previous();
     let then = admin_of(held);
-    let Some(mut first) = Scope::previous(cloud, admitted) else {
-        return Ok(());
-    };
+    let mut first = scope(cloud, held, rec);
     if admin_of(Some(props)) == then {
         return revoke_all(&first, dropped, WHICH).await;
     }
@@ -254,10 +291,7 @@ async fn revoke_dropped<C: Connect>(
         }
     }
     let held_cloud = connect.connect(&rec.region, then);
-    let second = match Scope::previous(&held_cloud, admitted) {
-        Some(s) => revoke_all(&s, &retry, WHICH).await,
-        None => Ok(()),
-    };
+    let second = revoke_all(&scope(&held_cloud, held, rec), &retry, WHICH).await;
     match (failed.is_empty(), second) {
         (true, second) => second,
         (false, Err(e)) => Err(Error::Clusters(format!(

@@ -10,14 +10,12 @@ use futures::stream::{self, StreamExt};
 
 use crate::app::aws_auth_store;
 use crate::app::bindings_store::{self, Written};
-use crate::app::guard::Admitted;
 use crate::domain::access::AccessLevel;
 use crate::domain::arn::RoleArn;
 use crate::domain::aws_auth::Change;
 use crate::domain::decision::{decide, places, replaces_aws_auth_entry, Mechanism};
 use crate::domain::error::{Error, Result};
 use crate::domain::ownership::{EntryOwner, STANDARD};
-use crate::domain::physical_id::Recorded;
 use crate::domain::properties::{Clusters, Method, Properties};
 use crate::domain::rbac;
 use crate::ports::{Cloud, ClusterInfo};
@@ -41,76 +39,20 @@ pub struct Granted {
     pub changed: bool,
 }
 
-/// One request's target on one region: the port and what the gate admitted. Only an
-/// [`Admitted`] (built by the gate alone, from CloudFormation's records) makes one, so nothing
-/// here writes what the gate did not admit.
+/// One request's target on one region: the role, its owner key, and the port.
 pub struct Scope<'a, K> {
     pub cloud: &'a K,
-    admitted: &'a Admitted,
-    /// The grant before an Update (what may be taken back), not the one made now.
-    previous: bool,
+    /// None on a Delete whose properties no longer parse: then defaults apply.
+    pub props: Option<&'a Properties>,
+    pub region: &'a str,
+    pub role: &'a RoleArn,
+    pub owner: &'a str,
     /// A Kubernetes API that never lets this identity in fails a revoke instead of being passed
     /// over: the caller then tries the identity that wrote there.
     pub strict: bool,
 }
 
-impl<'a, K> Scope<'a, K> {
-    /// The admitted grant (or, on a Delete, what is taken back); None when nothing is admitted.
-    pub fn new(cloud: &'a K, admitted: &'a Admitted) -> Option<Scope<'a, K>> {
-        admitted.record()?;
-        Some(Scope {
-            cloud,
-            admitted,
-            previous: false,
-            strict: false,
-        })
-    }
-
-    /// The grant an Update replaces, under the same record: what may be taken back.
-    pub fn previous(cloud: &'a K, admitted: &'a Admitted) -> Option<Scope<'a, K>> {
-        admitted.previous()?;
-        Scope::new(cloud, admitted).map(|s| Scope {
-            previous: true,
-            ..s
-        })
-    }
-
-    /// The properties: None on a Delete whose recorded properties no longer read (defaults).
-    pub fn props(&self) -> Option<&'a Properties> {
-        match self.previous {
-            true => self.admitted.previous(),
-            false => self.admitted.props(),
-        }
-    }
-
-    fn rec(&self) -> &'a Recorded {
-        self.admitted
-            .record()
-            .expect("a scope is made only with a record")
-    }
-
-    pub fn region(&self) -> &'a str {
-        &self.rec().region
-    }
-
-    pub fn role(&self) -> &'a RoleArn {
-        &self.rec().role
-    }
-
-    pub fn owner(&self) -> &'a str {
-        &self.rec().owner
-    }
-}
-
-impl<'a, K: Cloud> Scope<'a, K> {
-    /// What the gate admitted to grant (never the grant before an Update).
-    fn granted(&self) -> Result<&'a Properties> {
-        match (self.previous, self.admitted.props()) {
-            (false, Some(p)) => Ok(p),
-            _ => Err(Error::Setup("nothing was admitted to grant".into())),
-        }
-    }
-
+impl<K: Cloud> Scope<'_, K> {
     /// The cluster names a selection stands for now (`*`: every cluster of the region).
     pub async fn resolve(&self, clusters: &Clusters) -> Result<Vec<String>> {
         match clusters {
@@ -121,8 +63,12 @@ impl<'a, K: Cloud> Scope<'a, K> {
 
     /// Grants the role on one cluster. None: skipped (`*` chose it and it is not ACTIVE, or it
     /// was listed before and is gone). `held_before`: an in-place Update that listed it before.
-    pub async fn grant(&self, cluster: &str, held_before: bool) -> Result<Option<Granted>> {
-        let props = self.granted()?;
+    pub async fn grant(
+        &self,
+        props: &Properties,
+        cluster: &str,
+        held_before: bool,
+    ) -> Result<Option<Granted>> {
         let Some(info) = self.cloud.describe(cluster).await? else {
             if held_before {
                 tracing::warn!(cluster, "deleted since it was listed: nothing to grant, passed over (failing would fail a rollback)");
@@ -130,19 +76,23 @@ impl<'a, K: Cloud> Scope<'a, K> {
             }
             return Err(Error::invalid(
                 "ClusterName",
-                format!("no EKS cluster named {cluster} in {}", self.region()),
+                format!("no EKS cluster named {cluster} in {}", self.region),
             ));
         };
         if props.clusters == Clusters::All && !info.is_active() {
             tracing::info!(cluster, status = %info.status, "not ACTIVE, skipped");
             return Ok(None);
         }
-        self.grant_on(&info, held_before).await.map(Some)
+        self.grant_on(props, &info, held_before).await.map(Some)
     }
 
     /// Grants the role on a cluster already described.
-    pub async fn grant_on(&self, info: &ClusterInfo, held_before: bool) -> Result<Granted> {
-        let props = self.granted()?;
+    pub async fn grant_on(
+        &self,
+        props: &Properties,
+        info: &ClusterInfo,
+        held_before: bool,
+    ) -> Result<Granted> {
         let cluster = info.name.as_str();
         crate::domain::decision::below_aws_auth(&props.access, &info.mode, cluster)?;
         let decision = decide(
@@ -162,7 +112,7 @@ impl<'a, K: Cloud> Scope<'a, K> {
                 // or of a type that cannot carry access policies (refused before any write).
                 let (existed, adopted, associated) = match self
                     .cloud
-                    .access_entry_owner(cluster, self.role(), self.owner())
+                    .access_entry_owner(cluster, self.role, self.owner)
                     .await?
                 {
                     EntryOwner::Missing => {
@@ -171,8 +121,8 @@ impl<'a, K: Cloud> Scope<'a, K> {
                             .cloud
                             .create_access_entry(
                                 cluster,
-                                self.role(),
-                                self.owner(),
+                                self.role,
+                                self.owner,
                                 groups,
                                 props.entry_username.as_deref(),
                             )
@@ -180,7 +130,7 @@ impl<'a, K: Cloud> Scope<'a, K> {
                         // Made meanwhile by someone else: adopted, and recorded as any adopted
                         // entry before the first write.
                         let adopted = match raced {
-                            true => self.cloud.access_entry_owner(cluster, self.role(), self.owner()).await?,
+                            true => self.cloud.access_entry_owner(cluster, self.role, self.owner).await?,
                             false => EntryOwner::Missing,
                         };
                         match adopted {
@@ -220,19 +170,19 @@ impl<'a, K: Cloud> Scope<'a, K> {
             Mechanism::AwsAuth => {
                 // Below cluster-admin: the bindings first, so the group means its level before
                 // aws-auth maps the role to it; bindings no longer wanted go last.
-                let wanted = rbac::wanted(&props.access, self.owner());
+                let wanted = rbac::wanted(&props.access, self.owner);
                 let bindings = if wanted.is_empty() && !held_before {
                     Written::default()
                 } else {
-                    bindings_store::write(self.cloud, info, self.owner(), &wanted).await?
+                    bindings_store::write(self.cloud, info, self.owner, &wanted).await?
                 };
                 let done = aws_auth_store::upsert(
                     self.cloud,
                     info,
-                    self.role(),
+                    self.role,
                     &props.username,
-                    &aws_auth_groups(props, self.owner()),
-                    self.owner(),
+                    &aws_auth_groups(props, self.owner),
+                    self.owner,
                 )
                 .await?;
                 tracing::info!(cluster, change = ?done.change, conflicts = done.conflicts, "aws-auth written");
@@ -258,7 +208,7 @@ impl<'a, K: Cloud> Scope<'a, K> {
     async fn associate(&self, cluster: &str, props: &Properties, policy: &str) -> Result<()> {
         let namespaces = &props.access.namespaces;
         self.cloud
-            .associate_policy(cluster, self.role(), policy, namespaces)
+            .associate_policy(cluster, self.role, policy, namespaces)
             .await
     }
 
@@ -269,18 +219,18 @@ impl<'a, K: Cloud> Scope<'a, K> {
             tracing::info!(cluster, "cluster is gone, nothing to remove");
             return Ok(false);
         };
-        let method = self.props().map_or(Method::Auto, |p| p.method);
+        let method = self.props.map_or(Method::Auto, |p| p.method);
         let places = places(&info.mode, method);
         let mut removed = false;
         let mut entry = EntryOwner::Missing;
         if places.access_entry {
             entry = self
                 .cloud
-                .access_entry_owner(cluster, self.role(), self.owner())
+                .access_entry_owner(cluster, self.role, self.owner)
                 .await?;
             match &entry {
                 EntryOwner::Ours { .. } => {
-                    removed |= self.cloud.delete_access_entry(cluster, self.role()).await?;
+                    removed |= self.cloud.delete_access_entry(cluster, self.role).await?;
                     tracing::info!(cluster, "access entry deleted");
                 }
                 EntryOwner::Other { arn, tags, .. } => {
@@ -290,8 +240,7 @@ impl<'a, K: Cloud> Scope<'a, K> {
             }
         }
         if places.aws_auth {
-            let gone = match aws_auth_store::remove(self.cloud, &info, self.role(), self.owner())
-                .await
+            let gone = match aws_auth_store::remove(self.cloud, &info, self.role, self.owner).await
             {
                 Ok(gone) => gone,
                 // We write here only through this API as this identity: never let in (401, no
@@ -305,10 +254,10 @@ impl<'a, K: Cloud> Scope<'a, K> {
             tracing::info!(cluster, removed = gone, "aws-auth checked");
             removed |= gone;
             let below_admin = self
-                .props()
+                .props
                 .is_none_or(|p| p.access.level != AccessLevel::ClusterAdmin);
             if below_admin {
-                removed |= bindings_store::delete_all(self.cloud, &info, self.owner()).await?;
+                removed |= bindings_store::delete_all(self.cloud, &info, self.owner).await?;
             }
         } else if places.aws_auth_if_switched && !entry.is_ours() {
             removed |= self.remove_from_aws_auth_if_reachable(&info).await;
@@ -321,7 +270,7 @@ impl<'a, K: Cloud> Scope<'a, K> {
     /// cluster that never needed aws-auth may have no network path or admin identity for us.
     async fn remove_from_aws_auth_if_reachable(&self, info: &ClusterInfo) -> bool {
         let cluster = info.name.as_str();
-        let look = aws_auth_store::remove(self.cloud, info, self.role(), self.owner());
+        let look = aws_auth_store::remove(self.cloud, info, self.role, self.owner);
         match tokio::time::timeout(SWITCHED_LOOK, look).await {
             Ok(Ok(gone)) => {
                 tracing::info!(
@@ -345,12 +294,7 @@ impl<'a, K: Cloud> Scope<'a, K> {
 
 /// Whether `arn` is the access policy of one of the levels (the ones an Update swaps).
 pub(crate) fn is_level_policy(arn: &str) -> bool {
-    level_rank(arn).is_some()
-}
-
-/// The place of a level's access policy among the levels (0: cluster-admin, the highest).
-pub(crate) fn level_rank(arn: &str) -> Option<usize> {
-    AccessLevel::ALL.iter().position(|l| {
+    AccessLevel::ALL.iter().any(|l| {
         arn.strip_suffix(l.policy_name())
             .is_some_and(|head| head.ends_with(":eks::aws:cluster-access-policy/"))
     })

@@ -151,13 +151,7 @@ impl Request {
         let url = f.response_url.clone().ok_or_else(|| {
             Error::invalid("ResponseURL", "required: nowhere to send the response")
         })?;
-        // CloudFormation answers in the stack's own region's bucket (a StackId that names no
-        // region is refused by the gate; its FAILED answer is held to the bucket's shape).
-        let region = f
-            .stack_id
-            .as_deref()
-            .and_then(crate::domain::arn::stack_region);
-        let response_url = ResponseUrl::parse_for(&url, allow_loopback, region)?;
+        let response_url = ResponseUrl::parse(&url, allow_loopback)?;
         // A missing id is echoed as a visible placeholder so the FAILED answer is still well-formed.
         let echo = |v: &Option<String>, field: &str| {
             v.clone().unwrap_or_else(|| format!("(missing {field})"))

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::cfn::event::Envelope;
 use crate::cfn::response::{Body, Respond};
-use crate::domain::error::{Error, Invalid, Result};
+use crate::domain::error::{Error, Result};
 use crate::ports::Reinvoke;
 
 /// The longest a Lambda function may run: a deadline further away than this (or already past) at
@@ -54,47 +54,6 @@ impl HandOver {
         event[CONTINUATION_FIELD] = serde_json::to_value(next).ok()?;
         Some(event)
     }
-}
-
-/// How far ahead of this invocation's clock a continuation's start may be (clocks of two Lambda
-/// hosts): any further, and it was not written by an invocation of this request.
-const CLOCK_SKEW: Duration = Duration::from_secs(60);
-
-/// Checks a continuation on arrival: Lambda may deliver an asynchronous event late (it keeps one
-/// up to 6 hours) or deliver it again after a retry
-/// (<https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html>), by
-/// when CloudFormation may have given up on the request or sent the next one (its rollback).
-/// One that arrives after the request's overall budget ([`CONTINUATION_BUDGET`] from its first
-/// invocation), past the most invocations, or dated ahead of this clock is refused, naming the
-/// field, before anything is read or written.
-pub fn on_arrival(c: &Continuation, now: SystemTime) -> std::result::Result<(), Invalid> {
-    let since = SystemTime::UNIX_EPOCH + Duration::from_millis(c.since_ms);
-    let refuse = |why: String| {
-        Err(Invalid::new(
-            CONTINUATION_FIELD,
-            format!("{why}; nothing was done"),
-        ))
-    };
-    if since > now + CLOCK_SKEW {
-        return refuse(
-            "dated after this invocation's clock: not a continuation of this function's".into(),
-        );
-    }
-    let age = now.duration_since(since).unwrap_or_default();
-    if age >= CONTINUATION_BUDGET {
-        return refuse(format!(
-            "arrived {} s after the request began, past its budget of {} s (Lambda delivered the asynchronous invocation late, or again)",
-            age.as_secs(),
-            CONTINUATION_BUDGET.as_secs()
-        ));
-    }
-    if c.count >= MAX_CONTINUATIONS {
-        return refuse(format!(
-            "invocation {} of the request, past the most ({MAX_CONTINUATIONS})",
-            c.count + 1
-        ));
-    }
-    Ok(())
 }
 
 /// What a successful request answers.
@@ -291,39 +250,5 @@ mod tests {
         );
         let real = now + Duration::from_secs(240);
         assert_eq!(believable_deadline(ms(real), now), real);
-    }
-
-    #[test]
-    fn a_continuation_is_refused_on_arrival_past_its_budget_its_count_or_ahead_of_the_clock() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let at = |ago: Duration, count: u32| Continuation {
-            count,
-            since_ms: (now - ago)
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap()
-                .as_millis() as u64,
-        };
-        on_arrival(&at(Duration::from_secs(600), 3), now).unwrap();
-        on_arrival(&at(CONTINUATION_BUDGET - Duration::from_secs(1), 1), now).unwrap();
-        for (late, want) in [
-            (at(CONTINUATION_BUDGET, 1), "past its budget"),
-            (at(Duration::from_secs(6 * 3600), 1), "past its budget"),
-            (
-                at(Duration::from_secs(60), MAX_CONTINUATIONS),
-                "past the most",
-            ),
-        ] {
-            let e = on_arrival(&late, now).unwrap_err();
-            assert_eq!(e.field, CONTINUATION_FIELD);
-            assert!(e.expected.contains(want), "{e}");
-        }
-        let ahead = Continuation {
-            count: 1,
-            since_ms: (now + Duration::from_secs(3600))
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap()
-                .as_millis() as u64,
-        };
-        assert!(on_arrival(&ahead, now).is_err());
     }
 }

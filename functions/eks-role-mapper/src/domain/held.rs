@@ -220,17 +220,6 @@ pub fn restore(
     }
 }
 
-/// Whether a restore may put `held` back: only within the stack's own grant `own` (its
-/// association), whatever a record says (a record lives in the entry's tags, which whoever may
-/// tag the entry can rewrite). Within: the grant's own policy, or a level at most the grant's
-/// (`rank`: a level policy's place, 0 the highest, None for any other policy), at a scope the
-/// grant's covers. What was there before us within that bound is restored exactly.
-pub fn within(held: &Association, own: &Association, rank: impl Fn(&str) -> Option<usize>) -> bool {
-    let level_ok = held.policy == own.policy
-        || matches!((rank(&held.policy), rank(&own.policy)), (Some(h), Some(o)) if h >= o);
-    level_ok && own.covers(held)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,25 +318,6 @@ mod tests {
             level
         )
         .is_err());
-    }
-
-    #[test]
-    fn a_restore_gives_back_nothing_above_the_stacks_own_grant() {
-        let rank = |p: &str| ["CA", "Admin", "Edit", "View"].iter().position(|l| *l == p);
-        let view_ns = a("View", &["ns-a"]);
-        // A view stack's record claiming admin over the cluster: not given back.
-        assert!(!within(&a("Admin", &[]), &view_ns, rank));
-        assert!(
-            !within(&a("View", &[]), &view_ns, rank),
-            "wider than the grant"
-        );
-        assert!(
-            !within(&a("Other", &[]), &a("CA", &[]), rank),
-            "not a level"
-        );
-        assert!(within(&a("View", &["ns-a"]), &view_ns, rank));
-        assert!(within(&a("View", &["ns-a"]), &a("Edit", &[]), rank));
-        assert!(within(&a("Admin", &["x"]), &a("CA", &[]), rank));
     }
 
     #[test]

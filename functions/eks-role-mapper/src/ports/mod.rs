@@ -1,8 +1,7 @@
 //! The port: what the per-cluster logic needs of EKS and of a cluster's Kubernetes API. One
 //! implementation of the rules (`per_cluster`, `aws_auth_store`, `lifecycle`) runs over three
-//! implementations: the crate's adapters `live` (the SDK and the Kubernetes API) and `dry_run`
-//! (real reads, writes recorded instead of sent), and the test kit's in-memory region
-//! (`tests/test-kit`, a fast in-process cluster set for tests, outside the product crate).
+//! adapters: `live` (the SDK and the Kubernetes API), `dry_run` (real reads, writes recorded
+//! instead of sent) and `memory` (a fast in-process cluster set for tests).
 
 pub mod deadline;
 
@@ -87,23 +86,8 @@ pub struct StackResource {
     pub last_updated: Option<SystemTime>,
 }
 
-/// One event CloudFormation recorded for a resource of a stack (DescribeStackEvents): only
-/// CloudFormation writes these, so they say what it declared and is doing, whoever invokes the
-/// function.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StackEvent {
-    /// CREATE_IN_PROGRESS, UPDATE_COMPLETE, DELETE_IN_PROGRESS, ...
-    pub status: String,
-    pub physical_id: Option<String>,
-    /// `ResourceProperties` as CloudFormation recorded them (a JSON text; a NoEcho parameter's
-    /// value may be masked), on the events that carry them.
-    pub properties: Option<String>,
-    pub timestamp: SystemTime,
-}
-
-/// Reads CloudFormation: what the function grants or takes back comes from here (the gate), and
-/// a reconcile writes only while the stack that made the grant still holds it, with the same
-/// physical id.
+/// Reads CloudFormation: a reconcile writes only while the stack that made the grant still holds
+/// it, with the same physical id.
 pub trait Stacks: Send + Sync {
     /// The resource `logical_id` of the stack `stack_id` (its ARN, which also finds a deleted
     /// stack); None when the stack or the resource does not exist.
@@ -112,15 +96,6 @@ pub trait Stacks: Send + Sync {
         stack_id: &str,
         logical_id: &str,
     ) -> impl Future<Output = Result<Option<StackResource>>> + Send;
-    /// The events of the resource `logical_id` of the stack `stack_id`, newest first, read
-    /// until `with_properties` of them carrying ResourceProperties were seen or the stack's
-    /// history ends; empty when the stack does not exist.
-    fn resource_events(
-        &self,
-        stack_id: &str,
-        logical_id: &str,
-        with_properties: usize,
-    ) -> impl Future<Output = Result<Vec<StackEvent>>> + Send;
 }
 
 /// Registration with the service (see `registration`): the generated external ID where the stack
@@ -148,11 +123,6 @@ pub trait Connect: Reinvoke + Stacks + Register + Clone + Send + Sync + 'static 
     fn default_region(&self) -> Option<String>;
     /// What the stack that deployed the function declared (None: nothing, so nothing is granted).
     fn declared(&self) -> Option<crate::domain::declared::Declared>;
-    /// Why the function cannot act at all (its configuration did not validate when it started),
-    /// if so: every request is then answered FAILED with it (see `handler`).
-    fn init_error(&self) -> Option<String> {
-        None
-    }
     /// The port for `region`, reaching Kubernetes APIs as `admin` (or the function's identity).
     fn connect(&self, region: &str, admin: Option<AdminRole>) -> Self::Cloud;
 }

@@ -23,8 +23,6 @@ struct Declared {
     default: Option<String>,
     allowed_values: Option<Vec<String>>,
     allowed_pattern: Option<String>,
-    /// `allowed_pattern` compiled, anchored to the whole value.
-    pattern: Option<regex::Regex>,
     min_length: Option<usize>,
     max_length: Option<usize>,
     constraint: Option<String>,
@@ -44,15 +42,14 @@ impl Declared {
             .is_some_and(|a| !a.iter().any(|v| v == value))
         {
             format!("Parameter '{name}' must be one of AllowedValues")
-        } else if let Some(p) = self.allowed_pattern.as_deref().filter(|_| {
+        } else if let Some(p) = self.allowed_pattern.as_deref().filter(|p| {
+            let whole = regex::Regex::new(&format!("^(?:{p})$"));
             let members: Vec<&str> = if self.is_list() {
                 value.split(',').collect()
             } else {
                 vec![value]
             };
-            self.pattern
-                .as_ref()
-                .is_some_and(|re| !members.iter().all(|m| re.is_match(m)))
+            whole.is_ok_and(|re| !members.iter().all(|m| re.is_match(m)))
         }) {
             format!("Parameter '{name}' must match pattern {p}")
         } else if let Some(max) = self.max_length.filter(|m| value.chars().count() > *m) {
@@ -126,16 +123,6 @@ impl Declarations {
         let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
         let doc: Yaml = serde_yaml_ng::from_str(&text).map_err(|e| bad(e.to_string()))?;
         let doc = long_form(&doc);
-        // Said first, as CloudFormation does (validate-template), so that an empty file or one
-        // that is no template is not reported as a parameter it does not declare.
-        if doc.is_null() {
-            return Err(bad("the template is empty".into()));
-        }
-        if !doc.is_object() || doc["Resources"].as_object().is_none_or(|r| r.is_empty()) {
-            return Err(bad(
-                "not a template: At least one Resources member must be defined.".into(),
-            ));
-        }
         let mut parameters = Vec::new();
         for (name, p) in doc["Parameters"].as_object().into_iter().flatten() {
             let text = |k: &str| p.get(k).and_then(Value::as_str).map(str::to_string);
@@ -149,9 +136,6 @@ impl Declarations {
                         .map(|v| v.as_str().unwrap_or_default().to_string())
                         .collect()
                 }),
-                pattern: text("AllowedPattern")
-                    .map(|p| whole(&p).map_err(|e| bad(format!("{name}'s AllowedPattern: {e}"))))
-                    .transpose()?,
                 allowed_pattern: text("AllowedPattern"),
                 min_length: number("MinLength"),
                 max_length: number("MaxLength"),
@@ -252,23 +236,6 @@ impl Declarations {
         }
         None
     }
-}
-
-/// An AllowedPattern as CloudFormation reads it (Java's regular expressions), matching the whole
-/// value: `\w`, `\d` and `\s` are ASCII there, so the pattern is compiled without Unicode
-/// classes (which also keeps `[\w...]{2,1224}` small enough to compile: with Unicode classes it
-/// passes the regex crate's size limit, and a pattern that does not compile would accept
-/// anything). A pattern that still does not compile is the template's error, named.
-fn whole(p: &str) -> std::result::Result<regex::Regex, regex::Error> {
-    let anchored = format!("^(?:{p})$");
-    regex::RegexBuilder::new(&anchored)
-        .unicode(false)
-        .build()
-        .or_else(|_| {
-            regex::RegexBuilder::new(&anchored)
-                .size_limit(1 << 26)
-                .build()
-        })
 }
 
 /// Checks the create's parameters and each update's (the create's with the update's changes), as

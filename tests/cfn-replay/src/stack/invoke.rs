@@ -2,21 +2,16 @@
 //! with `lambda:InvokeFunction` could, with the function configured as the stack in force renders
 //! it. CloudFormation is not involved: the stack's resource keeps the status it has.
 //!
-//! In FILE, `{{StackId}}`, `{{PhysicalResourceId}}`, `{{Owner}}` (the owner key the physical id
-//! records, which names the resource's markers on the clusters), `{{RoleArn}}` and
-//! `{{ClusterAdminRoleArn}}` become the stack's own values (so a forged event can name the stack
-//! it attacks) and `{{ResponseURL}}` the local receiver's URL for this request (so the function's
-//! answer, if any, is seen).
-//!
-//! With `--while STATUS` the invoke is sent while CloudFormation holds the stack's resource as it
-//! reports it during that operation ([`super::hold`]), and the resource is put back after.
+//! In FILE, `{{StackId}}`, `{{PhysicalResourceId}}`, `{{RoleArn}}` and `{{ClusterAdminRoleArn}}`
+//! become the stack's own values (so a forged event can name the stack it attacks) and
+//! `{{ResponseURL}}` the local receiver's URL for this request (so the function's answer, if
+//! any, is seen).
 
 use std::path::Path;
 
 use serde_json::{json, Value};
 
-use super::{hold, Lifecycle, MOTO_ACCOUNT};
-use crate::during::During;
+use super::{Lifecycle, MOTO_ACCOUNT};
 use crate::error::{Error, Result};
 use crate::lambda;
 
@@ -24,7 +19,7 @@ use crate::lambda;
 const REQUEST_PREFIX: &str = "invoke-";
 
 /// Reads FILE with the stack's values in place.
-pub(super) fn event_of(path: &Path, values: &[(&'static str, String)]) -> Result<Value> {
+fn event_of(path: &Path, values: &[(&str, &str)]) -> Result<Value> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::EventFile {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -36,67 +31,29 @@ pub(super) fn event_of(path: &Path, values: &[(&'static str, String)]) -> Result
     })
 }
 
-/// Where in the stack's life an invoke step is sent.
-pub(super) struct At<'a> {
-    pub(super) stack_id: &'a str,
-    pub(super) physical_id: Option<&'a str>,
-    /// The status the last stack operation left.
-    pub(super) stack_status: &'a str,
-    /// `--while`: the operation CloudFormation is running meanwhile.
-    pub(super) during: Option<During>,
-    /// The custom resource's properties now (None: MapRole=false, or deleted).
-    pub(super) props: Option<&'a Value>,
-}
-
-/// What the placeholders of a file become: the stack's own values, and `url` for `{{ResponseURL}}`.
-pub(super) fn placeholders(at: &At<'_>, url: &str) -> Vec<(&'static str, String)> {
-    let prop = |k: &str| {
-        at.props
-            .and_then(|p| p.get(k))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    vec![
-        ("{{StackId}}", at.stack_id.to_string()),
-        ("{{Owner}}", owner_of(at.physical_id)),
-        (
-            "{{PhysicalResourceId}}",
-            at.physical_id.unwrap_or("").to_string(),
-        ),
-        ("{{ResponseURL}}", url.to_string()),
-        ("{{RoleArn}}", prop("RoleArn")),
-        ("{{ClusterAdminRoleArn}}", prop("ClusterAdminRoleArn")),
-    ]
-}
-
-/// The owner key a physical id records (empty for an id this function did not make).
-fn owner_of(physical_id: Option<&str>) -> String {
-    physical_id
-        .and_then(eks_role_mapper::Recorded::decode)
-        .map(|r| r.owner)
-        .unwrap_or_default()
-}
-
 /// One invoke step: its line (`Step`, `Action: "Invoke"`, `Status` and `Reason` of the answer or
-/// null, `Calls`, `Writes`, and the stack's status, which an invocation never changes; with
-/// `--while`, `HeldStatus` and `HeldResourceStatus`, what CloudFormation reported meanwhile).
+/// null, `Calls`, `Writes`, and the stack's status, which an invocation never changes).
 pub(super) async fn step(
     life: &mut Lifecycle<'_>,
     n: usize,
     path: &Path,
-    at: At<'_>,
+    stack_id: &str,
+    physical_id: Option<&str>,
+    stack_status: &str,
 ) -> Result<Value> {
     life.counter += 1;
     let request_id = format!("{REQUEST_PREFIX}{}", life.counter);
     let url = life.sim.response_url(&request_id);
-    let values = placeholders(&at, &url);
-    let At {
-        stack_id,
-        stack_status,
-        during,
-        ..
-    } = at;
+    let env = |k: &str| life.environment.get(k).cloned().unwrap_or_default();
+    let role = env(eks_role_mapper::declared::ROLE_ARN_ENV);
+    let admin = env(eks_role_mapper::declared::CLUSTER_ADMIN_ROLE_ARN_ENV);
+    let values = [
+        ("{{StackId}}", stack_id),
+        ("{{PhysicalResourceId}}", physical_id.unwrap_or("")),
+        ("{{ResponseURL}}", url.as_str()),
+        ("{{RoleArn}}", role.as_str()),
+        ("{{ClusterAdminRoleArn}}", admin.as_str()),
+    ];
     let mut event = event_of(path, &values)?;
     let answered_id = event
         .get("RequestId")
@@ -106,8 +63,6 @@ pub(super) async fn step(
         // The receiver files the answer under the URL's request id.
         event["RequestId"] = json!(answered_id.clone().unwrap_or_else(|| request_id.clone()));
     }
-    let held = during.map(|d| hold::hold(life.sim, stack_id, d));
-    let held_resource = held.as_ref().and_then(hold::Held::resource_status);
     let logged = life.sim.request_log().len();
     let answers = life.sim.responses().len();
     let function = life.function();
@@ -121,9 +76,6 @@ pub(super) async fn step(
         let _ = eks_role_mapper::handle(&function, event, ctx).await;
         None
     };
-    if let Some(h) = held {
-        h.restore();
-    }
     let calls: Vec<Value> = life.sim.request_log()[logged..]
         .iter()
         .map(|r| json!({"Op": r.op, "Method": r.method, "Path": r.path, "Status": r.status}))
@@ -158,7 +110,5 @@ pub(super) async fn step(
         "Writes": writes,
         "StackStatus": stack_status,
         "Reconcile": report,
-        "HeldStatus": during.map(During::stack_status),
-        "HeldResourceStatus": held_resource,
     }))
 }

@@ -164,7 +164,8 @@ async fn the_seeds_step_2_script_maps_the_role_and_duplicates_it_when_run_twice(
     );
 
     // The mapped role can now use the cluster: assume it with aws-cli, then kubectl as that role.
-    let out = tokio::process::Command::from(env.command(aws_cli()))
+    let out = env
+        .command(aws_cli())
         .args([
             "sts",
             "assume-role",
@@ -178,7 +179,6 @@ async fn the_seeds_step_2_script_maps_the_role_and_duplicates_it_when_run_twice(
             "json",
         ])
         .output()
-        .await
         .unwrap();
     assert!(out.status.success(), "{:?}", text(&out));
     let creds: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -68,7 +68,7 @@ async fn every_forged_event_is_refused_naming_what_it_exceeds_and_nothing_change
     integration::capture_logs();
     let mut steps: Vec<Step> = FORGED
         .iter()
-        .map(|(f, _)| Step::Invoke(forged(f), None))
+        .map(|(f, _)| Step::Invoke(forged(f)))
         .collect();
     steps.push(Step::Delete);
     let parameters = [

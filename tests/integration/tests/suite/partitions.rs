@@ -142,7 +142,7 @@ async fn in_every_partition_with_and_without_fips_the_hosts_are_botocores_and_th
             )
             .unwrap();
             assert_eq!(token_host(&token), hosts["sts"], "{what}");
-            let out = tokio::process::Command::new(&authenticator)
+            let out = std::process::Command::new(&authenticator)
                 .args([
                     "verify",
                     "-t",
@@ -159,7 +159,6 @@ async fn in_every_partition_with_and_without_fips_the_hosts_are_botocores_and_th
                 .env("AWS_EC2_METADATA_DISABLED", "true")
                 .env("HOME", dir.path())
                 .output()
-                .await
                 .unwrap();
             let stdout = String::from_utf8_lossy(&out.stdout);
             assert!(

@@ -323,13 +323,6 @@ async fn a_cluster_created_under_star_is_granted_once_active_and_a_deleted_one_i
     assert!(!r.failed(), "{r:?}");
     h.sim.advance_clock(300.0);
     let named = with_admin("legacy,fresh");
-    // The stack now names its clusters: what a reconcile grants is CloudFormation's record of
-    // the resource (issue 39), so the record is the update's (its own work is not this test's).
-    h.sim
-        .cloudformation_sends(&h.update_event(named.clone(), p.clone(), &id));
-    assert!(h
-        .sim
-        .set_stack_resource_status(&h.stack_id(), "Mapping", "UPDATE_COMPLETE"));
     let r = h.reconcile(&h.reconcile_event(&named, &id)).await;
     assert_eq!(
         outcomes(&r),

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use cfn_replay::stack::{run_scenario_observed, StackOptions, Step};
-use eks_role_mapper::ports::Register;
+use eks_role_mapper::cloud::Register;
 use integration::rendered::{render, template_path};
 use integration::{ClientEnv, Harness, SERVICE_ROLE};
 use serde_json::{json, Value};
@@ -293,20 +293,20 @@ async fn the_message_reaches_a_real_sns_subscriber_through_moto_unchanged() {
 
     let (_moto, url) = integration::start_moto();
     let aws = |args: &[&str]| -> Value {
-        let mut o = Command::new(integration::aws_cli());
-        o.args([
-            "--endpoint-url",
-            &url,
-            "--region",
-            "eu-west-1",
-            "--output",
-            "json",
-        ])
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing");
-        // A process on the runtime's worker: the worker hands its tasks to the others meanwhile.
-        let o = tokio::task::block_in_place(|| o.output()).unwrap();
+        let o = Command::new(integration::aws_cli())
+            .args([
+                "--endpoint-url",
+                &url,
+                "--region",
+                "eu-west-1",
+                "--output",
+                "json",
+            ])
+            .args(args)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output()
+            .unwrap();
         let (out, err) = integration::text(&o);
         assert!(o.status.success(), "{args:?}: {err}");
         serde_json::from_str(&out).unwrap_or(Value::Null)

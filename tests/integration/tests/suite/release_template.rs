@@ -3,17 +3,11 @@
 //! published, and a released template refuses every region it was not published to. The
 //! released template is infra/release-template's (infra/publish runs it); it is linted by
 //! cfn-lint for its regions and deployed on moto's CloudFormation.
-//!
-//! Issue 38: CloudFormation refuses a whole template naming a resource type its region lacks, so
-//! only a release for regions where AWS Signer (botocore) and AWS::Lambda::CodeSigningConfig
-//! (cfn-lint's schemas) both exist is signed; elsewhere it is unsigned and says so.
 
 use std::path::{Path, PathBuf};
 
 use integration::rendered::{self, REGION};
 use integration::{start_moto, text};
-
-use crate::template_regions::{lint, python};
 use serde_yaml_ng::Value;
 
 /// The vendor's signing profile version in `region` (Signer signs only in its profile's region).
@@ -45,20 +39,11 @@ fn tag(v: &Value) -> (String, &Value) {
     }
 }
 
-/// infra/release-template run with the pinned tools' Python (botocore, cfn-lint).
-fn release_template() -> std::process::Command {
+/// infra/release-template for `regions` (each with bucket, key and object version), into `dir`.
+fn release(dir: &Path, regions: &[(&str, &str, &str, &str)]) -> PathBuf {
     let mut cmd = std::process::Command::new(root().join("infra/release-template"));
-    cmd.env("EKS_ROLE_MAPPER_PYTHON", python());
-    cmd
-}
-
-/// infra/release-template for `regions` (each with bucket, key and object version), into `dir`:
-/// signed (a profile per region) when `signed`.
-fn release_as(dir: &Path, regions: &[(&str, &str, &str, &str)], signed: bool) -> PathBuf {
-    let mut cmd = release_template();
     cmd.args(["--template"]).arg(committed());
-    cmd.args(["--version", "1.0.0"]);
-    for region in regions.iter().map(|r| r.0).filter(|_| signed) {
+    for region in regions.iter().map(|r| r.0) {
         cmd.args(["--signing-profile-version-arn", &profile(region)]);
     }
     for (region, bucket, key, version) in regions {
@@ -70,27 +55,14 @@ fn release_as(dir: &Path, regions: &[(&str, &str, &str, &str)], signed: bool) ->
     let o = cmd.output().unwrap();
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
-    let path = dir.join(if signed {
-        "signed.yaml"
-    } else {
-        "unsigned.yaml"
-    });
+    let path = dir.join("released.yaml");
     std::fs::write(&path, out).unwrap();
     path
 }
 
-fn release(dir: &Path, regions: &[(&str, &str, &str, &str)]) -> PathBuf {
-    release_as(dir, regions, true)
-}
-
 #[test]
 fn the_function_runs_only_code_the_release_profile_signed_at_its_exact_object_version() {
-    let dir = tempfile::tempdir().unwrap();
-    let key = "eks-role-mapper/1.0.0/signed/job.zip";
-    let t = yaml(&release(
-        dir.path(),
-        &[("us-east-1", "vendor-us-east-1", key, "v1")],
-    ));
+    let t = yaml(&committed());
     let csc = &t["Resources"]["CodeSigningConfig"];
     assert_eq!(csc["Type"].as_str(), Some("AWS::Lambda::CodeSigningConfig"));
     assert_eq!(
@@ -105,7 +77,10 @@ fn the_function_runs_only_code_the_release_profile_signed_at_its_exact_object_ve
     );
     let props = &t["Resources"]["MapperFunction"]["Properties"];
     // Released: the CodeSigningConfig's ARN (its Ref) and the Release mapping's object version.
-    let (f, csc_ref) = tag(&props["CodeSigningConfigArn"]);
+    let (f, arg) = tag(&props["CodeSigningConfigArn"]);
+    assert_eq!(f, "If");
+    assert_eq!(arg[0].as_str(), Some("Released"));
+    let (f, csc_ref) = tag(&arg[1]);
     assert_eq!(
         (f.as_str(), csc_ref.as_str()),
         ("Ref", Some("CodeSigningConfig"))
@@ -127,13 +102,7 @@ fn the_function_runs_only_code_the_release_profile_signed_at_its_exact_object_ve
         assert_eq!(tag(&find[1]).1.as_str(), Some("AWS::Region"));
         assert_eq!(find[2].as_str(), Some(entry));
     }
-    // The committed template is no release: its mapping names no region, and it has no
-    // CodeSigningConfig (a type some regions lack).
-    let t = yaml(&committed());
-    assert!(t["Resources"].get("CodeSigningConfig").is_none());
-    assert!(t["Resources"]["MapperFunction"]["Properties"]
-        .get("CodeSigningConfigArn")
-        .is_none());
+    // The committed template is no release: its mapping names no region.
     let release = t["Mappings"]["Release"].as_mapping().unwrap();
     assert_eq!(
         release
@@ -148,15 +117,15 @@ fn the_function_runs_only_code_the_release_profile_signed_at_its_exact_object_ve
 /// parameters' defaults: None if the stack may go on, else the refusal's message.
 fn refusal(t: &Value, region: &str) -> Option<String> {
     let rule = &t["Rules"]["PublishedRegionsOnly"];
-    let default = t["Parameters"]["ReleaseVersion"]["Default"]
+    let default = t["Parameters"]["SigningProfileVersionArns"]["Default"]
         .as_str()
         .unwrap();
-    // RuleCondition: !Not [!Equals [!Ref ReleaseVersion, ""]]
+    // RuleCondition: !Not [!EachMemberEquals [!Ref SigningProfileVersionArns, ""]]
     let (not, each) = tag(&rule["RuleCondition"]);
     let (eq, args) = tag(&each[0]);
-    assert_eq!((not.as_str(), eq.as_str()), ("Not", "Equals"));
-    assert_eq!(tag(&args[0]).1.as_str(), Some("ReleaseVersion"));
-    if default == args[1].as_str().unwrap() {
+    assert_eq!((not.as_str(), eq.as_str()), ("Not", "EachMemberEquals"));
+    assert_eq!(tag(&args[0]).1.as_str(), Some("SigningProfileVersionArns"));
+    if default.split(',').all(|m| m == args[1].as_str().unwrap()) {
         return None;
     }
     let assertion = &rule["Assertions"][0];
@@ -220,7 +189,11 @@ fn a_released_template_refuses_every_region_it_was_not_published_to() {
     assert!(!std::fs::read_to_string(&released)
         .unwrap()
         .contains("ignore_checks"));
-    let o = lint(&released, &["us-east-1".into(), "eu-west-1".into()]);
+    let o = std::process::Command::new(integration::tool("CFN_LINT", &[".venv/bin/cfn-lint"]))
+        .args(["--regions", "us-east-1", "eu-west-1", "--"])
+        .arg(&released)
+        .output()
+        .unwrap();
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}\n{err}");
 }
@@ -230,11 +203,11 @@ fn release_template_refuses_a_template_it_does_not_know_and_bad_regions() {
     let dir = tempfile::tempdir().unwrap();
     let other = dir.path().join("other.yaml");
     std::fs::write(&other, "AWSTemplateFormatVersion: \"2010-09-09\"\n").unwrap();
+    let script = root().join("infra/release-template");
     let run = |template: &Path, region: &str| {
-        release_template()
+        std::process::Command::new(&script)
             .arg("--template")
             .arg(template)
-            .args(["--version", "1.0.0"])
             .args(["--signing-profile-version-arn", &profile("eu-west-1")])
             .args(["--region", region])
             .output()
@@ -275,106 +248,12 @@ fn a_released_template_deploys_on_moto_from_its_mapping() {
     );
     // The function was made (moto's Lambda reads its zip from the mapping's bucket and key).
     assert!(r.roles.iter().any(|(logical, _)| logical == "MapperRole"));
-    assert!(
+    assert_eq!(
         r.environment
-            .get("EKS_ROLE_MAPPER_STACK_ID")
-            .is_some_and(|id| id.starts_with("arn:aws:cloudformation:")),
+            .get("EKS_ROLE_MAPPER_CLUSTER_NAME")
+            .map(String::as_str),
+        Some("c1"),
         "{:?}",
         r.environment
-    );
-}
-
-#[test]
-fn a_release_is_signed_only_where_signer_and_the_code_signing_type_exist_and_says_so_elsewhere() {
-    let dir = tempfile::tempdir().unwrap();
-    let key = "eks-role-mapper/1.0.0/bootstrap.zip";
-    // ap-east-2: no AWS Signer endpoint (botocore); cn-north-1: no CodeSigningConfig type
-    // (cfn-lint's schemas); the iso partitions: no Signer. Accepted, unsigned, and linted for each.
-    let unsigned_regions = [
-        "ap-east-2",
-        "cn-north-1",
-        "us-iso-east-1",
-        "us-isob-east-1",
-        "eu-isoe-west-1",
-        "us-isof-south-1",
-    ];
-    let entries: Vec<(&str, String)> = unsigned_regions
-        .iter()
-        .map(|r| (*r, format!("vendor-{r}")))
-        .collect();
-    let entries: Vec<(&str, &str, &str, &str)> = entries
-        .iter()
-        .map(|(r, b)| (*r, b.as_str(), key, "v1"))
-        .collect();
-    let unsigned = release_as(dir.path(), &entries, false);
-    let t = yaml(&unsigned);
-    assert!(t["Resources"].get("CodeSigningConfig").is_none());
-    assert!(t["Parameters"].get("SigningProfileVersionArns").is_none());
-    let about = t["Description"].as_str().unwrap();
-    assert!(about.contains("Release 1.0.0, UNSIGNED"), "{about}");
-    assert!(
-        about.contains("AWS Signer has no endpoint in ap-east-2"),
-        "{about}"
-    );
-    assert!(
-        about.contains("CloudFormation has no AWS::Lambda::CodeSigningConfig in cn-north-1"),
-        "{about}"
-    );
-    assert!(
-        about.len() <= 1024,
-        "CloudFormation's limit: {}",
-        about.len()
-    );
-    let version = &t["Parameters"]["ReleaseVersion"];
-    assert_eq!(version["Default"].as_str(), Some("1.0.0"));
-    assert_eq!(version["AllowedValues"][0].as_str(), Some("1.0.0"));
-    for r in unsigned_regions {
-        assert_eq!(refusal(&t, r), None, "{r}");
-    }
-    let regions: Vec<String> = unsigned_regions.iter().map(|r| r.to_string()).collect();
-    let failures = crate::template_regions::lint_each_region(&unsigned, &regions);
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
-
-    // Signed in GovCloud and the European Sovereign Cloud, linted there.
-    let signed = release(
-        dir.path(),
-        &[
-            ("us-gov-west-1", "vendor-us-gov-west-1", key, "v2"),
-            ("eusc-de-east-1", "vendor-eusc-de-east-1", key, "v3"),
-        ],
-    );
-    assert!(yaml(&signed)["Resources"]["CodeSigningConfig"].is_mapping());
-    let o = lint(&signed, &["us-gov-west-1".into(), "eusc-de-east-1".into()]);
-    assert!(o.status.success(), "{}", text(&o).0);
-
-    // Never signed where it cannot be, never unsigned where it can.
-    let refused = |args: &[&str], says: &str| {
-        let o = release_template()
-            .args(["--version", "1.0.0"])
-            .args(args)
-            .output()
-            .unwrap();
-        let err = text(&o).1;
-        assert_eq!(o.status.code(), Some(2), "{err}");
-        assert!(err.contains(says), "{err}");
-    };
-    let entry = |r: &str| format!("{r}=vendor-{r},{key},v1,{SHA}");
-    let profile = profile("us-east-1");
-    refused(
-        &[
-            "--signing-profile-version-arn",
-            &profile,
-            "--region",
-            &entry("ap-east-2"),
-        ],
-        "ap-east-2 cannot be signed (AWS Signer has no endpoint in ap-east-2)",
-    );
-    refused(
-        &["--region", &entry("us-east-1")],
-        "us-east-1 can be signed",
-    );
-    refused(
-        &["--region", &entry("us-nowhere-1x")],
-        "no region of any AWS partition",
     );
 }

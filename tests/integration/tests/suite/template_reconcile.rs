@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use eks_role_mapper::arn::RoleArn;
-use eks_role_mapper::ports::StackResource;
+use eks_role_mapper::cloud::StackResource;
 use eks_role_mapper::reconcile::{self, Verdict};
 use integration::rendered::{
     aws, render, render_in, template_path, Rendered, MOTO_ACCOUNT, REGION,
@@ -371,19 +371,8 @@ fn expected_event(s: &Stack) -> Json {
 
 /// The in-memory region with CloudFormation saying the stack holds `Mapping`, by this stack's
 /// physical id, in `status`.
-/// CloudFormation holding the stack's Mapping resource in `status`, its record of the resource
-/// being the one `s` makes (a CREATE_IN_PROGRESS event with Mapping's properties as the template
-/// evaluates them): what a reconcile grants (issue 39).
-fn holding(status: &str, s: &Stack) -> Memory {
+fn holding(status: &str) -> Memory {
     let memory = Memory::default();
-    let props = test_kit::recorded_properties(Some(&s.properties("Mapping")));
-    memory.world().record(
-        &(STACK_ID.into(), "Mapping".into()),
-        "CREATE_IN_PROGRESS",
-        None,
-        props,
-        std::time::SystemTime::now(),
-    );
     memory.world().stacks.insert(
         (STACK_ID.into(), "Mapping".into()),
         StackResource {
@@ -466,7 +455,7 @@ async fn the_schedules_input_is_the_custom_resources_properties_in_a_reconcile_e
         // The function takes it as a reconcile of this very resource: with CloudFormation saying
         // the stack holds it, it reconciles (no cluster exists here: nothing to write).
         assert!(reconcile::is_reconcile(&input));
-        let memory = holding("CREATE_COMPLETE", &s);
+        let memory = holding("CREATE_COMPLETE");
         let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
         memory.declare(Declared::of_event(&input).ok());
         let report = reconcile::reconcile(&memory, &input, deadline).await;
@@ -510,7 +499,7 @@ async fn a_generated_external_id_brings_the_registration_into_the_schedule_and_a
     assert!(!input_given.to_string().contains("given-external-id-1234"));
 
     // The function reconciles it and publishes again, reading the secret itself.
-    let memory = holding("UPDATE_COMPLETE", &generated);
+    let memory = holding("UPDATE_COMPLETE");
     memory
         .world()
         .secrets
@@ -532,7 +521,7 @@ async fn a_generated_external_id_brings_the_registration_into_the_schedule_and_a
     );
 
     // The given ID's schedule publishes nothing; nor does a stack that let the grant go.
-    let memory_given = holding("CREATE_COMPLETE", &given);
+    let memory_given = holding("CREATE_COMPLETE");
     memory_given.declare(Declared::of_event(&input_given).ok());
     let report = reconcile::reconcile(&memory_given, &input_given, deadline).await;
     assert_eq!(report.verdict, Verdict::Reconciled, "{report:?}");
@@ -916,18 +905,11 @@ fn moto_deploys_it_with_reconcile_off_and_on() {
             ],
         ),
     );
-    // The function may ask CloudFormation about this very stack, and nothing else: the
-    // resource's status and its events (what it grants, issue 39).
+    // The function may ask CloudFormation about this very stack, and nothing else.
     let st = describe_stack_resource_statements(&r);
     assert_eq!(st.len(), 1, "{st:?}");
     assert_eq!(st[0]["Effect"], "Allow");
-    assert_eq!(
-        st[0]["Action"],
-        json!([
-            "cloudformation:DescribeStackResource",
-            "cloudformation:DescribeStackEvents"
-        ])
-    );
+    assert_eq!(st[0]["Action"], "cloudformation:DescribeStackResource");
     assert_eq!(st[0]["Resource"], r.stack_id);
     assert!(st[0].get("Condition").is_none());
 

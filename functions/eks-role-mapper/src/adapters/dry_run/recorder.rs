@@ -69,18 +69,6 @@ impl<C: Connect> Stacks for Recorder<C> {
     ) -> Result<Option<StackResource>> {
         self.inner.stack_resource(stack_id, logical_id).await
     }
-
-    /// A read: made.
-    async fn resource_events(
-        &self,
-        stack_id: &str,
-        logical_id: &str,
-        with_properties: usize,
-    ) -> Result<Vec<crate::ports::StackEvent>> {
-        self.inner
-            .resource_events(stack_id, logical_id, with_properties)
-            .await
-    }
 }
 
 impl<C: Connect> Connect for Recorder<C> {
@@ -92,10 +80,6 @@ impl<C: Connect> Connect for Recorder<C> {
 
     fn declared(&self) -> Option<crate::domain::declared::Declared> {
         self.inner.declared()
-    }
-
-    fn init_error(&self) -> Option<String> {
-        self.inner.init_error()
     }
 
     fn connect(&self, region: &str, admin: Option<AdminRole>) -> Self::Cloud {

@@ -2,9 +2,10 @@
 //! update what it maps the role to, delete. Its policies and tags: `associations`.
 //! <https://docs.aws.amazon.com/eks/latest/userguide/access-entries.html>
 
+use std::time::Duration;
+
 use aws_sdk_eks::error::{ProvideErrorMetadata, SdkError};
 
-use super::propagation::while_propagating;
 use super::{aws_error, code};
 use crate::domain::arn::RoleArn;
 use crate::domain::error::{Error, Result};
@@ -40,6 +41,56 @@ pub async fn create_access_entry(
         Ok(_) => Ok(false),
         Err(e) if code(&e) == Some("ResourceInUseException") => Ok(true),
         Err(e) => Err(aws_error("CreateAccessEntry", e)),
+    }
+}
+
+/// How long IAM propagation is waited for: terraform-provider-aws's `propagationTimeout` for
+/// these EKS calls (`internal/service/eks/access_entry.go`, `access_policy_association.go`).
+pub const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs `call` again while it fails with the error IAM propagation causes (`not_yet`), with a
+/// growing pause, for at most [`PROPAGATION_TIMEOUT`]; the Lambda deadline guard still applies.
+/// The outer error is `Error::Pending` when the invocation is about to end while still waiting.
+pub(super) async fn while_propagating<T, E, F, Fut>(
+    operation: &str,
+    cluster: &str,
+    call: F,
+    not_yet: impl Fn(&SdkError<E>) -> bool,
+) -> Result<std::result::Result<T, SdkError<E>>>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, SdkError<E>>>,
+{
+    // The window counts from the request's first receipt: a role that never appears (a wrong
+    // ARN looks the same to EKS) fails after it, however many invocations it spans.
+    let left = PROPAGATION_TIMEOUT.saturating_sub(crate::ports::deadline::request_age());
+    let until = tokio::time::Instant::now() + left;
+    let mut pause = Duration::from_millis(500);
+    let mut retries = 0u32;
+    loop {
+        match call().await {
+            Err(e)
+                if not_yet(&e)
+                    && crate::ports::deadline::time_to_hand_over()
+                    && tokio::time::Instant::now() < until =>
+            {
+                return Err(Error::Pending(format!(
+                    "{operation} on {cluster}: the role is not known to EKS yet (IAM propagation)"
+                )))
+            }
+            Err(e) if not_yet(&e) && tokio::time::Instant::now() + pause < until => {
+                retries += 1;
+                tracing::info!(
+                    operation,
+                    cluster,
+                    retries,
+                    "the role is not known to EKS yet (IAM propagation); retrying"
+                );
+                crate::ports::deadline::pause(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            r => return Ok(r),
+        }
     }
 }
 
@@ -98,18 +149,7 @@ pub async fn list_clusters(eks: &aws_sdk_eks::Client) -> Result<Vec<String>> {
 }
 
 /// Sets the entry's Kubernetes groups (all of them: an empty list clears them) and, when given,
-/// its username, by making the entry anew: DescribeAccessEntry (its owner tag and username),
-/// ListAssociatedAccessPolicies, DeleteAccessEntry, CreateAccessEntry with the new groups, then
-/// each access policy it had, associated again with its scope.
-///
-/// Not UpdateAccessEntry: that action has no condition keys of its own, and the groups and
-/// username keys IAM evaluates on it are the access-entry resource's (the entry as it stands), so
-/// no policy can bind the groups it asks for, and a policy bounding the entry's groups refuses
-/// the removal of one. CreateAccessEntry's own keys are the request's, which the function's
-/// policy binds to KubernetesGroups and EKS's default username (Service Authorization Reference
-/// for EKS, <https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelastickubernetesservice.html>).
-/// Between the delete and the associations the role has no access to the cluster (a second or
-/// so); a failure in between is made up by the next request, which finds no entry and makes it.
+/// its username (UpdateAccessEntry).
 pub async fn update_access_entry(
     eks: &aws_sdk_eks::Client,
     cluster: &str,
@@ -117,53 +157,15 @@ pub async fn update_access_entry(
     kubernetes_groups: &[String],
     username: Option<&str>,
 ) -> Result<()> {
-    let entry = eks
-        .describe_access_entry()
+    eks.update_access_entry()
         .cluster_name(cluster)
         .principal_arn(role.as_str())
+        .set_kubernetes_groups(Some(kubernetes_groups.to_vec()))
+        .set_username(username.map(str::to_string))
         .send()
         .await
-        .map_err(|e| aws_error("DescribeAccessEntry", e))?
-        .access_entry
-        .unwrap_or_else(|| aws_sdk_eks::types::AccessEntry::builder().build());
-    let owner = entry
-        .tags
-        .as_ref()
-        .and_then(|t| t.get(OWNER_TAG))
-        .cloned()
-        .unwrap_or_default();
-    // The entry's own username is kept, unless it is EKS's default, which EKS makes again.
-    let username = username
-        .map(str::to_string)
-        .or(entry.username.filter(|u| *u != eks_default_username(role)));
-    let associated = super::associations(eks, cluster, role).await?;
-    delete_access_entry(eks, cluster, role).await?;
-    let identity = (kubernetes_groups, username.as_deref());
-    if create_access_entry(eks, cluster, role, &owner, identity).await? {
-        return Err(Error::Aws {
-            operation: "CreateAccessEntry".into(),
-            message: format!(
-                "cluster {cluster}: another access entry of the role was made while ours was made anew"
-            ),
-        });
-    }
-    for a in &associated {
-        super::associate_policy(eks, cluster, role, &a.policy, &a.namespaces).await?;
-    }
+        .map_err(|e| aws_error("UpdateAccessEntry", e))?;
     Ok(())
-}
-
-/// The username EKS gives a role's entry made without one:
-/// `arn:PARTITION:sts::ACCOUNT:assumed-role/NAME/{{SessionName}}` (the name without its path;
-/// <https://docs.aws.amazon.com/eks/latest/userguide/creating-access-entries.html>).
-fn eks_default_username(role: &RoleArn) -> String {
-    let arn = role.as_str();
-    let (prefix, resource) = arn.rsplit_once(':').unwrap_or((arn, ""));
-    let name = resource.rsplit('/').next().unwrap_or(resource);
-    format!(
-        "{}:assumed-role/{name}/{{{{SessionName}}}}",
-        prefix.replacen(":iam:", ":sts:", 1)
-    )
 }
 
 /// Deletes the access entry; an entry or cluster already gone is fine.
@@ -182,19 +184,5 @@ pub async fn delete_access_entry(
         Ok(_) => Ok(true),
         Err(e) if code(&e) == Some("ResourceNotFoundException") => Ok(false),
         Err(e) => Err(aws_error("DeleteAccessEntry", e)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_default_username_is_the_roles_session_without_its_path() {
-        let role = RoleArn::parse("RoleArn", "arn:aws-cn:iam::111122223333:role/a/b/svc").unwrap();
-        assert_eq!(
-            eks_default_username(&role),
-            "arn:aws-cn:sts::111122223333:assumed-role/svc/{{SessionName}}"
-        );
     }
 }

@@ -5,7 +5,7 @@
 use aws_sdk_eks::error::SdkError;
 use aws_sdk_eks::types::{AccessScope, AccessScopeType};
 
-use super::propagation::while_propagating;
+use super::access_entries::while_propagating;
 use super::{aws_error, code};
 use crate::domain::arn::RoleArn;
 use crate::domain::error::Result;

@@ -13,7 +13,6 @@ use crate::ports::ClusterInfo;
 
 mod access_entries;
 mod associations;
-mod propagation;
 mod updates;
 
 pub use access_entries::*;

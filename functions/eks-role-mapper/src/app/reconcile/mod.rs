@@ -17,7 +17,6 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-use crate::app::guard::Admitted;
 use crate::app::lifecycle::{admin_of, scope};
 use crate::app::per_cluster::{self, Granted, Scope};
 use crate::app::registration::{self, Event, Outgoing, Subject};
@@ -45,13 +44,12 @@ pub fn is_reconcile(event: &Value) -> bool {
         && event.get("ResponseURL").is_none()
 }
 
-/// A reconcile event, checked against itself (its properties too: a bad one is named). What it
-/// grants is CloudFormation's record, not these properties.
+/// A reconcile event, checked against itself.
 struct Target {
     stack_id: String,
     logical_id: String,
     physical_id: String,
-    /// What the event states; held to CloudFormation's record by the gate.
+    rec: Recorded,
     props: Properties,
 }
 
@@ -101,6 +99,7 @@ fn parse(event: &Value) -> Result<Target> {
         stack_id: stack_id.to_string(),
         logical_id: logical_id.to_string(),
         physical_id: physical_id.to_string(),
+        rec,
         props,
     })
 }
@@ -153,8 +152,10 @@ pub async fn reconcile<C: Connect>(connect: &C, event: &Value, deadline: SystemT
     };
     // Only the declared stack's own grant, checked before any call: a StackId naming any other
     // stack (or a region that is no region) never reaches CloudFormation's endpoint.
-    let declared = crate::app::guard::declaration(connect)
-        .and_then(|d| d.owns(&target.stack_id, &target.logical_id));
+    let declared = crate::app::guard::declaration(connect).and_then(|d| {
+        d.owns(&target.stack_id, &target.logical_id)?;
+        d.permits(&target.props)
+    });
     if let Err(e) = declared {
         tracing::error!(reason = %e, "reconcile event refused; nothing was written");
         return Report::without_clusters(&stack, Verdict::Invalid(e.to_string()));
@@ -173,31 +174,12 @@ pub async fn reconcile<C: Connect>(connect: &C, event: &Value, deadline: SystemT
         tracing::info!(verdict = ?verdict, "the stack does not hold this grant now; nothing was written");
         return Report::without_clusters(&stack, verdict);
     }
-    // What is granted is CloudFormation's record of the grant, not the event's properties.
-    let Some(resource) = resource else {
-        return Report::without_clusters(&stack, Verdict::StackGone);
-    };
-    let admitted = match crate::app::guard::admit_reconcile(
-        connect,
-        &target.stack_id,
-        &target.logical_id,
-        &resource,
-        &target.props,
-    )
-    .await
-    {
-        Ok(a) => a,
-        Err(e) => {
-            tracing::error!(reason = %e, "reconcile refused; nothing was written");
-            return Report::without_clusters(&stack, Verdict::Invalid(e.to_string()));
-        }
-    };
-    let since = resource.last_updated;
+    let since = resource.and_then(|r| r.last_updated);
     let done: Arc<Mutex<Vec<ClusterReport>>> = Arc::default();
     let names: Arc<Mutex<Vec<String>>> = Arc::default();
     let work = {
         let (connect, done, names) = (connect.clone(), done.clone(), names.clone());
-        async move { over_clusters(&connect, &target, &admitted, since, &done, &names).await }
+        async move { over_clusters(&connect, &target, since, &done, &names).await }
     };
     let finished = protocol::within(deadline, work).await;
     let mut clusters = take(&done);
@@ -254,23 +236,19 @@ fn take<T>(shared: &Mutex<Vec<T>>) -> Vec<T> {
 async fn over_clusters<C: Connect>(
     connect: &C,
     target: &Target,
-    admitted: &Admitted,
     since: Option<SystemTime>,
     done: &Mutex<Vec<ClusterReport>>,
     names_out: &Mutex<Vec<String>>,
 ) -> Result<Option<Outgoing>> {
-    let (Some(props), Some(rec)) = (admitted.props(), admitted.record()) else {
-        return Err(Error::Setup("nothing was admitted to grant".into()));
-    };
-    let cloud = connect.connect(&rec.region, admin_of(Some(props)));
-    let scope = scope(&cloud, admitted)?;
-    let names = scope.resolve(&props.clusters).await?;
+    let cloud = connect.connect(&target.rec.region, admin_of(Some(&target.props)));
+    let scope = scope(&cloud, Some(&target.props), &target.rec);
+    let names = scope.resolve(&target.props.clusters).await?;
     *names_out.lock().unwrap_or_else(|e| e.into_inner()) = names.clone();
     let scope = &scope;
     let held: Mutex<Vec<Granted>> = Mutex::default();
     let held = &held;
     per_cluster::each(&names, |c| async move {
-        let (outcome, detail, granted) = one(scope, c, since).await;
+        let (outcome, detail, granted) = one(scope, &target.props, c, since).await;
         if let Some(g) = granted {
             held.lock().unwrap_or_else(|e| e.into_inner()).push(g);
         }
@@ -300,8 +278,8 @@ async fn over_clusters<C: Connect>(
         stack_id: &target.stack_id,
         logical_resource_id: &target.logical_id,
         physical_resource_id: &target.physical_id,
-        region: &rec.region,
-        props,
+        region: &target.rec.region,
+        props: &target.props,
     };
     Ok(registration::outgoing(&subject, Event::Updated, &held, &[]))
 }
@@ -310,6 +288,7 @@ async fn over_clusters<C: Connect>(
 /// grant moved off aws-auth stays moved). Answers the grant too when it stands.
 async fn one<K: Cloud>(
     scope: &Scope<'_, K>,
+    props: &Properties,
     cluster: &str,
     since: Option<SystemTime>,
 ) -> (Outcome, Option<String>, Option<Granted>) {
@@ -325,7 +304,7 @@ async fn one<K: Cloud>(
             None,
         );
     }
-    match scope.grant_on(&info, true).await {
+    match scope.grant_on(props, &info, true).await {
         Ok(g) if !g.changed => (Outcome::Unchanged, None, Some(g)),
         Ok(g) => {
             // Whole milliseconds: EKS gives createdAt as fractional epoch seconds, CloudFormation

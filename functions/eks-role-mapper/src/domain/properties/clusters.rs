@@ -58,13 +58,6 @@ impl Clusters {
             }
             return Ok(Clusters::All);
         }
-        // Counted as given, duplicates too, as the template's pattern counts them.
-        if items.len() > MAX_CLUSTERS {
-            return Err(Error::invalid(
-                FIELD,
-                format!("expected at most {MAX_CLUSTERS} cluster names, got {} (use * for every cluster of the region)", items.len()),
-            ));
-        }
         let mut names: Vec<String> = Vec::with_capacity(items.len());
         for (i, name) in items.into_iter().enumerate() {
             if name.is_empty() {
@@ -77,6 +70,12 @@ impl Clusters {
             if !names.contains(&name) {
                 names.push(name);
             }
+        }
+        if names.len() > MAX_CLUSTERS {
+            return Err(Error::invalid(
+                FIELD,
+                format!("expected at most {MAX_CLUSTERS} cluster names, got {} (use * for every cluster of the region)", names.len()),
+            ));
         }
         Ok(Clusters::Named(names))
     }

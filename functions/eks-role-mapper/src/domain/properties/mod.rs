@@ -75,9 +75,6 @@ pub struct Properties {
     pub entry_username: Option<String>,
     /// Where to register the role with the service after each successful request (None: off).
     pub registration: Option<Registration>,
-    /// How long CloudFormation waits for an answer, in seconds (None: its default, an hour): a
-    /// request older than that is one CloudFormation gave up on.
-    pub service_timeout: Option<u64>,
 }
 
 impl Properties {
@@ -234,23 +231,7 @@ impl Properties {
             access,
             entry_username,
             registration: registration::parse(props)?,
-            service_timeout: service_timeout(props)?,
         })
-    }
-}
-
-/// `ServiceTimeout`: CloudFormation takes 1 to 3600 seconds.
-/// <https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudformation-customresource.html>
-fn service_timeout(props: &serde_json::Map<String, Value>) -> Result<Option<u64>> {
-    let Some(text) = string(props, "ServiceTimeout")? else {
-        return Ok(None);
-    };
-    match text.parse::<u64>() {
-        Ok(s) if (1..=3600).contains(&s) => Ok(Some(s)),
-        _ => Err(Error::invalid(
-            "ServiceTimeout",
-            format!("expected 1 to 3600 seconds, got {}", shown(&text)),
-        )),
     }
 }
 
